@@ -1,0 +1,1 @@
+//! Renders the Ansible project from a validated model.

@@ -1,0 +1,526 @@
+//! From the loaded tree to the resolved [`Model`]: types every value, applies
+//! defaults, resolves every name, and checks every rule of the reference.
+
+mod inventory;
+mod supervisor;
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+
+use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::load::Loaded;
+use crate::model::{File, FileSource, Folder, LocalSource, Model, Scope, UnixGroup, User};
+use crate::read::{Fields, Spanned, local_path, section_items};
+use crate::span::{SourceMap, Span};
+use crate::tree::{Node, NodeKind, Typed};
+
+pub(crate) use inventory::Inventory;
+
+/// Every top-level section, `vars` and `include` being the loader's.
+pub const SECTIONS: &[&str] = &[
+    "hosts",
+    "host_groups",
+    "host_overrides",
+    "ansible_inventories",
+    "exit_on_fail",
+    "vars",
+    "include",
+    "groups",
+    "users",
+    "folders",
+    "local_files_folders",
+    "local_templates_folders",
+    "files",
+    "supervisors",
+    "supervisor_programs",
+    "supervisor_groups",
+];
+
+/// What every build step needs: the inventory, the sources, the local folders.
+pub(crate) struct Cx<'a> {
+    pub(crate) inv: Inventory,
+    pub(crate) sources: &'a SourceMap,
+    files_folders: Vec<PathBuf>,
+    templates_folders: Vec<PathBuf>,
+    /// Names of every supervisor item, valid or not.
+    pub(crate) declared_supervisors: Vec<String>,
+}
+
+pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
+    let root = &loaded.root;
+    for (k, _) in root {
+        let key = k.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
+        if !SECTIONS.contains(&key) {
+            let help = did_you_mean(key, SECTIONS.iter().copied())
+                .unwrap_or_else(|| format!("the sections this tool reads are: {}", SECTIONS.join(", ")));
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::UnknownKey {
+                        key: key.to_string(),
+                        what: "the description".into(),
+                    },
+                    k.span,
+                )
+                .help(help),
+            );
+        }
+    }
+    let inv = inventory::build(root, &loaded.sources, sink);
+    if inv.hosts.is_empty() && root.iter().any(|(k, _)| k.as_scalar().is_some_and(|s| s.text != "exit_on_fail")) {
+        sink.push(
+            Diagnostic::unplaced(ErrorKind::MissingKey {
+                key: "hosts",
+                what: "the description".into(),
+            })
+            .help("describe the target hosts in a `hosts:` section, or pass the file that does with another `--src`"),
+        );
+    }
+    let mut cx = Cx {
+        inv,
+        sources: &loaded.sources,
+        files_folders: folders_list(root, "local_files_folders", &loaded.sources, sink),
+        templates_folders: folders_list(root, "local_templates_folders", &loaded.sources, sink),
+        declared_supervisors: Vec::new(),
+    };
+    let exit_on_fail = match root.iter().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "exit_on_fail")) {
+        None => true,
+        Some((_, v)) => match v.as_scalar().map(|s| s.typed()) {
+            Some(Typed::Bool(b)) => b,
+            _ => {
+                crate::read::wrong("exit_on_fail", "a boolean (yes/no)", v, sink);
+                true
+            }
+        },
+    };
+    let groups = unix_groups(root, &cx, sink);
+    let users = users(root, &cx, sink);
+    let folders = folders(root, &cx, sink);
+    let supervisors = supervisor::build(root, &mut cx, sink);
+    let files = files(root, &cx, &supervisors, sink);
+    let vars = loaded.vars.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+    Model {
+        exit_on_fail,
+        hosts: cx.inv.hosts,
+        host_groups: cx.inv.groups,
+        vars,
+        groups,
+        users,
+        folders,
+        files,
+        supervisors,
+    }
+}
+
+/// A variable's value as Ansible will see it, plain scalars typed.
+fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value;
+    match &node.kind {
+        NodeKind::Scalar(s) => match s.typed() {
+            Typed::Null => Value::Null,
+            Typed::Bool(b) => Value::Bool(b),
+            Typed::Int(i) => Value::from(i),
+            Typed::Float => s.text.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::String(s.text.clone())),
+            Typed::Str(t) => Value::String(t.to_string()),
+        },
+        NodeKind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        NodeKind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.as_scalar().map(|s| s.text.clone()).unwrap_or_default(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn folders_list(root: &[(Node, Node)], key: &str, sources: &SourceMap, sink: &mut Sink) -> Vec<PathBuf> {
+    let Some((_, node)) = root.iter().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key)) else {
+        return Vec::new();
+    };
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        NodeKind::Scalar(_) => vec![node],
+        NodeKind::Map(_) => {
+            crate::read::wrong(key, "a list of folders", node, sink);
+            return Vec::new();
+        }
+    };
+    items
+        .into_iter()
+        .filter_map(|i| crate::read::string(i, key, sink))
+        .map(|s| local_path(&s.value, s.span, sources))
+        .collect()
+}
+
+impl Cx<'_> {
+    /// The item's `scope`, or `default` when it has none.
+    pub(crate) fn scope(&self, f: &Fields<'_>, default: Option<&Scope>, sink: &mut Sink) -> Option<Scope> {
+        match (f.opt_str("scope", sink), default) {
+            (Some(expr), _) => self.inv.scope(&expr, sink),
+            (None, Some(d)) => Some(d.clone()),
+            (None, None) => self.inv.scope(&Spanned { value: "all".into(), span: f.span }, sink),
+        }
+    }
+
+    /// Resolves `file://name` or `tmpl://name` to a local file.
+    pub(crate) fn local_source(&self, src: &Spanned<String>, key: &str, sink: &mut Sink) -> Option<LocalSource> {
+        let (scheme, rest) = src.value.split_once("://").unwrap_or(("", &src.value));
+        let (what, folders, folders_key) = match scheme {
+            "file" => ("file", &self.files_folders, "local_files_folders"),
+            "tmpl" => ("template", &self.templates_folders, "local_templates_folders"),
+            _ => {
+                sink.push(
+                    Diagnostic::new(
+                        ErrorKind::InvalidValue {
+                            key: key.to_string(),
+                            reason: format!("`{}` is neither `file://...` nor `tmpl://...`", src.value),
+                        },
+                        src.span,
+                    )
+                    .help("write `file://NAME` to copy a file or `tmpl://NAME` to render a template"),
+                );
+                return None;
+            }
+        };
+        let found = if rest.starts_with('/') {
+            let p = PathBuf::from(rest);
+            p.is_file().then_some(p)
+        } else {
+            folders.iter().map(|f| f.join(rest)).find(|p| p.is_file())
+        };
+        let Some(path) = found else {
+            let help = if rest.starts_with('/') {
+                "an absolute path must name an existing local file".to_string()
+            } else if folders.is_empty() {
+                format!("add a `{folders_key}:` list naming the folder that holds it")
+            } else {
+                let list: Vec<String> = folders.iter().map(|f| f.display().to_string()).collect();
+                format!("looked in `{folders_key}`: {}", list.join(", "))
+            };
+            sink.push(
+                Diagnostic::new(ErrorKind::LocalFileNotFound { what, name: rest.to_string() }, src.span).help(help),
+            );
+            return None;
+        };
+        Some(if scheme == "file" { LocalSource::File(path) } else { LocalSource::Template(path) })
+    }
+}
+
+fn unix_groups(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<UnixGroup> {
+    let mut out: Vec<UnixGroup> = Vec::new();
+    let mut seen = Seen::default();
+    for item in section_items(root, "groups", sink) {
+        let known = ["name", "system", "managed", "scope", "no_remove", "when"];
+        let Some(f) = Fields::new(item, "a `groups` item", &known, sink) else { continue };
+        let name = f.req_str("name", sink);
+        let scope = cx.scope(&f, None, sink);
+        let (system, managed, no_remove) =
+            (f.bool_or("system", false, sink), f.bool_or("managed", true, sink), f.bool_or("no_remove", false, sink));
+        let (Some(name), Some(scope)) = (name, scope) else { continue };
+        check_account_name("group", &name, sink);
+        if seen.check("group", &name, &scope, sink) {
+            out.push(UnixGroup { name: name.value, system, managed, scope, no_remove });
+        }
+    }
+    out
+}
+
+fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
+    let mut out = Vec::new();
+    let mut seen = Seen::default();
+    let known = [
+        "login", "comment", "group", "groups", "system", "managed", "scope", "can_sudo_to", "create_home",
+        "password", "no_remove", "authorized_keys", "when",
+    ];
+    for item in section_items(root, "users", sink) {
+        let Some(f) = Fields::new(item, "a `users` item", &known, sink) else { continue };
+        let login = f.req_str("login", sink);
+        let scope = cx.scope(&f, None, sink);
+        let comment = f.opt_str("comment", sink).map(|s| s.value);
+        let group = f.opt_str("group", sink);
+        let groups = comma_list(f.opt_str("groups", sink));
+        let can_sudo_to = comma_list(f.opt_str("can_sudo_to", sink));
+        let password = f.opt_str("password", sink).map(|s| s.value);
+        let mut authorized_keys = Vec::new();
+        for key in f.str_list("authorized_keys", sink) {
+            let path = local_path(&key.value, key.span, cx.sources);
+            if path.is_file() {
+                authorized_keys.push(path);
+            } else {
+                sink.push(
+                    Diagnostic::new(ErrorKind::LocalFileNotFound { what: "public key file", name: key.value }, key.span)
+                        .help(format!("no file at `{}`; key paths are relative to the file that names them", path.display())),
+                );
+            }
+        }
+        let user = (
+            f.bool_or("system", false, sink),
+            f.bool_or("managed", true, sink),
+            f.bool_or("create_home", true, sink),
+            f.bool_or("no_remove", false, sink),
+        );
+        let (Some(login), Some(scope)) = (login, scope) else { continue };
+        check_account_name("user", &login, sink);
+        for g in group.iter().chain(groups.iter()) {
+            check_account_name("group", g, sink);
+        }
+        if !seen.check("user", &login, &scope, sink) {
+            continue;
+        }
+        let (system, managed, create_home, no_remove) = user;
+        out.push(User {
+            login: login.value,
+            comment,
+            group: group.map(|g| g.value),
+            groups: groups.into_iter().map(|g| g.value).collect(),
+            system,
+            managed,
+            scope,
+            can_sudo_to: can_sudo_to.into_iter().map(|g| g.value).collect(),
+            create_home,
+            password,
+            no_remove,
+            authorized_keys,
+        });
+    }
+    out
+}
+
+fn comma_list(v: Option<Spanned<String>>) -> Vec<Spanned<String>> {
+    let Some(v) = v else { return Vec::new() };
+    v.value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Spanned { value: s.to_string(), span: v.span })
+        .collect()
+}
+
+/// Owner, group and mode, required on folders and files.
+fn ownership(f: &Fields<'_>, sink: &mut Sink) -> Option<(String, String, String)> {
+    let owner = f.req_str("owner", sink);
+    let group = f.req_str("group", sink);
+    let mode = f.req_str("mode", sink);
+    let (owner, group, mode) = (owner?, group?, mode?);
+    check_account_name("owner", &owner, sink);
+    check_account_name("group", &group, sink);
+    check_mode("mode", &mode, sink).then_some((owner.value, group.value, mode.value))
+}
+
+/// An octal mode such as `0755` or `755`.
+pub(crate) fn check_mode(key: &str, mode: &Spanned<String>, sink: &mut Sink) -> bool {
+    let ok = (3..=4).contains(&mode.value.len()) && mode.value.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    if !ok {
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::InvalidValue { key: key.into(), reason: format!("`{}` is not an octal mode", mode.value) },
+                mode.span,
+            )
+            .help("write the mode as a quoted octal string, e.g. \"0755\""),
+        );
+    }
+    ok
+}
+
+fn folders(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<Folder> {
+    let mut out = Vec::new();
+    let mut seen = Seen::default();
+    let known = ["path", "scope", "owner", "group", "mode", "no_remove", "when"];
+    for item in section_items(root, "folders", sink) {
+        let Some(f) = Fields::new(item, "a `folders` item", &known, sink) else { continue };
+        let path = f.req_str("path", sink);
+        let scope = cx.scope(&f, None, sink);
+        let own = ownership(&f, sink);
+        let no_remove = f.bool_or("no_remove", false, sink);
+        let (Some(path), Some(scope), Some((owner, group, mode))) = (path, scope, own) else { continue };
+        let normal = Spanned { value: path.value.trim_end_matches('/').to_string(), span: path.span };
+        if check_abs_path("path", &path, sink) && seen.check("folder", &normal, &scope, sink) {
+            out.push(Folder { path: if normal.value.is_empty() { "/".into() } else { normal.value }, scope, owner, group, mode, no_remove });
+        }
+    }
+    out
+}
+
+fn files(
+    root: &[(Node, Node)],
+    cx: &Cx<'_>,
+    supervisors: &[crate::model::Supervisor],
+    sink: &mut Sink,
+) -> Vec<File> {
+    let mut out = Vec::new();
+    let mut seen = Seen::default();
+    let known = [
+        "src", "scope", "dest_folder", "dest_name", "owner", "group", "mode", "no_remove", "notify", "when",
+        "validate_certs", "force_basic_auth", "url_username", "url_password",
+    ];
+    for item in section_items(root, "files", sink) {
+        let Some(f) = Fields::new(item, "a `files` item", &known, sink) else { continue };
+        let src = f.req_str("src", sink);
+        let scope = cx.scope(&f, None, sink);
+        let dest_folder = f.req_str("dest_folder", sink);
+        let dest_name = f.opt_str("dest_name", sink);
+        let own = ownership(&f, sink);
+        let no_remove = f.bool_or("no_remove", false, sink);
+        let validate_certs = f.bool_or("validate_certs", true, sink);
+        let force_basic_auth = f.bool_or("force_basic_auth", false, sink);
+        let username = f.opt_str("url_username", sink).map(|s| s.value);
+        let password = f.opt_str("url_password", sink).map(|s| s.value);
+        let notify = f.str_list("notify", sink);
+        let (Some(src), Some(scope), Some(dest_folder), Some((owner, group, mode))) = (src, scope, dest_folder, own)
+        else {
+            continue;
+        };
+        let source = if src.value.starts_with("http://") || src.value.starts_with("https://") {
+            Some(FileSource::Url { url: src.value.clone(), validate_certs, force_basic_auth, username, password })
+        } else {
+            cx.local_source(&src, "src", sink).map(|s| match s {
+                LocalSource::File(path) => FileSource::File { path },
+                LocalSource::Template(path) => FileSource::Template { path },
+            })
+        };
+        let dest_name = match dest_name {
+            Some(n) => n,
+            None => {
+                let base = src.value.split(['?', '#']).next().unwrap_or_default();
+                let base = base.rsplit('/').next().unwrap_or_default();
+                let base = if src.value.starts_with("tmpl://") {
+                    base.strip_suffix(".j2").or_else(|| base.strip_suffix(".jj2")).unwrap_or(base)
+                } else {
+                    base
+                };
+                Spanned { value: base.to_string(), span: src.span }
+            }
+        };
+        if dest_name.value.is_empty() || dest_name.value.contains('/') || dest_name.value == "." || dest_name.value == ".." {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::InvalidValue {
+                        key: "dest_name".into(),
+                        reason: format!("`{}` is not a file name", dest_name.value),
+                    },
+                    dest_name.span,
+                )
+                .help("give `dest_name`, a file name without `/`"),
+            );
+            continue;
+        }
+        let mut targets = Vec::new();
+        for n in &notify {
+            if let Some(t) = supervisor::notify_target(n, &scope, supervisors, sink) {
+                targets.push(t);
+            }
+        }
+        let Some(src) = source else { continue };
+        if !check_abs_path("dest_folder", &dest_folder, sink) {
+            continue;
+        }
+        let file = File {
+            src,
+            scope,
+            dest_folder: dest_folder.value.trim_end_matches('/').to_string(),
+            dest_name: dest_name.value,
+            owner,
+            group,
+            mode,
+            no_remove,
+            notify: targets,
+        };
+        let dest = Spanned { value: file.dest(), span: dest_folder.span };
+        if seen.check("file destination", &dest, &file.scope, sink) {
+            out.push(file);
+        }
+    }
+    out
+}
+
+/// Names already used, by host, to reject duplicates that would collide on a host.
+#[derive(Default)]
+pub(crate) struct Seen {
+    names: IndexMap<String, Vec<(Vec<String>, Span)>>,
+}
+
+impl Seen {
+    /// Records `name` on `scope`; false (and an error) if a host already has it.
+    pub(crate) fn check(&mut self, what: &'static str, name: &Spanned<String>, scope: &Scope, sink: &mut Sink) -> bool {
+        let entries = self.names.entry(name.value.clone()).or_default();
+        if let Some((_, first)) = entries.iter().find(|(hosts, _)| hosts.iter().any(|h| scope.hosts.contains(h))) {
+            sink.push(
+                Diagnostic::new(ErrorKind::Duplicate { what, name: name.value.clone() }, name.span)
+                    .help(format!("it is first defined at line {}; give each a distinct name, or disjoint scopes", first.line)),
+            );
+            return false;
+        }
+        entries.push((scope.hosts.clone(), name.span));
+        true
+    }
+}
+
+/// A name that is safe in file names, INI section headers, unit names and YAML.
+pub(crate) fn check_name(what: &'static str, name: &Spanned<String>, sink: &mut Sink) -> bool {
+    let n = &name.value;
+    let first_ok = n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let bad = n.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')));
+    let reason = if n.is_empty() {
+        Some("it is empty".to_string())
+    } else if n.len() > 64 {
+        Some("it is longer than 64 characters".to_string())
+    } else if let Some(c) = bad {
+        Some(format!("it contains {c:?}"))
+    } else if !first_ok {
+        Some("it must start with a letter, a digit or `_`".to_string())
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        sink.push(
+            Diagnostic::new(ErrorKind::UnsafeName { what, name: n.escape_debug().to_string(), reason }, name.span)
+                .help("use letters, digits, `_`, `-` and `.` only"),
+        );
+        return false;
+    }
+    true
+}
+
+/// A Unix user or group name.
+pub(crate) fn check_account_name(what: &'static str, name: &Spanned<String>, sink: &mut Sink) -> bool {
+    let n = &name.value;
+    let body = n.strip_suffix('$').unwrap_or(n);
+    let ok = !body.is_empty()
+        && n.len() <= 32
+        && body.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && body.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok {
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::UnsafeName {
+                    what,
+                    name: n.escape_debug().to_string(),
+                    reason: "it is not a valid Unix account name".into(),
+                },
+                name.span,
+            )
+            .help("start with a letter or `_`, then letters, digits, `_`, `-` or `.`, at most 32 characters"),
+        );
+    }
+    ok
+}
+
+/// An absolute path on the target.
+pub(crate) fn check_abs_path(key: &str, path: &Spanned<String>, sink: &mut Sink) -> bool {
+    let p = &path.value;
+    let reason = if !p.starts_with('/') {
+        Some("it is not absolute")
+    } else if p.split('/').any(|c| c == "..") {
+        Some("it contains `..`")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        sink.push(
+            Diagnostic::new(ErrorKind::InvalidValue { key: key.into(), reason: format!("`{p}`: {reason}") }, path.span)
+                .help("paths on the target hosts must be absolute, e.g. /opt/myapp"),
+        );
+        return false;
+    }
+    true
+}

@@ -1,0 +1,716 @@
+//! `supervisors`, `supervisor_programs` and `supervisor_groups`: instances with
+//! their layout, programs with their settings and process names, groups, and
+//! the `notify` references that point at programs.
+
+use indexmap::IndexMap;
+
+use super::{Cx, check_abs_path, check_name};
+use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::model::{HttpAuth, HttpServer, Program, ProgramGroup, ProgramRef, ProgramSettings, Scope, State, Supervisor};
+use crate::read::{Fields, Spanned, int, section_items, string, wrong};
+use crate::span::Span;
+use crate::tree::{Node, NodeKind, Typed};
+
+const SUPERVISOR_KEYS: &[&str] = &[
+    "name", "scope", "user", "group", "managed", "enabled", "state", "no_remove", "http_server", "conf_file_src",
+    "conf_file_dst", "include_dir", "logs_dir", "pid_dir", "socks_dir", "supervisorctl", "when",
+];
+
+const PROGRAM_KEYS: &[&str] = &[
+    "name", "supervisor", "scope", "command", "state", "autostart", "no_remove", "conf_file_src", "when",
+    "process_name", "numprocs", "numprocs_start", "priority", "startsecs", "startretries", "autorestart", "exitcodes",
+    "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup", "user", "redirect_stderr", "stdout_logfile",
+    "stdout_logfile_maxbytes", "stdout_logfile_backups", "stderr_logfile", "stderr_logfile_maxbytes",
+    "stderr_logfile_backups", "environment", "directory", "umask",
+];
+
+const STATES: &[&str] = &["started", "stopped", "current"];
+const SIGNALS: &[&str] = &["TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"];
+
+/// Process name used when `numprocs` > 1 and none is given.
+pub const DEFAULT_MULTI_PROCESS_NAME: &str = "%(program_name)s_%(process_num)02d";
+
+fn state(f: &Fields<'_>, sink: &mut Sink) -> State {
+    match f.opt_choice("state", STATES, sink).as_ref().map(|s| s.value.as_str()) {
+        Some("stopped") => State::Stopped,
+        Some("current") => State::Current,
+        _ => State::Started,
+    }
+}
+
+pub(super) fn build(root: &[(Node, Node)], cx: &mut Cx<'_>, sink: &mut Sink) -> Vec<Supervisor> {
+    let mut sups: Vec<Supervisor> = Vec::new();
+    let mut names: IndexMap<String, u32> = IndexMap::new();
+    for item in section_items(root, "supervisors", sink) {
+        let Some(f) = Fields::new(item, "a `supervisors` item", SUPERVISOR_KEYS, sink) else { continue };
+        if let Some(name) = f.get("name").and_then(|n| n.as_scalar()) {
+            cx.declared_supervisors.push(name.text.clone());
+        }
+        if let Some(s) = supervisor(&f, cx, sink) {
+            if let Some(line) = names.get(&s.0.value) {
+                sink.push(
+                    Diagnostic::new(ErrorKind::Duplicate { what: "supervisor", name: s.0.value.clone() }, s.0.span)
+                        .help(format!("it is first defined at line {line}; supervisor names are unique on every host")),
+                );
+                continue;
+            }
+            names.insert(s.0.value.clone(), s.0.span.line);
+            sups.push(s.1);
+        }
+    }
+    let spans = programs(root, cx, &mut sups, sink);
+    groups(root, cx, &mut sups, sink);
+    for (s, spans) in sups.iter_mut().zip(&spans) {
+        name_processes(s, spans, sink);
+    }
+    sups
+}
+
+fn supervisor(f: &Fields<'_>, cx: &Cx<'_>, sink: &mut Sink) -> Option<(Spanned<String>, Supervisor)> {
+    let name = f.req_str("name", sink);
+    let scope_expr = f.req_str("scope", sink);
+    let user = f.req_str("user", sink);
+    let group = f.req_str("group", sink);
+    let managed = f.bool_or("managed", true, sink);
+    let enabled = f.bool_or("enabled", true, sink);
+    let state = state(f, sink);
+    let no_remove = f.bool_or("no_remove", false, sink);
+    let conf_file_src = f.opt_str("conf_file_src", sink).and_then(|s| cx.local_source(&s, "conf_file_src", sink));
+    let http = f.get("http_server").and_then(|n| http_server(n, user.as_ref().map(|u| u.value.as_str()), sink));
+    let scope = scope_expr.and_then(|e| cx.inv.scope(&e, sink));
+    let name = name?;
+    let name_ok = check_name("supervisor name", &name, sink);
+    let (scope, user, group) = (scope?, user?, group?);
+    let users_ok = super::check_account_name("user", &user, sink) & super::check_account_name("group", &group, sink);
+    let n = &name.value;
+    let mut path = |key: &str, default: String| match f.opt_str(key, sink) {
+        Some(p) => check_abs_path(key, &p, sink).then(|| p.value.trim_end_matches('/').to_string()),
+        None => Some(default),
+    };
+    let conf_file_dst = path("conf_file_dst", format!("/etc/supervisord_{n}.conf"));
+    let include_dir = path("include_dir", format!("/etc/supervisord_{n}.d"));
+    let logs_dir = path("logs_dir", format!("/var/log/supervisor_{n}"));
+    let pid_dir = path("pid_dir", format!("/var/run/supervisor_{n}"));
+    let socks_dir = path("socks_dir", format!("/var/run/supervisor_{n}"));
+    let supervisorctl = path("supervisorctl", format!("/usr/bin/supervisorctl_{n}"));
+    if !(name_ok && users_ok) {
+        return None;
+    }
+    let (pid_dir, socks_dir) = (pid_dir?, socks_dir?);
+    let s = Supervisor {
+        name: n.clone(),
+        scope,
+        user: user.value,
+        group: group.value,
+        managed,
+        enabled,
+        state,
+        no_remove,
+        http_server: http.flatten(),
+        conf_file_src,
+        conf_file_dst: conf_file_dst?,
+        include_dir: include_dir?,
+        logs_dir: logs_dir?,
+        unit: format!("supervisord_{n}.service"),
+        socket: format!("{socks_dir}/supervisor.sock"),
+        pid_file: format!("{pid_dir}/supervisord.pid"),
+        pid_dir,
+        socks_dir,
+        supervisorctl: supervisorctl?,
+        programs: Vec::new(),
+        groups: Vec::new(),
+    };
+    Some((name, s))
+}
+
+/// `Some(None)` when the block is valid but asks for nothing; `None` on error.
+fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Option<HttpServer>> {
+    let f = Fields::new(node, "`http_server`", &["endpoint", "username", "password"], sink)?;
+    let endpoint = f.opt_str("endpoint", sink).unwrap_or(Spanned { value: "127.0.0.1:9001".into(), span: f.span });
+    let username = f.opt_str("username", sink);
+    let password = f.opt_str("password", sink);
+    let port_ok = endpoint
+        .value
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if !port_ok {
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::InvalidValue { key: "endpoint".into(), reason: format!("`{}` is not `HOST:PORT`", endpoint.value) },
+                endpoint.span,
+            )
+            .help("write e.g. `127.0.0.1:9001`, or `0.0.0.0:9001` to listen on every interface"),
+        );
+        return None;
+    }
+    let auth = match (username, password) {
+        (None, None) => None,
+        (Some(u), None) => {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Conflict(format!("`http_server` names user `{}` but gives no `password`", u.value)),
+                    u.span,
+                )
+                .help("add a `password` (clear, or `{SHA}` and its SHA-1 in hex), or remove `username` to open the interface without login"),
+            );
+            return None;
+        }
+        (u, Some(p)) => {
+            let username = u.map(|u| u.value).or_else(|| user.map(str::to_string))?;
+            let password_sha1 = match p.value.strip_prefix("{SHA}") {
+                Some(hex) if hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    format!("{{SHA}}{}", hex.to_ascii_lowercase())
+                }
+                Some(_) => {
+                    sink.push(
+                        Diagnostic::new(
+                            ErrorKind::InvalidValue { key: "password".into(), reason: "`{SHA}` must be followed by 40 hex digits".into() },
+                            p.span,
+                        )
+                        .help("compute it with `printf %s PASSWORD | sha1sum`, or give the password in clear to have it hashed"),
+                    );
+                    return None;
+                }
+                None => format!("{{SHA}}{}", sha1_smol::Sha1::from(p.value.as_bytes()).digest()),
+            };
+            if username.contains(':') || username.is_empty() {
+                sink.push(
+                    Diagnostic::new(
+                        ErrorKind::InvalidValue { key: "username".into(), reason: format!("`{username}` cannot be used in HTTP basic authentication") },
+                        f.span,
+                    )
+                    .help("use a user name without `:`"),
+                );
+                return None;
+            }
+            Some(HttpAuth { username, password_sha1 })
+        }
+    };
+    Some(Some(HttpServer { endpoint: endpoint.value, auth }))
+}
+
+fn find_supervisor<'a>(
+    cx: &Cx<'_>,
+    sups: &'a mut [Supervisor],
+    name: &Spanned<String>,
+    sink: &mut Sink,
+) -> Option<(usize, &'a mut Supervisor)> {
+    match sups.iter().position(|s| s.name == name.value) {
+        Some(i) => Some((i, &mut sups[i])),
+        // Described but invalid: its own errors say why; don't add another.
+        None if cx.declared_supervisors.contains(&name.value) => None,
+        None => {
+            let help = did_you_mean(&name.value, sups.iter().map(|s| s.name.as_str()))
+                .unwrap_or_else(|| "describe it in `supervisors:` (with `managed: no` if another description installs it)".into());
+            sink.push(Diagnostic::new(ErrorKind::UnknownSupervisor(name.value.clone()), name.span).help(help));
+            None
+        }
+    }
+}
+
+/// Reads the programs into their supervisors; returns, per supervisor, the
+/// position of each program's `process_name` (or of the program itself).
+fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mut Sink) -> Vec<Vec<Span>> {
+    let mut spans = vec![Vec::new(); sups.len()];
+    let mut no_remove_spans: Vec<(usize, usize, Spanned<String>)> = Vec::new();
+    for item in section_items(root, "supervisor_programs", sink) {
+        let Some(f) = Fields::new(item, "a `supervisor_programs` item", PROGRAM_KEYS, sink) else { continue };
+        let name = f.req_str("name", sink);
+        let sup_name = f.req_str("supervisor", sink);
+        let command = f.opt_str("command", sink);
+        let conf_file_src = f.opt_str("conf_file_src", sink).and_then(|s| cx.local_source(&s, "conf_file_src", sink));
+        let state = state(&f, sink);
+        let no_remove = f.bool_or("no_remove", false, sink);
+        let settings = settings(&f, state, sink);
+        let (Some(name), Some(sup_name)) = (name, sup_name) else { continue };
+        if !check_name("program name", &name, sink) {
+            continue;
+        }
+        let Some((si, sup)) = find_supervisor(cx, sups, &sup_name, sink) else { continue };
+        let Some(scope) = cx.scope(&f, Some(&sup.scope), sink) else { continue };
+        if !sup.scope.covers(&scope) {
+            let outside: Vec<&str> = scope.hosts.iter().filter(|h| !sup.scope.hosts.contains(h)).map(String::as_str).collect();
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Conflict(format!(
+                        "program `{}` is scoped to {} where supervisor `{}` does not run",
+                        name.value,
+                        outside.join(", "),
+                        sup.name
+                    )),
+                    f.get("scope").map_or(f.span, |n| n.span),
+                )
+                .help(format!("scope the program within `{}`, the supervisor's scope", sup.scope.expr)),
+            );
+            continue;
+        }
+        if command.is_none() && conf_file_src.is_none() && f.get("command").is_none() && f.get("conf_file_src").is_none() {
+            sink.push(
+                Diagnostic::new(ErrorKind::MissingKey { key: "command", what: format!("program `{}`", name.value) }, f.span)
+                    .help("give the `command` to run, or a `conf_file_src` template holding the whole program section"),
+            );
+            continue;
+        }
+        let Some(settings) = settings else { continue };
+        // An invalid `command` or `conf_file_src` was reported where it was read.
+        if command.is_none() && conf_file_src.is_none() {
+            continue;
+        }
+        if let Some(u) = &settings.user
+            && *u != sup.user
+        {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Conflict(format!(
+                        "program `{}` asks to run as `{u}`, but supervisor `{}` runs as `{}` and cannot switch user",
+                        name.value, sup.name, sup.user
+                    )),
+                    f.get("user").map_or(f.span, |n| n.span),
+                )
+                .help(format!("remove `user`, or set it to `{}`", sup.user)),
+            );
+            continue;
+        }
+        if sup.programs.iter().any(|p| p.name == name.value) {
+            sink.push(
+                Diagnostic::new(ErrorKind::Duplicate { what: "program", name: name.value.clone() }, name.span)
+                    .help(format!("program names are unique within supervisor `{}`", sup.name)),
+            );
+            continue;
+        }
+        if no_remove {
+            no_remove_spans.push((si, sup.programs.len(), name.clone()));
+        }
+        spans[si].push(f.get("process_name").map_or(name.span, |n| n.span));
+        sup.programs.push(Program {
+            name: name.value.clone(),
+            scope,
+            command: command.map(|c| c.value),
+            conf_file_src,
+            state,
+            no_remove,
+            group: None,
+            process_group: name.value,
+            processes: Vec::new(),
+            settings,
+        });
+    }
+    for (si, _, name) in no_remove_spans {
+        if !sups[si].no_remove {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Conflict(format!(
+                        "program `{}` has `no_remove: yes` but its supervisor `{}` does not",
+                        name.value, sups[si].name
+                    )),
+                    name.span,
+                )
+                .help(format!(
+                    "removing supervisor `{}` would take the program with it: set `no_remove: yes` on the supervisor too, or remove it here",
+                    sups[si].name
+                )),
+            );
+        }
+    }
+    spans
+}
+
+fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSettings> {
+    let u32_of = |key: &str, sink: &mut Sink| f.opt_int(key, 0, i64::from(u32::MAX), sink).map(|i| i as u32);
+    let mut ok = true;
+    let autorestart = f.get("autorestart").and_then(|n| match n.as_scalar().map(|s| s.typed()) {
+        Some(Typed::Bool(b)) => Some(b.to_string()),
+        Some(Typed::Str("unexpected")) => Some("unexpected".to_string()),
+        _ => {
+            wrong("autorestart", "yes, no or `unexpected`", n, sink);
+            ok = false;
+            None
+        }
+    });
+    let exitcodes = f.get("exitcodes").and_then(|n| exitcodes(n, sink));
+    let stopsignal = f.opt_str("stopsignal", sink).and_then(|s| {
+        let sig = s.value.trim_start_matches("SIG").to_ascii_uppercase();
+        if SIGNALS.contains(&sig.as_str()) {
+            return Some(sig);
+        }
+        sink.push(
+            Diagnostic::new(ErrorKind::InvalidValue { key: "stopsignal".into(), reason: format!("`{}` is not a signal supervisor can send", s.value) }, s.span)
+                .help(format!("use one of: {}", SIGNALS.join(", "))),
+        );
+        ok = false;
+        None
+    });
+    let mut bytes = |key: &str, sink: &mut Sink| {
+        let s = f.opt_str(key, sink)?;
+        let v = s.value.to_ascii_uppercase();
+        let digits = v.trim_end_matches("KB").trim_end_matches("MB").trim_end_matches("GB");
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(v);
+        }
+        sink.push(
+            Diagnostic::new(ErrorKind::InvalidValue { key: key.into(), reason: format!("`{}` is not a size", s.value) }, s.span)
+                .help("write a number of bytes, optionally followed by KB, MB or GB, e.g. 50MB"),
+        );
+        ok = false;
+        None
+    };
+    let stdout_max = bytes("stdout_logfile_maxbytes", sink);
+    let stderr_max = bytes("stderr_logfile_maxbytes", sink);
+    let umask = f.opt_str("umask", sink).and_then(|s| {
+        if super::check_mode("umask", &s, sink) {
+            Some(s.value)
+        } else {
+            ok = false;
+            None
+        }
+    });
+    let mut log = |key: &str, sink: &mut Sink| {
+        let s = f.opt_str(key, sink)?;
+        if matches!(s.value.as_str(), "NONE" | "AUTO" | "syslog") || check_abs_path(key, &s, sink) {
+            Some(s.value)
+        } else {
+            ok = false;
+            None
+        }
+    };
+    let stdout_logfile = log("stdout_logfile", sink);
+    let stderr_logfile = log("stderr_logfile", sink);
+    let directory = f.opt_str("directory", sink).and_then(|s| {
+        if check_abs_path("directory", &s, sink) {
+            Some(s.value)
+        } else {
+            ok = false;
+            None
+        }
+    });
+    let environment = f.get("environment").map_or_else(|| Some(IndexMap::new()), |n| environment(n, sink));
+    let s = ProgramSettings {
+        autostart: f.opt_bool("autostart", sink).unwrap_or(state == State::Started),
+        process_name: f.opt_str("process_name", sink).map(|s| s.value),
+        numprocs: f.opt_int("numprocs", 1, 1000, sink).unwrap_or(1) as u32,
+        numprocs_start: u32_of("numprocs_start", sink),
+        priority: f.opt_int("priority", 0, i64::from(i32::MAX), sink),
+        startsecs: u32_of("startsecs", sink),
+        startretries: u32_of("startretries", sink),
+        autorestart,
+        exitcodes,
+        stopsignal,
+        stopwaitsecs: u32_of("stopwaitsecs", sink),
+        stopasgroup: f.opt_bool("stopasgroup", sink),
+        killasgroup: f.opt_bool("killasgroup", sink),
+        user: f.opt_str("user", sink).map(|s| s.value),
+        redirect_stderr: f.opt_bool("redirect_stderr", sink),
+        stdout_logfile,
+        stdout_logfile_maxbytes: stdout_max,
+        stdout_logfile_backups: u32_of("stdout_logfile_backups", sink),
+        stderr_logfile,
+        stderr_logfile_maxbytes: stderr_max,
+        stderr_logfile_backups: u32_of("stderr_logfile_backups", sink),
+        environment: environment?,
+        directory,
+        umask,
+    };
+    ok.then_some(s)
+}
+
+fn exitcodes(node: &Node, sink: &mut Sink) -> Option<Vec<u8>> {
+    let code = |n: &Node, sink: &mut Sink| int(n, "exitcodes", 0, 255, sink).map(|i| i as u8);
+    match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(|i| code(i, sink)).collect(),
+        NodeKind::Scalar(s) if s.text.contains(',') => s
+            .text
+            .split(',')
+            .map(|c| code(&Node::scalar(c.trim(), true, node.span), sink))
+            .collect(),
+        NodeKind::Scalar(_) => code(node, sink).map(|c| vec![c]),
+        NodeKind::Map(_) => {
+            wrong("exitcodes", "a list of exit codes", node, sink);
+            None
+        }
+    }
+}
+
+/// HADeploy's list of `KEY=value`, or a map.
+fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>> {
+    let mut env = IndexMap::new();
+    let mut ok = true;
+    let mut add = |key: String, value: Option<Spanned<String>>, span, sink: &mut Sink| -> bool {
+        let Some(value) = value else { return false };
+        let valid = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            sink.push(
+                Diagnostic::new(ErrorKind::UnsafeName { what: "environment variable", name: key.escape_debug().to_string(), reason: "it is not a variable name".into() }, span)
+                    .help("use letters, digits and `_`, not starting with a digit"),
+            );
+            return false;
+        }
+        env.insert(key, value.value);
+        true
+    };
+    match &node.kind {
+        NodeKind::Seq(items) => {
+            for item in items {
+                let Some(s) = string(item, "environment", sink) else {
+                    ok = false;
+                    continue;
+                };
+                match s.value.split_once('=') {
+                    Some((k, v)) => ok &= add(k.to_string(), Some(Spanned { value: v.to_string(), span: s.span }), s.span, sink),
+                    None => {
+                        sink.push(
+                            Diagnostic::new(ErrorKind::InvalidValue { key: "environment".into(), reason: format!("`{}` is not `KEY=value`", s.value) }, s.span)
+                                .help("write each entry as `KEY=value`, or give `environment` as a map"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
+        NodeKind::Map(entries) => {
+            for (k, v) in entries {
+                let key = k.as_scalar().map(|s| s.text.clone()).unwrap_or_default();
+                let value = string(v, &key, sink);
+                ok &= add(key, value, k.span, sink);
+            }
+        }
+        NodeKind::Scalar(_) => {
+            wrong("environment", "a list of `KEY=value` or a map", node, sink);
+            ok = false;
+        }
+    }
+    ok.then_some(env)
+}
+
+fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mut Sink) {
+    for item in section_items(root, "supervisor_groups", sink) {
+        let known = ["name", "supervisor", "programs", "priority", "no_remove", "when"];
+        let Some(f) = Fields::new(item, "a `supervisor_groups` item", &known, sink) else { continue };
+        let name = f.req_str("name", sink);
+        let sup_name = f.req_str("supervisor", sink);
+        let programs = f.str_list("programs", sink);
+        let priority = f.opt_int("priority", 0, i64::from(i32::MAX), sink);
+        let no_remove = f.bool_or("no_remove", false, sink);
+        let (Some(name), Some(sup_name)) = (name, sup_name) else { continue };
+        if !check_name("group name", &name, sink) {
+            continue;
+        }
+        let Some((_, sup)) = find_supervisor(cx, sups, &sup_name, sink) else { continue };
+        if programs.is_empty() {
+            sink.push(
+                Diagnostic::new(ErrorKind::MissingKey { key: "programs", what: format!("group `{}`", name.value) }, f.span)
+                    .help("list the names of the programs this group holds"),
+            );
+            continue;
+        }
+        if sup.groups.iter().any(|g| g.name == name.value) || sup.programs.iter().any(|p| p.name == name.value) {
+            sink.push(
+                Diagnostic::new(ErrorKind::Duplicate { what: "program or group name", name: name.value.clone() }, name.span)
+                    .help(format!("supervisor `{}` already has a program or group of that name", sup.name)),
+            );
+            continue;
+        }
+        if no_remove && !sup.no_remove {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Conflict(format!("group `{}` has `no_remove: yes` but its supervisor `{}` does not", name.value, sup.name)),
+                    name.span,
+                )
+                .help("set `no_remove: yes` on the supervisor too, or remove it here"),
+            );
+            continue;
+        }
+        let mut members = Vec::new();
+        let mut scope: Option<Scope> = None;
+        let mut ok = true;
+        for p in &programs {
+            let Some(prog) = sup.programs.iter().position(|x| x.name == p.value) else {
+                let help = did_you_mean(&p.value, sup.programs.iter().map(|x| x.name.as_str()));
+                sink.push(
+                    Diagnostic::new(ErrorKind::UnknownProgram { supervisor: sup.name.clone(), program: p.value.clone() }, p.span)
+                        .maybe_help(help),
+                );
+                ok = false;
+                continue;
+            };
+            let prog = &sup.programs[prog];
+            if let Some(g) = &prog.group {
+                sink.push(
+                    Diagnostic::new(ErrorKind::Conflict(format!("program `{}` is already in group `{g}`", p.value)), p.span)
+                        .help("a program belongs to one group at most"),
+                );
+                ok = false;
+                continue;
+            }
+            match &scope {
+                Some(s) if s.hosts != prog.scope.hosts => {
+                    sink.push(
+                        Diagnostic::new(
+                            ErrorKind::Conflict(format!(
+                                "program `{}` runs on {} but the group's other programs run on {}",
+                                p.value,
+                                prog.scope.hosts.join(", "),
+                                s.hosts.join(", ")
+                            )),
+                            p.span,
+                        )
+                        .help("all programs of a group must have the same scope"),
+                    );
+                    ok = false;
+                }
+                Some(_) => {}
+                None => scope = Some(prog.scope.clone()),
+            }
+            members.push(p.value.clone());
+        }
+        let (true, Some(scope)) = (ok, scope) else { continue };
+        for p in &mut sup.programs {
+            if members.contains(&p.name) {
+                p.group = Some(name.value.clone());
+                p.process_group = name.value.clone();
+            }
+        }
+        sup.groups.push(ProgramGroup { name: name.value, programs: members, priority, scope, no_remove });
+    }
+}
+
+/// Fills every program's `processes`: the names `supervisorctl` knows them by.
+fn name_processes(sup: &mut Supervisor, spans: &[Span], sink: &mut Sink) {
+    let mut seen: IndexMap<String, String> = IndexMap::new();
+    for (p, span) in sup.programs.iter_mut().zip(spans) {
+        let s = &mut p.settings;
+        if s.numprocs > 1 && s.process_name.is_none() {
+            s.process_name = Some(DEFAULT_MULTI_PROCESS_NAME.to_string());
+        }
+        let template = s.process_name.clone().unwrap_or_else(|| "%(program_name)s".into());
+        let start = s.numprocs_start.unwrap_or(0);
+        let names: Result<Vec<String>, String> =
+            (start..start + s.numprocs).map(|num| expand(&template, &p.name, &p.process_group, num, s.numprocs)).collect();
+        let invalid = |reason: String| ErrorKind::InvalidValue { key: "process_name".into(), reason };
+        let names = match names {
+            Ok(names) => names,
+            Err(reason) => {
+                sink.push(Diagnostic::new(invalid(reason), *span).help(
+                    "use `%(program_name)s`, `%(group_name)s` and `%(process_num)d` (with an optional width, e.g. `%(process_num)02d`)",
+                ));
+                continue;
+            }
+        };
+        if s.numprocs > 1 && names.iter().skip(1).all(|n| *n == names[0]) {
+            let reason = format!("{} processes of `{}` would all be named `{}`", s.numprocs, p.name, names[0]);
+            sink.push(Diagnostic::new(invalid(reason), *span).help("include `%(process_num)d` in `process_name`"));
+            continue;
+        }
+        if let Some(n) = names.iter().find(|n| n.is_empty() || n.contains([':', '[', ']', '/']) || n.chars().any(char::is_control)) {
+            let reason = format!("`{}` is empty or contains `:`, `/`, brackets or a control character", n.escape_debug());
+            sink.push(Diagnostic::new(invalid(reason), *span).help("supervisor names processes `GROUP:NAME`: keep to letters, digits, `_`, `-` and `.`"));
+            continue;
+        }
+        let mut processes = Vec::with_capacity(names.len());
+        for n in names {
+            let full = format!("{}:{n}", p.process_group);
+            if let Some(other) = seen.insert(full.clone(), p.name.clone()) {
+                sink.push(
+                    Diagnostic::new(
+                        ErrorKind::Conflict(format!("programs `{other}` and `{}` both run a process named `{full}`", p.name)),
+                        *span,
+                    )
+                    .help("give one of them another `process_name`"),
+                );
+                break;
+            }
+            processes.push(full);
+        }
+        p.processes = processes;
+    }
+}
+
+/// Expands supervisor's Python `%(name)s` / `%(name)0Nd` formats in a process name.
+fn expand(template: &str, program: &str, group: &str, num: u32, numprocs: u32) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('%') {
+            out.push('%');
+            rest = r;
+            continue;
+        }
+        let Some(r) = rest.strip_prefix('(') else { return Err(format!("a lone `%` in `{template}`")) };
+        let Some(close) = r.find(')') else { return Err(format!("unclosed `%(` in `{template}`")) };
+        let key = &r[..close];
+        let after = &r[close + 1..];
+        let conv_at = after.find(|c: char| c.is_ascii_alphabetic()).ok_or(format!("no conversion after `%({key})`"))?;
+        let (flags, conv) = (&after[..conv_at], &after[conv_at..=conv_at]);
+        rest = &after[conv_at + 1..];
+        let value = match key {
+            "program_name" => program.to_string(),
+            "group_name" => group.to_string(),
+            "process_num" => num.to_string(),
+            "numprocs" => numprocs.to_string(),
+            _ => return Err(format!("`%({key})` cannot be known before the program runs")),
+        };
+        let width: usize = flags.trim_start_matches(['0', '-']).parse().unwrap_or(0);
+        let zero = flags.starts_with('0');
+        match (conv, zero) {
+            ("d", true) => out.push_str(&format!("{:0>width$}", value)),
+            ("d" | "s", _) => out.push_str(&format!("{:>width$}", value)),
+            _ => return Err(format!("unsupported conversion `%{conv}`")),
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Resolves a `notify` entry (`supervisor://SUP/PROG` or `SUP:PROG`) and checks
+/// that the program runs on every host the file goes to.
+pub(super) fn notify_target(n: &Spanned<String>, file_scope: &Scope, sups: &[Supervisor], sink: &mut Sink) -> Option<ProgramRef> {
+    let parsed = match n.value.strip_prefix("supervisor://") {
+        Some(rest) => rest.split_once('/'),
+        None => n.value.split_once(':').filter(|(s, _)| !s.contains('/')),
+    };
+    let Some((sup_name, prog_name)) = parsed.filter(|(s, p)| !s.is_empty() && !p.is_empty()) else {
+        sink.push(
+            Diagnostic::new(ErrorKind::InvalidValue { key: "notify".into(), reason: format!("`{}` does not name a program", n.value) }, n.span)
+                .help("write `supervisor://SUPERVISOR/PROGRAM` or `SUPERVISOR:PROGRAM`"),
+        );
+        return None;
+    };
+    let Some(si) = sups.iter().position(|s| s.name == sup_name) else {
+        let help = did_you_mean(sup_name, sups.iter().map(|s| s.name.as_str()));
+        sink.push(Diagnostic::new(ErrorKind::UnknownSupervisor(sup_name.to_string()), n.span).maybe_help(help));
+        return None;
+    };
+    let sup = &sups[si];
+    let Some(pi) = sup.programs.iter().position(|p| p.name == prog_name) else {
+        let help = did_you_mean(prog_name, sup.programs.iter().map(|p| p.name.as_str()));
+        sink.push(
+            Diagnostic::new(ErrorKind::UnknownProgram { supervisor: sup.name.clone(), program: prog_name.to_string() }, n.span)
+                .maybe_help(help),
+        );
+        return None;
+    };
+    let prog = &sup.programs[pi];
+    if !prog.scope.covers(file_scope) {
+        let missing: Vec<&str> = file_scope.hosts.iter().filter(|h| !prog.scope.hosts.contains(h)).map(String::as_str).collect();
+        sink.push(
+            Diagnostic::new(ErrorKind::NotifyOutOfScope { target: n.value.clone(), missing: missing.join(", ") }, n.span)
+                .help(format!("scope the file within `{}`, where the program runs", prog.scope.expr)),
+        );
+        return None;
+    }
+    Some(ProgramRef { target: format!("{}:{}", sup.name, prog.name), supervisor: si, program: pi })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+
+    #[test]
+    fn expands_process_names_like_supervisor() {
+        assert_eq!(expand("%(program_name)s_%(process_num)02d", "w", "g", 3, 4).unwrap(), "w_03");
+        assert_eq!(expand("%(group_name)s-%(process_num)d%%", "w", "g", 10, 4).unwrap(), "g-10%");
+        assert!(expand("%(host_node_name)s", "w", "g", 0, 1).unwrap_err().contains("host_node_name"));
+    }
+}

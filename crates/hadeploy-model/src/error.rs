@@ -1,0 +1,269 @@
+//! What can be wrong with a description, and where.
+
+use std::fmt::{self, Write as _};
+
+use crate::span::{SourceMap, Span};
+
+/// Most errors reported for one run; past it the user has enough to fix first.
+pub const MAX_ERRORS: usize = 50;
+
+/// What went wrong. The `Display` text is the first line a user sees; the
+/// position and a `help:` line are added by [`Diagnostic`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorKind {
+    /// A source file could not be read.
+    #[error("cannot read `{path}`: {reason}")]
+    Read {
+        /// The path as the user named it.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The YAML parser rejected the text.
+    #[error("invalid YAML: {0}")]
+    Syntax(String),
+    /// A size or depth limit protecting the loader was exceeded.
+    #[error("{0}")]
+    Limit(String),
+    /// A file includes itself, directly or through others.
+    #[error("`{0}` includes itself")]
+    IncludeCycle(String),
+    /// A document that is not a map of sections.
+    #[error("a description file must be a map of sections (`hosts:`, `supervisors:`, ...), found {0}")]
+    TopLevelNotMap(&'static str),
+    /// `${name}` or `<<name>>` naming no variable defined so far.
+    #[error("undefined variable `{0}`")]
+    UndefinedVariable(String),
+    /// A map or list variable used inside a longer string.
+    #[error("variable `{0}` holds a {1} and can only be used as a whole value")]
+    VariableNotScalar(String, &'static str),
+    /// A key that is not part of the description format.
+    #[error("unknown key `{key}` in {what}")]
+    UnknownKey {
+        /// The key as written.
+        key: String,
+        /// Where it was found, e.g. "a `supervisors` item".
+        what: String,
+    },
+    /// A required key is absent.
+    #[error("missing key `{key}` in {what}")]
+    MissingKey {
+        /// The required key.
+        key: &'static str,
+        /// Where it is required.
+        what: String,
+    },
+    /// A value of the wrong YAML type.
+    #[error("`{key}` must be {expected}, found {found}")]
+    WrongType {
+        /// The key whose value is wrong.
+        key: String,
+        /// What is expected, with an article: "a boolean".
+        expected: &'static str,
+        /// What was found, e.g. "the string \"maybe\"".
+        found: String,
+    },
+    /// A value of the right type outside the allowed set or format.
+    #[error("invalid `{key}`: {reason}")]
+    InvalidValue {
+        /// The key whose value is wrong.
+        key: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// A scope, host or group that is not in the inventory.
+    #[error("unknown host or host group `{0}`")]
+    UnknownHost(String),
+    /// A reference to a supervisor that is not described.
+    #[error("unknown supervisor `{0}`")]
+    UnknownSupervisor(String),
+    /// A reference to a program its supervisor does not have.
+    #[error("supervisor `{supervisor}` has no program `{program}`")]
+    UnknownProgram {
+        /// The supervisor looked in.
+        supervisor: String,
+        /// The program asked for.
+        program: String,
+    },
+    /// Two items with the same identity.
+    #[error("duplicate {what} `{name}`")]
+    Duplicate {
+        /// The kind of item.
+        what: &'static str,
+        /// The repeated name.
+        name: String,
+    },
+    /// A `notify` target that cannot be reached from the file's hosts.
+    #[error("`notify` target `{target}` is not deployed on every host of this file ({missing})")]
+    NotifyOutOfScope {
+        /// The target as written.
+        target: String,
+        /// Hosts of the file that do not run the target.
+        missing: String,
+    },
+    /// A rule between two values that does not hold.
+    #[error("{0}")]
+    Conflict(String),
+    /// A local file the description names cannot be found.
+    #[error("{what} `{name}` not found")]
+    LocalFileNotFound {
+        /// What kind of file, e.g. "template".
+        what: &'static str,
+        /// The name as written.
+        name: String,
+    },
+    /// A name that would break a file name, an INI header, a unit name or YAML.
+    #[error("{what} `{name}` cannot be used: {reason}")]
+    UnsafeName {
+        /// What the name names.
+        what: &'static str,
+        /// The name, escaped for display.
+        name: String,
+        /// Which character or form is the problem.
+        reason: String,
+    },
+}
+
+/// One error: what, where, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Where; `None` for errors about the command line itself.
+    pub span: Option<Span>,
+    /// One line saying how to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error at a position.
+    pub fn new(kind: ErrorKind, span: Span) -> Self {
+        Diagnostic {
+            kind,
+            span: Some(span),
+            help: None,
+        }
+    }
+
+    /// An error with no position in any file.
+    pub fn unplaced(kind: ErrorKind) -> Self {
+        Diagnostic {
+            kind,
+            span: None,
+            help: None,
+        }
+    }
+
+    /// Adds the `help:` line.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds the `help:` line if there is one.
+    pub fn maybe_help(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
+    }
+}
+
+/// Every error of one load, in the order found, with the sources to quote.
+#[derive(Debug, Clone)]
+pub struct Diagnostics {
+    /// The errors, at most [`MAX_ERRORS`] of them.
+    pub errors: Vec<Diagnostic>,
+    /// How many were found beyond [`MAX_ERRORS`].
+    pub omitted: usize,
+    /// The sources the spans point into.
+    pub sources: SourceMap,
+}
+
+impl fmt::Display for Diagnostics {
+    /// Renders like a compiler:
+    ///
+    /// ```text
+    /// error: unknown key `supervisr` in a `supervisor_programs` item
+    ///  --> app.yml:12:5
+    ///    |
+    /// 12 |   supervisr: tsupv
+    ///    |   ^
+    ///    = help: did you mean `supervisor`?
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "error: {}", d.kind)?;
+            if let Some(span) = d.span {
+                let path = self.sources.get(span.file).path.display();
+                writeln!(f, " --> {path}:{}:{}", span.line, span.col)?;
+                if let Some(line) = self.sources.line_text(span) {
+                    let num = span.line.to_string();
+                    let pad = " ".repeat(num.len());
+                    let caret_pad: String = line
+                        .chars()
+                        .take(span.col.saturating_sub(1) as usize)
+                        .map(|c| if c == '\t' { '\t' } else { ' ' })
+                        .collect();
+                    writeln!(f, "{pad} |")?;
+                    writeln!(f, "{num} | {}", line.trim_end())?;
+                    writeln!(f, "{pad} | {caret_pad}^")?;
+                }
+            }
+            if let Some(help) = &d.help {
+                writeln!(f, "help: {help}")?;
+            }
+        }
+        let total = self.errors.len() + self.omitted;
+        let mut summary = String::new();
+        if self.omitted > 0 {
+            write!(summary, "; {} more not shown", self.omitted)?;
+        }
+        write!(
+            f,
+            "\nerror: the description has {total} error{}{summary}",
+            if total == 1 { "" } else { "s" }
+        )
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// Collects errors while loading and building, up to [`MAX_ERRORS`].
+#[derive(Debug, Default)]
+pub(crate) struct Sink {
+    pub(crate) errors: Vec<Diagnostic>,
+    pub(crate) omitted: usize,
+}
+
+impl Sink {
+    pub(crate) fn push(&mut self, d: Diagnostic) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(d);
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    pub(crate) fn err(&mut self, kind: ErrorKind, span: Span) {
+        self.push(Diagnostic::new(kind, span));
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// The closest candidate to a mistyped name, as a `help:` line.
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|(d, c)| *d < 3 && *d < c.len().max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}

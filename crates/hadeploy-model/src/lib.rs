@@ -1,0 +1,48 @@
+//! The first stage of hadeploy: reads the application description (YAML
+//! files, `include`, `vars`) into one tree with source positions, then types,
+//! resolves and validates it into a [`Model`] that code generation renders.
+//!
+//! Files -> [`load`](load::SrcArg) (merged tree) -> [`Model`]. Nothing here
+//! knows about Ansible; nothing downstream knows about YAML.
+
+mod build;
+mod error;
+mod load;
+mod model;
+mod read;
+mod span;
+mod tree;
+
+pub use build::SECTIONS;
+pub use error::{Diagnostic, Diagnostics, ErrorKind, MAX_ERRORS};
+pub use load::{Loaded, SrcArg};
+pub use model::*;
+pub use span::{FileId, Source, SourceMap, Span};
+pub use tree::{MAX_DEPTH, MAX_NODES, MAX_SCALAR};
+
+use error::Sink;
+
+/// Loads, merges and validates the description in `srcs` (in order).
+///
+/// # Errors
+/// Every problem found, up to [`MAX_ERRORS`], each with its position.
+pub fn load(srcs: &[SrcArg]) -> Result<Model, Diagnostics> {
+    let mut sink = Sink::default();
+    let loaded = load::load(srcs, &mut sink);
+    // Typing a tree the loader could not finish would only repeat its errors.
+    if !sink.is_empty() {
+        return Err(fail(sink, loaded.sources));
+    }
+    let model = build::build(&loaded, &mut sink);
+    if sink.is_empty() {
+        Ok(model)
+    } else {
+        Err(fail(sink, loaded.sources))
+    }
+}
+
+fn fail(mut sink: Sink, sources: SourceMap) -> Diagnostics {
+    // In reading order, whatever order the checks ran in.
+    sink.errors.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));
+    Diagnostics { errors: sink.errors, omitted: sink.omitted, sources }
+}

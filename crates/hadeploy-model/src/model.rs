@@ -1,0 +1,443 @@
+//! The resolved model: every default applied, every name resolved, every rule
+//! checked. Code generation reads only this.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+/// A validated application description.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    /// Stop every host at the first failure.
+    pub exit_on_fail: bool,
+    /// Every host, overrides applied, in description order.
+    pub hosts: IndexMap<String, Host>,
+    /// Every host group with its hosts flattened, `all` included.
+    pub host_groups: IndexMap<String, HostGroup>,
+    /// The user's variables, typed, for Ansible to see in templates.
+    pub vars: IndexMap<String, serde_json::Value>,
+    /// Unix groups to create.
+    pub groups: Vec<UnixGroup>,
+    /// Unix users to create or adjust.
+    pub users: Vec<User>,
+    /// Folders to create.
+    pub folders: Vec<Folder>,
+    /// Files to copy, render or download.
+    pub files: Vec<File>,
+    /// supervisord instances, each with its programs and groups.
+    pub supervisors: Vec<Supervisor>,
+}
+
+/// A target host and how to reach it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Host {
+    /// The inventory name.
+    pub name: String,
+    /// Address to connect to (`ansible_host`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_host: Option<String>,
+    /// Remote user (`ansible_user`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_user: Option<String>,
+    /// Private key, resolved against the file that named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_private_key_file: Option<PathBuf>,
+    /// Password (`ansible_password`); prefer keys or a vault value.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "redact")]
+    pub ssh_password: Option<String>,
+    /// Port (`ansible_port`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_port: Option<u16>,
+    /// `ansible_ssh_extra_args`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_extra_args: Option<String>,
+    /// `ansible_ssh_common_args`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_common_args: Option<String>,
+    /// `ansible_sftp_extra_args`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sftp_extra_args: Option<String>,
+    /// `ansible_scp_extra_args`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scp_extra_args: Option<String>,
+    /// `ansible_ssh_pipelining`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_pipelining: Option<bool>,
+    /// `ansible_ssh_executable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_executable: Option<String>,
+    /// `ansible_become`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#become: Option<bool>,
+    /// `ansible_become_method`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub become_method: Option<String>,
+    /// `ansible_become_user`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub become_user: Option<String>,
+    /// `ansible_become_password`.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "redact")]
+    pub become_pass: Option<String>,
+    /// `ansible_become_exe`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub become_exe: Option<String>,
+    /// `ansible_become_flags`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub become_flags: Option<String>,
+    /// `ansible_python_interpreter`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_interpreter: Option<String>,
+    /// Root is available: tasks that need it (packages, units) run.
+    pub privileged: bool,
+    /// Gather facts even where no task needs them.
+    pub force_setup: bool,
+    /// Other variables read from an Ansible inventory, passed through.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub ansible_vars: IndexMap<String, String>,
+}
+
+fn redact<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("<redacted>"),
+        None => s.serialize_none(),
+    }
+}
+
+/// A named set of hosts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostGroup {
+    /// The group name.
+    pub name: String,
+    /// Hosts named directly.
+    pub direct_hosts: Vec<String>,
+    /// Groups composed into this one.
+    pub children: Vec<String>,
+    /// Every host, children flattened, in inventory order.
+    pub hosts: Vec<String>,
+    /// Gather facts on these hosts even where no task needs them.
+    pub force_setup: bool,
+}
+
+/// Where something is deployed: the expression as written and its hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scope {
+    /// As written: `all`, a host, a group, or several joined with `:`.
+    pub expr: String,
+    /// The hosts it resolves to, in inventory order, never empty.
+    pub hosts: Vec<String>,
+}
+
+impl Scope {
+    /// True when every host of `other` is in this scope.
+    pub fn covers(&self, other: &Scope) -> bool {
+        other.hosts.iter().all(|h| self.hosts.contains(h))
+    }
+}
+
+/// A Unix group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnixGroup {
+    /// Group name.
+    pub name: String,
+    /// A system group.
+    pub system: bool,
+    /// Created and removed by us; when false it must already exist.
+    pub managed: bool,
+    /// Hosts it is created on.
+    pub scope: Scope,
+    /// Kept by `remove`.
+    pub no_remove: bool,
+}
+
+/// A Unix user account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    /// Login name.
+    pub login: String,
+    /// GECOS comment.
+    pub comment: Option<String>,
+    /// Primary group; the system default when absent.
+    pub group: Option<String>,
+    /// Supplementary groups.
+    pub groups: Vec<String>,
+    /// A system account.
+    pub system: bool,
+    /// Created and removed by us; when false only `authorized_keys` and
+    /// `can_sudo_to` are applied, and the account must exist.
+    pub managed: bool,
+    /// Hosts it is created on.
+    pub scope: Scope,
+    /// Accounts this user may run commands as through sudo.
+    pub can_sudo_to: Vec<String>,
+    /// Create the home folder.
+    pub create_home: bool,
+    /// Password, already crypted.
+    #[serde(serialize_with = "redact")]
+    pub password: Option<String>,
+    /// Kept by `remove`.
+    pub no_remove: bool,
+    /// Public key files, resolved against the file that named them.
+    pub authorized_keys: Vec<PathBuf>,
+}
+
+/// A folder on the target hosts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Folder {
+    /// Absolute path.
+    pub path: String,
+    /// Hosts it is created on.
+    pub scope: Scope,
+    /// Owner.
+    pub owner: String,
+    /// Group.
+    pub group: String,
+    /// Octal mode, e.g. "0755".
+    pub mode: String,
+    /// Kept by `remove`.
+    pub no_remove: bool,
+}
+
+/// Where a file's content comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum FileSource {
+    /// Copied as is from this local file.
+    File {
+        /// The local file, found in `local_files_folders` or given absolute.
+        path: PathBuf,
+    },
+    /// Rendered by Ansible's Jinja2 from this local template.
+    Template {
+        /// The local template, found in `local_templates_folders` or absolute.
+        path: PathBuf,
+    },
+    /// Downloaded by the target host.
+    Url {
+        /// The http(s) URL.
+        url: String,
+        /// Check the server certificate.
+        validate_certs: bool,
+        /// Send credentials without waiting for a 401.
+        force_basic_auth: bool,
+        /// User name for the server.
+        username: Option<String>,
+        /// Password for the server.
+        #[serde(serialize_with = "redact")]
+        password: Option<String>,
+    },
+}
+
+/// A file to put on the target hosts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct File {
+    /// Where the content comes from.
+    pub src: FileSource,
+    /// Hosts it goes to.
+    pub scope: Scope,
+    /// Absolute destination folder.
+    pub dest_folder: String,
+    /// File name in that folder.
+    pub dest_name: String,
+    /// Owner.
+    pub owner: String,
+    /// Group.
+    pub group: String,
+    /// Octal mode.
+    pub mode: String,
+    /// Kept by `remove`.
+    pub no_remove: bool,
+    /// Programs restarted when this file changed.
+    pub notify: Vec<ProgramRef>,
+}
+
+impl File {
+    /// The absolute path on the target.
+    pub fn dest(&self) -> String {
+        format!("{}/{}", self.dest_folder.trim_end_matches('/'), self.dest_name)
+    }
+}
+
+/// A program of a supervisor, by position in [`Model::supervisors`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramRef {
+    /// The target as `supervisor:program`, for people reading the model.
+    pub target: String,
+    /// Index of the supervisor.
+    pub supervisor: usize,
+    /// Index of the program in that supervisor's `programs`.
+    pub program: usize,
+}
+
+/// The state a service or program is brought to by `deploy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Running.
+    Started,
+    /// Not running.
+    Stopped,
+    /// Left as it is (stopped when first created).
+    Current,
+}
+
+/// The web interface of a supervisord instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpServer {
+    /// `host:port` to listen on.
+    pub endpoint: String,
+    /// Credentials, when the interface asks for them.
+    pub auth: Option<HttpAuth>,
+}
+
+/// Web interface credentials; the password is never kept in clear.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpAuth {
+    /// User name.
+    pub username: String,
+    /// `{SHA}` followed by the 40 hex digits of the password's SHA-1.
+    pub password_sha1: String,
+}
+
+/// A local file named by `file://` or `tmpl://`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "path", rename_all = "lowercase")]
+pub enum LocalSource {
+    /// Copied as is.
+    File(PathBuf),
+    /// Rendered by Ansible's Jinja2.
+    Template(PathBuf),
+}
+
+/// A supervisord instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Supervisor {
+    /// Instance name.
+    pub name: String,
+    /// Hosts it runs on.
+    pub scope: Scope,
+    /// Account it runs as and that controls it.
+    pub user: String,
+    /// Group it runs as.
+    pub group: String,
+    /// Installed, started and removed by us; when false only described.
+    pub managed: bool,
+    /// Started at boot.
+    pub enabled: bool,
+    /// State after deploy.
+    pub state: State,
+    /// Kept by `remove`.
+    pub no_remove: bool,
+    /// Web interface.
+    pub http_server: Option<HttpServer>,
+    /// The user's own supervisord.conf.
+    pub conf_file_src: Option<LocalSource>,
+    /// Path of supervisord.conf.
+    pub conf_file_dst: String,
+    /// Folder of program and group files.
+    pub include_dir: String,
+    /// Folder of supervisord's and the programs' logs.
+    pub logs_dir: String,
+    /// Folder of the pid file.
+    pub pid_dir: String,
+    /// Folder of the control socket.
+    pub socks_dir: String,
+    /// Path of the `supervisorctl` wrapper.
+    pub supervisorctl: String,
+    /// The systemd unit, e.g. `supervisord_tsupv.service`.
+    pub unit: String,
+    /// The control socket.
+    pub socket: String,
+    /// The pid file.
+    pub pid_file: String,
+    /// Programs, in description order.
+    pub programs: Vec<Program>,
+    /// Groups of programs.
+    pub groups: Vec<ProgramGroup>,
+}
+
+/// A program run by a supervisord instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Program {
+    /// Program name, unique in its supervisor.
+    pub name: String,
+    /// Hosts it runs on, within its supervisor's.
+    pub scope: Scope,
+    /// Command line; absent when `conf_file_src` provides the section.
+    pub command: Option<String>,
+    /// The user's own program section template.
+    pub conf_file_src: Option<LocalSource>,
+    /// State after deploy.
+    pub state: State,
+    /// Kept by `remove`.
+    pub no_remove: bool,
+    /// The group it belongs to, if any.
+    pub group: Option<String>,
+    /// The process group supervisor knows it by: its group's name, or its own.
+    pub process_group: String,
+    /// Full `group:process` names of its processes, for `supervisorctl`.
+    pub processes: Vec<String>,
+    /// Settings written to its `[program:NAME]` section.
+    pub settings: ProgramSettings,
+}
+
+/// The supervisor settings of a program, each as supervisor defines it.
+/// `None` leaves supervisor's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[allow(missing_docs)] // Each field is the supervisor option of the same name.
+pub struct ProgramSettings {
+    pub autostart: bool,
+    pub process_name: Option<String>,
+    pub numprocs: u32,
+    pub numprocs_start: Option<u32>,
+    pub priority: Option<i64>,
+    pub startsecs: Option<u32>,
+    pub startretries: Option<u32>,
+    pub autorestart: Option<String>,
+    pub exitcodes: Option<Vec<u8>>,
+    pub stopsignal: Option<String>,
+    pub stopwaitsecs: Option<u32>,
+    pub stopasgroup: Option<bool>,
+    pub killasgroup: Option<bool>,
+    pub user: Option<String>,
+    pub redirect_stderr: Option<bool>,
+    pub stdout_logfile: Option<String>,
+    pub stdout_logfile_maxbytes: Option<String>,
+    pub stdout_logfile_backups: Option<u32>,
+    pub stderr_logfile: Option<String>,
+    pub stderr_logfile_maxbytes: Option<String>,
+    pub stderr_logfile_backups: Option<u32>,
+    pub environment: IndexMap<String, String>,
+    pub directory: Option<String>,
+    pub umask: Option<String>,
+}
+
+impl ProgramSettings {
+    /// Seconds a process must stay up to count as started (supervisor's default is 1).
+    pub fn effective_startsecs(&self) -> u32 {
+        self.startsecs.unwrap_or(1)
+    }
+}
+
+/// A `[group:NAME]` of programs of one supervisor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProgramGroup {
+    /// Group name.
+    pub name: String,
+    /// Names of its programs.
+    pub programs: Vec<String>,
+    /// Start priority.
+    pub priority: Option<i64>,
+    /// Hosts it runs on: those of its programs.
+    pub scope: Scope,
+    /// Kept by `remove`.
+    pub no_remove: bool,
+}
+
+impl Model {
+    /// The program a reference points to.
+    pub fn program(&self, r: &ProgramRef) -> (&Supervisor, &Program) {
+        let s = &self.supervisors[r.supervisor];
+        (s, &s.programs[r.program])
+    }
+}

@@ -1,0 +1,276 @@
+//! Typed reads from the loaded tree: every read reports a precise error and
+//! lets the build go on, so one run shows every mistake.
+
+use std::path::PathBuf;
+
+use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::span::{SourceMap, Span};
+use crate::tree::{Node, NodeKind, Typed};
+
+/// A value with the position it was written at.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+/// The keys of one map item, checked against the keys its section allows.
+pub(crate) struct Fields<'a> {
+    /// "a `supervisors` item", for messages.
+    pub(crate) what: String,
+    pub(crate) span: Span,
+    entries: &'a [(Node, Node)],
+}
+
+impl<'a> Fields<'a> {
+    /// Reads a map item, reporting keys outside `known` (with a suggestion).
+    pub(crate) fn new(node: &'a Node, what: impl Into<String>, known: &[&str], sink: &mut Sink) -> Option<Self> {
+        let what = what.into();
+        let Some(entries) = node.as_map() else {
+            sink.err(
+                ErrorKind::WrongType {
+                    key: what.clone(),
+                    expected: "a map",
+                    found: node.describe(),
+                },
+                node.span,
+            );
+            return None;
+        };
+        for (k, _) in entries {
+            let key = k.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
+            if !known.contains(&key) {
+                let help = if key == "<<" {
+                    "`<<` merges a map into this one: write `<<: *anchor` where the anchor names a map".to_string()
+                } else {
+                    did_you_mean(key, known.iter().copied())
+                        .unwrap_or_else(|| format!("the keys allowed here are: {}", known.join(", ")))
+                };
+                sink.push(
+                    Diagnostic::new(
+                        ErrorKind::UnknownKey {
+                            key: key.to_string(),
+                            what: what.clone(),
+                        },
+                        k.span,
+                    )
+                    .help(help),
+                );
+            }
+        }
+        Some(Fields {
+            what,
+            span: node.span,
+            entries,
+        })
+    }
+
+    /// The value under `key`; a null value counts as absent.
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Node> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key))
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_null())
+    }
+
+    fn missing(&self, key: &'static str, sink: &mut Sink) {
+        sink.push(
+            Diagnostic::new(ErrorKind::MissingKey { key, what: self.what.clone() }, self.span)
+                .help(format!("add `{key}:` to this item")),
+        );
+    }
+
+    /// A required single-line string.
+    pub(crate) fn req_str(&self, key: &'static str, sink: &mut Sink) -> Option<Spanned<String>> {
+        let v = self.opt_str(key, sink);
+        if v.is_none() && self.get(key).is_none() {
+            self.missing(key, sink);
+        }
+        v
+    }
+
+    /// An optional single-line string. Plain numbers and booleans are taken
+    /// as written (`mode: 0755` is the string "0755").
+    pub(crate) fn opt_str(&self, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
+        let node = self.get(key)?;
+        string(node, key, sink)
+    }
+
+    /// A boolean with a default.
+    pub(crate) fn bool_or(&self, key: &str, default: bool, sink: &mut Sink) -> bool {
+        self.opt_bool(key, sink).unwrap_or(default)
+    }
+
+    /// An optional boolean: `yes/no/true/false/on/off/y/n`, unquoted.
+    pub(crate) fn opt_bool(&self, key: &str, sink: &mut Sink) -> Option<bool> {
+        let node = self.get(key)?;
+        match node.as_scalar().map(|s| s.typed()) {
+            Some(Typed::Bool(b)) => Some(b),
+            _ => {
+                let d = Diagnostic::new(
+                    ErrorKind::WrongType {
+                        key: key.to_string(),
+                        expected: "a boolean (yes/no)",
+                        found: node.describe(),
+                    },
+                    node.span,
+                );
+                let quoted = node.as_scalar().is_some_and(|s| {
+                    !s.plain && matches!(s.text.to_ascii_lowercase().as_str(), "yes" | "no" | "true" | "false" | "on" | "off")
+                });
+                sink.push(if quoted {
+                    d.help("remove the quotes: a quoted value is always a string")
+                } else {
+                    d.help("write yes or no (true/false and on/off work too)")
+                });
+                None
+            }
+        }
+    }
+
+    /// An optional integer within `min..=max`.
+    pub(crate) fn opt_int(&self, key: &str, min: i64, max: i64, sink: &mut Sink) -> Option<i64> {
+        let node = self.get(key)?;
+        int(node, key, min, max, sink)
+    }
+
+    /// An optional list of single-line strings; a lone string counts as a list of one.
+    pub(crate) fn str_list(&self, key: &str, sink: &mut Sink) -> Vec<Spanned<String>> {
+        let Some(node) = self.get(key) else { return Vec::new() };
+        match &node.kind {
+            NodeKind::Seq(items) => items.iter().filter_map(|i| string(i, key, sink)).collect(),
+            NodeKind::Scalar(_) => string(node, key, sink).into_iter().collect(),
+            NodeKind::Map(_) => {
+                wrong(key, "a string or a list of strings", node, sink);
+                Vec::new()
+            }
+        }
+    }
+
+    /// One of a fixed set of words.
+    pub(crate) fn opt_choice(&self, key: &str, choices: &[&str], sink: &mut Sink) -> Option<Spanned<String>> {
+        let s = self.opt_str(key, sink)?;
+        if choices.contains(&s.value.as_str()) {
+            return Some(s);
+        }
+        let help = did_you_mean(&s.value, choices.iter().copied())
+            .unwrap_or_else(|| format!("use one of: {}", choices.join(", ")));
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::InvalidValue {
+                    key: key.to_string(),
+                    reason: format!("`{}` is not one of {}", s.value, choices.join(", ")),
+                },
+                s.span,
+            )
+            .help(help),
+        );
+        None
+    }
+}
+
+/// Resolves a local path against the folder of the file that names it.
+pub(crate) fn local_path(text: &str, span: Span, sources: &SourceMap) -> PathBuf {
+    let p = PathBuf::from(text);
+    let joined = if p.is_absolute() { p } else { sources.dir_of(span.file).join(p) };
+    // `./templates` reads better as `templates` in messages and the model.
+    joined.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
+}
+
+/// A scalar as a single-line string.
+pub(crate) fn string(node: &Node, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
+    let Some(s) = node.as_scalar() else {
+        wrong(key, "a string", node, sink);
+        return None;
+    };
+    if let Some(c) = s.text.chars().find(|c| c.is_control() && *c != '\t') {
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::InvalidValue {
+                    key: key.to_string(),
+                    reason: format!("it contains the control character {c:?}"),
+                },
+                node.span,
+            )
+            .help("this value ends up on one line of a configuration file: remove line breaks and control characters"),
+        );
+        return None;
+    }
+    Some(Spanned { value: s.text.clone(), span: node.span })
+}
+
+/// A scalar as an integer within `min..=max`.
+pub(crate) fn int(node: &Node, key: &str, min: i64, max: i64, sink: &mut Sink) -> Option<i64> {
+    match node.as_scalar().map(|s| (s.typed(), s.text.trim().parse::<i64>())) {
+        Some((Typed::Int(i), _) | (Typed::Str(_), Ok(i))) if (min..=max).contains(&i) => Some(i),
+        Some((Typed::Int(i), _) | (Typed::Str(_), Ok(i))) => {
+            sink.err(
+                ErrorKind::InvalidValue {
+                    key: key.to_string(),
+                    reason: format!("{i} is outside {min}..={max}"),
+                },
+                node.span,
+            );
+            None
+        }
+        _ => {
+            wrong(key, "an integer", node, sink);
+            None
+        }
+    }
+}
+
+pub(crate) fn wrong(key: &str, expected: &'static str, node: &Node, sink: &mut Sink) {
+    sink.err(
+        ErrorKind::WrongType {
+            key: key.to_string(),
+            expected,
+            found: node.describe(),
+        },
+        node.span,
+    );
+}
+
+/// The items of a top-level list section, without those whose `when` is false.
+pub(crate) fn section_items<'a>(root: &'a [(Node, Node)], section: &str, sink: &mut Sink) -> Vec<&'a Node> {
+    let Some((_, node)) = root.iter().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == section)) else {
+        return Vec::new();
+    };
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        NodeKind::Scalar(s) if s.is_null() => Vec::new(),
+        _ => {
+            wrong(section, "a list", node, sink);
+            return Vec::new();
+        }
+    };
+    items
+        .into_iter()
+        .filter(|item| {
+            let Some(entries) = item.as_map() else { return true };
+            let Some((_, when)) = entries.iter().rev().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "when"))
+            else {
+                return true;
+            };
+            match when.as_scalar().map(|s| s.typed()) {
+                Some(Typed::Bool(b)) => b,
+                _ => {
+                    sink.push(
+                        Diagnostic::new(
+                            ErrorKind::WrongType {
+                                key: "when".into(),
+                                expected: "a boolean (yes/no)",
+                                found: when.describe(),
+                            },
+                            when.span,
+                        )
+                        .help("`when` is decided when the description is loaded: use a variable, e.g. `when: ${with_web_ui}`"),
+                    );
+                    false
+                }
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,61 @@
+//! Source positions, independent of the YAML parser.
+
+use std::path::{Path, PathBuf};
+
+/// Index of a loaded source in a [`SourceMap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub(crate) u32);
+
+/// A position in a loaded source: a file, a 1-based line and a 1-based column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// The source the position is in.
+    pub file: FileId,
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1, in characters.
+    pub col: u32,
+}
+
+/// One loaded source: a file, or the command line for `--src name=value`.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The path as the user would recognise it: as given, or joined to the
+    /// folder of the file that included it.
+    pub path: PathBuf,
+    /// The text, kept so that errors can quote the offending line.
+    pub text: String,
+}
+
+/// Every source read during one load, addressed by [`FileId`].
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    sources: Vec<Source>,
+}
+
+impl SourceMap {
+    /// Records a source and returns its id.
+    pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
+        let id = FileId(u32::try_from(self.sources.len()).expect("fewer than 4G sources"));
+        self.sources.push(Source { path, text });
+        id
+    }
+
+    /// The source behind an id.
+    pub fn get(&self, id: FileId) -> &Source {
+        &self.sources[id.0 as usize]
+    }
+
+    /// The folder relative paths named in a source are resolved against.
+    pub fn dir_of(&self, id: FileId) -> &Path {
+        self.get(id).path.parent().unwrap_or(Path::new(""))
+    }
+
+    /// The text of line `line` (1-based) of a source, if it exists.
+    pub fn line_text(&self, span: Span) -> Option<&str> {
+        self.get(span.file)
+            .text
+            .lines()
+            .nth((span.line as usize).checked_sub(1)?)
+    }
+}
