@@ -256,10 +256,7 @@ impl Sink {
 }
 
 /// The closest candidate to a mistyped name, as a `help:` line.
-pub(crate) fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::levenshtein(name, c), c))

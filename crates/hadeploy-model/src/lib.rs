@@ -44,5 +44,9 @@ pub fn load(srcs: &[SrcArg]) -> Result<Model, Diagnostics> {
 fn fail(mut sink: Sink, sources: SourceMap) -> Diagnostics {
     // In reading order, whatever order the checks ran in.
     sink.errors.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));
-    Diagnostics { errors: sink.errors, omitted: sink.omitted, sources }
+    Diagnostics {
+        errors: sink.errors,
+        omitted: sink.omitted,
+        sources,
+    }
 }

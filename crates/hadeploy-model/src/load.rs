@@ -18,6 +18,14 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 pub enum SrcArg {
     /// A description file.
     File(PathBuf),
+    /// A description already in memory, shown and resolved as if read from
+    /// `path` (includes and relative paths start from its folder).
+    Text {
+        /// Where the text would live.
+        path: PathBuf,
+        /// The YAML text.
+        text: String,
+    },
     /// A variable set on the command line.
     Var {
         /// The variable's name.
@@ -66,6 +74,7 @@ pub(crate) fn load(srcs: &[SrcArg], sink: &mut Sink) -> Loaded {
     for (i, src) in srcs.iter().enumerate() {
         match src {
             SrcArg::File(path) => loader.load_file(path.clone(), None, sink),
+            SrcArg::Text { path, text } => loader.load_text(path.clone(), text.clone(), None, sink),
             SrcArg::Var { name, value } => {
                 let span = Span {
                     file: cli,
@@ -124,6 +133,15 @@ impl Loader {
                 return;
             }
         };
+        self.load_text(path, text, included_at, sink);
+    }
+
+    fn load_text(&mut self, path: PathBuf, text: String, included_at: Option<Span>, sink: &mut Sink) {
+        let place = |kind: ErrorKind| match included_at {
+            Some(span) => Diagnostic::new(kind, span),
+            None => Diagnostic::unplaced(kind),
+        };
+        let shown = path.display().to_string();
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if self.stack.contains(&canonical) {
             sink.push(place(ErrorKind::IncludeCycle(shown)).help("remove one of the `include:` lines of the cycle"));
@@ -141,7 +159,9 @@ impl Loader {
             Err((kind, span)) => {
                 let help = match kind {
                     ErrorKind::Syntax(_) => "check the indentation and the quoting around this position",
-                    _ => "the loader refuses inputs this large or deep; look for aliases (`*name`) nested in each other",
+                    _ => {
+                        "the loader refuses inputs this large or deep; look for aliases (`*name`) nested in each other"
+                    }
                 };
                 sink.push(Diagnostic::new(kind, span).help(help));
                 return;
@@ -256,7 +276,10 @@ impl Loader {
             NodeKind::Scalar(s) => {
                 let refs = find_refs(&s.text);
                 if refs.is_empty() {
-                    return Node { kind: NodeKind::Scalar(s), span };
+                    return Node {
+                        kind: NodeKind::Scalar(s),
+                        span,
+                    };
                 }
                 // A value that is exactly one reference takes the variable's
                 // value whole: a map stays a map, and the use site's quoting
@@ -267,13 +290,19 @@ impl Loader {
                     && let Some(value) = r.name.map(|n| self.lookup(n))
                 {
                     return match value {
-                        Some(Node { kind: NodeKind::Scalar(v), .. }) => Node::scalar(v.text.clone(), s.plain, span),
+                        Some(Node {
+                            kind: NodeKind::Scalar(v),
+                            ..
+                        }) => Node::scalar(v.text.clone(), s.plain, span),
                         Some(v) => {
                             let v = v.clone();
                             if self.budget < v.size() {
-                                sink.err(ErrorKind::Limit(format!(
-                                    "the description expands to more than {MAX_NODES} values (variables included)"
-                                )), span);
+                                sink.err(
+                                    ErrorKind::Limit(format!(
+                                        "the description expands to more than {MAX_NODES} values (variables included)"
+                                    )),
+                                    span,
+                                );
                                 return Node::scalar(String::new(), false, span);
                             }
                             self.budget -= v.size();
@@ -296,12 +325,20 @@ impl Loader {
                         continue;
                     };
                     match self.lookup(name) {
-                        Some(Node { kind: NodeKind::Scalar(v), .. }) => out.push_str(&v.text),
+                        Some(Node {
+                            kind: NodeKind::Scalar(v),
+                            ..
+                        }) => out.push_str(&v.text),
                         Some(v) => {
                             let what = kind_name(v);
                             sink.push(
-                                Diagnostic::new(ErrorKind::VariableNotScalar(name.to_string(), what), ref_span(span, &s, r.start))
-                                    .help(format!("use `${{{name}}}` alone as the value, or name one of its scalar members")),
+                                Diagnostic::new(
+                                    ErrorKind::VariableNotScalar(name.to_string(), what),
+                                    ref_span(span, &s, r.start),
+                                )
+                                .help(format!(
+                                    "use `${{{name}}}` alone as the value, or name one of its scalar members"
+                                )),
                             );
                         }
                         None => {
@@ -418,34 +455,46 @@ struct Ref<'a> {
 }
 
 fn is_ref_name(name: &str) -> bool {
-    !name.is_empty() && name.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    !name.is_empty()
+        && name
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
 }
 
 fn find_refs(text: &str) -> Vec<Ref<'_>> {
     let mut refs = Vec::new();
-    let mut i = 0;
     let b = text.as_bytes();
+    let mut i = 0;
+    // Markers are ASCII, so every index where one starts is a char boundary.
     while i < b.len() {
-        if text[i..].starts_with("$${") {
-            refs.push(Ref { start: i, end: i + 3, name: None });
+        if b[i..].starts_with(b"$${") {
+            refs.push(Ref {
+                start: i,
+                end: i + 3,
+                name: None,
+            });
             i += 3;
             continue;
         }
-        let (open, close) = if text[i..].starts_with("${") {
-            ("${", "}")
-        } else if text[i..].starts_with("<<") {
-            ("<<", ">>")
+        let close = if b[i..].starts_with(b"${") {
+            "}"
+        } else if b[i..].starts_with(b"<<") {
+            ">>"
         } else {
             i += 1;
             continue;
         };
-        let body = i + open.len();
+        let body = i + 2;
         if let Some(len) = text[body..].find(close) {
             let name = &text[body..body + len];
             if is_ref_name(name) {
                 let end = body + len + close.len();
-                refs.push(Ref { start: i, end, name: Some(name) });
+                refs.push(Ref {
+                    start: i,
+                    end,
+                    name: Some(name),
+                });
                 i = end;
                 continue;
             }
@@ -462,7 +511,10 @@ fn ref_span(span: Span, s: &tree::Scalar, offset: usize) -> Span {
     }
     let quote = u32::from(!s.plain);
     let chars = u32::try_from(s.text[..offset].chars().count()).unwrap_or(0);
-    Span { col: span.col + quote + chars, ..span }
+    Span {
+        col: span.col + quote + chars,
+        ..span
+    }
 }
 
 /// Merges `value` under `key` into a map: maps merge key by key, lists
@@ -470,7 +522,10 @@ fn ref_span(span: Span, s: &tree::Scalar, offset: usize) -> Span {
 fn merge_entry(entries: &mut Vec<(Node, Node)>, key: Node, value: Node) {
     let value = merge_repeated_keys(value);
     let text = key.as_scalar().map(|s| s.text.as_str());
-    match entries.iter_mut().find(|(k, _)| k.as_scalar().map(|s| s.text.as_str()) == text) {
+    match entries
+        .iter_mut()
+        .find(|(k, _)| k.as_scalar().map(|s| s.text.as_str()) == text)
+    {
         Some((_, existing)) => merge_values(existing, value),
         None => entries.push((key, value)),
     }
@@ -496,7 +551,10 @@ pub(crate) fn merge_repeated_keys(node: Node) -> Node {
             for (k, v) in entries {
                 merge_entry(&mut merged, k, v);
             }
-            Node { kind: NodeKind::Map(merged), span: node.span }
+            Node {
+                kind: NodeKind::Map(merged),
+                span: node.span,
+            }
         }
         NodeKind::Seq(items) => Node {
             kind: NodeKind::Seq(items.into_iter().map(merge_repeated_keys).collect()),

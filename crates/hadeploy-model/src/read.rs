@@ -77,8 +77,14 @@ impl<'a> Fields<'a> {
 
     fn missing(&self, key: &'static str, sink: &mut Sink) {
         sink.push(
-            Diagnostic::new(ErrorKind::MissingKey { key, what: self.what.clone() }, self.span)
-                .help(format!("add `{key}:` to this item")),
+            Diagnostic::new(
+                ErrorKind::MissingKey {
+                    key,
+                    what: self.what.clone(),
+                },
+                self.span,
+            )
+            .help(format!("add `{key}:` to this item")),
         );
     }
 
@@ -118,7 +124,11 @@ impl<'a> Fields<'a> {
                     node.span,
                 );
                 let quoted = node.as_scalar().is_some_and(|s| {
-                    !s.plain && matches!(s.text.to_ascii_lowercase().as_str(), "yes" | "no" | "true" | "false" | "on" | "off")
+                    !s.plain
+                        && matches!(
+                            s.text.to_ascii_lowercase().as_str(),
+                            "yes" | "no" | "true" | "false" | "on" | "off"
+                        )
                 });
                 sink.push(if quoted {
                     d.help("remove the quotes: a quoted value is always a string")
@@ -174,9 +184,16 @@ impl<'a> Fields<'a> {
 /// Resolves a local path against the folder of the file that names it.
 pub(crate) fn local_path(text: &str, span: Span, sources: &SourceMap) -> PathBuf {
     let p = PathBuf::from(text);
-    let joined = if p.is_absolute() { p } else { sources.dir_of(span.file).join(p) };
+    let joined = if p.is_absolute() {
+        p
+    } else {
+        sources.dir_of(span.file).join(p)
+    };
     // `./templates` reads better as `templates` in messages and the model.
-    joined.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
+    joined
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 /// A scalar as a single-line string.
@@ -198,7 +215,10 @@ pub(crate) fn string(node: &Node, key: &str, sink: &mut Sink) -> Option<Spanned<
         );
         return None;
     }
-    Some(Spanned { value: s.text.clone(), span: node.span })
+    Some(Spanned {
+        value: s.text.clone(),
+        span: node.span,
+    })
 }
 
 /// A scalar as an integer within `min..=max`.
@@ -235,7 +255,10 @@ pub(crate) fn wrong(key: &str, expected: &'static str, node: &Node, sink: &mut S
 
 /// The items of a top-level list section, without those whose `when` is false.
 pub(crate) fn section_items<'a>(root: &'a [(Node, Node)], section: &str, sink: &mut Sink) -> Vec<&'a Node> {
-    let Some((_, node)) = root.iter().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == section)) else {
+    let Some((_, node)) = root
+        .iter()
+        .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == section))
+    else {
         return Vec::new();
     };
     let items: Vec<&Node> = match &node.kind {

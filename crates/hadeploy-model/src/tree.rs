@@ -100,12 +100,7 @@ impl Node {
         match &self.kind {
             NodeKind::Scalar(_) => 1,
             NodeKind::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
-            NodeKind::Map(entries) => {
-                1 + entries
-                    .iter()
-                    .map(|(k, v)| k.size() + v.size())
-                    .sum::<usize>()
-            }
+            NodeKind::Map(entries) => 1 + entries.iter().map(|(k, v)| k.size() + v.size()).sum::<usize>(),
         }
     }
 }
@@ -151,10 +146,11 @@ impl Scalar {
             _ => {}
         }
         let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(i) = t.parse::<i64>() {
-                return Typed::Int(i);
-            }
+        if !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(i) = t.parse::<i64>()
+        {
+            return Typed::Int(i);
         }
         if digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
             && digits.contains(|c: char| c.is_ascii_digit())
@@ -185,7 +181,10 @@ pub fn parse(text: &str, file: FileId, budget: &mut usize) -> Result<Vec<Node>, 
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| {
             let m = e.marker();
-            (ErrorKind::Syntax(e.info().to_string()), builder.span_at(m.line(), m.col()))
+            (
+                ErrorKind::Syntax(e.info().to_string()),
+                builder.span_at(m.line(), m.col()),
+            )
         })?;
         let at = builder.span_at(span.start.line(), span.start.col());
         builder.event(event, at)?;
@@ -194,8 +193,17 @@ pub fn parse(text: &str, file: FileId, budget: &mut usize) -> Result<Vec<Node>, 
 }
 
 enum Frame {
-    Seq { items: Vec<Node>, anchor: usize, span: Span },
-    Map { entries: Vec<(Node, Node)>, key: Option<Node>, anchor: usize, span: Span },
+    Seq {
+        items: Vec<Node>,
+        anchor: usize,
+        span: Span,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        anchor: usize,
+        span: Span,
+    },
 }
 
 struct Builder<'b> {
@@ -252,35 +260,50 @@ impl Builder<'_> {
             }
             Event::SequenceStart(anchor, _) => {
                 self.open(at)?;
-                self.stack.push(Frame::Seq { items: Vec::new(), anchor, span: at });
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    anchor,
+                    span: at,
+                });
                 Ok(())
             }
             Event::MappingStart(anchor, _) => {
                 self.open(at)?;
-                self.stack.push(Frame::Map { entries: Vec::new(), key: None, anchor, span: at });
+                self.stack.push(Frame::Map {
+                    entries: Vec::new(),
+                    key: None,
+                    anchor,
+                    span: at,
+                });
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
                 Some(Frame::Seq { items, anchor, span }) => {
-                    let node = Node { kind: NodeKind::Seq(items), span };
+                    let node = Node {
+                        kind: NodeKind::Seq(items),
+                        span,
+                    };
                     let size = node.size();
                     self.finish(node, anchor, size)
                 }
                 _ => Err((ErrorKind::Syntax("unbalanced sequence".into()), at)),
             },
             Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Map { entries, anchor, span, .. }) => {
-                    let node = Node { kind: NodeKind::Map(apply_merge_keys(entries)), span };
+                Some(Frame::Map {
+                    entries, anchor, span, ..
+                }) => {
+                    let node = Node {
+                        kind: NodeKind::Map(apply_merge_keys(entries)),
+                        span,
+                    };
                     let size = node.size();
                     self.finish(node, anchor, size)
                 }
                 _ => Err((ErrorKind::Syntax("unbalanced map".into()), at)),
             },
-            Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart(_)
-            | Event::DocumentEnd
-            | Event::Nothing => Ok(()),
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {
+                Ok(())
+            }
         }
     }
 

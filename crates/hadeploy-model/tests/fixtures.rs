@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use hadeploy_model::SrcArg;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Paths in output, relative to the fixtures folder, so snapshots do not
@@ -43,11 +46,14 @@ fn valid_descriptions_resolve() {
 #[test]
 fn invalid_descriptions_are_explained() {
     insta::glob!("../../../tests/fixtures", "errors/*.yml", |path| {
-        let err = hadeploy_model::load(&[SrcArg::File(path.to_path_buf())])
-            .expect_err("an error fixture must be rejected");
+        let err =
+            hadeploy_model::load(&[SrcArg::File(path.to_path_buf())]).expect_err("an error fixture must be rejected");
         assert!(!err.errors.is_empty());
         for d in &err.errors {
-            assert!(d.span.is_some() || d.help.is_some(), "unplaced errors must say what to do: {d:?}");
+            assert!(
+                d.span.is_some() || d.help.is_some(),
+                "unplaced errors must say what to do: {d:?}"
+            );
         }
         insta::with_settings!({ omit_expression => true }, {
             insta::assert_snapshot!(relative(&err.to_string()));

@@ -104,7 +104,9 @@ fn run_action(args: &RunArgs) -> ExitCode {
         return ExitCode::from(2);
     };
     let srcs: Vec<SrcArg> = args.src.iter().map(|s| SrcArg::parse(s)).collect();
-    let Some(model) = load(&srcs) else { return ExitCode::FAILURE };
+    let Some(model) = load(&srcs) else {
+        return ExitCode::FAILURE;
+    };
     match action {
         Action::None => {
             eprintln!(
@@ -116,7 +118,10 @@ fn run_action(args: &RunArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         other => {
-            eprintln!("error: `--action {}` needs the Ansible project generator, which this build does not include", other.to_possible_value().expect("no skipped variants").get_name());
+            eprintln!(
+                "error: `--action {}` needs the Ansible project generator, which this build does not include",
+                other.to_possible_value().expect("no skipped variants").get_name()
+            );
             eprintln!("help: `--action none` checks the description; `hadeploy dump` prints the resolved model");
             ExitCode::FAILURE
         }

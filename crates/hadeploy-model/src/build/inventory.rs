@@ -81,6 +81,24 @@ enum Value {
     Port(u16),
 }
 
+/// A host group as written, before its children are flattened.
+struct RawGroup {
+    hosts: Vec<Spanned<String>>,
+    children: Vec<Spanned<String>>,
+    force_setup: bool,
+    span: Span,
+}
+
+/// One attribute set by one `host_overrides` item.
+struct Change {
+    priority: i64,
+    order: usize,
+    targets: Vec<String>,
+    key: &'static str,
+    /// `None` removes the attribute.
+    value: Option<Value>,
+}
+
 /// Hosts and groups, with the positions of their definitions.
 #[derive(Debug, Default)]
 pub(crate) struct Inventory {
@@ -94,7 +112,10 @@ impl Inventory {
     /// Resolves a scope expression (`en1`, `edges`, `en1:en2`, `all`).
     pub(crate) fn scope(&self, expr: &Spanned<String>, sink: &mut Sink) -> Option<Scope> {
         if self.no_hosts {
-            return Some(Scope { expr: expr.value.clone(), hosts: Vec::new() });
+            return Some(Scope {
+                expr: expr.value.clone(),
+                hosts: Vec::new(),
+            });
         }
         let mut wanted = vec![false; self.hosts.len()];
         let mut ok = true;
@@ -111,7 +132,10 @@ impl Inventory {
                 ok = false;
                 let names = self.hosts.keys().chain(self.groups.keys()).map(String::as_str);
                 let help = did_you_mean(part, names).unwrap_or_else(|| {
-                    format!("a scope names hosts or host groups, joined with `:`; known: {}", self.known())
+                    format!(
+                        "a scope names hosts or host groups, joined with `:`; known: {}",
+                        self.known()
+                    )
                 });
                 sink.push(Diagnostic::new(ErrorKind::UnknownHost(part.to_string()), expr.span).help(help));
             }
@@ -139,11 +163,19 @@ impl Inventory {
             );
             return None;
         }
-        Some(Scope { expr: expr.value.clone(), hosts })
+        Some(Scope {
+            expr: expr.value.clone(),
+            hosts,
+        })
     }
 
     fn known(&self) -> String {
-        let mut names: Vec<&str> = self.hosts.keys().chain(self.groups.keys()).map(String::as_str).collect();
+        let mut names: Vec<&str> = self
+            .hosts
+            .keys()
+            .chain(self.groups.keys())
+            .map(String::as_str)
+            .collect();
         names.truncate(12);
         names.join(", ")
     }
@@ -156,10 +188,16 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
     let mut known: Vec<&str> = vec!["name", "when"];
     known.extend(ATTRS.iter().map(|(k, _)| *k));
     for item in section_items(root, "hosts", sink) {
-        let Some(f) = Fields::new(item, "a `hosts` item", &known, sink) else { continue };
+        let Some(f) = Fields::new(item, "a `hosts` item", &known, sink) else {
+            continue;
+        };
         let Some(name) = f.req_str("name", sink) else { continue };
         check_host_name(&name, sink);
-        let mut host = Host { name: name.value.clone(), privileged: true, ..Host::default() };
+        let mut host = Host {
+            name: name.value.clone(),
+            privileged: true,
+            ..Host::default()
+        };
         for (key, kind) in ATTRS {
             if let Some(node) = f.get(key)
                 && let Some(v) = attr(node, key, *kind, sources, sink)
@@ -172,13 +210,19 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
 
     let mut inv_groups: Vec<(String, Vec<String>, Vec<String>, Span)> = Vec::new();
     for item in section_items(root, "ansible_inventories", sink) {
-        let Some(f) = Fields::new(item, "an `ansible_inventories` item", &["file", "when"], sink) else { continue };
+        let Some(f) = Fields::new(item, "an `ansible_inventories` item", &["file", "when"], sink) else {
+            continue;
+        };
         let Some(file) = f.req_str("file", sink) else { continue };
         let path = local_path(&file.value, file.span, sources);
         match read_ini_inventory(&path) {
             Ok(parsed) => {
                 for (name, vars) in parsed.hosts {
-                    let mut host = Host { name: name.clone(), privileged: true, ..Host::default() };
+                    let mut host = Host {
+                        name: name.clone(),
+                        privileged: true,
+                        ..Host::default()
+                    };
                     for (k, v) in vars {
                         apply_ansible_var(&mut host, &k, v, &path);
                     }
@@ -189,53 +233,106 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
                 }
             }
             Err(reason) => sink.push(
-                Diagnostic::new(ErrorKind::Read { path: path.display().to_string(), reason }, file.span)
-                    .help("give an Ansible inventory in INI format, relative to this file"),
+                Diagnostic::new(
+                    ErrorKind::Read {
+                        path: path.display().to_string(),
+                        reason,
+                    },
+                    file.span,
+                )
+                .help("give an Ansible inventory in INI format, relative to this file"),
             ),
         }
     }
     inv.no_hosts = inv.hosts.is_empty();
 
     // Groups: read all, then flatten, so that a group may name one defined later.
-    let mut raw: IndexMap<String, (Vec<Spanned<String>>, Vec<Spanned<String>>, bool, Span)> = IndexMap::new();
+    let mut raw: IndexMap<String, RawGroup> = IndexMap::new();
     for (name, hosts, children, span) in inv_groups {
         let wrap = |v: Vec<String>| v.into_iter().map(|value| Spanned { value, span }).collect();
-        raw.insert(name, (wrap(hosts), wrap(children), false, span));
+        raw.insert(
+            name,
+            RawGroup {
+                hosts: wrap(hosts),
+                children: wrap(children),
+                force_setup: false,
+                span,
+            },
+        );
     }
     for item in section_items(root, "host_groups", sink) {
-        let Some(f) = Fields::new(item, "a `host_groups` item", &["name", "hosts", "groups", "force_setup", "when"], sink)
-        else {
+        let Some(f) = Fields::new(
+            item,
+            "a `host_groups` item",
+            &["name", "hosts", "groups", "force_setup", "when"],
+            sink,
+        ) else {
             continue;
         };
         let Some(name) = f.req_str("name", sink) else { continue };
         check_host_name(&name, sink);
         if name.value == "all" {
             sink.push(
-                Diagnostic::new(ErrorKind::Duplicate { what: "host group", name: "all".into() }, name.span)
-                    .help("the group `all` always exists and holds every host: choose another name"),
+                Diagnostic::new(
+                    ErrorKind::Duplicate {
+                        what: "host group",
+                        name: "all".into(),
+                    },
+                    name.span,
+                )
+                .help("the group `all` always exists and holds every host: choose another name"),
             );
             continue;
         }
         if inv.hosts.contains_key(&name.value) {
             sink.push(
-                Diagnostic::new(ErrorKind::Duplicate { what: "host or host group name", name: name.value.clone() }, name.span)
-                    .help("a scope could not tell the host from the group: rename one of them"),
+                Diagnostic::new(
+                    ErrorKind::Duplicate {
+                        what: "host or host group name",
+                        name: name.value.clone(),
+                    },
+                    name.span,
+                )
+                .help("a scope could not tell the host from the group: rename one of them"),
             );
             continue;
         }
         let hosts = f.str_list("hosts", sink);
         let groups = f.str_list("groups", sink);
         let force = f.bool_or("force_setup", false, sink);
-        if let Some((_, _, _, first)) = raw.get(&name.value) {
+        if let Some(RawGroup { span: first, .. }) = raw.get(&name.value) {
             sink.push(
-                Diagnostic::new(ErrorKind::Duplicate { what: "host group", name: name.value.clone() }, name.span)
-                    .help(format!("it is first defined at line {}", first.line)),
+                Diagnostic::new(
+                    ErrorKind::Duplicate {
+                        what: "host group",
+                        name: name.value.clone(),
+                    },
+                    name.span,
+                )
+                .help(format!("it is first defined at line {}", first.line)),
             );
             continue;
         }
-        raw.insert(name.value, (hosts, groups, force, name.span));
+        raw.insert(
+            name.value,
+            RawGroup {
+                hosts,
+                children: groups,
+                force_setup: force,
+                span: name.span,
+            },
+        );
     }
-    for (name, (hosts, children, force, _)) in &raw {
+    for (
+        name,
+        RawGroup {
+            hosts,
+            children,
+            force_setup: force,
+            ..
+        },
+    ) in &raw
+    {
         for h in hosts {
             if !inv.hosts.contains_key(&h.value) {
                 let help = did_you_mean(&h.value, inv.hosts.keys().map(String::as_str));
@@ -249,7 +346,13 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
             name: name.clone(),
             direct_hosts: hosts.iter().map(|h| h.value.clone()).collect(),
             children: children.iter().map(|c| c.value.clone()).collect(),
-            hosts: inv.hosts.keys().zip(&all).filter(|(_, w)| **w).map(|(h, _)| h.clone()).collect(),
+            hosts: inv
+                .hosts
+                .keys()
+                .zip(&all)
+                .filter(|(_, w)| **w)
+                .map(|(h, _)| h.clone())
+                .collect(),
             force_setup: *force,
         };
         inv.groups.insert(name.clone(), group);
@@ -273,8 +376,16 @@ fn add_host(inv: &mut Inventory, spans: &mut IndexMap<String, Span>, host: Host,
     if let Some(first) = spans.get(&host.name) {
         let at = sources_line(*first);
         sink.push(
-            Diagnostic::new(ErrorKind::Duplicate { what: "host", name: host.name.clone() }, span)
-                .help(format!("it is first defined {at}; use `host_overrides` to change a host's attributes")),
+            Diagnostic::new(
+                ErrorKind::Duplicate {
+                    what: "host",
+                    name: host.name.clone(),
+                },
+                span,
+            )
+            .help(format!(
+                "it is first defined {at}; use `host_overrides` to change a host's attributes"
+            )),
         );
         return;
     }
@@ -289,13 +400,20 @@ fn sources_line(span: Span) -> String {
 /// Marks the hosts of `name` and of its children, reporting unknown children and cycles.
 fn flatten(
     name: &str,
-    raw: &IndexMap<String, (Vec<Spanned<String>>, Vec<Spanned<String>>, bool, Span)>,
+    raw: &IndexMap<String, RawGroup>,
     hosts: &IndexMap<String, Host>,
     out: &mut [bool],
     path: &mut Vec<String>,
     sink: &mut Sink,
 ) {
-    let Some((direct, children, _, _)) = raw.get(name) else { return };
+    let Some(RawGroup {
+        hosts: direct,
+        children,
+        ..
+    }) = raw.get(name)
+    else {
+        return;
+    };
     for h in direct {
         if let Some(i) = hosts.get_index_of(&h.value) {
             out[i] = true;
@@ -317,7 +435,10 @@ fn flatten(
                 let cycle = path.join(" -> ");
                 sink.push(
                     Diagnostic::new(
-                        ErrorKind::Conflict(format!("host group `{}` contains itself ({cycle} -> {})", path[0], child.value)),
+                        ErrorKind::Conflict(format!(
+                            "host group `{}` contains itself ({cycle} -> {})",
+                            path[0], child.value
+                        )),
                         child.span,
                     )
                     .help("remove one of the `groups:` entries of the cycle"),
@@ -334,10 +455,11 @@ fn flatten(
 fn overrides(root: &[(Node, Node)], inv: &mut Inventory, sources: &SourceMap, sink: &mut Sink) {
     let mut known: Vec<&str> = vec!["name", "priority", "when"];
     known.extend(ATTRS.iter().map(|(k, _)| *k));
-    // (priority, order, targets, key, value or None to unset)
-    let mut changes: Vec<(i64, usize, Vec<String>, &'static str, Option<Value>)> = Vec::new();
+    let mut changes: Vec<Change> = Vec::new();
     for item in section_items(root, "host_overrides", sink) {
-        let Some(f) = Fields::new(item, "a `host_overrides` item", &known, sink) else { continue };
+        let Some(f) = Fields::new(item, "a `host_overrides` item", &known, sink) else {
+            continue;
+        };
         let Some(name) = f.req_str("name", sink) else { continue };
         let priority = f.opt_int("priority", i64::MIN, i64::MAX, sink).unwrap_or(100);
         let targets: Vec<String> = if name.value == "all" || name.value == "*" {
@@ -348,32 +470,46 @@ fn overrides(root: &[(Node, Node)], inv: &mut Inventory, sources: &SourceMap, si
             g.hosts.clone()
         } else {
             if !inv.no_hosts {
-                let help = did_you_mean(&name.value, inv.hosts.keys().chain(inv.groups.keys()).map(String::as_str))
-                    .unwrap_or_else(|| "name a host, a host group, or `all`".into());
+                let help = did_you_mean(
+                    &name.value,
+                    inv.hosts.keys().chain(inv.groups.keys()).map(String::as_str),
+                )
+                .unwrap_or_else(|| "name a host, a host group, or `all`".into());
                 sink.push(Diagnostic::new(ErrorKind::UnknownHost(name.value.clone()), name.span).help(help));
             }
             continue;
         };
         for (key, kind) in ATTRS {
-            let Some((_, node)) = item
-                .as_map()
-                .and_then(|m| m.iter().rev().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == *key)))
-            else {
+            let Some((_, node)) = item.as_map().and_then(|m| {
+                m.iter()
+                    .rev()
+                    .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == *key))
+            }) else {
                 continue;
             };
             let unset = node.as_scalar().is_some_and(|s| s.text.is_empty());
-            let value = if unset { None } else { attr(node, key, *kind, sources, sink) };
+            let value = if unset {
+                None
+            } else {
+                attr(node, key, *kind, sources, sink)
+            };
             if unset || value.is_some() {
-                changes.push((priority, changes.len(), targets.clone(), key, value));
+                changes.push(Change {
+                    priority,
+                    order: changes.len(),
+                    targets: targets.clone(),
+                    key,
+                    value,
+                });
             }
         }
     }
     // Higher priority applied last, so it wins; equal priorities in load order.
-    changes.sort_by_key(|(p, order, ..)| (*p, *order));
-    for (_, _, targets, key, value) in changes {
-        for t in targets {
-            if let Some(host) = inv.hosts.get_mut(&t) {
-                set(host, key, value.clone());
+    changes.sort_by_key(|c| (c.priority, c.order));
+    for c in changes {
+        for t in &c.targets {
+            if let Some(host) = inv.hosts.get_mut(t) {
+                set(host, c.key, c.value.clone());
             }
         }
     }
@@ -443,7 +579,11 @@ fn apply_ansible_var(host: &mut Host, key: &str, value: String, inventory: &Path
         host.ansible_vars.insert(key.to_string(), value);
         return;
     };
-    let kind = ATTRS.iter().find(|(k, _)| k == attr).map(|(_, k)| *k).expect("mapped attributes exist");
+    let kind = ATTRS
+        .iter()
+        .find(|(k, _)| k == attr)
+        .map(|(_, k)| *k)
+        .expect("mapped attributes exist");
     let v = match kind {
         Kind::Str => Some(Value::Str(value.clone())),
         Kind::Path => Some(Value::Path(inventory.parent().unwrap_or(Path::new("")).join(&value))),
@@ -510,14 +650,18 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
                 }
                 let vars = inv.hosts.entry(name.clone()).or_default();
                 for w in words {
-                    let (k, v) = w.split_once('=').ok_or(format!("line {}: `{w}` is not `key=value`", n + 1))?;
+                    let (k, v) = w
+                        .split_once('=')
+                        .ok_or(format!("line {}: `{w}` is not `key=value`", n + 1))?;
                     vars.insert(k.to_string(), v.trim_matches(['"', '\'']).to_string());
                 }
                 groups.entry(g.clone()).or_default().0.push(name);
             }
             Sect::Children(g) => groups.entry(g.clone()).or_default().1.push(line.to_string()),
             Sect::Vars(g) => {
-                let (k, v) = line.split_once('=').ok_or(format!("line {}: `{line}` is not `key=value`", n + 1))?;
+                let (k, v) = line
+                    .split_once('=')
+                    .ok_or(format!("line {}: `{line}` is not `key=value`", n + 1))?;
                 group_vars
                     .entry(g.clone())
                     .or_default()
@@ -562,7 +706,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(inv.hosts["en1"]["ansible_host"], "10.0.0.1");
-        assert_eq!(inv.hosts["en2"]["ansible_user"], "tsup", "a host's own value beats its group's");
+        assert_eq!(
+            inv.hosts["en2"]["ansible_user"], "tsup",
+            "a host's own value beats its group's"
+        );
         assert_eq!(inv.hosts["en2"]["foo"], "bar");
         assert_eq!(
             inv.groups,
@@ -575,7 +722,10 @@ mod tests {
 
     #[test]
     fn rejects_host_ranges() {
-        assert!(parse_ini_inventory("[web]\nweb[01:03]\n").unwrap_err().contains("ranges"));
+        assert!(
+            parse_ini_inventory("[web]\nweb[01:03]\n")
+                .unwrap_err()
+                .contains("ranges")
+        );
     }
 }
-

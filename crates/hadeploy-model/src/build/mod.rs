@@ -67,7 +67,11 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
         }
     }
     let inv = inventory::build(root, &loaded.sources, sink);
-    if inv.hosts.is_empty() && root.iter().any(|(k, _)| k.as_scalar().is_some_and(|s| s.text != "exit_on_fail")) {
+    if inv.hosts.is_empty()
+        && root
+            .iter()
+            .any(|(k, _)| k.as_scalar().is_some_and(|s| s.text != "exit_on_fail"))
+    {
         sink.push(
             Diagnostic::unplaced(ErrorKind::MissingKey {
                 key: "hosts",
@@ -83,7 +87,10 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
         templates_folders: folders_list(root, "local_templates_folders", &loaded.sources, sink),
         declared_supervisors: Vec::new(),
     };
-    let exit_on_fail = match root.iter().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "exit_on_fail")) {
+    let exit_on_fail = match root
+        .iter()
+        .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "exit_on_fail"))
+    {
         None => true,
         Some((_, v)) => match v.as_scalar().map(|s| s.typed()) {
             Some(Typed::Bool(b)) => b,
@@ -120,7 +127,11 @@ fn to_json(node: &Node) -> serde_json::Value {
             Typed::Null => Value::Null,
             Typed::Bool(b) => Value::Bool(b),
             Typed::Int(i) => Value::from(i),
-            Typed::Float => s.text.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::String(s.text.clone())),
+            Typed::Float => s
+                .text
+                .parse::<f64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::String(s.text.clone())),
             Typed::Str(t) => Value::String(t.to_string()),
         },
         NodeKind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
@@ -158,7 +169,13 @@ impl Cx<'_> {
         match (f.opt_str("scope", sink), default) {
             (Some(expr), _) => self.inv.scope(&expr, sink),
             (None, Some(d)) => Some(d.clone()),
-            (None, None) => self.inv.scope(&Spanned { value: "all".into(), span: f.span }, sink),
+            (None, None) => self.inv.scope(
+                &Spanned {
+                    value: "all".into(),
+                    span: f.span,
+                },
+                sink,
+            ),
         }
     }
 
@@ -198,11 +215,22 @@ impl Cx<'_> {
                 format!("looked in `{folders_key}`: {}", list.join(", "))
             };
             sink.push(
-                Diagnostic::new(ErrorKind::LocalFileNotFound { what, name: rest.to_string() }, src.span).help(help),
+                Diagnostic::new(
+                    ErrorKind::LocalFileNotFound {
+                        what,
+                        name: rest.to_string(),
+                    },
+                    src.span,
+                )
+                .help(help),
             );
             return None;
         };
-        Some(if scheme == "file" { LocalSource::File(path) } else { LocalSource::Template(path) })
+        Some(if scheme == "file" {
+            LocalSource::File(path)
+        } else {
+            LocalSource::Template(path)
+        })
     }
 }
 
@@ -211,15 +239,28 @@ fn unix_groups(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<UnixG
     let mut seen = Seen::default();
     for item in section_items(root, "groups", sink) {
         let known = ["name", "system", "managed", "scope", "no_remove", "when"];
-        let Some(f) = Fields::new(item, "a `groups` item", &known, sink) else { continue };
+        let Some(f) = Fields::new(item, "a `groups` item", &known, sink) else {
+            continue;
+        };
         let name = f.req_str("name", sink);
         let scope = cx.scope(&f, None, sink);
-        let (system, managed, no_remove) =
-            (f.bool_or("system", false, sink), f.bool_or("managed", true, sink), f.bool_or("no_remove", false, sink));
-        let (Some(name), Some(scope)) = (name, scope) else { continue };
+        let (system, managed, no_remove) = (
+            f.bool_or("system", false, sink),
+            f.bool_or("managed", true, sink),
+            f.bool_or("no_remove", false, sink),
+        );
+        let (Some(name), Some(scope)) = (name, scope) else {
+            continue;
+        };
         check_account_name("group", &name, sink);
         if seen.check("group", &name, &scope, sink) {
-            out.push(UnixGroup { name: name.value, system, managed, scope, no_remove });
+            out.push(UnixGroup {
+                name: name.value,
+                system,
+                managed,
+                scope,
+                no_remove,
+            });
         }
     }
     out
@@ -229,11 +270,24 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
     let mut out = Vec::new();
     let mut seen = Seen::default();
     let known = [
-        "login", "comment", "group", "groups", "system", "managed", "scope", "can_sudo_to", "create_home",
-        "password", "no_remove", "authorized_keys", "when",
+        "login",
+        "comment",
+        "group",
+        "groups",
+        "system",
+        "managed",
+        "scope",
+        "can_sudo_to",
+        "create_home",
+        "password",
+        "no_remove",
+        "authorized_keys",
+        "when",
     ];
     for item in section_items(root, "users", sink) {
-        let Some(f) = Fields::new(item, "a `users` item", &known, sink) else { continue };
+        let Some(f) = Fields::new(item, "a `users` item", &known, sink) else {
+            continue;
+        };
         let login = f.req_str("login", sink);
         let scope = cx.scope(&f, None, sink);
         let comment = f.opt_str("comment", sink).map(|s| s.value);
@@ -248,8 +302,17 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
                 authorized_keys.push(path);
             } else {
                 sink.push(
-                    Diagnostic::new(ErrorKind::LocalFileNotFound { what: "public key file", name: key.value }, key.span)
-                        .help(format!("no file at `{}`; key paths are relative to the file that names them", path.display())),
+                    Diagnostic::new(
+                        ErrorKind::LocalFileNotFound {
+                            what: "public key file",
+                            name: key.value,
+                        },
+                        key.span,
+                    )
+                    .help(format!(
+                        "no file at `{}`; key paths are relative to the file that names them",
+                        path.display()
+                    )),
                 );
             }
         }
@@ -259,7 +322,9 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
             f.bool_or("create_home", true, sink),
             f.bool_or("no_remove", false, sink),
         );
-        let (Some(login), Some(scope)) = (login, scope) else { continue };
+        let (Some(login), Some(scope)) = (login, scope) else {
+            continue;
+        };
         check_account_name("user", &login, sink);
         for g in group.iter().chain(groups.iter()) {
             check_account_name("group", g, sink);
@@ -292,7 +357,10 @@ fn comma_list(v: Option<Spanned<String>>) -> Vec<Spanned<String>> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| Spanned { value: s.to_string(), span: v.span })
+        .map(|s| Spanned {
+            value: s.to_string(),
+            span: v.span,
+        })
         .collect()
 }
 
@@ -313,7 +381,10 @@ pub(crate) fn check_mode(key: &str, mode: &Spanned<String>, sink: &mut Sink) -> 
     if !ok {
         sink.push(
             Diagnostic::new(
-                ErrorKind::InvalidValue { key: key.into(), reason: format!("`{}` is not an octal mode", mode.value) },
+                ErrorKind::InvalidValue {
+                    key: key.into(),
+                    reason: format!("`{}` is not an octal mode", mode.value),
+                },
                 mode.span,
             )
             .help("write the mode as a quoted octal string, e.g. \"0755\""),
@@ -327,34 +398,61 @@ fn folders(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<Folder> {
     let mut seen = Seen::default();
     let known = ["path", "scope", "owner", "group", "mode", "no_remove", "when"];
     for item in section_items(root, "folders", sink) {
-        let Some(f) = Fields::new(item, "a `folders` item", &known, sink) else { continue };
+        let Some(f) = Fields::new(item, "a `folders` item", &known, sink) else {
+            continue;
+        };
         let path = f.req_str("path", sink);
         let scope = cx.scope(&f, None, sink);
         let own = ownership(&f, sink);
         let no_remove = f.bool_or("no_remove", false, sink);
-        let (Some(path), Some(scope), Some((owner, group, mode))) = (path, scope, own) else { continue };
-        let normal = Spanned { value: path.value.trim_end_matches('/').to_string(), span: path.span };
+        let (Some(path), Some(scope), Some((owner, group, mode))) = (path, scope, own) else {
+            continue;
+        };
+        let normal = Spanned {
+            value: path.value.trim_end_matches('/').to_string(),
+            span: path.span,
+        };
         if check_abs_path("path", &path, sink) && seen.check("folder", &normal, &scope, sink) {
-            out.push(Folder { path: if normal.value.is_empty() { "/".into() } else { normal.value }, scope, owner, group, mode, no_remove });
+            out.push(Folder {
+                path: if normal.value.is_empty() {
+                    "/".into()
+                } else {
+                    normal.value
+                },
+                scope,
+                owner,
+                group,
+                mode,
+                no_remove,
+            });
         }
     }
     out
 }
 
-fn files(
-    root: &[(Node, Node)],
-    cx: &Cx<'_>,
-    supervisors: &[crate::model::Supervisor],
-    sink: &mut Sink,
-) -> Vec<File> {
+fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Supervisor], sink: &mut Sink) -> Vec<File> {
     let mut out = Vec::new();
     let mut seen = Seen::default();
     let known = [
-        "src", "scope", "dest_folder", "dest_name", "owner", "group", "mode", "no_remove", "notify", "when",
-        "validate_certs", "force_basic_auth", "url_username", "url_password",
+        "src",
+        "scope",
+        "dest_folder",
+        "dest_name",
+        "owner",
+        "group",
+        "mode",
+        "no_remove",
+        "notify",
+        "when",
+        "validate_certs",
+        "force_basic_auth",
+        "url_username",
+        "url_password",
     ];
     for item in section_items(root, "files", sink) {
-        let Some(f) = Fields::new(item, "a `files` item", &known, sink) else { continue };
+        let Some(f) = Fields::new(item, "a `files` item", &known, sink) else {
+            continue;
+        };
         let src = f.req_str("src", sink);
         let scope = cx.scope(&f, None, sink);
         let dest_folder = f.req_str("dest_folder", sink);
@@ -371,7 +469,13 @@ fn files(
             continue;
         };
         let source = if src.value.starts_with("http://") || src.value.starts_with("https://") {
-            Some(FileSource::Url { url: src.value.clone(), validate_certs, force_basic_auth, username, password })
+            Some(FileSource::Url {
+                url: src.value.clone(),
+                validate_certs,
+                force_basic_auth,
+                username,
+                password,
+            })
         } else {
             cx.local_source(&src, "src", sink).map(|s| match s {
                 LocalSource::File(path) => FileSource::File { path },
@@ -384,14 +488,23 @@ fn files(
                 let base = src.value.split(['?', '#']).next().unwrap_or_default();
                 let base = base.rsplit('/').next().unwrap_or_default();
                 let base = if src.value.starts_with("tmpl://") {
-                    base.strip_suffix(".j2").or_else(|| base.strip_suffix(".jj2")).unwrap_or(base)
+                    base.strip_suffix(".j2")
+                        .or_else(|| base.strip_suffix(".jj2"))
+                        .unwrap_or(base)
                 } else {
                     base
                 };
-                Spanned { value: base.to_string(), span: src.span }
+                Spanned {
+                    value: base.to_string(),
+                    span: src.span,
+                }
             }
         };
-        if dest_name.value.is_empty() || dest_name.value.contains('/') || dest_name.value == "." || dest_name.value == ".." {
+        if dest_name.value.is_empty()
+            || dest_name.value.contains('/')
+            || dest_name.value == "."
+            || dest_name.value == ".."
+        {
             sink.push(
                 Diagnostic::new(
                     ErrorKind::InvalidValue {
@@ -425,7 +538,10 @@ fn files(
             no_remove,
             notify: targets,
         };
-        let dest = Spanned { value: file.dest(), span: dest_folder.span };
+        let dest = Spanned {
+            value: file.dest(),
+            span: dest_folder.span,
+        };
         if seen.check("file destination", &dest, &file.scope, sink) {
             out.push(file);
         }
@@ -443,10 +559,22 @@ impl Seen {
     /// Records `name` on `scope`; false (and an error) if a host already has it.
     pub(crate) fn check(&mut self, what: &'static str, name: &Spanned<String>, scope: &Scope, sink: &mut Sink) -> bool {
         let entries = self.names.entry(name.value.clone()).or_default();
-        if let Some((_, first)) = entries.iter().find(|(hosts, _)| hosts.iter().any(|h| scope.hosts.contains(h))) {
+        if let Some((_, first)) = entries
+            .iter()
+            .find(|(hosts, _)| hosts.iter().any(|h| scope.hosts.contains(h)))
+        {
             sink.push(
-                Diagnostic::new(ErrorKind::Duplicate { what, name: name.value.clone() }, name.span)
-                    .help(format!("it is first defined at line {}; give each a distinct name, or disjoint scopes", first.line)),
+                Diagnostic::new(
+                    ErrorKind::Duplicate {
+                        what,
+                        name: name.value.clone(),
+                    },
+                    name.span,
+                )
+                .help(format!(
+                    "it is first defined at line {}; give each a distinct name, or disjoint scopes",
+                    first.line
+                )),
             );
             return false;
         }
@@ -459,7 +587,9 @@ impl Seen {
 pub(crate) fn check_name(what: &'static str, name: &Spanned<String>, sink: &mut Sink) -> bool {
     let n = &name.value;
     let first_ok = n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    let bad = n.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')));
+    let bad = n
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')));
     let reason = if n.is_empty() {
         Some("it is empty".to_string())
     } else if n.len() > 64 {
@@ -473,8 +603,15 @@ pub(crate) fn check_name(what: &'static str, name: &Spanned<String>, sink: &mut 
     };
     if let Some(reason) = reason {
         sink.push(
-            Diagnostic::new(ErrorKind::UnsafeName { what, name: n.escape_debug().to_string(), reason }, name.span)
-                .help("use letters, digits, `_`, `-` and `.` only"),
+            Diagnostic::new(
+                ErrorKind::UnsafeName {
+                    what,
+                    name: n.escape_debug().to_string(),
+                    reason,
+                },
+                name.span,
+            )
+            .help("use letters, digits, `_`, `-` and `.` only"),
         );
         return false;
     }
@@ -488,7 +625,9 @@ pub(crate) fn check_account_name(what: &'static str, name: &Spanned<String>, sin
     let ok = !body.is_empty()
         && n.len() <= 32
         && body.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && body.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        && body
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if !ok {
         sink.push(
             Diagnostic::new(
@@ -517,8 +656,14 @@ pub(crate) fn check_abs_path(key: &str, path: &Spanned<String>, sink: &mut Sink)
     };
     if let Some(reason) = reason {
         sink.push(
-            Diagnostic::new(ErrorKind::InvalidValue { key: key.into(), reason: format!("`{p}`: {reason}") }, path.span)
-                .help("paths on the target hosts must be absolute, e.g. /opt/myapp"),
+            Diagnostic::new(
+                ErrorKind::InvalidValue {
+                    key: key.into(),
+                    reason: format!("`{p}`: {reason}"),
+                },
+                path.span,
+            )
+            .help("paths on the target hosts must be absolute, e.g. /opt/myapp"),
         );
         return false;
     }

@@ -6,22 +6,66 @@ use indexmap::IndexMap;
 
 use super::{Cx, check_abs_path, check_name};
 use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
-use crate::model::{HttpAuth, HttpServer, Program, ProgramGroup, ProgramRef, ProgramSettings, Scope, State, Supervisor};
+use crate::model::{
+    HttpAuth, HttpServer, Program, ProgramGroup, ProgramRef, ProgramSettings, Scope, State, Supervisor,
+};
 use crate::read::{Fields, Spanned, int, section_items, string, wrong};
 use crate::span::Span;
 use crate::tree::{Node, NodeKind, Typed};
 
 const SUPERVISOR_KEYS: &[&str] = &[
-    "name", "scope", "user", "group", "managed", "enabled", "state", "no_remove", "http_server", "conf_file_src",
-    "conf_file_dst", "include_dir", "logs_dir", "pid_dir", "socks_dir", "supervisorctl", "when",
+    "name",
+    "scope",
+    "user",
+    "group",
+    "managed",
+    "enabled",
+    "state",
+    "no_remove",
+    "http_server",
+    "conf_file_src",
+    "conf_file_dst",
+    "include_dir",
+    "logs_dir",
+    "pid_dir",
+    "socks_dir",
+    "supervisorctl",
+    "when",
 ];
 
 const PROGRAM_KEYS: &[&str] = &[
-    "name", "supervisor", "scope", "command", "state", "autostart", "no_remove", "conf_file_src", "when",
-    "process_name", "numprocs", "numprocs_start", "priority", "startsecs", "startretries", "autorestart", "exitcodes",
-    "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup", "user", "redirect_stderr", "stdout_logfile",
-    "stdout_logfile_maxbytes", "stdout_logfile_backups", "stderr_logfile", "stderr_logfile_maxbytes",
-    "stderr_logfile_backups", "environment", "directory", "umask",
+    "name",
+    "supervisor",
+    "scope",
+    "command",
+    "state",
+    "autostart",
+    "no_remove",
+    "conf_file_src",
+    "when",
+    "process_name",
+    "numprocs",
+    "numprocs_start",
+    "priority",
+    "startsecs",
+    "startretries",
+    "autorestart",
+    "exitcodes",
+    "stopsignal",
+    "stopwaitsecs",
+    "stopasgroup",
+    "killasgroup",
+    "user",
+    "redirect_stderr",
+    "stdout_logfile",
+    "stdout_logfile_maxbytes",
+    "stdout_logfile_backups",
+    "stderr_logfile",
+    "stderr_logfile_maxbytes",
+    "stderr_logfile_backups",
+    "environment",
+    "directory",
+    "umask",
 ];
 
 const STATES: &[&str] = &["started", "stopped", "current"];
@@ -42,15 +86,25 @@ pub(super) fn build(root: &[(Node, Node)], cx: &mut Cx<'_>, sink: &mut Sink) -> 
     let mut sups: Vec<Supervisor> = Vec::new();
     let mut names: IndexMap<String, u32> = IndexMap::new();
     for item in section_items(root, "supervisors", sink) {
-        let Some(f) = Fields::new(item, "a `supervisors` item", SUPERVISOR_KEYS, sink) else { continue };
+        let Some(f) = Fields::new(item, "a `supervisors` item", SUPERVISOR_KEYS, sink) else {
+            continue;
+        };
         if let Some(name) = f.get("name").and_then(|n| n.as_scalar()) {
             cx.declared_supervisors.push(name.text.clone());
         }
         if let Some(s) = supervisor(&f, cx, sink) {
             if let Some(line) = names.get(&s.0.value) {
                 sink.push(
-                    Diagnostic::new(ErrorKind::Duplicate { what: "supervisor", name: s.0.value.clone() }, s.0.span)
-                        .help(format!("it is first defined at line {line}; supervisor names are unique on every host")),
+                    Diagnostic::new(
+                        ErrorKind::Duplicate {
+                            what: "supervisor",
+                            name: s.0.value.clone(),
+                        },
+                        s.0.span,
+                    )
+                    .help(format!(
+                        "it is first defined at line {line}; supervisor names are unique on every host"
+                    )),
                 );
                 continue;
             }
@@ -75,8 +129,12 @@ fn supervisor(f: &Fields<'_>, cx: &Cx<'_>, sink: &mut Sink) -> Option<(Spanned<S
     let enabled = f.bool_or("enabled", true, sink);
     let state = state(f, sink);
     let no_remove = f.bool_or("no_remove", false, sink);
-    let conf_file_src = f.opt_str("conf_file_src", sink).and_then(|s| cx.local_source(&s, "conf_file_src", sink));
-    let http = f.get("http_server").and_then(|n| http_server(n, user.as_ref().map(|u| u.value.as_str()), sink));
+    let conf_file_src = f
+        .opt_str("conf_file_src", sink)
+        .and_then(|s| cx.local_source(&s, "conf_file_src", sink));
+    let http = f
+        .get("http_server")
+        .and_then(|n| http_server(n, user.as_ref().map(|u| u.value.as_str()), sink));
     let scope = scope_expr.and_then(|e| cx.inv.scope(&e, sink));
     let name = name?;
     let name_ok = check_name("supervisor name", &name, sink);
@@ -126,7 +184,10 @@ fn supervisor(f: &Fields<'_>, cx: &Cx<'_>, sink: &mut Sink) -> Option<(Spanned<S
 /// `Some(None)` when the block is valid but asks for nothing; `None` on error.
 fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Option<HttpServer>> {
     let f = Fields::new(node, "`http_server`", &["endpoint", "username", "password"], sink)?;
-    let endpoint = f.opt_str("endpoint", sink).unwrap_or(Spanned { value: "127.0.0.1:9001".into(), span: f.span });
+    let endpoint = f.opt_str("endpoint", sink).unwrap_or(Spanned {
+        value: "127.0.0.1:9001".into(),
+        span: f.span,
+    });
     let username = f.opt_str("username", sink);
     let password = f.opt_str("password", sink);
     let port_ok = endpoint
@@ -136,7 +197,10 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
     if !port_ok {
         sink.push(
             Diagnostic::new(
-                ErrorKind::InvalidValue { key: "endpoint".into(), reason: format!("`{}` is not `HOST:PORT`", endpoint.value) },
+                ErrorKind::InvalidValue {
+                    key: "endpoint".into(),
+                    reason: format!("`{}` is not `HOST:PORT`", endpoint.value),
+                },
                 endpoint.span,
             )
             .help("write e.g. `127.0.0.1:9001`, or `0.0.0.0:9001` to listen on every interface"),
@@ -176,17 +240,26 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
             if username.contains(':') || username.is_empty() {
                 sink.push(
                     Diagnostic::new(
-                        ErrorKind::InvalidValue { key: "username".into(), reason: format!("`{username}` cannot be used in HTTP basic authentication") },
+                        ErrorKind::InvalidValue {
+                            key: "username".into(),
+                            reason: format!("`{username}` cannot be used in HTTP basic authentication"),
+                        },
                         f.span,
                     )
                     .help("use a user name without `:`"),
                 );
                 return None;
             }
-            Some(HttpAuth { username, password_sha1 })
+            Some(HttpAuth {
+                username,
+                password_sha1,
+            })
         }
     };
-    Some(Some(HttpServer { endpoint: endpoint.value, auth }))
+    Some(Some(HttpServer {
+        endpoint: endpoint.value,
+        auth,
+    }))
 }
 
 fn find_supervisor<'a>(
@@ -200,8 +273,9 @@ fn find_supervisor<'a>(
         // Described but invalid: its own errors say why; don't add another.
         None if cx.declared_supervisors.contains(&name.value) => None,
         None => {
-            let help = did_you_mean(&name.value, sups.iter().map(|s| s.name.as_str()))
-                .unwrap_or_else(|| "describe it in `supervisors:` (with `managed: no` if another description installs it)".into());
+            let help = did_you_mean(&name.value, sups.iter().map(|s| s.name.as_str())).unwrap_or_else(|| {
+                "describe it in `supervisors:` (with `managed: no` if another description installs it)".into()
+            });
             sink.push(Diagnostic::new(ErrorKind::UnknownSupervisor(name.value.clone()), name.span).help(help));
             None
         }
@@ -214,22 +288,37 @@ fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &
     let mut spans = vec![Vec::new(); sups.len()];
     let mut no_remove_spans: Vec<(usize, usize, Spanned<String>)> = Vec::new();
     for item in section_items(root, "supervisor_programs", sink) {
-        let Some(f) = Fields::new(item, "a `supervisor_programs` item", PROGRAM_KEYS, sink) else { continue };
+        let Some(f) = Fields::new(item, "a `supervisor_programs` item", PROGRAM_KEYS, sink) else {
+            continue;
+        };
         let name = f.req_str("name", sink);
         let sup_name = f.req_str("supervisor", sink);
         let command = f.opt_str("command", sink);
-        let conf_file_src = f.opt_str("conf_file_src", sink).and_then(|s| cx.local_source(&s, "conf_file_src", sink));
+        let conf_file_src = f
+            .opt_str("conf_file_src", sink)
+            .and_then(|s| cx.local_source(&s, "conf_file_src", sink));
         let state = state(&f, sink);
         let no_remove = f.bool_or("no_remove", false, sink);
         let settings = settings(&f, state, sink);
-        let (Some(name), Some(sup_name)) = (name, sup_name) else { continue };
+        let (Some(name), Some(sup_name)) = (name, sup_name) else {
+            continue;
+        };
         if !check_name("program name", &name, sink) {
             continue;
         }
-        let Some((si, sup)) = find_supervisor(cx, sups, &sup_name, sink) else { continue };
-        let Some(scope) = cx.scope(&f, Some(&sup.scope), sink) else { continue };
+        let Some((si, sup)) = find_supervisor(cx, sups, &sup_name, sink) else {
+            continue;
+        };
+        let Some(scope) = cx.scope(&f, Some(&sup.scope), sink) else {
+            continue;
+        };
         if !sup.scope.covers(&scope) {
-            let outside: Vec<&str> = scope.hosts.iter().filter(|h| !sup.scope.hosts.contains(h)).map(String::as_str).collect();
+            let outside: Vec<&str> = scope
+                .hosts
+                .iter()
+                .filter(|h| !sup.scope.hosts.contains(h))
+                .map(String::as_str)
+                .collect();
             sink.push(
                 Diagnostic::new(
                     ErrorKind::Conflict(format!(
@@ -240,14 +329,27 @@ fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &
                     )),
                     f.get("scope").map_or(f.span, |n| n.span),
                 )
-                .help(format!("scope the program within `{}`, the supervisor's scope", sup.scope.expr)),
+                .help(format!(
+                    "scope the program within `{}`, the supervisor's scope",
+                    sup.scope.expr
+                )),
             );
             continue;
         }
-        if command.is_none() && conf_file_src.is_none() && f.get("command").is_none() && f.get("conf_file_src").is_none() {
+        if command.is_none()
+            && conf_file_src.is_none()
+            && f.get("command").is_none()
+            && f.get("conf_file_src").is_none()
+        {
             sink.push(
-                Diagnostic::new(ErrorKind::MissingKey { key: "command", what: format!("program `{}`", name.value) }, f.span)
-                    .help("give the `command` to run, or a `conf_file_src` template holding the whole program section"),
+                Diagnostic::new(
+                    ErrorKind::MissingKey {
+                        key: "command",
+                        what: format!("program `{}`", name.value),
+                    },
+                    f.span,
+                )
+                .help("give the `command` to run, or a `conf_file_src` template holding the whole program section"),
             );
             continue;
         }
@@ -273,8 +375,14 @@ fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &
         }
         if sup.programs.iter().any(|p| p.name == name.value) {
             sink.push(
-                Diagnostic::new(ErrorKind::Duplicate { what: "program", name: name.value.clone() }, name.span)
-                    .help(format!("program names are unique within supervisor `{}`", sup.name)),
+                Diagnostic::new(
+                    ErrorKind::Duplicate {
+                        what: "program",
+                        name: name.value.clone(),
+                    },
+                    name.span,
+                )
+                .help(format!("program names are unique within supervisor `{}`", sup.name)),
             );
             continue;
         }
@@ -318,15 +426,17 @@ fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &
 fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSettings> {
     let u32_of = |key: &str, sink: &mut Sink| f.opt_int(key, 0, i64::from(u32::MAX), sink).map(|i| i as u32);
     let mut ok = true;
-    let autorestart = f.get("autorestart").and_then(|n| match n.as_scalar().map(|s| s.typed()) {
-        Some(Typed::Bool(b)) => Some(b.to_string()),
-        Some(Typed::Str("unexpected")) => Some("unexpected".to_string()),
-        _ => {
-            wrong("autorestart", "yes, no or `unexpected`", n, sink);
-            ok = false;
-            None
-        }
-    });
+    let autorestart = f
+        .get("autorestart")
+        .and_then(|n| match n.as_scalar().map(|s| s.typed()) {
+            Some(Typed::Bool(b)) => Some(b.to_string()),
+            Some(Typed::Str("unexpected")) => Some("unexpected".to_string()),
+            _ => {
+                wrong("autorestart", "yes, no or `unexpected`", n, sink);
+                ok = false;
+                None
+            }
+        });
     let exitcodes = f.get("exitcodes").and_then(|n| exitcodes(n, sink));
     let stopsignal = f.opt_str("stopsignal", sink).and_then(|s| {
         let sig = s.value.trim_start_matches("SIG").to_ascii_uppercase();
@@ -334,8 +444,14 @@ fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSett
             return Some(sig);
         }
         sink.push(
-            Diagnostic::new(ErrorKind::InvalidValue { key: "stopsignal".into(), reason: format!("`{}` is not a signal supervisor can send", s.value) }, s.span)
-                .help(format!("use one of: {}", SIGNALS.join(", "))),
+            Diagnostic::new(
+                ErrorKind::InvalidValue {
+                    key: "stopsignal".into(),
+                    reason: format!("`{}` is not a signal supervisor can send", s.value),
+                },
+                s.span,
+            )
+            .help(format!("use one of: {}", SIGNALS.join(", "))),
         );
         ok = false;
         None
@@ -348,8 +464,14 @@ fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSett
             return Some(v);
         }
         sink.push(
-            Diagnostic::new(ErrorKind::InvalidValue { key: key.into(), reason: format!("`{}` is not a size", s.value) }, s.span)
-                .help("write a number of bytes, optionally followed by KB, MB or GB, e.g. 50MB"),
+            Diagnostic::new(
+                ErrorKind::InvalidValue {
+                    key: key.into(),
+                    reason: format!("`{}` is not a size", s.value),
+                },
+                s.span,
+            )
+            .help("write a number of bytes, optionally followed by KB, MB or GB, e.g. 50MB"),
         );
         ok = false;
         None
@@ -383,7 +505,9 @@ fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSett
             None
         }
     });
-    let environment = f.get("environment").map_or_else(|| Some(IndexMap::new()), |n| environment(n, sink));
+    let environment = f
+        .get("environment")
+        .map_or_else(|| Some(IndexMap::new()), |n| environment(n, sink));
     let s = ProgramSettings {
         autostart: f.opt_bool("autostart", sink).unwrap_or(state == State::Started),
         process_name: f.opt_str("process_name", sink).map(|s| s.value),
@@ -440,8 +564,15 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
             && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             sink.push(
-                Diagnostic::new(ErrorKind::UnsafeName { what: "environment variable", name: key.escape_debug().to_string(), reason: "it is not a variable name".into() }, span)
-                    .help("use letters, digits and `_`, not starting with a digit"),
+                Diagnostic::new(
+                    ErrorKind::UnsafeName {
+                        what: "environment variable",
+                        name: key.escape_debug().to_string(),
+                        reason: "it is not a variable name".into(),
+                    },
+                    span,
+                )
+                .help("use letters, digits and `_`, not starting with a digit"),
             );
             return false;
         }
@@ -456,11 +587,27 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
                     continue;
                 };
                 match s.value.split_once('=') {
-                    Some((k, v)) => ok &= add(k.to_string(), Some(Spanned { value: v.to_string(), span: s.span }), s.span, sink),
+                    Some((k, v)) => {
+                        ok &= add(
+                            k.to_string(),
+                            Some(Spanned {
+                                value: v.to_string(),
+                                span: s.span,
+                            }),
+                            s.span,
+                            sink,
+                        )
+                    }
                     None => {
                         sink.push(
-                            Diagnostic::new(ErrorKind::InvalidValue { key: "environment".into(), reason: format!("`{}` is not `KEY=value`", s.value) }, s.span)
-                                .help("write each entry as `KEY=value`, or give `environment` as a map"),
+                            Diagnostic::new(
+                                ErrorKind::InvalidValue {
+                                    key: "environment".into(),
+                                    reason: format!("`{}` is not `KEY=value`", s.value),
+                                },
+                                s.span,
+                            )
+                            .help("write each entry as `KEY=value`, or give `environment` as a map"),
                         );
                         ok = false;
                     }
@@ -485,35 +632,59 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
 fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mut Sink) {
     for item in section_items(root, "supervisor_groups", sink) {
         let known = ["name", "supervisor", "programs", "priority", "no_remove", "when"];
-        let Some(f) = Fields::new(item, "a `supervisor_groups` item", &known, sink) else { continue };
+        let Some(f) = Fields::new(item, "a `supervisor_groups` item", &known, sink) else {
+            continue;
+        };
         let name = f.req_str("name", sink);
         let sup_name = f.req_str("supervisor", sink);
         let programs = f.str_list("programs", sink);
         let priority = f.opt_int("priority", 0, i64::from(i32::MAX), sink);
         let no_remove = f.bool_or("no_remove", false, sink);
-        let (Some(name), Some(sup_name)) = (name, sup_name) else { continue };
+        let (Some(name), Some(sup_name)) = (name, sup_name) else {
+            continue;
+        };
         if !check_name("group name", &name, sink) {
             continue;
         }
-        let Some((_, sup)) = find_supervisor(cx, sups, &sup_name, sink) else { continue };
+        let Some((_, sup)) = find_supervisor(cx, sups, &sup_name, sink) else {
+            continue;
+        };
         if programs.is_empty() {
             sink.push(
-                Diagnostic::new(ErrorKind::MissingKey { key: "programs", what: format!("group `{}`", name.value) }, f.span)
-                    .help("list the names of the programs this group holds"),
+                Diagnostic::new(
+                    ErrorKind::MissingKey {
+                        key: "programs",
+                        what: format!("group `{}`", name.value),
+                    },
+                    f.span,
+                )
+                .help("list the names of the programs this group holds"),
             );
             continue;
         }
         if sup.groups.iter().any(|g| g.name == name.value) || sup.programs.iter().any(|p| p.name == name.value) {
             sink.push(
-                Diagnostic::new(ErrorKind::Duplicate { what: "program or group name", name: name.value.clone() }, name.span)
-                    .help(format!("supervisor `{}` already has a program or group of that name", sup.name)),
+                Diagnostic::new(
+                    ErrorKind::Duplicate {
+                        what: "program or group name",
+                        name: name.value.clone(),
+                    },
+                    name.span,
+                )
+                .help(format!(
+                    "supervisor `{}` already has a program or group of that name",
+                    sup.name
+                )),
             );
             continue;
         }
         if no_remove && !sup.no_remove {
             sink.push(
                 Diagnostic::new(
-                    ErrorKind::Conflict(format!("group `{}` has `no_remove: yes` but its supervisor `{}` does not", name.value, sup.name)),
+                    ErrorKind::Conflict(format!(
+                        "group `{}` has `no_remove: yes` but its supervisor `{}` does not",
+                        name.value, sup.name
+                    )),
                     name.span,
                 )
                 .help("set `no_remove: yes` on the supervisor too, or remove it here"),
@@ -527,8 +698,14 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mu
             let Some(prog) = sup.programs.iter().position(|x| x.name == p.value) else {
                 let help = did_you_mean(&p.value, sup.programs.iter().map(|x| x.name.as_str()));
                 sink.push(
-                    Diagnostic::new(ErrorKind::UnknownProgram { supervisor: sup.name.clone(), program: p.value.clone() }, p.span)
-                        .maybe_help(help),
+                    Diagnostic::new(
+                        ErrorKind::UnknownProgram {
+                            supervisor: sup.name.clone(),
+                            program: p.value.clone(),
+                        },
+                        p.span,
+                    )
+                    .maybe_help(help),
                 );
                 ok = false;
                 continue;
@@ -536,8 +713,11 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mu
             let prog = &sup.programs[prog];
             if let Some(g) = &prog.group {
                 sink.push(
-                    Diagnostic::new(ErrorKind::Conflict(format!("program `{}` is already in group `{g}`", p.value)), p.span)
-                        .help("a program belongs to one group at most"),
+                    Diagnostic::new(
+                        ErrorKind::Conflict(format!("program `{}` is already in group `{g}`", p.value)),
+                        p.span,
+                    )
+                    .help("a program belongs to one group at most"),
                 );
                 ok = false;
                 continue;
@@ -570,7 +750,13 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mu
                 p.process_group = name.value.clone();
             }
         }
-        sup.groups.push(ProgramGroup { name: name.value, programs: members, priority, scope, no_remove });
+        sup.groups.push(ProgramGroup {
+            name: name.value,
+            programs: members,
+            priority,
+            scope,
+            no_remove,
+        });
     }
 }
 
@@ -584,9 +770,13 @@ fn name_processes(sup: &mut Supervisor, spans: &[Span], sink: &mut Sink) {
         }
         let template = s.process_name.clone().unwrap_or_else(|| "%(program_name)s".into());
         let start = s.numprocs_start.unwrap_or(0);
-        let names: Result<Vec<String>, String> =
-            (start..start + s.numprocs).map(|num| expand(&template, &p.name, &p.process_group, num, s.numprocs)).collect();
-        let invalid = |reason: String| ErrorKind::InvalidValue { key: "process_name".into(), reason };
+        let names: Result<Vec<String>, String> = (start..start + s.numprocs)
+            .map(|num| expand(&template, &p.name, &p.process_group, num, s.numprocs))
+            .collect();
+        let invalid = |reason: String| ErrorKind::InvalidValue {
+            key: "process_name".into(),
+            reason,
+        };
         let names = match names {
             Ok(names) => names,
             Err(reason) => {
@@ -597,13 +787,25 @@ fn name_processes(sup: &mut Supervisor, spans: &[Span], sink: &mut Sink) {
             }
         };
         if s.numprocs > 1 && names.iter().skip(1).all(|n| *n == names[0]) {
-            let reason = format!("{} processes of `{}` would all be named `{}`", s.numprocs, p.name, names[0]);
+            let reason = format!(
+                "{} processes of `{}` would all be named `{}`",
+                s.numprocs, p.name, names[0]
+            );
             sink.push(Diagnostic::new(invalid(reason), *span).help("include `%(process_num)d` in `process_name`"));
             continue;
         }
-        if let Some(n) = names.iter().find(|n| n.is_empty() || n.contains([':', '[', ']', '/']) || n.chars().any(char::is_control)) {
-            let reason = format!("`{}` is empty or contains `:`, `/`, brackets or a control character", n.escape_debug());
-            sink.push(Diagnostic::new(invalid(reason), *span).help("supervisor names processes `GROUP:NAME`: keep to letters, digits, `_`, `-` and `.`"));
+        if let Some(n) = names
+            .iter()
+            .find(|n| n.is_empty() || n.contains([':', '[', ']', '/']) || n.chars().any(char::is_control))
+        {
+            let reason = format!(
+                "`{}` is empty or contains `:`, `/`, brackets or a control character",
+                n.escape_debug()
+            );
+            sink.push(
+                Diagnostic::new(invalid(reason), *span)
+                    .help("supervisor names processes `GROUP:NAME`: keep to letters, digits, `_`, `-` and `.`"),
+            );
             continue;
         }
         let mut processes = Vec::with_capacity(names.len());
@@ -612,7 +814,10 @@ fn name_processes(sup: &mut Supervisor, spans: &[Span], sink: &mut Sink) {
             if let Some(other) = seen.insert(full.clone(), p.name.clone()) {
                 sink.push(
                     Diagnostic::new(
-                        ErrorKind::Conflict(format!("programs `{other}` and `{}` both run a process named `{full}`", p.name)),
+                        ErrorKind::Conflict(format!(
+                            "programs `{other}` and `{}` both run a process named `{full}`",
+                            p.name
+                        )),
                         *span,
                     )
                     .help("give one of them another `process_name`"),
@@ -637,11 +842,17 @@ fn expand(template: &str, program: &str, group: &str, num: u32, numprocs: u32) -
             rest = r;
             continue;
         }
-        let Some(r) = rest.strip_prefix('(') else { return Err(format!("a lone `%` in `{template}`")) };
-        let Some(close) = r.find(')') else { return Err(format!("unclosed `%(` in `{template}`")) };
+        let Some(r) = rest.strip_prefix('(') else {
+            return Err(format!("a lone `%` in `{template}`"));
+        };
+        let Some(close) = r.find(')') else {
+            return Err(format!("unclosed `%(` in `{template}`"));
+        };
         let key = &r[..close];
         let after = &r[close + 1..];
-        let conv_at = after.find(|c: char| c.is_ascii_alphabetic()).ok_or(format!("no conversion after `%({key})`"))?;
+        let conv_at = after
+            .find(|c: char| c.is_ascii_alphabetic())
+            .ok_or(format!("no conversion after `%({key})`"))?;
         let (flags, conv) = (&after[..conv_at], &after[conv_at..=conv_at]);
         rest = &after[conv_at + 1..];
         let value = match key {
@@ -665,15 +876,26 @@ fn expand(template: &str, program: &str, group: &str, num: u32, numprocs: u32) -
 
 /// Resolves a `notify` entry (`supervisor://SUP/PROG` or `SUP:PROG`) and checks
 /// that the program runs on every host the file goes to.
-pub(super) fn notify_target(n: &Spanned<String>, file_scope: &Scope, sups: &[Supervisor], sink: &mut Sink) -> Option<ProgramRef> {
+pub(super) fn notify_target(
+    n: &Spanned<String>,
+    file_scope: &Scope,
+    sups: &[Supervisor],
+    sink: &mut Sink,
+) -> Option<ProgramRef> {
     let parsed = match n.value.strip_prefix("supervisor://") {
         Some(rest) => rest.split_once('/'),
         None => n.value.split_once(':').filter(|(s, _)| !s.contains('/')),
     };
     let Some((sup_name, prog_name)) = parsed.filter(|(s, p)| !s.is_empty() && !p.is_empty()) else {
         sink.push(
-            Diagnostic::new(ErrorKind::InvalidValue { key: "notify".into(), reason: format!("`{}` does not name a program", n.value) }, n.span)
-                .help("write `supervisor://SUPERVISOR/PROGRAM` or `SUPERVISOR:PROGRAM`"),
+            Diagnostic::new(
+                ErrorKind::InvalidValue {
+                    key: "notify".into(),
+                    reason: format!("`{}` does not name a program", n.value),
+                },
+                n.span,
+            )
+            .help("write `supervisor://SUPERVISOR/PROGRAM` or `SUPERVISOR:PROGRAM`"),
         );
         return None;
     };
@@ -686,21 +908,45 @@ pub(super) fn notify_target(n: &Spanned<String>, file_scope: &Scope, sups: &[Sup
     let Some(pi) = sup.programs.iter().position(|p| p.name == prog_name) else {
         let help = did_you_mean(prog_name, sup.programs.iter().map(|p| p.name.as_str()));
         sink.push(
-            Diagnostic::new(ErrorKind::UnknownProgram { supervisor: sup.name.clone(), program: prog_name.to_string() }, n.span)
-                .maybe_help(help),
+            Diagnostic::new(
+                ErrorKind::UnknownProgram {
+                    supervisor: sup.name.clone(),
+                    program: prog_name.to_string(),
+                },
+                n.span,
+            )
+            .maybe_help(help),
         );
         return None;
     };
     let prog = &sup.programs[pi];
     if !prog.scope.covers(file_scope) {
-        let missing: Vec<&str> = file_scope.hosts.iter().filter(|h| !prog.scope.hosts.contains(h)).map(String::as_str).collect();
+        let missing: Vec<&str> = file_scope
+            .hosts
+            .iter()
+            .filter(|h| !prog.scope.hosts.contains(h))
+            .map(String::as_str)
+            .collect();
         sink.push(
-            Diagnostic::new(ErrorKind::NotifyOutOfScope { target: n.value.clone(), missing: missing.join(", ") }, n.span)
-                .help(format!("scope the file within `{}`, where the program runs", prog.scope.expr)),
+            Diagnostic::new(
+                ErrorKind::NotifyOutOfScope {
+                    target: n.value.clone(),
+                    missing: missing.join(", "),
+                },
+                n.span,
+            )
+            .help(format!(
+                "scope the file within `{}`, where the program runs",
+                prog.scope.expr
+            )),
         );
         return None;
     }
-    Some(ProgramRef { target: format!("{}:{}", sup.name, prog.name), supervisor: si, program: pi })
+    Some(ProgramRef {
+        target: format!("{}:{}", sup.name, prog.name),
+        supervisor: si,
+        program: pi,
+    })
 }
 
 #[cfg(test)]
@@ -709,8 +955,18 @@ mod tests {
 
     #[test]
     fn expands_process_names_like_supervisor() {
-        assert_eq!(expand("%(program_name)s_%(process_num)02d", "w", "g", 3, 4).unwrap(), "w_03");
-        assert_eq!(expand("%(group_name)s-%(process_num)d%%", "w", "g", 10, 4).unwrap(), "g-10%");
-        assert!(expand("%(host_node_name)s", "w", "g", 0, 1).unwrap_err().contains("host_node_name"));
+        assert_eq!(
+            expand("%(program_name)s_%(process_num)02d", "w", "g", 3, 4).unwrap(),
+            "w_03"
+        );
+        assert_eq!(
+            expand("%(group_name)s-%(process_num)d%%", "w", "g", 10, 4).unwrap(),
+            "g-10%"
+        );
+        assert!(
+            expand("%(host_node_name)s", "w", "g", 0, 1)
+                .unwrap_err()
+                .contains("host_node_name")
+        );
     }
 }

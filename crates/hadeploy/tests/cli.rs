@@ -1,0 +1,95 @@
+//! The `hadeploy` binary, driven as a user drives it.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn hadeploy(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("hadeploy").unwrap();
+    cmd.current_dir(dir).env("NO_COLOR", "1");
+    cmd
+}
+
+#[test]
+fn help_lists_the_compatible_form_and_subcommands() {
+    let out = hadeploy(&fixtures()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn action_none_accepts_the_seed_simple_case() {
+    let dir = fixtures().join("seed/simple");
+    let out = hadeploy(&dir)
+        .args(["--src", "app.yml", "--action", "none"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn split_descriptions_load_from_several_sources() {
+    let dir = fixtures().join("seed/improved");
+    let out = hadeploy(&dir)
+        .args(["dump", "--src", "mycluster.yml", "--src", "app.yml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(model["hosts"]["en1"]["ssh_user"], "tsup");
+    assert_eq!(model["supervisors"][0]["managed"], false);
+}
+
+#[test]
+fn every_bad_fixture_fails_with_its_message_and_writes_nothing() {
+    let dir = fixtures().join("errors");
+    let before = std::fs::read_dir(&dir).unwrap().count();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yml") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let out = hadeploy(&dir)
+            .args(["--src", &name, "--action", "none"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!(" --> {name}:")),
+            "{name} names its file and line: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{name}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        before,
+        "no output folder appears"
+    );
+}
+
+#[test]
+fn missing_source_file_is_a_clear_error() {
+    let out = hadeploy(&fixtures())
+        .args(["--src", "nope.yml", "--action", "none"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(String::from_utf8(out.stderr).unwrap(), @r"
+    error: cannot read `nope.yml`: no such file
+
+    error: the description has 1 error
+    ");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = hadeploy(&fixtures()).args(["--action", "deploy"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
