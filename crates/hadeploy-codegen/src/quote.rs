@@ -1,0 +1,324 @@
+//! The only two ways a user value reaches a generated file: as a YAML scalar
+//! or as a supervisor INI value. Templates call these through the `yaml`,
+//! `ini` and `ini_env` filters and never print a user value raw.
+
+use serde_json::Value;
+
+/// A value as YAML flow text: strings double-quoted, maps and lists in flow
+/// style. Escapes everything PyYAML (YAML 1.1, what Ansible reads with) would
+/// otherwise fold, reject or misread: control characters, C1, NEL, the
+/// Unicode line and paragraph separators, BOM and non-characters.
+pub fn yaml(value: &Value) -> String {
+    let mut out = String::new();
+    yaml_into(value, &mut out);
+    out
+}
+
+fn yaml_into(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => yaml_str_into(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                yaml_into(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                yaml_str_into(k, out);
+                out.push_str(": ");
+                yaml_into(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A value as it follows `key:` in block style: scalars and empty
+/// collections on the same line, maps and lists indented by `indent` on the
+/// next lines. Every scalar is quoted as by [`yaml`].
+pub fn yaml_block(value: &Value, indent: usize) -> String {
+    let mut out = String::new();
+    after_key(value, indent, &mut out);
+    out
+}
+
+fn is_empty_collection(v: &Value) -> bool {
+    matches!(v, Value::Array(a) if a.is_empty()) || matches!(v, Value::Object(m) if m.is_empty())
+}
+
+fn after_key(v: &Value, ind: usize, out: &mut String) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, v) in m {
+                out.push('\n');
+                out.push_str(&" ".repeat(ind));
+                key_into(k, out);
+                after_key(v, ind + 2, out);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            for item in a {
+                out.push('\n');
+                out.push_str(&" ".repeat(ind));
+                out.push_str("- ");
+                item_into(item, ind + 2, out);
+            }
+        }
+        _ => {
+            out.push(' ');
+            yaml_into(v, out);
+        }
+    }
+}
+
+fn item_into(v: &Value, ind: usize, out: &mut String) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                    out.push_str(&" ".repeat(ind));
+                }
+                key_into(k, out);
+                after_key(v, ind + 2, out);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                    out.push_str(&" ".repeat(ind));
+                }
+                out.push_str("- ");
+                item_into(item, ind + 2, out);
+            }
+        }
+        _ if is_empty_collection(v) => yaml_into(v, out),
+        _ => yaml_into(v, out),
+    }
+}
+
+/// A map key: plain when it is an identifier YAML 1.1 cannot misread, else quoted.
+fn key_into(k: &str, out: &mut String) {
+    let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !matches!(
+            k.to_ascii_lowercase().as_str(),
+            "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
+        );
+    if plain {
+        out.push_str(k);
+    } else {
+        yaml_str_into(k, out);
+    }
+    out.push(':');
+}
+
+/// A string as a YAML double-quoted scalar.
+pub fn yaml_str(s: &str) -> String {
+    let mut out = String::new();
+    yaml_str_into(s, &mut out);
+    out
+}
+
+fn yaml_str_into(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if needs_yaml_escape(c) => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn needs_yaml_escape(c: char) -> bool {
+    matches!(u32::from(c), 0..=0x1F | 0x7F..=0x9F | 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF)
+}
+
+/// Why a value cannot be written as a supervisor INI value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IniError(pub String);
+
+/// A value supervisor expands (`command`, `process_name`, log paths,
+/// `directory`): `%(name)s` expansions pass through, every other `%` is
+/// doubled so that it reaches the program as written.
+///
+/// supervisor's config parser (Python's `RawConfigParser` with
+/// `inline_comment_prefixes=(';', '#')`) cuts a value at a `;` or `#` that
+/// follows whitespace, and drops leading and trailing whitespace: such values
+/// are refused. [`command`] handles the comment case for command lines.
+pub fn ini_value(s: &str) -> Result<String, IniError> {
+    check_line(s)?;
+    if let Some(c) = comment_start(s) {
+        return Err(IniError(format!(
+            "a `{c}` after a space would start a comment in supervisor's configuration"
+        )));
+    }
+    Ok(escape_percent(s))
+}
+
+/// A command line. supervisor splits it with Python's `shlex.split`, so a
+/// `;` or `#` after whitespace can be backslash-escaped (outside quotes) or
+/// moved out of the quotes (`'a '\;' b'`): both read back as the same
+/// argument, and the config parser no longer sees a comment.
+pub fn command(s: &str) -> Result<String, IniError> {
+    check_line(s)?;
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut prev: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            None => match c {
+                '\\' => {
+                    out.push(c);
+                    if let Some(n) = chars.next() {
+                        out.push(n);
+                        prev = Some(n);
+                        continue;
+                    }
+                }
+                '\'' | '"' => quote = Some(c),
+                ';' | '#' if prev.is_some_and(char::is_whitespace) => out.push('\\'),
+                _ => {}
+            },
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                } else if q == '"' && c == '\\' {
+                    out.push(c);
+                    if let Some(n) = chars.next() {
+                        out.push(n);
+                        prev = Some(n);
+                        continue;
+                    }
+                } else if matches!(c, ';' | '#') && prev.is_some_and(char::is_whitespace) {
+                    // Close the quotes, escape, reopen: shlex joins the pieces.
+                    out.push(q);
+                    out.push('\\');
+                    out.push(c);
+                    out.push(q);
+                    prev = Some(q);
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    Ok(escape_percent(&out))
+}
+
+/// One `KEY="value"` of an `environment` line. supervisor reads the line
+/// with a non-POSIX `shlex` (no backslash escapes; quotes stripped from both
+/// ends of the value), then expands `%`: the value is quoted with `"` (or
+/// `'` when it holds `"`), every `%` doubled. Values no quoting can carry
+/// are refused rather than silently changed.
+pub fn env_pair(key: &str, value: &str) -> Result<String, IniError> {
+    check_line(value)?;
+    if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || key.is_empty() {
+        return Err(IniError(format!("`{key}` is not a valid environment variable name")));
+    }
+    if value.starts_with(['"', '\'']) || value.ends_with(['"', '\'']) {
+        return Err(IniError(format!(
+            "the value of `{key}` starts or ends with a quote, which supervisor strips"
+        )));
+    }
+    let q = match (value.contains('"'), value.contains('\'')) {
+        (false, _) => '"',
+        (true, false) => '\'',
+        (true, true) => {
+            return Err(IniError(format!(
+                "the value of `{key}` holds both `\"` and `'`, which supervisor cannot read back"
+            )));
+        }
+    };
+    if let Some(c) = comment_start(value) {
+        return Err(IniError(format!(
+            "in the value of `{key}`, a `{c}` after a space would start a comment in supervisor's configuration"
+        )));
+    }
+    Ok(format!("{key}={q}{}{q}", value.replace('%', "%%")))
+}
+
+fn check_line(s: &str) -> Result<(), IniError> {
+    if s.contains(['\n', '\r']) {
+        return Err(IniError(
+            "a line break cannot be written in supervisor's configuration".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn comment_start(s: &str) -> Option<char> {
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        if matches!(c, ';' | '#') && prev.is_some_and(char::is_whitespace) {
+            return Some(c);
+        }
+        prev = Some(c);
+    }
+    None
+}
+
+/// `%(name)X` passes through; any other `%` becomes `%%`.
+fn escape_percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let bytes = s.as_bytes();
+    for (i, c) in s.char_indices() {
+        if c == '%' && !(bytes.get(i + 1) == Some(&b'(') && s[i + 1..].contains(')')) {
+            out.push_str("%%");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_escapes_what_pyyaml_would_fold() {
+        assert_eq!(yaml_str("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(yaml_str("x\u{2028}y\u{85}"), r#""x\u2028y\u0085""#);
+        assert_eq!(yaml_str("é: #{{ x }}"), "\"é: #{{ x }}\"");
+    }
+
+    #[test]
+    fn command_keeps_expansions_and_hides_comments() {
+        assert_eq!(command("a %(process_num)d 50%").unwrap(), "a %(process_num)d 50%%");
+        assert_eq!(command("echo a ; b").unwrap(), r"echo a \; b");
+        assert_eq!(command("sh -c 'a ;b #c'").unwrap(), r"sh -c 'a '\;'b '\#'c'");
+        assert_eq!(command(r#"sh -c "x \" ;y""#).unwrap(), r#"sh -c "x \" "\;"y""#);
+        assert_eq!(command("a;b x#y").unwrap(), "a;b x#y");
+    }
+
+    #[test]
+    fn env_values_are_quoted_or_refused() {
+        assert_eq!(env_pair("A", "say \"hi\", 50%").unwrap(), "A='say \"hi\", 50%%'");
+        assert_eq!(env_pair("A", "x;y").unwrap(), "A=\"x;y\"");
+        assert!(env_pair("A", "it's \"x\"").is_err());
+        assert!(env_pair("A", "\"x").is_err());
+        assert!(env_pair("A", "x ;y").is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! Every file of `roles-templates/`, embedded, addressed by one constant
+//! each. Tera files use `[[ ]]`, `[% %]`, `[# #]` so that Ansible's own
+//! `{{ }}` passes through untouched; static files are copied as they are.
+
+use tera::{Context, Delimiters, Kwargs, State, Tera, TeraResult, Value};
+
+use crate::quote;
+
+macro_rules! file {
+    ($path:literal) => {
+        ($path, include_str!(concat!("../../../roles-templates/", $path)))
+    };
+}
+
+/// Rendered with Tera.
+pub const ANSIBLE_CFG: (&str, &str) = file!("ansible.cfg");
+/// Rendered with Tera.
+pub const INVENTORY: (&str, &str) = file!("inventory.yml");
+/// Rendered with Tera.
+pub const GROUP_VARS: (&str, &str) = file!("group_vars/all.yml");
+/// Rendered with Tera, once per host.
+pub const HOST_VARS: (&str, &str) = file!("host_vars/host.yml");
+/// Rendered with Tera, once per supervisor.
+pub const SUPERVISORD_CONF: (&str, &str) = file!("supervisors/supervisord.conf");
+/// Rendered with Tera, once per supervisor.
+pub const SUPERVISORD_UNIT: (&str, &str) = file!("supervisors/supervisord.service");
+/// Rendered with Tera, once per supervisor.
+pub const SUPERVISORCTL: (&str, &str) = file!("supervisors/supervisorctl");
+/// Rendered with Tera, once per program.
+pub const PROGRAM_INI: (&str, &str) = file!("supervisors/program.ini");
+/// Rendered with Tera, once per program group.
+pub const GROUP_INI: (&str, &str) = file!("supervisors/group.ini");
+
+/// Playbooks, rendered with Tera.
+pub const PLAYBOOKS: [(&str, &str); 5] = [
+    file!("deploy.yml"),
+    file!("remove.yml"),
+    file!("start.yml"),
+    file!("stop.yml"),
+    file!("status.yml"),
+];
+
+/// Role files, copied as they are (plain Ansible).
+pub const STATIC: [(&str, &str); 11] = [
+    file!("roles/hadeploy_base/meta/main.yml"),
+    file!("roles/hadeploy_base/tasks/deploy.yml"),
+    file!("roles/hadeploy_base/tasks/remove.yml"),
+    file!("roles/hadeploy_supervisor/tasks/deploy.yml"),
+    file!("roles/hadeploy_supervisor/tasks/converge.yml"),
+    file!("roles/hadeploy_supervisor/tasks/running.yml"),
+    file!("roles/hadeploy_supervisor/tasks/start.yml"),
+    file!("roles/hadeploy_supervisor/tasks/stop.yml"),
+    file!("roles/hadeploy_supervisor/tasks/status.yml"),
+    file!("roles/hadeploy_supervisor/tasks/remove.yml"),
+    file!("roles/hadeploy_supervisor/meta/main.yml"),
+];
+
+/// The engine with every Tera template and the quoting filters.
+pub fn engine() -> TeraResult<Tera> {
+    let mut tera = Tera::new();
+    tera.set_delimiters(Delimiters {
+        block_start: "[%".into(),
+        block_end: "%]".into(),
+        variable_start: "[[".into(),
+        variable_end: "]]".into(),
+        comment_start: "[#".into(),
+        comment_end: "#]".into(),
+    })?;
+    tera.register_filter("yaml", |v: &Value, _: Kwargs, _: &State| -> TeraResult<String> {
+        Ok(quote::yaml(&to_json(v)?))
+    });
+    tera.register_filter("yaml_block", |v: &Value, kw: Kwargs, _: &State| -> TeraResult<String> {
+        let indent: Option<usize> = kw.get("indent")?;
+        Ok(quote::yaml_block(&to_json(v)?, indent.unwrap_or(2)))
+    });
+    tera.register_filter("ini", |v: &Value, _: Kwargs, _: &State| -> TeraResult<String> {
+        match to_json(v)? {
+            serde_json::Value::String(s) => quote::ini_value(&s).map_err(|e| tera::Error::message(e.0)),
+            serde_json::Value::Bool(b) => Ok(b.to_string()),
+            serde_json::Value::Number(n) => Ok(n.to_string()),
+            other => Err(tera::Error::message(format!("no INI form for {other}"))),
+        }
+    });
+    tera.register_filter("ini_command", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
+        quote::command(v).map_err(|e| tera::Error::message(e.0))
+    });
+    tera.register_filter("ini_env", |v: &Value, _: Kwargs, _: &State| -> TeraResult<String> {
+        let serde_json::Value::Object(map) = to_json(v)? else {
+            return Err(tera::Error::message("`ini_env` needs a map"));
+        };
+        let mut pairs = Vec::new();
+        for (k, v) in &map {
+            let v = v
+                .as_str()
+                .ok_or_else(|| tera::Error::message("environment values are strings"))?;
+            pairs.push(quote::env_pair(k, v).map_err(|e| tera::Error::message(e.0))?);
+        }
+        Ok(pairs.join(","))
+    });
+    tera.register_filter("word", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
+        if !v.is_empty() && v.chars().all(crate::views::is_word_char) {
+            Ok(v.to_string())
+        } else {
+            Err(tera::Error::message(format!(
+                "`{v}` cannot be written in a systemd unit or shell script: use letters, digits and `_.@/+:-`"
+            )))
+        }
+    });
+    let mut all = vec![ANSIBLE_CFG, INVENTORY, GROUP_VARS, HOST_VARS];
+    all.extend([
+        SUPERVISORD_CONF,
+        SUPERVISORD_UNIT,
+        SUPERVISORCTL,
+        PROGRAM_INI,
+        GROUP_INI,
+    ]);
+    all.extend(PLAYBOOKS);
+    for (name, text) in all {
+        tera.add_raw_template(name, text)?;
+    }
+    Ok(tera)
+}
+
+fn to_json(v: &Value) -> TeraResult<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| tera::Error::message(e.to_string()))
+}
+
+/// Renders `template` with `view` as its whole context.
+pub fn render<T: serde::Serialize>(
+    tera: &Tera,
+    template: (&str, &str),
+    view: &T,
+) -> Result<String, crate::RenderError> {
+    let ctx = Context::from_serialize(view).map_err(|e| crate::RenderError::template(template.0, &e))?;
+    let text = tera
+        .render(template.0, &ctx)
+        .map_err(|e| crate::RenderError::template(template.0, &e))?;
+    // Templates end on their last tag: every file ends with exactly one newline.
+    Ok(format!("{}\n", text.trim_end()))
+}
