@@ -47,10 +47,21 @@ pub struct RunArgs {
     /// What to do on the hosts.
     #[arg(long, value_enum)]
     pub action: Option<Action>,
-    /// Where the Ansible project is generated.
+    /// Where the Ansible project is generated [default: hadeploy-work]. The
+    /// folder is created, or must be one this tool created before.
     #[arg(long = "workingFolder", value_name = "DIR", alias = "working-folder")]
     pub working_folder: Option<PathBuf>,
+    /// Arguments passed on to `ansible-playbook`, after `--`
+    /// (e.g. `-- --check --diff`, `-- --limit en1`, `-- -v`).
+    #[arg(last = true, value_name = "ANSIBLE_ARGS")]
+    pub ansible_args: Vec<String>,
 }
+
+/// The working folder when `--workingFolder` is not given.
+pub const DEFAULT_WORKING_FOLDER: &str = "hadeploy-work";
+
+/// Exit code when `ansible-playbook` cannot be started.
+pub const EXIT_NO_ANSIBLE: u8 = 3;
 
 /// The actions of the compatible form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,6 +78,20 @@ pub enum Action {
     Status,
     /// Check the description and generate the project; run nothing.
     None,
+}
+
+impl Action {
+    /// The playbook that carries out this action.
+    pub fn playbook(self) -> Option<&'static str> {
+        match self {
+            Action::Deploy => Some("deploy.yml"),
+            Action::Remove => Some("remove.yml"),
+            Action::Start => Some("start.yml"),
+            Action::Stop => Some("stop.yml"),
+            Action::Status => Some("status.yml"),
+            Action::None => None,
+        }
+    }
 }
 
 /// Subcommands beside the compatible form.
@@ -107,23 +132,54 @@ fn run_action(args: &RunArgs) -> ExitCode {
     let Some(model) = load(&srcs) else {
         return ExitCode::FAILURE;
     };
-    match action {
-        Action::None => {
-            eprintln!(
-                "ok: {} host(s), {} supervisor(s), {} program(s)",
-                model.hosts.len(),
-                model.supervisors.len(),
-                model.supervisors.iter().map(|s| s.programs.len()).sum::<usize>()
-            );
-            ExitCode::SUCCESS
+    let project = match hadeploy_codegen::render(&model, &hadeploy_codegen::Options::default()) {
+        Ok(project) => project,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
         }
-        other => {
+    };
+    let dir = args
+        .working_folder
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));
+    if let Err(e) = hadeploy_codegen::write(&project, &dir) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let Some(playbook) = action.playbook() else {
+        eprintln!("generated the Ansible project in `{}`", dir.display());
+        return ExitCode::SUCCESS;
+    };
+    run_playbook(&dir, playbook, &args.ansible_args)
+}
+
+/// Runs `ansible-playbook` in the generated project, its output streamed as
+/// it comes, and returns its exit status.
+fn run_playbook(dir: &std::path::Path, playbook: &str, extra: &[String]) -> ExitCode {
+    let program = std::env::var_os("HADEPLOY_ANSIBLE_PLAYBOOK").unwrap_or_else(|| "ansible-playbook".into());
+    let status = std::process::Command::new(&program)
+        .current_dir(dir)
+        .arg(playbook)
+        .args(extra)
+        .status();
+    match status {
+        Ok(status) => match status.code() {
+            Some(0) => ExitCode::SUCCESS,
+            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            None => {
+                eprintln!("error: `ansible-playbook` was killed by a signal");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("error: cannot run `{}`: {e}", program.to_string_lossy());
             eprintln!(
-                "error: `--action {}` needs the Ansible project generator, which this build does not include",
-                other.to_possible_value().expect("no skipped variants").get_name()
+                "help: install Ansible (`pip install ansible-core`), or set HADEPLOY_ANSIBLE_PLAYBOOK to its path; \
+                 the project is ready in `{}`",
+                dir.display()
             );
-            eprintln!("help: `--action none` checks the description; `hadeploy dump` prints the resolved model");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_NO_ANSIBLE)
         }
     }
 }

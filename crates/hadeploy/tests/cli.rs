@@ -24,8 +24,10 @@ fn help_lists_the_compatible_form_and_subcommands() {
 #[test]
 fn action_none_accepts_the_seed_simple_case() {
     let dir = fixtures().join("seed/simple");
+    let tmp = tempfile::tempdir().unwrap();
     let out = hadeploy(&dir)
-        .args(["--src", "app.yml", "--action", "none"])
+        .args(["--src", "app.yml", "--action", "none", "--workingFolder"])
+        .arg(tmp.path().join("work"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -72,6 +74,99 @@ fn every_bad_fixture_fails_with_its_message_and_writes_nothing() {
         before,
         "no output folder appears"
     );
+}
+
+#[test]
+fn action_none_writes_the_project_in_the_working_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = fixtures().join("seed/simple/app.yml");
+    let out = hadeploy(tmp.path())
+        .arg("--src")
+        .arg(&app)
+        .args(["--action", "none"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let work = tmp.path().join("hadeploy-work");
+    for file in [
+        "ansible.cfg",
+        "inventory.yml",
+        "deploy.yml",
+        "remove.yml",
+        "start.yml",
+        "stop.yml",
+        "status.yml",
+    ] {
+        assert!(work.join(file).is_file(), "{file} is generated");
+    }
+    // A second run regenerates the folder it created.
+    let again = hadeploy(tmp.path())
+        .arg("--src")
+        .arg(&app)
+        .args(["--action", "none"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+}
+
+#[test]
+fn a_folder_the_tool_did_not_create_is_never_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("precious.txt"), "keep me").unwrap();
+    let out = hadeploy(tmp.path())
+        .arg("--src")
+        .arg(fixtures().join("seed/simple/app.yml"))
+        .args(["--action", "none", "--workingFolder", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("precious.txt")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn actions_run_ansible_playbook_with_extra_arguments_and_return_its_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("fake-ansible-playbook");
+    std::fs::write(&fake, "#!/bin/sh\necho \"ran $*\" > ../ran.txt\nexit 4\n").unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&fake)
+        .status()
+        .unwrap();
+    let out = hadeploy(tmp.path())
+        .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+        .arg("--src")
+        .arg(fixtures().join("seed/simple/app.yml"))
+        .args(["--action", "stop", "--", "--limit", "en1", "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
+    assert_eq!(ran, "ran stop.yml --limit en1 --check\n");
+}
+
+#[test]
+fn a_missing_ansible_playbook_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = hadeploy(tmp.path())
+        .env("HADEPLOY_ANSIBLE_PLAYBOOK", "/nonexistent/ansible-playbook")
+        .arg("--src")
+        .arg(fixtures().join("seed/simple/app.yml"))
+        .args(["--action", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(i32::from(hadeploy::EXIT_NO_ANSIBLE)));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("cannot run `/nonexistent/ansible-playbook`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help: install Ansible"), "{stderr}");
 }
 
 #[test]

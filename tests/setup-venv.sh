@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The Python tools the tests check generated projects with: ansible-core for
+# --syntax-check and real runs, ansible-lint, and supervisor's own config parser.
+set -euo pipefail
+venv=${HADEPLOY_VENV:-/var/tmp/hadeploy-venv}
+want="ansible-core==2.19.14 ansible-lint==26.10.1 supervisor==4.3.0"
+stamp="$venv/.hadeploy-packages"
+if [ -x "$venv/bin/python3" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  exit 0
+fi
+python3 -m venv "$venv"
+# shellcheck disable=SC2086 # the list is split on purpose
+"$venv/bin/pip" install --quiet --disable-pip-version-check $want
+echo "$want" > "$stamp"
