@@ -9,7 +9,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # A snapshot that changed, or one no test refers to any more, fails the run.
 if cargo insta --version >/dev/null 2>&1; then
-  CI=true cargo insta test --workspace --locked --check --unreferenced reject
+  CI=true cargo insta test --workspace --check --unreferenced reject
 else
   echo "note: cargo-insta is not installed; orphaned snapshots are not checked" >&2
   CI=true INSTA_UPDATE=no cargo test --workspace --locked
