@@ -12,7 +12,7 @@ mod views;
 mod write;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hadeploy_model::Model;
 
@@ -23,6 +23,49 @@ pub use write::{MARKER, WriteError, check, write};
 pub struct Options {
     /// `host_key_checking` in `ansible.cfg`; `None` keeps Ansible's default (on).
     pub host_key_checking: Option<bool>,
+    /// Where the project will be written. With `source_dir`, local paths
+    /// that stay outside the project (private keys) are written relative to
+    /// it, since Ansible runs inside the project.
+    pub project_dir: Option<PathBuf>,
+    /// The folder the model's relative local paths start from (the current
+    /// folder when the description was loaded), absolute.
+    pub source_dir: Option<PathBuf>,
+}
+
+/// `path` as seen from `from`, both relative to the same folder (or both
+/// absolute). An absolute `path` with a relative `from` is returned as is.
+pub fn relative_to(path: &Path, from: &Path) -> PathBuf {
+    use std::path::Component;
+    if path.is_absolute() != from.is_absolute() {
+        return path.to_path_buf();
+    }
+    fn clean(p: &Path) -> Vec<Component<'_>> {
+        let mut out: Vec<Component<'_>> = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                    out.pop();
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    let (p, f) = (clean(path), clean(from));
+    let common = p.iter().zip(&f).take_while(|(a, b)| a == b).count();
+    // Climbing out of a `..` of `from` cannot be expressed without the real folder names.
+    if f[common..].iter().any(|c| !matches!(c, Component::Normal(_))) {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c.as_os_str());
+    }
+    out
 }
 
 /// A generated project: relative path -> content, sorted, so that the same
@@ -82,4 +125,21 @@ impl RenderError {
 pub fn render(model: &Model, opts: &Options) -> Result<Project, RenderError> {
     let tera = templates::engine().map_err(|e| RenderError::template("(engine)", &e))?;
     views::Renderer::new(model, opts, &tera).render()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::relative_to;
+
+    #[test]
+    fn paths_outside_the_project_are_seen_from_it() {
+        let rel = |p: &str, f: &str| relative_to(Path::new(p), Path::new(f)).display().to_string();
+        assert_eq!(rel("keys/root_id", "hadeploy-work"), "../keys/root_id");
+        assert_eq!(rel("./app/keys/id", "build/./work"), "../../app/keys/id");
+        assert_eq!(rel("/etc/keys/id", "/srv/work"), "../../etc/keys/id");
+        assert_eq!(rel("/etc/keys/id", "work"), "/etc/keys/id");
+        assert_eq!(rel("keys/id", "../elsewhere"), "keys/id");
+    }
 }

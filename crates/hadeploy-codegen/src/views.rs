@@ -247,6 +247,10 @@ impl<'a> Renderer<'a> {
                     vars.push(kv("ansible_port", p));
                 }
                 if let Some(k) = &h.ssh_private_key_file {
+                    let k = match (&self.opts.project_dir, &self.opts.source_dir) {
+                        (Some(dir), Some(base)) => crate::relative_to(&base.join(k), &base.join(dir)),
+                        _ => k.clone(),
+                    };
                     vars.push(kv("ansible_ssh_private_key_file", k.display().to_string()));
                 }
                 s(&mut vars, "ansible_password", &h.ssh_password);

@@ -132,17 +132,22 @@ fn run_action(args: &RunArgs) -> ExitCode {
     let Some(model) = load(&srcs) else {
         return ExitCode::FAILURE;
     };
-    let project = match hadeploy_codegen::render(&model, &hadeploy_codegen::Options::default()) {
+    let dir = args
+        .working_folder
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));
+    let opts = hadeploy_codegen::Options {
+        project_dir: Some(dir.clone()),
+        source_dir: std::env::current_dir().ok(),
+        ..hadeploy_codegen::Options::default()
+    };
+    let project = match hadeploy_codegen::render(&model, &opts) {
         Ok(project) => project,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let dir = args
-        .working_folder
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));
     if let Err(e) = hadeploy_codegen::write(&project, &dir) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;

@@ -31,6 +31,17 @@ fn action_none_accepts_the_seed_simple_case() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Ansible runs inside the project: the key is named from there.
+    let inventory = std::fs::read_to_string(tmp.path().join("work/inventory.yml")).unwrap();
+    let key = inventory
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ansible_ssh_private_key_file: "))
+        .unwrap();
+    let key = tmp.path().join("work").join(key.trim_matches('"'));
+    assert_eq!(
+        key.canonicalize().unwrap(),
+        dir.join("keys/root_id").canonicalize().unwrap()
+    );
 }
 
 #[test]
