@@ -11,7 +11,8 @@
 #   testbed.sh ssh HOST [CMD...]  ssh into a host as root
 #   testbed.sh env                print shell exports for a test runner (eval them)
 #   testbed.sh run [--hosts "en1 en2"] [--] CMD...
-#                                 up, run CMD, down (always); exit status of CMD
+#                                 up, run CMD, down those hosts (always);
+#                                 exit status of CMD
 #   testbed.sh subreaper CMD...   exec CMD as a child subreaper (see become_subreaper)
 #
 # Host enN (N = 1..9) has address 10.231.0.(10+N)/24; this machine is
@@ -132,10 +133,14 @@ probe_network() {
 # Runs a command (not a boot) in the image: catches machines where nspawn
 # cannot set up its namespaces/mounts before we try to boot anything.
 probe_nspawn() {
-    local out
-    if ! out=$(timeout 60 systemd-nspawn -q -D "$IMAGE_DIR" --register=no --keep-unit \
-                   --private-network --resolv-conf=off --timezone=off --link-journal=no \
-                   --console=pipe /bin/true </dev/null 2>&1); then
+    local out rc=0 cg=()
+    mapfile -t cg < <(cgroup_dirs probe)
+    out=$(timeout 60 bash -c "$IN_CGROUPS" testbed-probe "${cg[@]}" -- \
+              systemd-nspawn -q -D "$IMAGE_DIR" --read-only --register=no --keep-unit \
+                  --private-network --resolv-conf=off --timezone=off --link-journal=no \
+                  --console=pipe /bin/true </dev/null 2>&1 9>&-) || rc=$?
+    remove_cgroups probe
+    if ((rc != 0)); then
         say "systemd-nspawn output:"; printf '%s\n' "$out" >&2
         skip "systemd-nspawn cannot run containers on this machine"
     fi
@@ -149,6 +154,7 @@ probe_nspawn() {
 detect_mirror() {
     if [[ -n ${HADEPLOY_TESTBED_MIRROR:-} ]]; then echo "$HADEPLOY_TESTBED_MIRROR"; return; fi
     local codename="" f uri
+    # shellcheck source=/dev/null
     codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true
     local suites=" $SUITE $codename bullseye trixie forky sid stable oldstable testing unstable "
     shopt -s nullglob
@@ -203,6 +209,11 @@ image_is_current() {
 build_image() {
     if image_is_current; then
         say "base image $IMAGE_DIR is up to date"
+        return 0
+    fi
+    # Running hosts are overlays on the image: it must not change under them.
+    if [[ -d $IMAGE_DIR && -n $(hosts_up) ]]; then
+        say "base image is outdated but hosts are up on it ($(hosts_up | paste -sd' ' -)); rebuilt after 'down'"
         return 0
     fi
     local mirror t0 new="$IMAGE_DIR.new" old="$IMAGE_DIR.old"
@@ -292,8 +303,8 @@ write_ssh_config() {
 # Processes
 
 # True if PID is the nspawn we started for HOST. Guards against pid reuse, and
-# treats zombies as gone: on machines whose PID 1 does not reap orphans an
-# exited nspawn stays a zombie forever.
+# treats zombies as gone: an exited nspawn whose parent is a PID 1 that reaps
+# late (or never) stays a zombie for a while.
 nspawn_alive() {
     local host=$1 pid=$2 state
     [[ $pid =~ ^[0-9]+$ ]] || return 1
@@ -305,6 +316,13 @@ nspawn_alive() {
 
 host_pid() { cat "$HOSTS_DIR/$1/pid" 2>/dev/null || true; }
 
+pid_running() {   # exists and is not a zombie
+    local state
+    [[ $1 =~ ^[0-9]+$ ]] || return 1
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ $state != Z && $state != X ]]
+}
+
 wait_gone() {   # PID HOST TIMEOUT
     local deadline=$((SECONDS + $3))
     while nspawn_alive "$2" "$1"; do
@@ -313,17 +331,36 @@ wait_gone() {   # PID HOST TIMEOUT
     done
 }
 
-kill_netns_pids() {
-    local ns=$1 pids p
-    ip netns list 2>/dev/null | awk '{ print $1 }' | grep -qx "$ns" || return 0
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+# Processes left in the host's namespace or cgroups once nspawn is gone
+# (nspawn killed hard, or lost its pid file): all are the container's.
+kill_leftovers() {
+    local host=$1 pids="" d p deadline
+    if ip netns list 2>/dev/null | awk '{ print $1 }' | grep -qx "$host"; then
+        pids+=" $(ip netns pids "$host" 2>/dev/null || true)"
+    fi
+    while read -r d; do
+        [[ -d $d ]] && pids+=" $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
+    done < <(cgroup_dirs "$host")
+    # shellcheck disable=SC2086  # split the collected lists into words
+    pids=$(printf '%s\n' $pids | grep -E '^[0-9]+$' | sort -u | paste -sd' ' -) || true
     [[ -z $pids ]] && return 0
-    say "$ns: killing leftover processes in its namespace: $(echo $pids)"
+    say "$host: killing leftover container processes: $pids"
     for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-    local deadline=$((SECONDS + 10))
-    while [[ -n $(ip netns pids "$ns" 2>/dev/null || true) ]] && ((SECONDS < deadline)); do
-        sleep 0.2
+    deadline=$((SECONDS + 10))
+    for p in $pids; do
+        while pid_running "$p" && ((SECONDS < deadline)); do sleep 0.2; done
     done
+}
+
+remove_cgroups() {
+    local host=$1 d
+    while read -r d; do
+        [[ -d $d ]] || continue
+        # cgroupfs directories go with rmdir only, children first.
+        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null ||
+            say "$host: could not remove cgroup $d"
+        rmdir "$(dirname "$d")" 2>/dev/null || true   # parent, once no host uses it
+    done < <(cgroup_dirs "$host")
 }
 
 # Stop HOST and remove everything that belongs to it. Safe on a host that is
@@ -340,11 +377,20 @@ teardown_host() {
             wait_gone "$pid" "$host" 10 || say "$host: nspawn pid $pid did not exit"
         fi
     fi
-    # Only if nspawn is gone: its container's processes are in our namespace.
-    kill_netns_pids "$host"
+    kill_leftovers "$host"
+    remove_cgroups "$host"
     ip link del "$(veth_name "$host")" 2>/dev/null || true
     ip netns del "$host" 2>/dev/null || true
+    ip neigh flush to "$(host_addr "$host")" 2>/dev/null || true
     if [[ -d $dir ]]; then
+        # An nspawn that was killed leaves its lock file for the root dir.
+        [[ -d $dir/rootfs ]] &&
+            rm -f "/run/systemd/nspawn/locks/inode-$(stat -c %d:%i "$dir/rootfs")"
+        if mountpoint -q "$dir/rootfs"; then
+            umount "$dir/rootfs" 2>/dev/null || umount -l "$dir/rootfs" ||
+                die "$host: cannot unmount $dir/rootfs"
+        fi
+        # --one-file-system: never delete through a mount that is still there.
         case $dir in "$STATE_DIR"/hosts/en?) rm -rf --one-file-system "$dir" ;; esac
     fi
 }
@@ -352,10 +398,20 @@ teardown_host() {
 # ---------------------------------------------------------------------------
 # Network
 
+# Fixed MAC addresses. A bridge without one takes the lowest MAC of its
+# ports, so it changes whenever a host comes or goes; hosts that had this
+# machine's old MAC in their ARP cache then lose it for up to a minute (ssh
+# connects time out). Likewise a re-created host keeps its MAC, so this
+# machine's ARP entry for it stays right.
+BRIDGE_MAC=02:68:64:00:00:01
+host_mac() { printf '02:68:64:00:00:%02x' "${1##*.}"; }   # ADDR
+
 ensure_bridge() {
     if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-        ip link add "$BRIDGE" type bridge forward_delay 0 stp_state 0
+        ip link add "$BRIDGE" address "$BRIDGE_MAC" type bridge forward_delay 0 stp_state 0
     fi
+    [[ $(cat "/sys/class/net/$BRIDGE/address") == "$BRIDGE_MAC" ]] ||
+        ip link set "$BRIDGE" address "$BRIDGE_MAC"
     ip -4 addr show dev "$BRIDGE" | grep -q "inet $BRIDGE_ADDR/" ||
         ip addr add "$BRIDGE_ADDR/24" dev "$BRIDGE"
     # Never route the hosts' traffic beyond this machine, whatever the global
@@ -382,6 +438,7 @@ setup_host_net() {
     ip link set "$ve" master "$BRIDGE"
     ip link set "$ve" up
     ip -n "$host" link set lo up
+    ip -n "$host" link set host0 address "$(host_mac "$addr")"
     ip -n "$host" addr add "$addr/24" dev host0
     ip -n "$host" link set host0 up
     # A default route so Ansible facts (ansible_default_ipv4) look like a real
@@ -393,10 +450,19 @@ setup_host_net() {
 # ---------------------------------------------------------------------------
 # Hosts
 
+# The host's root is an overlay on the image: creating it is instant and
+# removing it only deletes what the host wrote, where copying the image and
+# deleting the copy costs seconds of disk I/O per host. Falls back to a copy
+# where overlayfs cannot be mounted.
 prepare_host_root() {
-    local host=$1 root="$HOSTS_DIR/$1/rootfs" h
-    mkdir -p "$HOSTS_DIR/$host"
-    cp -a --reflink=auto "$IMAGE_DIR" "$root"
+    local host=$1 dir="$HOSTS_DIR/$1" root="$HOSTS_DIR/$1/rootfs" h
+    mkdir -p "$dir/upper" "$dir/work" "$root"
+    if ! mount -t overlay "testbed-$host" \
+            -o "lowerdir=$IMAGE_DIR,upperdir=$dir/upper,workdir=$dir/work" "$root" 2>/dev/null; then
+        say "$host: overlayfs not available, copying the image instead"
+        rmdir "$root"
+        cp -a --reflink=auto "$IMAGE_DIR" "$root"
+    fi
     echo "$host" >"$root/etc/hostname"
     {
         printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n'
@@ -406,17 +472,60 @@ prepare_host_root() {
     install -m 0600 "$KEY.pub" "$root/root/.ssh/authorized_keys"
 }
 
+hosts_up() {   # hosts whose nspawn runs
+    local h
+    for h in "${KNOWN_HOSTS[@]}"; do
+        nspawn_alive "$h" "$(host_pid "$h")" && echo "$h"
+    done
+    return 0
+}
+
+# One cgroup per host, in every hierarchy systemd uses. With --keep-unit,
+# nspawn puts the container under the cgroup it was started in ("payload"
+# beside its own "supervisor"); two nspawns started from the same cgroup
+# would share one "payload" tree, so a unit stopped in en1 would see en2's
+# processes in "its" cgroup. Best effort: where cgroupfs is read-only, hosts
+# share.
+cgroup_dirs() {   # LEAF
+    if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+        echo "/sys/fs/cgroup/hadeploy-testbed/$1"
+    else
+        [[ -d /sys/fs/cgroup/systemd ]] && echo "/sys/fs/cgroup/systemd/hadeploy-testbed/$1"
+        [[ -d /sys/fs/cgroup/unified ]] && echo "/sys/fs/cgroup/unified/hadeploy-testbed/$1"
+    fi
+    return 0
+}
+
+# bash -c script: "DIR... -- CMD...": join the cgroups DIR..., then exec CMD
+# (so CMD keeps this process's pid).
+# shellcheck disable=SC2016  # expanded by that bash, not here
+IN_CGROUPS='
+    while [[ $1 != -- ]]; do
+        { mkdir -p "$1" && echo $$ >"$1/cgroup.procs"; } 2>/dev/null ||
+            echo "testbed: warning: could not use cgroup $1" >&2
+        shift
+    done
+    shift
+    exec "$@"'
+
 launch_host() {
-    local host=$1 root="$HOSTS_DIR/$1/rootfs" log="$LOG_DIR/$1.log" pid
+    local host=$1 root="$HOSTS_DIR/$1/rootfs" log="$LOG_DIR/$1.log" pid cg=()
+    mapfile -t cg < <(cgroup_dirs "$host")
     # setsid: the container must not share our session or terminal, or a ^C
-    # in the caller's terminal would hit it. --register=no/--keep-unit: there
-    # is no systemd/machined on this machine to register with.
-    setsid systemd-nspawn -D "$root" -M "$host" -b \
-        --register=no --keep-unit \
-        --network-namespace-path="/run/netns/$host" \
-        --resolv-conf=off --timezone=off --link-journal=no \
-        --console=read-only \
-        >"$log" 2>&1 </dev/null &
+    # in the caller's terminal would hit it. --register=no and --keep-unit:
+    # there is no systemd/machined on this machine to talk to.
+    # --private-network on top of --network-namespace-path: without it nspawn
+    # bind-mounts this machine's /sys, and /sys/class/net inside the host
+    # lists this machine's interfaces (eth0, hdbr0...) instead of host0,
+    # which Ansible's interface facts read.
+    # 9>&-: nspawn must not inherit the state lock, or it holds it until down.
+    setsid bash -c "$IN_CGROUPS" testbed-launch "${cg[@]}" -- \
+        systemd-nspawn -D "$root" -M "$host" -b \
+            --register=no --keep-unit \
+            --network-namespace-path="/run/netns/$host" --private-network \
+            --resolv-conf=off --timezone=off --link-journal=no \
+            --console=read-only \
+        >"$log" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid" >"$HOSTS_DIR/$host/pid"
 }
@@ -430,7 +539,7 @@ wait_host() {
     local host=$1 pid deadline=$((SECONDS + BOOT_TIMEOUT)) state
     pid=$(host_pid "$host")
     until host_answers "$host"; do
-        if ! nspawn_alive "$host" "$pid"; then
+        if ! pid_running "$pid"; then
             say "$host: systemd-nspawn exited during boot; last lines of $LOG_DIR/$host.log:"
             tail -n 30 "$LOG_DIR/$host.log" >&2 || true
             return 1
@@ -512,7 +621,9 @@ cmd_up() {
     if ((${#to_boot[@]})); then
         probe_nspawn
         # Undo a half-done boot on any failure or interruption.
-        trap 'say "up failed, tearing down ${STARTED[*]:-}"; for h in "${STARTED[@]}"; do teardown_host "$h"; done; remove_bridge_if_unused' EXIT
+        trap 'say "up did not complete, tearing down ${STARTED[*]:-}"; for h in "${STARTED[@]}"; do teardown_host "$h"; done; remove_bridge_if_unused' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
         ensure_bridge
         for h in "${to_boot[@]}"; do
             STARTED+=("$h")
@@ -522,7 +633,7 @@ cmd_up() {
         # Boot them all first, then wait: boots overlap.
         for h in "${to_boot[@]}"; do launch_host "$h"; done
         for h in "${to_boot[@]}"; do wait_host "$h"; done
-        trap - EXIT
+        trap - EXIT INT TERM
         say "up: ${to_boot[*]} booted in $(elapsed "$t0") s"
     fi
     for h in "${hosts[@]}"; do
@@ -573,8 +684,7 @@ cmd_ssh() {
 
 cmd_env() {
     local hosts=() h var
-    mapfile -t hosts < <(for h in "${KNOWN_HOSTS[@]}"; do
-        nspawn_alive "$h" "$(host_pid "$h")" && echo "$h"; done)
+    mapfile -t hosts < <(hosts_up)
     ((${#hosts[@]})) || hosts=("${DEFAULT_HOSTS[@]}")
     printf 'export HADEPLOY_TESTBED_DIR=%q\n' "$STATE_DIR"
     printf 'export HADEPLOY_TESTBED_KEY=%q\n' "$KEY"
@@ -589,10 +699,11 @@ cmd_env() {
     done
 }
 
-# Makes this process a "child subreaper": nspawn processes orphaned by
-# 'testbed.sh up' are re-parented to us instead of PID 1, and bash reaps them.
-# Needed where PID 1 does not reap orphans: there every nspawn would otherwise
-# stay behind as a zombie after 'down'.
+# Makes CMD a "child subreaper": the nspawn processes that 'testbed.sh up'
+# leaves running are re-parented to it instead of to PID 1, and bash reaps
+# them as soon as 'down' stops them. Where PID 1 reaps orphans late (seconds,
+# as on some sandboxes) or never, each stopped nspawn otherwise lingers as a
+# zombie.
 become_subreaper() {   # re-execs "$@" as a subreaper
     local py
     py=$(command -v python3 || true)
@@ -604,11 +715,12 @@ if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD
 os.execvp(sys.argv[1], sys.argv[1:])' "$@"
 }
 
+RUN_HOSTS="${DEFAULT_HOSTS[*]}"
 cmd_run() {
-    local hosts="${DEFAULT_HOSTS[*]}" rc=0
+    local rc=0
     while (($#)); do
         case $1 in
-            --hosts) hosts=$2; shift 2 ;;
+            --hosts) RUN_HOSTS=$2; shift 2 ;;
             --) shift; break ;;
             *) break ;;
         esac
@@ -617,14 +729,15 @@ cmd_run() {
     need_root
     if [[ -z ${HADEPLOY_TESTBED_SUBREAPER:-} ]]; then
         export HADEPLOY_TESTBED_SUBREAPER=1
-        become_subreaper bash "$0" run --hosts "$hosts" -- "$@"
+        become_subreaper bash "$0" run --hosts "$RUN_HOSTS" -- "$@"
     fi
     local self=$0
-    trap '"$self" down || true' EXIT
+    # shellcheck disable=SC2086
+    trap '"$self" down $RUN_HOSTS || true' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
     # shellcheck disable=SC2086
-    "$self" up $hosts || exit $?
+    "$self" up $RUN_HOSTS || exit $?
     eval "$("$self" env)"
     "$@" || rc=$?
     exit "$rc"
