@@ -75,14 +75,18 @@ pub fn engine() -> TeraResult<Tera> {
     });
     tera.register_filter("ini", |v: &Value, _: Kwargs, _: &State| -> TeraResult<String> {
         match to_json(v)? {
-            serde_json::Value::String(s) => quote::ini_value(&s).map_err(|e| tera::Error::message(e.0)),
+            serde_json::Value::String(s) => quote::ini_value(&s)
+                .map(|s| jinja_literal(&s))
+                .map_err(|e| tera::Error::message(e.0)),
             serde_json::Value::Bool(b) => Ok(b.to_string()),
             serde_json::Value::Number(n) => Ok(n.to_string()),
             other => Err(tera::Error::message(format!("no INI form for {other}"))),
         }
     });
     tera.register_filter("ini_command", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
-        quote::command(v).map_err(|e| tera::Error::message(e.0))
+        quote::command(v)
+            .map(|s| jinja_literal(&s))
+            .map_err(|e| tera::Error::message(e.0))
     });
     tera.register_filter("ini_env", |v: &Value, _: Kwargs, _: &State| -> TeraResult<String> {
         let serde_json::Value::Object(map) = to_json(v)? else {
@@ -95,7 +99,7 @@ pub fn engine() -> TeraResult<Tera> {
                 .ok_or_else(|| tera::Error::message("environment values are strings"))?;
             pairs.push(quote::env_pair(k, v).map_err(|e| tera::Error::message(e.0))?);
         }
-        Ok(pairs.join(","))
+        Ok(jinja_literal(&pairs.join(",")))
     });
     tera.register_filter("word", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
         if !v.is_empty() && v.chars().all(crate::views::is_word_char) {
@@ -119,6 +123,15 @@ pub fn engine() -> TeraResult<Tera> {
         tera.add_raw_template(name, text)?;
     }
     Ok(tera)
+}
+
+/// The INI files are deployed with Ansible's `template`, so `{{ }}` in a
+/// user value reaches Ansible on purpose (as in HADeploy). Jinja's block and
+/// comment markers never do: a shell's `${#list[@]}` or a literal `{%` would
+/// otherwise be eaten or break the template. They are written as Jinja
+/// string literals, which render back to the same characters.
+fn jinja_literal(s: &str) -> String {
+    s.replace("{%", "{{ '{%' }}").replace("{#", "{{ '{#' }}")
 }
 
 fn to_json(v: &Value) -> TeraResult<serde_json::Value> {

@@ -8,7 +8,7 @@ use std::process::Command;
 use hadeploy_codegen::{Options, render};
 use hadeploy_model::SrcArg;
 
-const COMMAND: &str = r#"/bin/sh -c 'echo "a: b" ; echo #x 50% {{ x }} é' %(program_name)s"#;
+const COMMAND: &str = r#"/bin/sh -c 'echo "a: b" ; echo #x 50% {{ x }} é ${#n} {% raw %}' %(program_name)s"#;
 
 fn description(dir: &Path) -> PathBuf {
     let app = dir.join("app.yml");
@@ -26,7 +26,7 @@ supervisor_programs:
   command: '{}'
   environment:
   - 'QUOTE=say "hi": 50%#1 {{{{ x }}}} ü'
-  - "SINGLE=it's; ok"
+  - "SINGLE=it's; ok {{#x"
 "#,
         COMMAND.replace('\'', "''")
     );
@@ -73,6 +73,10 @@ fn hostile_values_arrive_intact() {
 import sys, shlex, json
 from supervisor.options import UnhosedConfigParser, ServerOptions
 from supervisor.datatypes import dict_of_key_value_pairs
+import jinja2
+# Ansible's `template` renders the file first: `{{ x }}` is the user's on purpose.
+text = jinja2.Template(open(sys.argv[1]).read()).render(x='X')
+open(sys.argv[1], 'w').write(text)
 p = UnhosedConfigParser()
 p.read(sys.argv[1])
 opts = ServerOptions()
@@ -84,8 +88,8 @@ print(json.dumps({'argv': shlex.split(cmd), 'env': dict_of_key_value_pairs(env)}
     assert!(o.status.success(), "{}\n{ini}", String::from_utf8_lossy(&o.stderr));
     let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let want = serde_json::json!({
-        "argv": ["/bin/sh", "-c", "echo \"a: b\" ; echo #x 50% {{ x }} é", "p"],
-        "env": { "QUOTE": "say \"hi\": 50%#1 {{ x }} ü", "SINGLE": "it's; ok" },
+        "argv": ["/bin/sh", "-c", "echo \"a: b\" ; echo #x 50% X é ${#n} {% raw %}", "p"],
+        "env": { "QUOTE": "say \"hi\": 50%#1 X ü", "SINGLE": "it's; ok {#x" },
     });
     assert_eq!(got, want, "supervisor reads back something else from:\n{ini}");
 }
