@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit, snapshot and
-# property tests. Prints its wall time at the end.
+# property tests, then the end-to-end suite on real hosts. Prints its wall
+# time at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -14,5 +15,9 @@ else
   echo "note: cargo-insta is not installed; orphaned snapshots are not checked" >&2
   CI=true INSTA_UPDATE=no cargo test --workspace --locked
 fi
+
+# Real hosts: deploys the user story on systemd-nspawn containers. Needs root;
+# skipped with a message where it cannot run, never when CI is set.
+bash tests/e2e/suite.sh
 
 echo "test suite: $(( $(date +%s) - start )) s"
