@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use hadeploy_model::Model;
 
-pub use write::{MARKER, WriteError, check, write};
+pub use write::{Drift, MARKER, WriteError, check, write};
 
 /// Choices that are not part of the description.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -107,23 +107,84 @@ fn checked(root: &Path, rel: &str) -> Result<PathBuf, WriteError> {
     Ok(root.join(p))
 }
 
-/// What differs between `project` and `dir`, one line per file
-/// (`+ new`, `- stale`, `~ changed`); empty when `dir` is up to date.
-pub fn check(project: &Project, dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
+/// One file whose content in a folder is not what would be generated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The file, relative to the folder.
+    pub path: String,
+    /// Its content in the folder; `None` when it is missing there.
+    pub on_disk: Option<Vec<u8>>,
+    /// What would be generated; `None` for a file that would not be.
+    pub generated: Option<Vec<u8>>,
+}
+
+impl Drift {
+    /// `+ new`, `- stale` or `~ changed`, and the path.
+    pub fn summary(&self) -> String {
+        let sign = match (&self.on_disk, &self.generated) {
+            (None, _) => '+',
+            (_, None) => '-',
+            _ => '~',
+        };
+        format!("{sign} {}", self.path)
+    }
+
+    /// A unified diff from the folder's content to the generated one, with
+    /// `folder` naming the folder in its headers; one line for binary files.
+    pub fn unified_diff(&self, folder: &str) -> String {
+        fn text(b: &Option<Vec<u8>>) -> Option<&str> {
+            match b {
+                None => Some(""),
+                Some(b) => std::str::from_utf8(b).ok(),
+            }
+        }
+        let (Some(old), Some(new)) = (text(&self.on_disk), text(&self.generated)) else {
+            return format!("Binary file {folder}/{} differs\n", self.path);
+        };
+        let side = |present: bool, what: &str| {
+            if present {
+                format!("{folder}/{}\t({what})", self.path)
+            } else {
+                "/dev/null".to_string()
+            }
+        };
+        similar::TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(
+                &side(self.on_disk.is_some(), "in the folder"),
+                &side(self.generated.is_some(), "generated"),
+            )
+            .to_string()
+    }
+}
+
+/// Every file of `dir` that is not as `project` would write it (missing,
+/// stale or changed, the [`MARKER`] included), sorted by path; empty when
+/// `dir` is up to date.
+pub fn check(project: &Project, dir: &Path) -> Vec<Drift> {
+    let mut expected: Vec<(&str, &[u8])> = vec![(MARKER, MARKER_TEXT.as_bytes())];
+    expected.extend(project.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
     let mut on_disk = std::collections::BTreeSet::new();
     collect(dir, dir, &mut on_disk);
-    on_disk.remove(MARKER);
-    for (rel, bytes) in project {
+    let mut out = Vec::new();
+    for (rel, bytes) in expected {
         match std::fs::read(dir.join(rel)) {
-            Ok(b) if &b == bytes => {}
-            Ok(_) => out.push(format!("~ {rel}")),
-            Err(_) => out.push(format!("+ {rel}")),
+            Ok(b) if b == bytes => {}
+            found => out.push(Drift {
+                path: rel.to_string(),
+                on_disk: found.ok(),
+                generated: Some(bytes.to_vec()),
+            }),
         }
         on_disk.remove(rel);
     }
-    out.extend(on_disk.into_iter().map(|rel| format!("- {rel}")));
-    out.sort();
+    out.extend(on_disk.into_iter().map(|rel| Drift {
+        on_disk: std::fs::read(dir.join(&rel)).ok(),
+        path: rel,
+        generated: None,
+    }));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
 

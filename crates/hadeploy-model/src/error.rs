@@ -2,6 +2,8 @@
 
 use std::fmt::{self, Write as _};
 
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
+
 use crate::span::{SourceMap, Span};
 
 /// Most errors reported for one run; past it the user has enough to fix first.
@@ -178,53 +180,77 @@ pub struct Diagnostics {
     pub sources: SourceMap,
 }
 
-impl fmt::Display for Diagnostics {
-    /// Renders like a compiler:
+impl Diagnostics {
+    /// Renders every error like a compiler, with colours when `styled`:
     ///
     /// ```text
     /// error: unknown key `supervisr` in a `supervisor_programs` item
-    ///  --> app.yml:12:5
+    ///   --> app.yml:12:3
     ///    |
     /// 12 |   supervisr: tsupv
     ///    |   ^
     ///    = help: did you mean `supervisor`?
     /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.errors.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            writeln!(f, "error: {}", d.kind)?;
-            if let Some(span) = d.span {
-                let path = self.sources.get(span.file).path.display();
-                writeln!(f, " --> {path}:{}:{}", span.line, span.col)?;
-                if let Some(line) = self.sources.line_text(span) {
-                    let num = span.line.to_string();
-                    let pad = " ".repeat(num.len());
-                    let caret_pad: String = line
-                        .chars()
-                        .take(span.col.saturating_sub(1) as usize)
-                        .map(|c| if c == '\t' { '\t' } else { ' ' })
-                        .collect();
-                    writeln!(f, "{pad} |")?;
-                    writeln!(f, "{num} | {}", line.trim_end())?;
-                    writeln!(f, "{pad} | {caret_pad}^")?;
-                }
-            }
-            if let Some(help) = &d.help {
-                writeln!(f, "help: {help}")?;
-            }
+    ///
+    /// then one line counting them.
+    pub fn render(&self, styled: bool) -> String {
+        let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
+        // Wide enough to show whole any line a person writes, flow-style
+        // items included; a longer line (a minified or hostile file) is cut
+        // around the caret rather than flooding the terminal.
+        let renderer = renderer.term_width(240);
+        let mut out = String::new();
+        for d in &self.errors {
+            out.push_str(&renderer.render(&[self.group(d)]));
+            out.push_str("\n\n");
         }
         let total = self.errors.len() + self.omitted;
-        let mut summary = String::new();
+        let mut summary = format!("the description has {total} error{}", if total == 1 { "" } else { "s" });
         if self.omitted > 0 {
-            write!(summary, "; {} more not shown", self.omitted)?;
+            let _ = write!(summary, "; {} more not shown", self.omitted);
         }
-        write!(
-            f,
-            "\nerror: the description has {total} error{}{summary}",
-            if total == 1 { "" } else { "s" }
-        )
+        out.push_str(&renderer.render(&[Group::with_title(Level::ERROR.primary_title(summary))]));
+        out
+    }
+
+    fn group<'a>(&'a self, d: &'a Diagnostic) -> Group<'a> {
+        let mut group = Group::with_title(Level::ERROR.primary_title(d.kind.to_string()));
+        if let Some(span) = d.span {
+            let path = self.sources.get(span.file).path.display().to_string();
+            group = match self.sources.line_text(span) {
+                // The line alone: a source may be large, and only this line is shown.
+                Some(line) => {
+                    let line = line.trim_end();
+                    let start = line
+                        .char_indices()
+                        .nth(span.col.saturating_sub(1) as usize)
+                        .map_or(line.len(), |(i, _)| i);
+                    let end = line[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+                    group.element(
+                        Snippet::source(line)
+                            .line_start(span.line as usize)
+                            .path(path)
+                            .annotation(AnnotationKind::Primary.span(start..end)),
+                    )
+                }
+                None => group.element(
+                    Origin::path(path)
+                        .line(span.line as usize)
+                        .char_column(span.col as usize),
+                ),
+            };
+        }
+        if let Some(help) = &d.help {
+            group = group.element(Level::HELP.message(help.as_str()));
+        }
+        group
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    /// [`Diagnostics::render`] without colours.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
     }
 }
 

@@ -7,16 +7,19 @@
 
 mod build;
 mod error;
+pub mod format;
 mod load;
 mod model;
 mod read;
+mod schema;
 mod span;
 mod tree;
 
-pub use build::SECTIONS;
 pub use error::{Diagnostic, Diagnostics, ErrorKind, MAX_ERRORS};
+pub use format::SECTIONS;
 pub use load::{Loaded, SrcArg};
 pub use model::*;
+pub use schema::{SCHEMA_DRAFT, json_schema};
 pub use span::{FileId, Source, SourceMap, Span};
 pub use tree::{MAX_DEPTH, MAX_NODES, MAX_SCALAR};
 

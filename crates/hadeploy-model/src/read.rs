@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::format::{Keys, Ty};
 use crate::span::{SourceMap, Span};
 use crate::tree::{Node, NodeKind, Typed};
 
@@ -19,13 +20,15 @@ pub(crate) struct Fields<'a> {
     /// "a `supervisors` item", for messages.
     pub(crate) what: String,
     pub(crate) span: Span,
+    keys: &'static Keys,
     entries: &'a [(Node, Node)],
 }
 
 impl<'a> Fields<'a> {
-    /// Reads a map item, reporting keys outside `known` (with a suggestion).
-    pub(crate) fn new(node: &'a Node, what: impl Into<String>, known: &[&str], sink: &mut Sink) -> Option<Self> {
-        let what = what.into();
+    /// Reads a map item, reporting keys outside `keys` (with a suggestion).
+    pub(crate) fn new(node: &'a Node, keys: &'static Keys, sink: &mut Sink) -> Option<Self> {
+        let what = keys.what.to_string();
+        let known = keys.names();
         let Some(entries) = node.as_map() else {
             sink.err(
                 ErrorKind::WrongType {
@@ -61,12 +64,26 @@ impl<'a> Fields<'a> {
         Some(Fields {
             what,
             span: node.span,
+            keys,
             entries,
         })
     }
 
+    /// Checks, in tests and debug builds, that `key` is read as its table in
+    /// [`crate::format`] says: a key read here but missing there would be
+    /// rejected as unknown, and the schema would describe another type.
+    fn declared(&self, key: &str, read_as: impl Fn(Ty) -> bool) {
+        let declared = self.keys.get(key).map(|k| k.ty);
+        debug_assert!(
+            declared.is_some_and(read_as),
+            "{} reads `{key}`, declared {declared:?} in `format`",
+            self.what
+        );
+    }
+
     /// The value under `key`; a null value counts as absent.
     pub(crate) fn get(&self, key: &str) -> Option<&'a Node> {
+        self.declared(key, |_| true);
         self.entries
             .iter()
             .rev()
@@ -90,6 +107,11 @@ impl<'a> Fields<'a> {
 
     /// A required single-line string.
     pub(crate) fn req_str(&self, key: &'static str, sink: &mut Sink) -> Option<Spanned<String>> {
+        debug_assert!(
+            self.keys.get(key).is_some_and(|k| k.required),
+            "{} requires `{key}`, optional in `format`",
+            self.what
+        );
         let v = self.opt_str(key, sink);
         if v.is_none() && self.get(key).is_none() {
             self.missing(key, sink);
@@ -100,6 +122,12 @@ impl<'a> Fields<'a> {
     /// An optional single-line string. Plain numbers and booleans are taken
     /// as written (`mode: 0755` is the string "0755").
     pub(crate) fn opt_str(&self, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
+        self.declared(key, |t| {
+            matches!(
+                t,
+                Ty::Str | Ty::LocalPath | Ty::Mode | Ty::Size | Ty::Signal | Ty::Word(_)
+            )
+        });
         let node = self.get(key)?;
         string(node, key, sink)
     }
@@ -111,6 +139,7 @@ impl<'a> Fields<'a> {
 
     /// An optional boolean: `yes/no/true/false/on/off/y/n`, unquoted.
     pub(crate) fn opt_bool(&self, key: &str, sink: &mut Sink) -> Option<bool> {
+        self.declared(key, |t| t == Ty::Bool);
         let node = self.get(key)?;
         match node.as_scalar().map(|s| s.typed()) {
             Some(Typed::Bool(b)) => Some(b),
@@ -142,12 +171,14 @@ impl<'a> Fields<'a> {
 
     /// An optional integer within `min..=max`.
     pub(crate) fn opt_int(&self, key: &str, min: i64, max: i64, sink: &mut Sink) -> Option<i64> {
+        self.declared(key, |t| t == Ty::Int { min, max });
         let node = self.get(key)?;
         int(node, key, min, max, sink)
     }
 
     /// An optional list of single-line strings; a lone string counts as a list of one.
     pub(crate) fn str_list(&self, key: &str, sink: &mut Sink) -> Vec<Spanned<String>> {
+        self.declared(key, |t| t == Ty::StrList);
         let Some(node) = self.get(key) else { return Vec::new() };
         match &node.kind {
             NodeKind::Seq(items) => items.iter().filter_map(|i| string(i, key, sink)).collect(),
@@ -161,6 +192,7 @@ impl<'a> Fields<'a> {
 
     /// One of a fixed set of words.
     pub(crate) fn opt_choice(&self, key: &str, choices: &[&str], sink: &mut Sink) -> Option<Spanned<String>> {
+        self.declared(key, |t| matches!(t, Ty::Word(w) if w == choices));
         let s = self.opt_str(key, sink)?;
         if choices.contains(&s.value.as_str()) {
             return Some(s);

@@ -3,10 +3,11 @@
 //! structs live here, not in `main.rs`, so tests can drive them.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use hadeploy_codegen::Project;
 use hadeploy_model::{Model, SrcArg};
 
 /// Deploys supervisord instances and their programs on Linux hosts with
@@ -104,6 +105,44 @@ pub enum Command {
         #[command(flatten)]
         src: SrcArgs,
     },
+    /// Check the description and write its Ansible project; run nothing.
+    ///
+    /// Writes what `--action none` writes. With `--check`, writes nothing and
+    /// tells whether the folder is what the description generates: for a
+    /// project committed beside its description and reviewed in pull requests.
+    Generate {
+        /// The description.
+        #[command(flatten)]
+        src: SrcArgs,
+        /// Where the project is written [default: hadeploy-work]. The folder
+        /// is created, or must be one this tool created before.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write nothing: print how DIR differs from what would be generated,
+        /// as a diff, and exit 1 if it does.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the JSON Schema of the description format, for editors.
+    ///
+    /// yaml-language-server (VS Code, Neovim, Helix...) uses it to complete
+    /// keys and flag mistakes as they are typed; docs/editors.md says how.
+    Schema,
+    /// Print the completion script of a shell.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, or a subcommand's.
+    ///
+    /// In roff: `hadeploy man > hadeploy.1`,
+    /// `hadeploy man generate > hadeploy-generate.1`.
+    Man {
+        /// The subcommand whose page to print.
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
 }
 
 /// Runs the command line; the exit code is 0 on success, 1 when the
@@ -113,13 +152,65 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Dump { src }) => match load(&src.parsed()) {
             Some(model) => {
                 let json = serde_json::to_string_pretty(&model).expect("the model serializes");
-                let _ = writeln!(std::io::stdout(), "{json}");
-                ExitCode::SUCCESS
+                print(&format!("{json}\n"))
             }
             None => ExitCode::FAILURE,
         },
+        Some(Command::Generate { src, out, check }) => {
+            let dir = out.unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));
+            let Some(project) = project(&src.parsed(), &dir) else {
+                return ExitCode::FAILURE;
+            };
+            if check {
+                check_project(&project, &dir, &src.src)
+            } else {
+                write_project(&project, &dir)
+            }
+        }
+        Some(Command::Schema) => {
+            let schema = serde_json::to_string_pretty(&hadeploy_model::json_schema()).expect("the schema serializes");
+            print(&format!("{schema}\n"))
+        }
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hadeploy", &mut out);
+            print(&String::from_utf8_lossy(&out))
+        }
+        Some(Command::Man { subcommand }) => man(subcommand.as_deref()),
         None => run_action(&cli.run),
     }
+}
+
+/// The manual page of the command, or of one subcommand (`hadeploy-NAME(1)`,
+/// the name the main page refers to it by).
+fn man(subcommand: Option<&str>) -> ExitCode {
+    let mut cmd = Cli::command();
+    // Gives subcommands their `hadeploy-NAME` page names.
+    cmd.build();
+    let page = match subcommand {
+        None => cmd,
+        Some(name) => match cmd.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<&str> = cmd.get_subcommands().map(clap::Command::get_name).collect();
+                eprintln!("error: no subcommand `{name}`");
+                eprintln!("help: the subcommands are: {}", names.join(", "));
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .source(format!("hadeploy {}", env!("CARGO_PKG_VERSION")))
+        .render(&mut out)
+        .expect("rendering into memory cannot fail");
+    print(&String::from_utf8_lossy(&out))
+}
+
+/// Writes `text` to standard output; a closed pipe (`| head`) is not an error.
+fn print(text: &str) -> ExitCode {
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    ExitCode::SUCCESS
 }
 
 fn run_action(args: &RunArgs) -> ExitCode {
@@ -129,34 +220,79 @@ fn run_action(args: &RunArgs) -> ExitCode {
         return ExitCode::from(2);
     };
     let srcs: Vec<SrcArg> = args.src.iter().map(|s| SrcArg::parse(s)).collect();
-    let Some(model) = load(&srcs) else {
-        return ExitCode::FAILURE;
-    };
     let dir = args
         .working_folder
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));
-    let opts = hadeploy_codegen::Options {
-        project_dir: Some(dir.clone()),
-        source_dir: std::env::current_dir().ok(),
-        ..hadeploy_codegen::Options::default()
+    let Some(project) = project(&srcs, &dir) else {
+        return ExitCode::FAILURE;
     };
-    let project = match hadeploy_codegen::render(&model, &opts) {
-        Ok(project) => project,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(playbook) = action.playbook() else {
+        return write_project(&project, &dir);
     };
     if let Err(e) = hadeploy_codegen::write(&project, &dir) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let Some(playbook) = action.playbook() else {
-        eprintln!("generated the Ansible project in `{}`", dir.display());
-        return ExitCode::SUCCESS;
-    };
     run_playbook(&dir, playbook, &args.ansible_args)
+}
+
+/// Loads the description and renders the project that goes into `dir`;
+/// `None` once the errors are reported.
+fn project(srcs: &[SrcArg], dir: &Path) -> Option<Project> {
+    let model = load(srcs)?;
+    let opts = hadeploy_codegen::Options {
+        project_dir: Some(dir.to_path_buf()),
+        source_dir: std::env::current_dir().ok(),
+        ..hadeploy_codegen::Options::default()
+    };
+    match hadeploy_codegen::render(&model, &opts) {
+        Ok(project) => Some(project),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+fn write_project(project: &Project, dir: &Path) -> ExitCode {
+    match hadeploy_codegen::write(project, dir) {
+        Ok(()) => {
+            eprintln!("generated the Ansible project in `{}`", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `generate --check`: the diff on standard output, the verdict on standard error.
+fn check_project(project: &Project, dir: &Path, srcs: &[String]) -> ExitCode {
+    let drift = hadeploy_codegen::check(project, dir);
+    if drift.is_empty() {
+        eprintln!("`{}` is up to date", dir.display());
+        return ExitCode::SUCCESS;
+    }
+    let folder = dir.display().to_string();
+    let diff: String = drift.iter().map(|d| d.unified_diff(&folder)).collect();
+    let _ = std::io::stdout().write_all(diff.as_bytes());
+    let n = drift.len();
+    eprintln!(
+        "error: `{folder}` is not what the description generates: {n} file{} differ{}",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "s" } else { "" }
+    );
+    for d in &drift {
+        eprintln!("  {}", d.summary());
+    }
+    let src: Vec<String> = srcs.iter().map(|s| format!("--src {s}")).collect();
+    eprintln!(
+        "help: regenerate it with `hadeploy generate {} --out {folder}`",
+        src.join(" ")
+    );
+    ExitCode::FAILURE
 }
 
 /// Runs `ansible-playbook` in the generated project, its output streamed as
@@ -193,7 +329,9 @@ fn load(srcs: &[SrcArg]) -> Option<Model> {
     match hadeploy_model::load(srcs) {
         Ok(model) => Some(model),
         Err(diags) => {
-            eprintln!("{diags}");
+            // Coloured on a terminal; anstream strips the colours otherwise,
+            // and when NO_COLOR is set.
+            anstream::eprintln!("{}", diags.render(true));
             None
         }
     }

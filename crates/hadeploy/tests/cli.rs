@@ -199,3 +199,173 @@ fn usage_errors_exit_2() {
     let out = hadeploy(&fixtures()).args(["--action", "deploy"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn generate_check_passes_when_up_to_date_and_shows_a_diff_when_not() {
+    let dir = fixtures().join("seed/simple");
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let generate = |extra: &[&str]| {
+        hadeploy(&dir)
+            .args(["generate", "--src", "app.yml", "--out"])
+            .arg(&work)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = generate(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(work.join("inventory.yml").is_file());
+
+    let out = generate(&["--check"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty());
+
+    // A hand edit of a generated file: the diff names it, and nothing is written.
+    let inventory = work.join("inventory.yml");
+    let original = std::fs::read_to_string(&inventory).unwrap();
+    let edited = original.replace("ansible_user: \"root\"", "ansible_user: \"admin\"");
+    assert_ne!(edited, original);
+    std::fs::write(&inventory, &edited).unwrap();
+    let out = generate(&["--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let diff = String::from_utf8(out.stdout).unwrap();
+    let shown = format!("{}/inventory.yml", work.display());
+    assert!(diff.contains(&format!("--- {shown}\t(in the folder)")), "{diff}");
+    assert!(diff.contains(&format!("+++ {shown}\t(generated)")), "{diff}");
+    assert!(diff.contains("\n-      ansible_user: \"admin\"\n"), "{diff}");
+    assert!(diff.contains("\n+      ansible_user: \"root\"\n"), "{diff}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("1 file differs"), "{stderr}");
+    assert!(stderr.contains("~ inventory.yml"), "{stderr}");
+    assert!(
+        stderr.contains("help: regenerate it with `hadeploy generate --src app.yml --out"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&inventory).unwrap(), edited);
+
+    // A change of the description: a folder more.
+    assert!(generate(&[]).status.success());
+    let extra = tmp.path().join("extra.yml");
+    std::fs::write(
+        &extra,
+        "folders:\n- { path: /opt/extra, owner: tsup, group: tsup, mode: \"0700\" }\n",
+    )
+    .unwrap();
+    let out = hadeploy(&dir)
+        .args(["generate", "--src", "app.yml", "--src"])
+        .arg(&extra)
+        .arg("--out")
+        .arg(&work)
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(diff.contains("+  - path: \"/opt/extra\""), "{diff}");
+    assert!(String::from_utf8(out.stderr).unwrap().contains("~ host_vars/en1.yml"));
+}
+
+#[test]
+fn generate_writes_what_action_none_writes() {
+    let dir = fixtures().join("seed/simple");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = hadeploy(&dir)
+        .args(["--src", "app.yml", "--action", "none", "--workingFolder"])
+        .arg(tmp.path().join("work"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hadeploy(&dir)
+        .args(["generate", "--src", "app.yml", "--check", "--out"])
+        .arg(tmp.path().join("work"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn generate_check_reports_a_missing_folder_and_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = hadeploy(tmp.path())
+        .arg("generate")
+        .arg("--src")
+        .arg(fixtures().join("seed/simple/app.yml"))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("--- /dev/null\n+++ hadeploy-work/deploy.yml\t(generated)\n"),
+        "{stdout}"
+    );
+    assert!(!tmp.path().join("hadeploy-work").exists());
+}
+
+#[test]
+fn schema_prints_the_json_schema_of_the_description() {
+    let out = hadeploy(&fixtures()).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema, hadeploy_model::json_schema());
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(schema["additionalProperties"], false);
+}
+
+#[test]
+fn completions_come_from_the_command_line_definition() {
+    let out = hadeploy(&fixtures()).args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    for word in ["--src", "--action", "--workingFolder", "generate", "deploy"] {
+        assert!(script.contains(word), "{word} is completed");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = hadeploy(&fixtures()).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{shell}");
+    }
+}
+
+#[test]
+fn man_pages_come_from_the_command_line_definition() {
+    let out = hadeploy(&fixtures()).arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH hadeploy 1"), "{page}");
+    // roff escapes each `-` of an option.
+    assert!(page.contains(r"\-\-workingFolder"), "{page}");
+    assert!(page.contains("hadeploy\\-generate(1)"), "{page}");
+
+    let out = hadeploy(&fixtures()).args(["man", "generate"]).output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH hadeploy-generate 1"), "{page}");
+    assert!(page.contains(r"\-\-check"), "{page}");
+
+    let out = hadeploy(&fixtures()).args(["man", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn errors_are_plain_without_a_terminal_and_coloured_when_forced() {
+    let dir = fixtures().join("errors");
+    let run = |envs: &[(&str, &str)]| {
+        let mut cmd = Command::cargo_bin("hadeploy").unwrap();
+        cmd.current_dir(&dir)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .args(["--src", "unknown_key.yml", "--action", "none"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(!run(&[]).contains('\x1b'));
+    assert!(run(&[("CLICOLOR_FORCE", "1")]).contains("\x1b["));
+    assert!(!run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
+}

@@ -6,45 +6,13 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::format::{self, HOST_ATTRS, Ty};
 use crate::model::{Host, HostGroup, Scope};
 use crate::read::{Fields, Spanned, int, local_path, section_items, string};
 use crate::span::{SourceMap, Span};
 use crate::tree::{Node, Typed};
 
-/// How a host attribute is typed.
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Path,
-    Bool,
-    Port,
-}
-
-/// Every host attribute, as `hosts` and `host_overrides` spell it.
-const ATTRS: &[(&str, Kind)] = &[
-    ("ssh_host", Kind::Str),
-    ("ssh_user", Kind::Str),
-    ("ssh_private_key_file", Kind::Path),
-    ("ssh_password", Kind::Str),
-    ("ssh_port", Kind::Port),
-    ("ssh_extra_args", Kind::Str),
-    ("ssh_common_args", Kind::Str),
-    ("sftp_extra_args", Kind::Str),
-    ("scp_extra_args", Kind::Str),
-    ("ssh_pipelining", Kind::Bool),
-    ("ssh_executable", Kind::Str),
-    ("become", Kind::Bool),
-    ("become_method", Kind::Str),
-    ("become_user", Kind::Str),
-    ("become_pass", Kind::Str),
-    ("become_exe", Kind::Str),
-    ("become_flags", Kind::Str),
-    ("python_interpreter", Kind::Str),
-    ("privileged", Kind::Bool),
-    ("force_setup", Kind::Bool),
-];
-
-/// Ansible's names for the attributes above, for reading inventories.
+/// Ansible's names for the host attributes of [`HOST_ATTRS`], for reading inventories.
 const ANSIBLE_NAMES: &[(&str, &str)] = &[
     ("ansible_host", "ssh_host"),
     ("ansible_ssh_host", "ssh_host"),
@@ -185,10 +153,8 @@ impl Inventory {
 pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink) -> Inventory {
     let mut inv = Inventory::default();
     let mut host_spans: IndexMap<String, Span> = IndexMap::new();
-    let mut known: Vec<&str> = vec!["name", "when"];
-    known.extend(ATTRS.iter().map(|(k, _)| *k));
     for item in section_items(root, "hosts", sink) {
-        let Some(f) = Fields::new(item, "a `hosts` item", &known, sink) else {
+        let Some(f) = Fields::new(item, &format::HOST, sink) else {
             continue;
         };
         let Some(name) = f.req_str("name", sink) else { continue };
@@ -198,11 +164,11 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
             privileged: true,
             ..Host::default()
         };
-        for (key, kind) in ATTRS {
-            if let Some(node) = f.get(key)
-                && let Some(v) = attr(node, key, *kind, sources, sink)
+        for a in HOST_ATTRS {
+            if let Some(node) = f.get(a.name)
+                && let Some(v) = attr(node, a.name, a.ty, sources, sink)
             {
-                set(&mut host, key, Some(v));
+                set(&mut host, a.name, Some(v));
             }
         }
         add_host(&mut inv, &mut host_spans, host, name.span, sink);
@@ -210,7 +176,7 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
 
     let mut inv_groups: Vec<(String, Vec<String>, Vec<String>, Span)> = Vec::new();
     for item in section_items(root, "ansible_inventories", sink) {
-        let Some(f) = Fields::new(item, "an `ansible_inventories` item", &["file", "when"], sink) else {
+        let Some(f) = Fields::new(item, &format::ANSIBLE_INVENTORY, sink) else {
             continue;
         };
         let Some(file) = f.req_str("file", sink) else { continue };
@@ -261,12 +227,7 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
         );
     }
     for item in section_items(root, "host_groups", sink) {
-        let Some(f) = Fields::new(
-            item,
-            "a `host_groups` item",
-            &["name", "hosts", "groups", "force_setup", "when"],
-            sink,
-        ) else {
+        let Some(f) = Fields::new(item, &format::HOST_GROUP, sink) else {
             continue;
         };
         let Some(name) = f.req_str("name", sink) else { continue };
@@ -453,11 +414,9 @@ fn flatten(
 }
 
 fn overrides(root: &[(Node, Node)], inv: &mut Inventory, sources: &SourceMap, sink: &mut Sink) {
-    let mut known: Vec<&str> = vec!["name", "priority", "when"];
-    known.extend(ATTRS.iter().map(|(k, _)| *k));
     let mut changes: Vec<Change> = Vec::new();
     for item in section_items(root, "host_overrides", sink) {
-        let Some(f) = Fields::new(item, "a `host_overrides` item", &known, sink) else {
+        let Some(f) = Fields::new(item, &format::HOST_OVERRIDE, sink) else {
             continue;
         };
         let Some(name) = f.req_str("name", sink) else { continue };
@@ -479,11 +438,11 @@ fn overrides(root: &[(Node, Node)], inv: &mut Inventory, sources: &SourceMap, si
             }
             continue;
         };
-        for (key, kind) in ATTRS {
+        for &format::Key { name: key, ty, .. } in format::HOST_OVERRIDE.removable {
             let Some((_, node)) = item.as_map().and_then(|m| {
                 m.iter()
                     .rev()
-                    .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == *key))
+                    .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key))
             }) else {
                 continue;
             };
@@ -491,7 +450,7 @@ fn overrides(root: &[(Node, Node)], inv: &mut Inventory, sources: &SourceMap, si
             let value = if unset {
                 None
             } else {
-                attr(node, key, *kind, sources, sink)
+                attr(node, key, ty, sources, sink)
             };
             if unset || value.is_some() {
                 changes.push(Change {
@@ -515,18 +474,21 @@ fn overrides(root: &[(Node, Node)], inv: &mut Inventory, sources: &SourceMap, si
     }
 }
 
-fn attr(node: &Node, key: &str, kind: Kind, sources: &SourceMap, sink: &mut Sink) -> Option<Value> {
-    match kind {
-        Kind::Str => string(node, key, sink).map(|s| Value::Str(s.value)),
-        Kind::Path => string(node, key, sink).map(|s| Value::Path(local_path(&s.value, s.span, sources))),
-        Kind::Port => int(node, key, 1, 65535, sink).map(|p| Value::Port(u16::try_from(p).expect("in range"))),
-        Kind::Bool => match node.as_scalar().map(|s| s.typed()) {
+/// A host attribute, typed as [`HOST_ATTRS`] says; the only integer is the port.
+fn attr(node: &Node, key: &str, ty: Ty, sources: &SourceMap, sink: &mut Sink) -> Option<Value> {
+    match ty {
+        Ty::LocalPath => string(node, key, sink).map(|s| Value::Path(local_path(&s.value, s.span, sources))),
+        Ty::Int { min, max } => {
+            int(node, key, min, max, sink).map(|p| Value::Port(u16::try_from(p).expect("in range")))
+        }
+        Ty::Bool => match node.as_scalar().map(|s| s.typed()) {
             Some(Typed::Bool(b)) => Some(Value::Bool(b)),
             _ => {
                 crate::read::wrong(key, "a boolean (yes/no)", node, sink);
                 None
             }
         },
+        _ => string(node, key, sink).map(|s| Value::Str(s.value)),
     }
 }
 
@@ -570,7 +532,7 @@ fn set(host: &mut Host, key: &str, value: Option<Value>) {
         "python_interpreter" => host.python_interpreter = s(&value),
         "privileged" => host.privileged = b(&value).unwrap_or(true),
         "force_setup" => host.force_setup = b(&value).unwrap_or(false),
-        _ => unreachable!("`{key}` is listed in ATTRS"),
+        _ => unreachable!("`{key}` is listed in HOST_ATTRS"),
     }
 }
 
@@ -579,20 +541,20 @@ fn apply_ansible_var(host: &mut Host, key: &str, value: String, inventory: &Path
         host.ansible_vars.insert(key.to_string(), value);
         return;
     };
-    let kind = ATTRS
+    let ty = HOST_ATTRS
         .iter()
-        .find(|(k, _)| k == attr)
-        .map(|(_, k)| *k)
+        .find(|k| k.name == *attr)
+        .map(|k| k.ty)
         .expect("mapped attributes exist");
-    let v = match kind {
-        Kind::Str => Some(Value::Str(value.clone())),
-        Kind::Path => Some(Value::Path(inventory.parent().unwrap_or(Path::new("")).join(&value))),
-        Kind::Port => value.parse().ok().map(Value::Port),
-        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+    let v = match ty {
+        Ty::LocalPath => Some(Value::Path(inventory.parent().unwrap_or(Path::new("")).join(&value))),
+        Ty::Int { .. } => value.parse().ok().map(Value::Port),
+        Ty::Bool => match value.to_ascii_lowercase().as_str() {
             "yes" | "true" | "on" | "1" => Some(Value::Bool(true)),
             "no" | "false" | "off" | "0" => Some(Value::Bool(false)),
             _ => None,
         },
+        _ => Some(Value::Str(value.clone())),
     };
     match v {
         Some(v) => set(host, attr, Some(v)),

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::format::{self, SECTIONS};
 use crate::load::Loaded;
 use crate::model::{File, FileSource, Folder, LocalSource, Model, Scope, UnixGroup, User};
 use crate::read::{Fields, Spanned, local_path, section_items};
@@ -16,26 +17,6 @@ use crate::span::{SourceMap, Span};
 use crate::tree::{Node, NodeKind, Typed};
 
 pub(crate) use inventory::Inventory;
-
-/// Every top-level section, `vars` and `include` being the loader's.
-pub const SECTIONS: &[&str] = &[
-    "hosts",
-    "host_groups",
-    "host_overrides",
-    "ansible_inventories",
-    "exit_on_fail",
-    "vars",
-    "include",
-    "groups",
-    "users",
-    "folders",
-    "local_files_folders",
-    "local_templates_folders",
-    "files",
-    "supervisors",
-    "supervisor_programs",
-    "supervisor_groups",
-];
 
 /// What every build step needs: the inventory, the sources, the local folders.
 pub(crate) struct Cx<'a> {
@@ -51,9 +32,14 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
     let root = &loaded.root;
     for (k, _) in root {
         let key = k.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
-        if !SECTIONS.contains(&key) {
-            let help = did_you_mean(key, SECTIONS.iter().copied())
-                .unwrap_or_else(|| format!("the sections this tool reads are: {}", SECTIONS.join(", ")));
+        if format::section(key).is_none() {
+            let names = || SECTIONS.iter().map(|s| s.name);
+            let help = did_you_mean(key, names()).unwrap_or_else(|| {
+                format!(
+                    "the sections this tool reads are: {}",
+                    names().collect::<Vec<_>>().join(", ")
+                )
+            });
             sink.push(
                 Diagnostic::new(
                     ErrorKind::UnknownKey {
@@ -238,8 +224,7 @@ fn unix_groups(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<UnixG
     let mut out: Vec<UnixGroup> = Vec::new();
     let mut seen = Seen::default();
     for item in section_items(root, "groups", sink) {
-        let known = ["name", "system", "managed", "scope", "no_remove", "when"];
-        let Some(f) = Fields::new(item, "a `groups` item", &known, sink) else {
+        let Some(f) = Fields::new(item, &format::GROUP, sink) else {
             continue;
         };
         let name = f.req_str("name", sink);
@@ -269,23 +254,8 @@ fn unix_groups(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<UnixG
 fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
     let mut out = Vec::new();
     let mut seen = Seen::default();
-    let known = [
-        "login",
-        "comment",
-        "group",
-        "groups",
-        "system",
-        "managed",
-        "scope",
-        "can_sudo_to",
-        "create_home",
-        "password",
-        "no_remove",
-        "authorized_keys",
-        "when",
-    ];
     for item in section_items(root, "users", sink) {
-        let Some(f) = Fields::new(item, "a `users` item", &known, sink) else {
+        let Some(f) = Fields::new(item, &format::USER, sink) else {
             continue;
         };
         let login = f.req_str("login", sink);
@@ -396,9 +366,8 @@ pub(crate) fn check_mode(key: &str, mode: &Spanned<String>, sink: &mut Sink) -> 
 fn folders(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<Folder> {
     let mut out = Vec::new();
     let mut seen = Seen::default();
-    let known = ["path", "scope", "owner", "group", "mode", "no_remove", "when"];
     for item in section_items(root, "folders", sink) {
-        let Some(f) = Fields::new(item, "a `folders` item", &known, sink) else {
+        let Some(f) = Fields::new(item, &format::FOLDER, sink) else {
             continue;
         };
         let path = f.req_str("path", sink);
@@ -433,24 +402,8 @@ fn folders(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<Folder> {
 fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Supervisor], sink: &mut Sink) -> Vec<File> {
     let mut out = Vec::new();
     let mut seen = Seen::default();
-    let known = [
-        "src",
-        "scope",
-        "dest_folder",
-        "dest_name",
-        "owner",
-        "group",
-        "mode",
-        "no_remove",
-        "notify",
-        "when",
-        "validate_certs",
-        "force_basic_auth",
-        "url_username",
-        "url_password",
-    ];
     for item in section_items(root, "files", sink) {
-        let Some(f) = Fields::new(item, "a `files` item", &known, sink) else {
+        let Some(f) = Fields::new(item, &format::FILE, sink) else {
             continue;
         };
         let src = f.req_str("src", sink);

@@ -6,70 +6,13 @@ use indexmap::IndexMap;
 
 use super::{Cx, check_abs_path, check_name};
 use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::format::{self, SIGNALS, STATES};
 use crate::model::{
     HttpAuth, HttpServer, Program, ProgramGroup, ProgramRef, ProgramSettings, Scope, State, Supervisor,
 };
 use crate::read::{Fields, Spanned, int, section_items, string, wrong};
 use crate::span::Span;
 use crate::tree::{Node, NodeKind, Typed};
-
-const SUPERVISOR_KEYS: &[&str] = &[
-    "name",
-    "scope",
-    "user",
-    "group",
-    "managed",
-    "enabled",
-    "state",
-    "no_remove",
-    "http_server",
-    "conf_file_src",
-    "conf_file_dst",
-    "include_dir",
-    "logs_dir",
-    "pid_dir",
-    "socks_dir",
-    "supervisorctl",
-    "when",
-];
-
-const PROGRAM_KEYS: &[&str] = &[
-    "name",
-    "supervisor",
-    "scope",
-    "command",
-    "state",
-    "autostart",
-    "no_remove",
-    "conf_file_src",
-    "when",
-    "process_name",
-    "numprocs",
-    "numprocs_start",
-    "priority",
-    "startsecs",
-    "startretries",
-    "autorestart",
-    "exitcodes",
-    "stopsignal",
-    "stopwaitsecs",
-    "stopasgroup",
-    "killasgroup",
-    "user",
-    "redirect_stderr",
-    "stdout_logfile",
-    "stdout_logfile_maxbytes",
-    "stdout_logfile_backups",
-    "stderr_logfile",
-    "stderr_logfile_maxbytes",
-    "stderr_logfile_backups",
-    "environment",
-    "directory",
-    "umask",
-];
-
-const STATES: &[&str] = &["started", "stopped", "current"];
-const SIGNALS: &[&str] = &["TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"];
 
 /// Process name used when `numprocs` > 1 and none is given.
 pub const DEFAULT_MULTI_PROCESS_NAME: &str = "%(program_name)s_%(process_num)02d";
@@ -86,7 +29,7 @@ pub(super) fn build(root: &[(Node, Node)], cx: &mut Cx<'_>, sink: &mut Sink) -> 
     let mut sups: Vec<Supervisor> = Vec::new();
     let mut names: IndexMap<String, u32> = IndexMap::new();
     for item in section_items(root, "supervisors", sink) {
-        let Some(f) = Fields::new(item, "a `supervisors` item", SUPERVISOR_KEYS, sink) else {
+        let Some(f) = Fields::new(item, &format::SUPERVISOR, sink) else {
             continue;
         };
         if let Some(name) = f.get("name").and_then(|n| n.as_scalar()) {
@@ -183,7 +126,7 @@ fn supervisor(f: &Fields<'_>, cx: &Cx<'_>, sink: &mut Sink) -> Option<(Spanned<S
 
 /// `Some(None)` when the block is valid but asks for nothing; `None` on error.
 fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Option<HttpServer>> {
-    let f = Fields::new(node, "`http_server`", &["endpoint", "username", "password"], sink)?;
+    let f = Fields::new(node, &format::HTTP_SERVER, sink)?;
     let endpoint = f.opt_str("endpoint", sink).unwrap_or(Spanned {
         value: "127.0.0.1:9001".into(),
         span: f.span,
@@ -288,7 +231,7 @@ fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &
     let mut spans = vec![Vec::new(); sups.len()];
     let mut no_remove_spans: Vec<(usize, usize, Spanned<String>)> = Vec::new();
     for item in section_items(root, "supervisor_programs", sink) {
-        let Some(f) = Fields::new(item, "a `supervisor_programs` item", PROGRAM_KEYS, sink) else {
+        let Some(f) = Fields::new(item, &format::PROGRAM, sink) else {
             continue;
         };
         let name = f.req_str("name", sink);
@@ -631,8 +574,7 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
 
 fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mut Sink) {
     for item in section_items(root, "supervisor_groups", sink) {
-        let known = ["name", "supervisor", "programs", "priority", "no_remove", "when"];
-        let Some(f) = Fields::new(item, "a `supervisor_groups` item", &known, sink) else {
+        let Some(f) = Fields::new(item, &format::PROGRAM_GROUP, sink) else {
             continue;
         };
         let name = f.req_str("name", sink);

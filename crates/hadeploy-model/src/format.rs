@@ -1,0 +1,462 @@
+//! The description format: every section, every key and how its value is
+//! written. The loader reads each map against these tables (a key that is not
+//! listed is an unknown key) and [`json_schema`](crate::json_schema) is
+//! generated from them, so a key cannot be accepted by one and missed by the
+//! other.
+
+/// How a value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    /// A single-line string; plain numbers and booleans are taken as written.
+    Str,
+    /// A local path, relative to the file that names it.
+    LocalPath,
+    /// `yes` or `no` (`true`/`false`, `on`/`off`, `y`/`n`, any case), unquoted.
+    Bool,
+    /// An integer within `min..=max`.
+    Int {
+        /// Smallest value accepted.
+        min: i64,
+        /// Largest value accepted.
+        max: i64,
+    },
+    /// Exactly one of these words.
+    Word(&'static [&'static str]),
+    /// One of [`SIGNALS`], any case, with or without `SIG`.
+    Signal,
+    /// An octal mode, e.g. `"0755"`.
+    Mode,
+    /// A size in bytes, with an optional `KB`, `MB` or `GB`.
+    Size,
+    /// A string, or a list of strings.
+    StrList,
+    /// `yes`, `no` or `unexpected`.
+    Autorestart,
+    /// Exit codes: a list, a single code, or `"0,2"`.
+    ExitCodes,
+    /// A list of `KEY=value` strings, or a map.
+    Environment,
+    /// A map with these keys.
+    Map(&'static Keys),
+    /// A list of maps with these keys: a section's items.
+    Items(&'static Keys),
+    /// A map of variables, any values.
+    Vars,
+}
+
+/// One key of a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    /// The key as written.
+    pub name: &'static str,
+    /// How its value is written.
+    pub ty: Ty,
+    /// Whether the map must have it.
+    pub required: bool,
+}
+
+const fn req(name: &'static str, ty: Ty) -> Key {
+    Key {
+        name,
+        ty,
+        required: true,
+    }
+}
+
+const fn opt(name: &'static str, ty: Ty) -> Key {
+    Key {
+        name,
+        ty,
+        required: false,
+    }
+}
+
+/// The keys one kind of map accepts.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Keys {
+    /// The map, for messages: "a `hosts` item".
+    pub what: &'static str,
+    /// The keys, in parts: hosts and overrides share the host attributes.
+    pub parts: &'static [&'static [Key]],
+    /// When not empty, at least one of these keys is required.
+    pub one_of: &'static [&'static str],
+    /// Keys that an empty string (`''`) removes, whatever their type.
+    pub removable: &'static [Key],
+}
+
+impl Keys {
+    /// Every key, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static Key> + use<> {
+        self.parts.iter().flat_map(|p| p.iter())
+    }
+
+    /// The key named `name`.
+    pub fn get(&self, name: &str) -> Option<&'static Key> {
+        self.iter().find(|k| k.name == name)
+    }
+
+    /// The names of every key, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(|k| k.name).collect()
+    }
+}
+
+/// A top-level section.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Section {
+    /// The section's key.
+    pub name: &'static str,
+    /// What it holds.
+    pub ty: Ty,
+    /// One line saying what it is for.
+    pub doc: &'static str,
+}
+
+/// The states of supervisors and programs.
+pub const STATES: &[&str] = &["started", "stopped", "current"];
+/// The signals supervisor can send to stop a program.
+pub const SIGNALS: &[&str] = &["TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"];
+
+const U32: Ty = Ty::Int {
+    min: 0,
+    max: u32::MAX as i64,
+};
+const PRIORITY: Ty = Ty::Int {
+    min: 0,
+    max: i32::MAX as i64,
+};
+const WHEN: Key = opt("when", Ty::Bool);
+
+/// Every host attribute, as `hosts` and `host_overrides` spell it.
+pub const HOST_ATTRS: &[Key] = &[
+    opt("ssh_host", Ty::Str),
+    opt("ssh_user", Ty::Str),
+    opt("ssh_private_key_file", Ty::LocalPath),
+    opt("ssh_password", Ty::Str),
+    opt("ssh_port", Ty::Int { min: 1, max: 65535 }),
+    opt("ssh_extra_args", Ty::Str),
+    opt("ssh_common_args", Ty::Str),
+    opt("sftp_extra_args", Ty::Str),
+    opt("scp_extra_args", Ty::Str),
+    opt("ssh_pipelining", Ty::Bool),
+    opt("ssh_executable", Ty::Str),
+    opt("become", Ty::Bool),
+    opt("become_method", Ty::Str),
+    opt("become_user", Ty::Str),
+    opt("become_pass", Ty::Str),
+    opt("become_exe", Ty::Str),
+    opt("become_flags", Ty::Str),
+    opt("python_interpreter", Ty::Str),
+    opt("privileged", Ty::Bool),
+    opt("force_setup", Ty::Bool),
+];
+
+/// A `hosts` item.
+pub const HOST: Keys = Keys {
+    what: "a `hosts` item",
+    parts: &[&[req("name", Ty::Str), WHEN], HOST_ATTRS],
+    one_of: &[],
+    removable: &[],
+};
+
+/// A `host_groups` item.
+pub const HOST_GROUP: Keys = Keys {
+    what: "a `host_groups` item",
+    parts: &[&[
+        req("name", Ty::Str),
+        opt("hosts", Ty::StrList),
+        opt("groups", Ty::StrList),
+        opt("force_setup", Ty::Bool),
+        WHEN,
+    ]],
+    one_of: &[],
+    removable: &[],
+};
+
+/// A `host_overrides` item.
+pub const HOST_OVERRIDE: Keys = Keys {
+    what: "a `host_overrides` item",
+    parts: &[
+        &[
+            req("name", Ty::Str),
+            opt(
+                "priority",
+                Ty::Int {
+                    min: i64::MIN,
+                    max: i64::MAX,
+                },
+            ),
+            WHEN,
+        ],
+        HOST_ATTRS,
+    ],
+    one_of: &[],
+    removable: HOST_ATTRS,
+};
+
+/// An `ansible_inventories` item.
+pub const ANSIBLE_INVENTORY: Keys = Keys {
+    what: "an `ansible_inventories` item",
+    parts: &[&[req("file", Ty::LocalPath), WHEN]],
+    one_of: &[],
+    removable: &[],
+};
+
+/// A `groups` item (a Unix group).
+pub const GROUP: Keys = Keys {
+    what: "a `groups` item",
+    parts: &[&[
+        req("name", Ty::Str),
+        opt("system", Ty::Bool),
+        opt("managed", Ty::Bool),
+        opt("scope", Ty::Str),
+        opt("no_remove", Ty::Bool),
+        WHEN,
+    ]],
+    one_of: &[],
+    removable: &[],
+};
+
+/// A `users` item.
+pub const USER: Keys = Keys {
+    what: "a `users` item",
+    parts: &[&[
+        req("login", Ty::Str),
+        opt("comment", Ty::Str),
+        opt("group", Ty::Str),
+        opt("groups", Ty::Str),
+        opt("system", Ty::Bool),
+        opt("managed", Ty::Bool),
+        opt("scope", Ty::Str),
+        opt("can_sudo_to", Ty::Str),
+        opt("create_home", Ty::Bool),
+        opt("password", Ty::Str),
+        opt("no_remove", Ty::Bool),
+        opt("authorized_keys", Ty::StrList),
+        WHEN,
+    ]],
+    one_of: &[],
+    removable: &[],
+};
+
+/// A `folders` item.
+pub const FOLDER: Keys = Keys {
+    what: "a `folders` item",
+    parts: &[&[
+        req("path", Ty::Str),
+        opt("scope", Ty::Str),
+        req("owner", Ty::Str),
+        req("group", Ty::Str),
+        req("mode", Ty::Mode),
+        opt("no_remove", Ty::Bool),
+        WHEN,
+    ]],
+    one_of: &[],
+    removable: &[],
+};
+
+/// A `files` item.
+pub const FILE: Keys = Keys {
+    what: "a `files` item",
+    parts: &[&[
+        req("src", Ty::Str),
+        opt("scope", Ty::Str),
+        req("dest_folder", Ty::Str),
+        opt("dest_name", Ty::Str),
+        req("owner", Ty::Str),
+        req("group", Ty::Str),
+        req("mode", Ty::Mode),
+        opt("no_remove", Ty::Bool),
+        opt("notify", Ty::StrList),
+        WHEN,
+        opt("validate_certs", Ty::Bool),
+        opt("force_basic_auth", Ty::Bool),
+        opt("url_username", Ty::Str),
+        opt("url_password", Ty::Str),
+    ]],
+    one_of: &[],
+    removable: &[],
+};
+
+/// A supervisor's `http_server`.
+pub const HTTP_SERVER: Keys = Keys {
+    what: "`http_server`",
+    parts: &[&[
+        opt("endpoint", Ty::Str),
+        opt("username", Ty::Str),
+        opt("password", Ty::Str),
+    ]],
+    one_of: &[],
+    removable: &[],
+};
+
+/// A `supervisors` item.
+pub const SUPERVISOR: Keys = Keys {
+    what: "a `supervisors` item",
+    parts: &[&[
+        req("name", Ty::Str),
+        req("scope", Ty::Str),
+        req("user", Ty::Str),
+        req("group", Ty::Str),
+        opt("managed", Ty::Bool),
+        opt("enabled", Ty::Bool),
+        opt("state", Ty::Word(STATES)),
+        opt("no_remove", Ty::Bool),
+        opt("http_server", Ty::Map(&HTTP_SERVER)),
+        opt("conf_file_src", Ty::Str),
+        opt("conf_file_dst", Ty::Str),
+        opt("include_dir", Ty::Str),
+        opt("logs_dir", Ty::Str),
+        opt("pid_dir", Ty::Str),
+        opt("socks_dir", Ty::Str),
+        opt("supervisorctl", Ty::Str),
+        WHEN,
+    ]],
+    one_of: &[],
+    removable: &[],
+};
+
+/// A `supervisor_programs` item.
+pub const PROGRAM: Keys = Keys {
+    what: "a `supervisor_programs` item",
+    parts: &[&[
+        req("name", Ty::Str),
+        req("supervisor", Ty::Str),
+        opt("scope", Ty::Str),
+        opt("command", Ty::Str),
+        opt("state", Ty::Word(STATES)),
+        opt("autostart", Ty::Bool),
+        opt("no_remove", Ty::Bool),
+        opt("conf_file_src", Ty::Str),
+        WHEN,
+        opt("process_name", Ty::Str),
+        opt("numprocs", Ty::Int { min: 1, max: 1000 }),
+        opt("numprocs_start", U32),
+        opt("priority", PRIORITY),
+        opt("startsecs", U32),
+        opt("startretries", U32),
+        opt("autorestart", Ty::Autorestart),
+        opt("exitcodes", Ty::ExitCodes),
+        opt("stopsignal", Ty::Signal),
+        opt("stopwaitsecs", U32),
+        opt("stopasgroup", Ty::Bool),
+        opt("killasgroup", Ty::Bool),
+        opt("user", Ty::Str),
+        opt("redirect_stderr", Ty::Bool),
+        opt("stdout_logfile", Ty::Str),
+        opt("stdout_logfile_maxbytes", Ty::Size),
+        opt("stdout_logfile_backups", U32),
+        opt("stderr_logfile", Ty::Str),
+        opt("stderr_logfile_maxbytes", Ty::Size),
+        opt("stderr_logfile_backups", U32),
+        opt("environment", Ty::Environment),
+        opt("directory", Ty::Str),
+        opt("umask", Ty::Mode),
+    ]],
+    one_of: &["command", "conf_file_src"],
+    removable: &[],
+};
+
+/// A `supervisor_groups` item.
+pub const PROGRAM_GROUP: Keys = Keys {
+    what: "a `supervisor_groups` item",
+    parts: &[&[
+        req("name", Ty::Str),
+        req("supervisor", Ty::Str),
+        req("programs", Ty::StrList),
+        opt("priority", PRIORITY),
+        opt("no_remove", Ty::Bool),
+        WHEN,
+    ]],
+    one_of: &[],
+    removable: &[],
+};
+
+/// Every top-level section, `vars` and `include` being the loader's.
+pub const SECTIONS: &[Section] = &[
+    Section {
+        name: "hosts",
+        ty: Ty::Items(&HOST),
+        doc: "The target hosts and how to reach them.",
+    },
+    Section {
+        name: "host_groups",
+        ty: Ty::Items(&HOST_GROUP),
+        doc: "Named groups of hosts and of other groups; `all` always exists.",
+    },
+    Section {
+        name: "host_overrides",
+        ty: Ty::Items(&HOST_OVERRIDE),
+        doc: "Host attributes changed for a host, a group, `all` or `*`; the higher `priority` wins.",
+    },
+    Section {
+        name: "ansible_inventories",
+        ty: Ty::Items(&ANSIBLE_INVENTORY),
+        doc: "Ansible inventories in INI format whose hosts and groups are added.",
+    },
+    Section {
+        name: "exit_on_fail",
+        ty: Ty::Bool,
+        doc: "Stop at the first host that fails (default yes).",
+    },
+    Section {
+        name: "vars",
+        ty: Ty::Vars,
+        doc: "Variables, used as ${name} or <<name>> in every value loaded after them.",
+    },
+    Section {
+        name: "include",
+        ty: Ty::StrList,
+        doc: "Description files loaded at this point, relative to this file.",
+    },
+    Section {
+        name: "groups",
+        ty: Ty::Items(&GROUP),
+        doc: "Unix groups.",
+    },
+    Section {
+        name: "users",
+        ty: Ty::Items(&USER),
+        doc: "Unix accounts.",
+    },
+    Section {
+        name: "folders",
+        ty: Ty::Items(&FOLDER),
+        doc: "Folders created on the hosts.",
+    },
+    Section {
+        name: "local_files_folders",
+        ty: Ty::StrList,
+        doc: "Local folders searched, in order, for `file://NAME`.",
+    },
+    Section {
+        name: "local_templates_folders",
+        ty: Ty::StrList,
+        doc: "Local folders searched, in order, for `tmpl://NAME`.",
+    },
+    Section {
+        name: "files",
+        ty: Ty::Items(&FILE),
+        doc: "Files copied, rendered or downloaded onto the hosts.",
+    },
+    Section {
+        name: "supervisors",
+        ty: Ty::Items(&SUPERVISOR),
+        doc: "supervisord instances, each run by a systemd unit as its own user.",
+    },
+    Section {
+        name: "supervisor_programs",
+        ty: Ty::Items(&PROGRAM),
+        doc: "Programs run by a supervisor.",
+    },
+    Section {
+        name: "supervisor_groups",
+        ty: Ty::Items(&PROGRAM_GROUP),
+        doc: "Groups of one supervisor's programs, started and stopped together.",
+    },
+];
+
+/// The section named `name`.
+pub fn section(name: &str) -> Option<&'static Section> {
+    SECTIONS.iter().find(|s| s.name == name)
+}
