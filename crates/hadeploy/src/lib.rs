@@ -56,6 +56,52 @@ pub struct RunArgs {
     /// (e.g. `-- --check --diff`, `-- --limit en1`, `-- -v`).
     #[arg(last = true, value_name = "ANSIBLE_ARGS")]
     pub ansible_args: Vec<String>,
+    /// Run only this area of the description; repeatable.
+    #[arg(long, value_enum, value_name = "AREA")]
+    pub scope: Vec<Area>,
+    /// Skip this area of the description; repeatable.
+    #[arg(long = "noScope", alias = "no-scope", value_enum, value_name = "AREA")]
+    pub no_scope: Vec<Area>,
+}
+
+/// An area of the description that `--scope` and `--noScope` select, as an
+/// Ansible tag of the generated tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Area {
+    /// `groups` and `users`, with their keys and sudo rules.
+    Users,
+    /// `folders` and `files`.
+    Files,
+    /// supervisord instances and their programs.
+    Supervisor,
+}
+
+impl RunArgs {
+    /// What `ansible-playbook` is given: `--tags` and `--skip-tags` for the
+    /// areas, then the user's own arguments.
+    pub fn playbook_args(&self) -> Vec<String> {
+        let tags = |areas: &[Area]| -> String {
+            let names: Vec<String> = areas
+                .iter()
+                .map(|a| {
+                    a.to_possible_value()
+                        .expect("no skipped variants")
+                        .get_name()
+                        .to_string()
+                })
+                .collect();
+            names.join(",")
+        };
+        let mut out = Vec::new();
+        if !self.scope.is_empty() {
+            out.extend(["--tags".to_string(), tags(&self.scope)]);
+        }
+        if !self.no_scope.is_empty() {
+            out.extend(["--skip-tags".to_string(), tags(&self.no_scope)]);
+        }
+        out.extend(self.ansible_args.iter().cloned());
+        out
+    }
 }
 
 /// The working folder when `--workingFolder` is not given.
@@ -234,7 +280,7 @@ fn run_action(args: &RunArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    run_playbook(&dir, playbook, &args.ansible_args)
+    run_playbook(&dir, playbook, &args.playbook_args())
 }
 
 /// Loads the description and renders the project that goes into `dir`;

@@ -369,3 +369,43 @@ fn errors_are_plain_without_a_terminal_and_coloured_when_forced() {
     assert!(run(&[("CLICOLOR_FORCE", "1")]).contains("\x1b["));
     assert!(!run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
 }
+
+#[test]
+fn scopes_select_areas_through_ansible_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("fake-ansible-playbook");
+    std::fs::write(&fake, "#!/bin/sh\necho \"$*\" > ../ran.txt\n").unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&fake)
+        .status()
+        .unwrap();
+    let out = hadeploy(tmp.path())
+        .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+        .arg("--src")
+        .arg(fixtures().join("seed/simple/app.yml"))
+        .args([
+            "--action",
+            "deploy",
+            "--scope",
+            "supervisor",
+            "--scope",
+            "files",
+            "--noScope",
+            "users",
+            "--",
+            "-v",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
+    assert_eq!(ran, "deploy.yml --tags supervisor,files --skip-tags users -v\n");
+    let deploy = std::fs::read_to_string(tmp.path().join("hadeploy-work/deploy.yml")).unwrap();
+    assert!(deploy.contains("tags: [supervisor]"), "{deploy}");
+    let unknown = hadeploy(tmp.path())
+        .args(["--src", "x.yml", "--action", "deploy", "--scope", "hdfs"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
