@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end suite: deploys the user story's descriptions (tests/e2e/fixtures/,
-# adapted copies of tests/fixtures/seed/) with the real hadeploy binary and
-# ansible-playbook onto the test bed hosts en1 and en2 (testbed.sh), and checks
-# the result from outside over ssh and http, as a user would.
+# adapted copies of tests/fixtures/seed/, and a few of its own) with the real
+# hadeploy binary and ansible-playbook onto the test bed hosts en1 and en2
+# (testbed.sh), and checks the result from outside over ssh and http, as a
+# user would, including after faults (a killed supervisord, a crashing
+# program, an unreachable host).
 #
 #   tests/e2e/suite.sh
 #
@@ -75,14 +77,19 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # ---------------------------------------------------------------------------
 # Teardown: always, whatever happened.
 
+# Closes Ansible's ssh connection masters (ControlPersist) of this run: at the
+# end, and before a host goes away, so that no later run reuses one to it.
+close_masters() {
+    local sock
+    for sock in "$WORK"/cp/*; do
+        if [[ -S $sock ]]; then ssh -o ControlPath="$sock" -O exit dummy >/dev/null 2>&1 || true; fi
+    done
+}
+
 finish() {
     local rc=$? r
     trap - EXIT INT TERM
-    # Ansible's ssh connection masters (ControlPersist) of this run.
-    local sock
-    for sock in "$WORK"/cp/*; do
-        [[ -S $sock ]] && ssh -o ControlPath="$sock" -O exit dummy >/dev/null 2>&1 || true
-    done
+    close_masters
     if ((UP_ATTEMPTED)); then
         # Only our hosts: others may belong to someone else's run.
         "$TESTBED" down "${TB_HOSTS[@]}" || { log "teardown failed"; FAILED=$((FAILED + 1)); }
@@ -175,23 +182,32 @@ tb() { ssh -F "$HADEPLOY_TESTBED_SSH_CONFIG" "$(tb_host "$1")" "${@:2}" </dev/nu
 tb_tsup() { ssh -F "$HADEPLOY_TESTBED_SSH_CONFIG" -i "$TSUP_KEY" -l tsup "$(tb_host "$1")" "${@:2}" </dev/null; }
 
 LAST_LOG=
-# hd DESC ACTION [FILES...]: hadeploy --src FILES --action ACTION, with its own
-# working folder per description; output in $LAST_LOG, shown on failure.
-hd() {
+HD_RC=0
+# hd_rc DESC ACTION [FILES...]: hadeploy --src FILES --action ACTION, with its
+# own working folder per description; output in $LAST_LOG, exit status in
+# $HD_RC (never fails: for runs that are meant to fail).
+hd_rc() {
     local desc=$1 action=$2 f srcs=()
     shift 2
     for f in "$@"; do srcs+=(--src "$FIX/$f"); done
     local n
     n=$(find "$LOGS" -name '*.log' | wc -l)
     LAST_LOG=$LOGS/$(printf '%02d' "$((n + 1))")-$desc-$action.log
-    local t0 rc=0
+    local t0
     t0=$(now)
+    HD_RC=0
     "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" --action "$action" \
-        --workingFolder "$WORK/project-$desc" >"$LAST_LOG" 2>&1 || rc=$?
-    log "  hadeploy --src $* --action $action: exit $rc ($(since "$t0") s, log $LAST_LOG)"
-    if ((rc != 0)); then
+        --workingFolder "$WORK/project-$desc" >"$LAST_LOG" 2>&1 || HD_RC=$?
+    log "  hadeploy --src $* --action $action: exit $HD_RC ($(since "$t0") s, log $LAST_LOG)"
+}
+
+# hd DESC ACTION [FILES...]: as hd_rc, and the scenario fails (showing the
+# end of the output) unless hadeploy exits 0.
+hd() {
+    hd_rc "$@"
+    if ((HD_RC != 0)); then
         sed 's/^/    | /' "$LAST_LOG" | tail -n 60 >&2
-        fail "hadeploy $action of $* exited with $rc"
+        fail "hadeploy $2 of ${*:3} exited with $HD_RC"
     fi
 }
 
@@ -383,6 +399,251 @@ scenario_7_remove() {
 }
 
 # ---------------------------------------------------------------------------
+# Scenario 8: rich/app.yml, deployed on clean hosts (after scenario 7) and
+# removed at its end, so that what follows starts from clean hosts again.
+
+# envdump's environment as rich/app.yml describes it, byte for byte.
+RICH_ENV=(
+    'DQ=say "hi" twice'
+    "SQ=it's l'été"
+    'PCT=50% off, 100%% sure'
+    'COMMA=a,b,,c'
+    'COLON=host:9001:/path'
+    'UNI=héllo wörld – ✓ 日本語 🚀'
+    'EQ=k=v and spaces'
+)
+
+# supervisorctl of instance SUPERVISOR on HOST, as user rich.
+rctl() { tb "$1" "sudo -u rich supervisorctl_$2 ${*:3}"; }
+# pids of rich's processes on HOST whose whole command line is CMD.
+rich_pids() { tb "$1" "pgrep -u rich -fx '$2'" | paste -sd' ' - || true; }
+rich_supervisord_pid() { tb "$1" "pgrep -u rich -f 'supervisord .*-c /etc/supervisord_$2.conf'" | paste -sd' ' - || true; }
+
+# status_lines TEXT: supervisorctl status lines reduced to "NAME STATE", sorted.
+status_lines() { awk 'NF >= 2 { print $1, $2 }' <<<"$1" | sort; }
+
+# Everything rich/app.yml asks for, on HOST.
+check_rich() {
+    local h=$1 st want got pids ctl_pids e key line env pid n
+    # richv: every program in the state asked, nothing else.
+    st=$(rctl "$h" richv status || true)
+    want=$(printf '%s\n' 'backend:idle STOPPED' 'backend:workers_00 RUNNING' \
+                         'backend:workers_01 RUNNING' 'envdump RUNNING' | sort)
+    got=$(status_lines "$st")
+    [[ $got == "$want" ]] || fail "$h: supervisorctl_richv status:"$'\n'"$st"$'\n'"expected:"$'\n'"$want"
+    # Group addressing.
+    st=$(rctl "$h" richv status "'backend:*'" || true)
+    want=$(printf '%s\n' 'backend:idle STOPPED' 'backend:workers_00 RUNNING' 'backend:workers_01 RUNNING' | sort)
+    got=$(status_lines "$st")
+    [[ $got == "$want" ]] || fail "$h: supervisorctl_richv status 'backend:*':"$'\n'"$st"
+    ok "$h: richv: envdump, backend:workers_00/_01 RUNNING, backend:idle STOPPED; 'backend:*' lists the group"
+    # numprocs 2: two processes, the ones supervisor reports.
+    pids=$(rich_pids "$h" '/bin/sleep 86402' | tr ' ' '\n' | sort | paste -sd' ' -)
+    ctl_pids=$(for n in 00 01; do rctl "$h" richv pid "backend:workers_$n"; done | sort | paste -sd' ' -)
+    [[ $pids =~ ^[0-9]+\ [0-9]+$ && $pids == "$ctl_pids" ]] ||
+        fail "$h: workers processes (pgrep): '$pids', supervisorctl pid: '$ctl_pids'"
+    [[ -z $(rich_pids "$h" '/bin/sleep 86403') ]] || fail "$h: idle (state: stopped) has a process"
+    ok "$h: workers runs 2 processes ($pids), idle none"
+    # The environment, read back from the running process.
+    pid=$(rctl "$h" richv pid envdump || true)
+    [[ $pid =~ ^[1-9][0-9]*$ && $pid == "$(rich_pids "$h" '/bin/sleep 86401')" ]] ||
+        fail "$h: envdump pid from supervisorctl '$pid', pgrep '$(rich_pids "$h" '/bin/sleep 86401')'"
+    env=$(tb "$h" "tr '\\0' '\\n' </proc/$pid/environ") || fail "$h: cannot read /proc/$pid/environ"
+    for e in "${RICH_ENV[@]}"; do
+        key=${e%%=*}
+        line=$(grep -a "^$key=" <<<"$env" || true)
+        if [[ $line != "$e" ]]; then
+            log "  expected: $(printf '%s' "$e" | od -An -c | tr -s ' \n' ' ')"
+            log "  got:      $(printf '%s' "$line" | od -An -c | tr -s ' \n' ' ')"
+            fail "$h: envdump's environment: expected [$e], got [$line]"
+        fi
+    done
+    ok "$h: the ${#RICH_ENV[@]} environment values arrive intact in /proc/$pid/environ"
+    # edgev: on en2 only.
+    if [[ $h == en2 ]]; then
+        st=$(rctl "$h" edgev status || true)
+        [[ $(status_lines "$st") == 'edge RUNNING' ]] || fail "$h: supervisorctl_edgev status:"$'\n'"$st"
+        [[ $(rich_supervisord_pid "$h" edgev) =~ ^[0-9]+$ ]] || fail "$h: no single supervisord for edgev"
+        ok "$h: edgev runs edge"
+    else
+        line=$(tb "$h" 'ls -d /etc/supervisord_edgev* /usr/bin/supervisorctl_edgev /etc/systemd/system/supervisord_edgev.service 2>/dev/null; pgrep -af supervisord_edgev' || true)
+        [[ -z $line ]] || fail "$h: edgev (scope en2) is here:"$'\n'"$line"
+        ok "$h: no trace of edgev (scope en2)"
+    fi
+    [[ $(rich_supervisord_pid "$h" richv) =~ ^[0-9]+$ ]] || fail "$h: no single supervisord for richv"
+}
+
+# "NAME=PIDS ..." of rich's processes on HOST but envdump, to compare before
+# and after a deploy.
+rich_pid_map() {
+    local h=$1
+    printf 'richv=%s workers=%s' "$(rich_supervisord_pid "$h" richv)" \
+        "$(rich_pids "$h" '/bin/sleep 86402' | tr ' ' ,)"
+    [[ $h == en2 ]] && printf ' edgev=%s edge=%s' "$(rich_supervisord_pid "$h" edgev)" "$(rich_pids "$h" '/bin/sleep 86404')"
+    echo
+}
+envdump_pid() { rich_pids "$1" '/bin/sleep 86401'; }
+
+scenario_8_rich() {
+    local h c before=() env_before=() i
+    hd rich deploy rich/app.yml
+    for h in "${HOSTS[@]}"; do check_rich "$h"; done
+    for h in "${HOSTS[@]}"; do before+=("$(rich_pid_map "$h")"); env_before+=("$(envdump_pid "$h")"); done
+
+    hd rich deploy rich/app.yml
+    for h in "${HOSTS[@]}"; do
+        c=$(recap_changed "$h")
+        [[ $c == 0 ]] || { grep -B3 -E '^changed:' "$LAST_LOG" >&2 || true
+                           fail "$h: second deploy reports changed=${c:-<no recap line>}"; }
+    done
+    i=0
+    for h in "${HOSTS[@]}"; do
+        [[ $(rich_pid_map "$h") == "${before[i]}" && $(envdump_pid "$h") == "${env_before[i]}" ]] ||
+            fail "$h: pids changed on a second deploy: ${before[i]} envdump=${env_before[i]} -> $(rich_pid_map "$h") envdump=$(envdump_pid "$h")"
+        i=$((i + 1))
+    done
+    ok "second deploy: changed=0 on ${HOSTS[*]}, every process kept its pid"
+
+    # The file notifies envdump: a new version restarts envdump and nothing else.
+    sed -i 's/^version=1$/version=2/' "$FIX/rich/templates/rich.conf"
+    hd rich deploy rich/app.yml
+    i=0
+    local e
+    for h in "${HOSTS[@]}"; do
+        tb "$h" 'grep -qx version=2 /opt/rich/rich.conf' || fail "$h: /opt/rich/rich.conf was not updated"
+        e=$(envdump_pid "$h")
+        [[ -n $e && $e != "${env_before[i]}" ]] || fail "$h: envdump pid '${env_before[i]}' -> '$e' (expected a restart)"
+        [[ $(rich_pid_map "$h") == "${before[i]}" ]] ||
+            fail "$h: other processes restarted: ${before[i]} -> $(rich_pid_map "$h") (expected only envdump to restart)"
+        check_rich "$h"
+        ok "$h: rich.conf updated, envdump restarted (pid ${env_before[i]} -> $e), every other process kept its pid"
+        i=$((i + 1))
+    done
+
+    hd rich remove rich/app.yml
+    local left
+    for h in "${HOSTS[@]}"; do
+        left=$(tb "$h" 'ps -u rich -o pid,args --no-headers 2>/dev/null; for v in richv edgev; do
+                 for p in /etc/systemd/system/supervisord_$v.service /etc/supervisord_$v.conf \
+                     /usr/bin/supervisorctl_$v /etc/supervisord_$v.d /var/log/supervisor_$v /var/run/supervisor_$v; do
+                   [ -e "$p" ] && echo "$p"; done; done; [ -e /opt/rich ] && echo /opt/rich; id rich 2>/dev/null' || true)
+        [[ -z $left ]] || fail "$h: left after removing rich/app.yml:"$'\n'"$left"
+        ok "$h: rich/app.yml removed: no process, no file of richv or edgev, no /opt/rich, no user rich"
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Faults. Each starts by deploying the simple case (whatever the hosts hold)
+# and leaves it deployed and running on both hosts.
+
+# status_block HOST SUPERVISOR: that host's part of the output of "status" in $LAST_LOG.
+status_block() {
+    awk -v h="$1" -v s="$2" 'index($0, "ok: [" h "] => (item=" s ")") == 1 { p = 1 } p { print } p && /^}/ { exit }' "$LAST_LOG"
+}
+
+# One supervisord and one program1.sh on HOST, both run by the unit.
+check_single() {
+    local h=$1 s p
+    s=$(supervisord_pid "$h"); p=$(program1_pid "$h")
+    [[ $s =~ ^[0-9]+$ && $p =~ ^[0-9]+$ ]] || fail "$h: expected one supervisord and one program1.sh, got supervisord '$s', program1.sh '$p'"
+    tb "$h" 'systemctl is-active --quiet supervisord_tsupv' || fail "$h: supervisord_tsupv.service is not active"
+    tb "$h" "systemctl show -p MainPID --value supervisord_tsupv" | grep -qx "$s" ||
+        fail "$h: supervisord $s is not the main process of supervisord_tsupv.service"
+}
+
+scenario_9_supervisord_killed() {
+    local h s1 s2 p1 waited=0 now_s
+    hd simple deploy simple/app.yml
+    for h in "${HOSTS[@]}"; do check_running "$h"; check_single "$h"; done
+    s1=$(supervisord_pid en1); s2=$(supervisord_pid en2); p1=$(program1_pid en1)
+    tb en1 "kill -KILL $s1" || fail "en1: kill -KILL $s1 failed"
+    ok "en1: supervisord ($s1) killed with SIGKILL"
+    # What systemd does on its own (Restart=on-failure), for the log.
+    while ((waited < 10)); do
+        now_s=$(supervisord_pid en1)
+        [[ -n $now_s && $now_s != "$s1" ]] && break
+        sleep 1; waited=$((waited + 1))
+    done
+    log "  en1: ${waited}s after the kill: supervisord '${now_s:-none}', program1.sh '$(program1_pid en1)', unit $(tb en1 'systemctl is-active supervisord_tsupv' || true)"
+    hd simple deploy simple/app.yml
+    check_running en1; check_single en1
+    [[ $(supervisord_pid en1) != "$s1" && $(program1_pid en1) != "$p1" ]] ||
+        fail "en1: supervisord/program1.sh pids unchanged after the kill ($s1/$p1)"
+    ok "en1: deploy converged: one supervisord ($(supervisord_pid en1)) under the unit, one program1.sh, RUNNING"
+    check_running en2
+    [[ $(supervisord_pid en2) == "$s2" ]] || fail "en2: supervisord pid $s2 -> $(supervisord_pid en2) (en2 was not touched)"
+    ok "en2: untouched, supervisord kept pid $s2"
+    hd simple status simple/app.yml
+    for h in "${HOSTS[@]}"; do
+        local block
+        block=$(status_block "$h" tsupv)
+        if ! grep -q 'supervisor tsupv: service supervisord_tsupv.service running' <<<"$block" ||
+           ! grep -Eq 'program1 +RUNNING' <<<"$block"; then
+            fail "$h: status after the kill:"$'\n'"$block"
+        fi
+    done
+    ok "status: tsupv running and program1 RUNNING on ${HOSTS[*]}"
+}
+
+scenario_10_program_crashes() {
+    local h st
+    hd simple deploy simple/app.yml
+    # crasher: /bin/sh -c 'echo boom >&2; exit 1'
+    hd_rc crash deploy crash/broken.yml crash/app.yml
+    ((HD_RC != 0)) || fail "the deploy of a program that crashes at start exited 0"
+    grep -q crasher "$LAST_LOG" || { tail -n 40 "$LAST_LOG" >&2; fail "the failed deploy's output does not name crasher"; }
+    grep -q boom "$LAST_LOG" || { tail -n 40 "$LAST_LOG" >&2; fail "the failed deploy's output does not show crasher's 'boom'"; }
+    log "  the failed deploy says:"
+    grep -E 'crasher|boom' "$LAST_LOG" | cut -c1-300 | head -n 12 | sed 's/^/    | /' >&2
+    ok "deploy exited $HD_RC, its output names crasher and shows 'boom'"
+    for h in "${HOSTS[@]}"; do check_running "$h"; done
+    ok "program1 still RUNNING on ${HOSTS[*]}"
+    # Fixed: crasher now runs /bin/sh -c 'echo fixed; exec /bin/sleep 86405'.
+    hd crash deploy crash/fixed.yml crash/app.yml
+    for h in "${HOSTS[@]}"; do
+        st=$(ctl "$h" status crasher || true)
+        [[ $st =~ ^crasher[[:space:]]+RUNNING ]] || fail "$h: after the fix, status crasher: $st"
+        [[ -n $(pids_of "$h" '^/bin/sleep 86405$') ]] || fail "$h: no process of the fixed crasher"
+        check_running "$h"
+    done
+    ok "after the fix: deploy exit 0, crasher and program1 RUNNING on ${HOSTS[*]}"
+    hd simple deploy simple/app.yml
+    for h in "${HOSTS[@]}"; do
+        st=$(ctl "$h" status || true)
+        grep -q crasher <<<"$st" && fail "$h: crasher still known after deploying simple/app.yml:"$'\n'"$st"
+        [[ -z $(pids_of "$h" '^/bin/sleep 86405$') ]] || fail "$h: crasher's process still runs"
+        check_running "$h"
+    done
+    ok "simple/app.yml again: crasher gone, program1 RUNNING on ${HOSTS[*]}"
+}
+
+scenario_11_host_unreachable() {
+    local h en2_tb
+    en2_tb=$(tb_host en2)
+    hd simple deploy simple/app.yml
+    close_masters
+    # Whatever happens below, en2 comes back for what follows.
+    # shellcheck disable=SC2064  # expanded now: the function's locals are gone at exit
+    trap "tb en2 true 2>/dev/null || \"\$TESTBED\" up $en2_tb >&2 || true" EXIT
+    "$TESTBED" down "$en2_tb" || fail "testbed.sh down $en2_tb failed"
+    hd_rc simple deploy simple/app.yml
+    ((HD_RC != 0)) || fail "deploy with en2 down exited 0"
+    grep -Eq '^fatal: \[en2\]: UNREACHABLE!' "$LAST_LOG" ||
+        { tail -n 40 "$LAST_LOG" >&2; fail "the deploy's output has no 'fatal: [en2]: UNREACHABLE!'"; }
+    awk '/^PLAY RECAP/ { r = 1; next } r && $1 == "en2" && / unreachable=1 /' "$LAST_LOG" | grep -q . ||
+        fail "PLAY RECAP does not count en2 unreachable:"$'\n'"$(sed -n '/^PLAY RECAP/,$p' "$LAST_LOG")"
+    log "  the failed deploy says:"
+    grep -E 'UNREACHABLE|^en[12] ' "$LAST_LOG" | cut -c1-300 | sed 's/^/    | /' >&2
+    ok "deploy exited $HD_RC, naming en2 unreachable"
+    check_running en1
+    ok "en1: program1 still RUNNING"
+    "$TESTBED" up "$en2_tb" || fail "testbed.sh up $en2_tb failed"
+    hd simple deploy simple/app.yml
+    for h in "${HOSTS[@]}"; do check_running "$h"; done
+    ok "en2 back (fresh disk): deploy exit 0, program1 RUNNING on ${HOSTS[*]}"
+}
+
+# ---------------------------------------------------------------------------
 
 run_scenario() {
     local fn=$1 title=$2 t0 rc=0
@@ -413,3 +674,7 @@ run_scenario scenario_4_web_interface      "4. web interface: 401, admin:admin, 
 run_scenario scenario_5_stop_start_status  "5. stop, start, status"
 run_scenario scenario_6_nonroot_split      "6. non-root split: init.yml as root, app.yml as tsup"
 run_scenario scenario_7_remove             "7. remove: nothing left"
+run_scenario scenario_8_rich               "8. rich: two supervisors, group, numprocs, stopped, environment, notify"
+run_scenario scenario_9_supervisord_killed "9. fault: supervisord killed, next deploy converges"
+run_scenario scenario_10_program_crashes   "10. fault: a program crashes at start, deploy fails, fix converges"
+run_scenario scenario_11_host_unreachable  "11. fault: en2 unreachable, deploy fails naming it, back after up"
