@@ -53,7 +53,7 @@ fn parent() -> ExitCode {
     );
     println!();
     println!(
-        "{:>11} {:>6} {:>7} {:>8} | {:>15} {:>15} {:>15} | {:>15} | {:>17} | {:>9}",
+        "{:>11} {:>6} {:>7} {:>8} | {:>15} {:>15} {:>15} | {:>15} {:>15} {:>8} | {:>17} | {:>9}",
         "progs/hosts",
         "files",
         "out",
@@ -62,6 +62,8 @@ fn parent() -> ExitCode {
         "render ms",
         "write ms",
         "total ms",
+        "cpu ms",
+        "wait ms",
         "ns/program",
         "peak MiB"
     );
@@ -80,7 +82,7 @@ fn parent() -> ExitCode {
             continue;
         };
         println!(
-            "{:>11} {:>6} {:>7} {:>8.1} | {:>15} {:>15} {:>15} | {:>15} | {:>8.0} /{:>8.0} | {:>9.1}",
+            "{:>11} {:>6} {:>7} {:>8.1} | {:>15} {:>15} {:>15} | {:>15} {:>15} {:>8.1} | {:>8.0} /{:>8.0} | {:>9.1}",
             format!("{}/{}", r.programs, r.hosts),
             r.desc_files,
             r.out_files,
@@ -89,14 +91,25 @@ fn parent() -> ExitCode {
             pair(r.render),
             pair(r.write),
             pair(r.total),
+            pair(r.cpu),
+            r.wait.1,
             r.total.0 * 1e6 / r.programs as f64,
             r.total.1 * 1e6 / r.programs as f64,
             r.peak_kib as f64 / 1024.0,
         );
+        if r.threads != 1 {
+            println!(
+                "  (size {size}: {} threads at the end of the run, expected 1)",
+                r.threads
+            );
+        }
         let _ = std::io::stdout().flush();
     }
     println!();
     println!("files: description files written (YAML + templates + key); out: files of the generated project;");
+    println!("load, render, write, total: wall-clock ms, best / median; cpu: on-CPU time of the total");
+    println!("(/proc/thread-self/schedstat), best / median; wait: median time spent runnable but not running");
+    println!("(another process had the core): a large wait means a busy machine, trust cpu and best then;");
     println!("ns/program: best / median total divided by the number of programs;");
     println!("peak MiB: VmHWM of the process that ran one load+render+write of that size (1 warm-up run).");
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
@@ -142,6 +155,9 @@ struct Row {
     render: (f64, f64),
     write: (f64, f64),
     total: (f64, f64),
+    cpu: (f64, f64),
+    wait: (f64, f64),
+    threads: u64,
 }
 
 impl Row {
@@ -164,6 +180,9 @@ impl Row {
             render: two("render")?,
             write: two("write")?,
             total: two("total")?,
+            cpu: two("cpu")?,
+            wait: two("wait")?,
+            threads: get("threads")?.parse().ok()?,
         })
     }
 }
@@ -203,12 +222,19 @@ fn child(size: &str) -> ExitCode {
     };
 
     let mut samples: Vec<[Duration; 3]> = Vec::new();
+    let mut sched: Vec<(f64, f64)> = Vec::new();
     for i in 0..runs() {
         let out = tmp.path().join(format!("out-{i}"));
+        let before = schedstat();
         match run_once(&srcs, &out) {
             Ok((t, _, _)) => samples.push(t),
             Err(()) => return ExitCode::FAILURE,
         }
+        let after = schedstat();
+        sched.push((
+            (after.0.saturating_sub(before.0)) as f64 / 1e6,
+            (after.1.saturating_sub(before.1)) as f64 / 1e6,
+        ));
         // Each run writes a fresh folder; removing it is not timed.
         let _ = std::fs::remove_dir_all(&out);
     }
@@ -221,12 +247,20 @@ fn child(size: &str) -> ExitCode {
     let (rb, rm) = stat(&|s| s[1]);
     let (wb, wm) = stat(&|s| s[2]);
     let (tb, tm) = stat(&|s| s[0] + s[1] + s[2]);
+    let best_median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2])
+    };
+    let (cb, cm) = best_median(sched.iter().map(|s| s.0).collect());
+    let (xb, xm) = best_median(sched.iter().map(|s| s.1).collect());
+    let threads = status_kib("Threads").unwrap_or(0);
     let mut line = String::from("RESULT");
     let _ = write!(
         line,
         " programs={programs} hosts={hosts} desc_files={desc_files} out_files={out_files} out_bytes={out_bytes} \
          peak_kib={peak_kib} load_best={lb:.3} load_median={lm:.3} render_best={rb:.3} render_median={rm:.3} \
-         write_best={wb:.3} write_median={wm:.3} total_best={tb:.3} total_median={tm:.3}"
+         write_best={wb:.3} write_median={wm:.3} total_best={tb:.3} total_median={tm:.3} \
+         cpu_best={cb:.3} cpu_median={cm:.3} wait_best={xb:.3} wait_median={xm:.3} threads={threads}"
     );
     println!("{line}");
     ExitCode::SUCCESS
@@ -254,7 +288,15 @@ fn run_once(srcs: &[SrcArg], out: &Path) -> Result<([Duration; 3], usize, usize)
     Ok(([t1 - t0, t2 - t1, t3 - t2], files, bytes))
 }
 
-/// A `kB` line of /proc/self/status, e.g. `VmHWM`.
+/// Nanoseconds this thread has run on a CPU, and waited runnable for one
+/// (/proc/thread-self/schedstat; zeros where the kernel does not keep them).
+fn schedstat() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let mut it = text.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+/// A numeric line of /proc/self/status (`kB` dropped), e.g. `VmHWM`.
 fn status_kib(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
@@ -337,12 +379,15 @@ fn describe(dir: &Path, programs: usize, hosts: usize) -> std::io::Result<usize>
             "- {{ path: \"${{base}}/sv{r:02}\", scope: rack{r:02}, owner: app{r:02}, group: app{r:02}, mode: \"0755\" }}"
         );
     }
-    // Program i runs on rack i % racks; every tenth on one host of it only.
+    // Program i runs on rack i % racks; every tenth of a rack's programs on
+    // one host of it only (in turn), every tenth keeps its folder on remove,
+    // every seventh runs two processes.
     let placement = |i: usize| {
         let r = i % racks;
         let hs = rack_hosts(r);
-        let scope = if i % 10 == 9 {
-            host(hs[(i / racks) % hs.len()])
+        let j = i / racks;
+        let scope = if j % 10 == 9 {
+            host(hs[(j / 10) % hs.len()])
         } else {
             format!("rack{r:02}")
         };
@@ -350,7 +395,11 @@ fn describe(dir: &Path, programs: usize, hosts: usize) -> std::io::Result<usize>
     };
     for i in 0..programs {
         let (r, scope) = placement(i);
-        let no_remove = if i % 10 == 0 { ", no_remove: yes" } else { "" };
+        let no_remove = if (i / racks).is_multiple_of(10) {
+            ", no_remove: yes"
+        } else {
+            ""
+        };
         let _ = writeln!(
             a,
             "- {{ path: \"${{base}}/sv{r:02}/p{i:04}\", scope: {scope}, owner: app{r:02}, group: app{r:02}, mode: \"0750\"{no_remove} }}"
@@ -382,7 +431,7 @@ fn describe(dir: &Path, programs: usize, hosts: usize) -> std::io::Result<usize>
         if scope.starts_with("node") {
             let _ = writeln!(a, "  scope: {scope}");
         }
-        if i % 7 == 3 {
+        if (i / racks) % 7 == 3 {
             a.push_str("  numprocs: 2\n  autorestart: unexpected\n");
         }
     }
