@@ -6,6 +6,7 @@
 //! ([`templates`], `roles-templates/`) -> [`Project`] (path -> bytes) ->
 //! [`write`]. User values only reach output through the quoting of [`quote`].
 
+pub mod fuzz;
 pub mod quote;
 mod templates;
 mod views;

@@ -8,6 +8,12 @@ use serde_json::Value;
 /// style. Escapes everything PyYAML (YAML 1.1, what Ansible reads with) would
 /// otherwise fold, reject or misread: control characters, C1, NEL, the
 /// Unicode line and paragraph separators, BOM and non-characters.
+///
+/// Every generated YAML file holds Ansible variables, which Ansible renders
+/// with Jinja2 when it uses them: string values (not map keys, which
+/// Ansible leaves alone) go through [`jinja_literal`], so that `{{ }}`
+/// reaches Ansible as the description's rule says, and `{%` or `{#` arrive
+/// as written.
 pub fn yaml(value: &Value) -> String {
     let mut out = String::new();
     yaml_into(value, &mut out);
@@ -19,7 +25,7 @@ fn yaml_into(value: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => yaml_str_into(s, out),
+        Value::String(s) => yaml_str_into(&jinja_literal(s), out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -126,7 +132,25 @@ fn key_into(k: &str, out: &mut String) {
     out.push(':');
 }
 
-/// A string as a YAML double-quoted scalar.
+/// Jinja's block and comment markers written as Jinja string literals,
+/// which render back to the same characters: `{%` becomes `{{ '{%' }}`
+/// and `{#` becomes `{{ '{#' }}` (and, in a value Jinja renders, a
+/// carriage return `{{ '\r' }}`). `{{ }}` is left for Ansible, on purpose.
+/// Everything generated is rendered by Ansible exactly once (INI files by
+/// its `template` module, YAML values when the variable is used), so the
+/// value arrives as written: a shell's `${#list[@]}` is not a comment.
+pub fn jinja_literal(s: &str) -> String {
+    if !s.contains("{{") && !s.contains("{%") && !s.contains("{#") {
+        return s.to_string();
+    }
+    // A value Ansible renders has its line breaks normalised by Jinja: a
+    // carriage return survives as a string literal only.
+    s.replace("{%", "{{ '{%' }}")
+        .replace("{#", "{{ '{#' }}")
+        .replace('\r', "{{ '\\r' }}")
+}
+
+/// A string as a YAML double-quoted scalar, as is (map keys, comments).
 pub fn yaml_str(s: &str) -> String {
     let mut out = String::new();
     yaml_str_into(s, &mut out);
@@ -167,6 +191,11 @@ pub struct IniError(pub String);
 /// are refused. [`command`] handles the comment case for command lines.
 pub fn ini_value(s: &str) -> Result<String, IniError> {
     check_line(s)?;
+    if s.trim() != s {
+        return Err(IniError(
+            "a value that starts or ends with whitespace loses it in supervisor's configuration".into(),
+        ));
+    }
     if let Some(c) = comment_start(s) {
         return Err(IniError(format!(
             "a `{c}` after a space would start a comment in supervisor's configuration"
@@ -175,12 +204,35 @@ pub fn ini_value(s: &str) -> Result<String, IniError> {
     Ok(escape_percent(s))
 }
 
+/// A supervisor format string the model has checked (`process_name`):
+/// written as is, its `%` left for supervisor to expand. Otherwise as
+/// [`ini_value`].
+pub fn ini_format(s: &str) -> Result<String, IniError> {
+    ini_value(s)?;
+    Ok(s.to_string())
+}
+
+/// A value of `supervisord.conf` itself, where supervisor knows none of a
+/// program's expansions (the web interface's user name, the paths): every
+/// `%` is doubled, so that the value arrives as written. Otherwise as
+/// [`ini_value`].
+pub fn ini_conf_value(s: &str) -> Result<String, IniError> {
+    ini_value(s)?;
+    Ok(s.replace('%', "%%"))
+}
+
 /// A command line. supervisor splits it with Python's `shlex.split`, so a
 /// `;` or `#` after whitespace can be backslash-escaped (outside quotes) or
 /// moved out of the quotes (`'a '\;' b'`): both read back as the same
 /// argument, and the config parser no longer sees a comment.
 pub fn command(s: &str) -> Result<String, IniError> {
     check_line(s)?;
+    if s.trim_matches([' ', '\t']).trim() != s.trim_matches([' ', '\t']) {
+        return Err(IniError(
+            "a command that starts or ends with whitespace other than spaces loses it in supervisor's configuration"
+                .into(),
+        ));
+    }
     let mut out = String::with_capacity(s.len() + 8);
     let mut quote: Option<char> = None;
     let mut prev: Option<char> = None;
@@ -279,17 +331,60 @@ fn comment_start(s: &str) -> Option<char> {
     None
 }
 
-/// `%(name)X` passes through; any other `%` becomes `%%`.
+/// Names supervisor expands in a program's options: `%(name)s` with one of
+/// these passes through, and so does `%(ENV_X)s`.
+pub const EXPANSIONS: &[&str] = &[
+    "program_name",
+    "process_num",
+    "group_name",
+    "host_node_name",
+    "numprocs",
+    "here",
+];
+
+/// A supervisor expansion at the start of `s` (just after a `%`): `(name)`
+/// with a known name, Python's format flags and width, and a conversion.
+/// Its length in bytes, without the `%`.
+fn expansion_len(s: &str) -> Option<usize> {
+    let rest = s.strip_prefix('(')?;
+    let close = rest.find(')')?;
+    let name = &rest[..close];
+    let known = EXPANSIONS.contains(&name)
+        || name
+            .strip_prefix("ENV_")
+            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    if !known {
+        return None;
+    }
+    let after = &rest[close + 1..];
+    let spec = after
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || matches!(b, b'#' | b'-' | b'+' | b' ' | b'.'))
+        .count();
+    let conv = after[spec..].chars().next()?;
+    "diouxXeEfFgGcrsa".contains(conv).then(|| 1 + close + 1 + spec + 1)
+}
+
+/// Supervisor expansions ([`EXPANSIONS`], `%(ENV_X)s`) pass through; any
+/// other `%` becomes `%%`, so that it arrives as written.
 fn escape_percent(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let bytes = s.as_bytes();
-    for (i, c) in s.char_indices() {
-        if c == '%' && !(bytes.get(i + 1) == Some(&b'(') && s[i + 1..].contains(')')) {
-            out.push_str("%%");
-        } else {
-            out.push(c);
+    let mut i = 0;
+    while let Some(at) = s[i..].find('%') {
+        let at = i + at;
+        out.push_str(&s[i..at]);
+        match expansion_len(&s[at + 1..]) {
+            Some(n) => {
+                out.push_str(&s[at..at + 1 + n]);
+                i = at + 1 + n;
+            }
+            None => {
+                out.push_str("%%");
+                i = at + 1;
+            }
         }
     }
+    out.push_str(&s[i..]);
     out
 }
 
@@ -302,11 +397,23 @@ mod tests {
         assert_eq!(yaml_str("a\"b\\c"), r#""a\"b\\c""#);
         assert_eq!(yaml_str("x\u{2028}y\u{85}"), r#""x\u2028y\u0085""#);
         assert_eq!(yaml_str("é: #{{ x }}"), "\"é: #{{ x }}\"");
+        let v = Value::from("${#n} {% raw %} {{ x }}");
+        assert_eq!(yaml(&v), r#""${{ '{#' }}n} {{ '{%' }} raw %} {{ x }}""#);
+        let m = serde_json::json!({"k{#": "v{#"});
+        assert_eq!(
+            yaml(&m),
+            r#"{"k{#": "v{{ '{#' }}"}"#,
+            "keys are not rendered by Ansible"
+        );
     }
 
     #[test]
     fn command_keeps_expansions_and_hides_comments() {
         assert_eq!(command("a %(process_num)d 50%").unwrap(), "a %(process_num)d 50%%");
+        assert_eq!(
+            command("%(nope)s %(ENV_HOME)s %(program_name)").unwrap(),
+            "%%(nope)s %(ENV_HOME)s %%(program_name)"
+        );
         assert_eq!(command("echo a ; b").unwrap(), r"echo a \; b");
         assert_eq!(command("sh -c 'a ;b #c'").unwrap(), r"sh -c 'a '\;'b '\#'c'");
         assert_eq!(command(r#"sh -c "x \" ;y""#).unwrap(), r#"sh -c "x \" "\;"y""#);

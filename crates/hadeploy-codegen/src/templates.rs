@@ -83,6 +83,16 @@ pub fn engine() -> TeraResult<Tera> {
             other => Err(tera::Error::message(format!("no INI form for {other}"))),
         }
     });
+    tera.register_filter("ini_format", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
+        quote::ini_format(v)
+            .map(|s| jinja_literal(&s))
+            .map_err(|e| tera::Error::message(e.0))
+    });
+    tera.register_filter("ini_conf", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
+        quote::ini_conf_value(v)
+            .map(|s| jinja_literal(&s))
+            .map_err(|e| tera::Error::message(e.0))
+    });
     tera.register_filter("ini_command", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
         quote::command(v)
             .map(|s| jinja_literal(&s))
@@ -131,7 +141,7 @@ pub fn engine() -> TeraResult<Tera> {
 /// otherwise be eaten or break the template. They are written as Jinja
 /// string literals, which render back to the same characters.
 fn jinja_literal(s: &str) -> String {
-    s.replace("{%", "{{ '{%' }}").replace("{#", "{{ '{#' }}")
+    quote::jinja_literal(s)
 }
 
 fn to_json(v: &Value) -> TeraResult<serde_json::Value> {

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use hadeploy_model::{FileSource, Host, LocalSource, Model, Program, State, Supervisor};
+use hadeploy_model::{FileSource, Host, LocalSource, Model, Program, SYSTEM_DIRS, State, Supervisor};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tera::Tera;
@@ -12,43 +12,16 @@ use tera::Tera;
 use crate::templates::{self as t, render};
 use crate::{Options, Project, RenderError};
 
+/// A variable name, safe as a plain YAML key.
+fn is_var_name(k: &str) -> bool {
+    k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Characters written unquoted into systemd units and shell scripts.
 pub(crate) fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_.@/+:-".contains(c)
 }
-
-/// Folders `remove` must never delete nor `deploy` take over, whatever the
-/// description says.
-const SYSTEM_DIRS: &[&str] = &[
-    "/",
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/home",
-    "/lib",
-    "/lib64",
-    "/opt",
-    "/proc",
-    "/root",
-    "/run",
-    "/sbin",
-    "/srv",
-    "/sys",
-    "/tmp",
-    "/usr",
-    "/usr/bin",
-    "/usr/lib",
-    "/usr/local",
-    "/usr/sbin",
-    "/var",
-    "/var/lib",
-    "/var/log",
-    "/var/run",
-    "/var/tmp",
-    "/etc/systemd",
-    "/etc/systemd/system",
-];
 
 #[derive(Serialize)]
 struct KeyValue {
@@ -90,6 +63,14 @@ struct InventoryView {
 #[derive(Serialize)]
 struct VarsView {
     vars: Vec<KeyValue>,
+    vault: Vec<VaultView>,
+}
+
+/// An encrypted variable: its name and the lines of its vault value.
+#[derive(Serialize)]
+struct VaultView {
+    key: String,
+    lines: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -188,8 +169,22 @@ impl<'a> Renderer<'a> {
         self.put(t::ANSIBLE_CFG.0, cfg);
         let inv = render(self.tera, t::INVENTORY, &self.inventory())?;
         self.put(t::INVENTORY.0, inv);
+        let mut vault = Vec::new();
+        for (k, v) in &self.model.encrypted_vars {
+            // Written unquoted in a block scalar: a vault holds nothing else.
+            let lines: Vec<String> = v.lines().map(str::to_string).collect();
+            let safe = |l: &String| l.chars().all(|c| c.is_ascii_alphanumeric() || "$;._@-".contains(c));
+            if !is_var_name(k) || lines.is_empty() || !lines.iter().all(safe) {
+                return Err(RenderError::Value {
+                    what: format!("encrypted variable `{k}`"),
+                    reason: "it is not an Ansible Vault value".into(),
+                });
+            }
+            vault.push(VaultView { key: k.clone(), lines });
+        }
         let vars = VarsView {
             vars: self.model.vars.iter().map(|(k, v)| kv(k, v.clone())).collect(),
+            vault,
         };
         let vars = render(self.tera, t::GROUP_VARS, &vars)?;
         self.put(t::GROUP_VARS.0, vars);
@@ -271,7 +266,8 @@ impl<'a> Renderer<'a> {
                 s(&mut vars, "ansible_become_exe", &h.become_exe);
                 s(&mut vars, "ansible_become_flags", &h.become_flags);
                 s(&mut vars, "ansible_python_interpreter", &h.python_interpreter);
-                for (k, v) in &h.ansible_vars {
+                // Written as plain YAML keys: the model only lets variable names through.
+                for (k, v) in h.ansible_vars.iter().filter(|(k, _)| is_var_name(k)) {
                     vars.push(kv(k, v.as_str()));
                 }
                 InventoryHost {
@@ -298,7 +294,8 @@ impl<'a> Renderer<'a> {
         let dir = format!("supervisors/{}", s.name);
         if s.managed {
             for d in supervisor_dirs(s).iter().chain([&s.conf_file_dst, &s.supervisorctl]) {
-                if SYSTEM_DIRS.contains(&d.trim_end_matches('/')) {
+                let d = d.trim_end_matches('/');
+                if d.is_empty() || SYSTEM_DIRS.contains(&d) {
                     return Err(RenderError::Value {
                         what: format!("supervisor `{}`", s.name),
                         reason: format!("`{d}` is a system folder: it cannot be owned nor removed by an instance"),

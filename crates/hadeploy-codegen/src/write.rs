@@ -88,6 +88,13 @@ fn fill(project: &Project, tmp: &Path) -> Result<(), WriteError> {
         std::fs::remove_dir_all(tmp).map_err(io(tmp))?;
     }
     std::fs::create_dir_all(tmp).map_err(io(tmp))?;
+    // The inventory may hold connection passwords, host variables download
+    // credentials: the folder is its owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o700)).map_err(io(tmp))?;
+    }
     std::fs::write(tmp.join(MARKER), MARKER_TEXT).map_err(io(tmp))?;
     for (rel, bytes) in project {
         let p = checked(tmp, rel)?;

@@ -110,11 +110,26 @@ fn unwritable_environment_values_are_refused() {
     let app = tmp.path().join("app.yml");
     std::fs::write(
         &app,
-        "hosts: [{ name: h1 }]\nsupervisors: [{ name: sv, scope: all, user: u, group: g }]\n\
+        "hosts: [{ name: h1 }]\nsupervisors: [{ name: sv, scope: all, user: u, group: u }]\n\
          supervisor_programs:\n- { name: p, supervisor: sv, command: /bin/true, environment: ['A=x #y'] }\n",
     )
     .unwrap();
-    let model = hadeploy_model::load(&[SrcArg::File(app)]).unwrap_or_else(|d| panic!("{d}"));
+    // Refused when loaded, at the value's position...
+    let err = hadeploy_model::load(&[SrcArg::File(app.clone())])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("would start a comment"), "{err}");
+    assert!(err.contains("app.yml:4:"), "{err}");
+    // ...and, should a model hold one all the same, by rendering.
+    std::fs::write(
+        &app,
+        "hosts: [{ name: h1 }]\nsupervisors: [{ name: sv, scope: all, user: u, group: u }]\n\
+         supervisor_programs:\n- { name: p, supervisor: sv, command: /bin/true, environment: ['A=x'] }\n",
+    )
+    .unwrap();
+    let mut model = hadeploy_model::load(&[SrcArg::File(app)]).unwrap_or_else(|d| panic!("{d}"));
+    let env = &mut model.supervisors[0].programs[0].settings.environment;
+    env.insert("A".into(), "x #y".into());
     let err = render(&model, &Options::default()).unwrap_err().to_string();
     assert!(err.starts_with("program `p` of supervisor `sv`"), "{err}");
     assert!(err.contains("would start a comment"), "{err}");

@@ -143,3 +143,47 @@ fn ansible_accepts_generated_projects() {
         );
     }
 }
+
+/// RHEL-family hosts get the same project as Debian ones: only the inventory
+/// differs, by the interpreter each host names. What makes it work there is
+/// in the roles, checked here: the package goes through the host's own
+/// package manager, and a missing package (EPEL not enabled) says so.
+#[test]
+fn rhel_hosts_differ_only_by_their_interpreter() {
+    let debian = project_of(&fixtures().join("seed/simple/app.srcs"));
+    let rhel = project_of(&fixtures().join("rhel/app.srcs"));
+    let differ: Vec<&String> = rhel.keys().filter(|p| debian.get(*p) != rhel.get(*p)).collect();
+    assert_eq!(differ, ["inventory.yml"]);
+    assert_eq!(debian.keys().collect::<Vec<_>>(), rhel.keys().collect::<Vec<_>>());
+    let text = |p: &Project, f: &str| String::from_utf8(p[f].clone()).unwrap();
+    let (inv_debian, inv_rhel) = (text(&debian, "inventory.yml"), text(&rhel, "inventory.yml"));
+    // The key is named by the same file, reached through `rhel/../seed/`.
+    let added: Vec<&str> = inv_rhel
+        .lines()
+        .filter(|l| !inv_debian.contains(l) && !l.contains("ansible_ssh_private_key_file"))
+        .collect();
+    assert_eq!(
+        added,
+        [
+            "      ansible_python_interpreter: \"/usr/libexec/platform-python\"",
+            "      ansible_python_interpreter: \"/usr/bin/python3\""
+        ]
+    );
+
+    let deploy = text(&rhel, "roles/hadeploy_supervisor/tasks/deploy.yml");
+    let package = deploy
+        .split("\n- name: ")
+        .find(|t| t.starts_with("Install the supervisor package"))
+        .unwrap();
+    assert!(
+        package.contains("  ansible.builtin.package:\n    name: supervisor\n"),
+        "{package}"
+    );
+    assert!(package.contains("    use: auto\n"), "{package}");
+    for manager in ["apt", "dnf", "yum"] {
+        assert!(!deploy.contains(&format!("ansible.builtin.{manager}:")), "{manager}");
+    }
+    assert!(deploy.contains("from EPEL, which hadeploy does not enable"));
+    let unit = text(&rhel, "supervisors/tsupv/supervisord_tsupv.service");
+    assert!(unit.contains("ExecStart=/usr/bin/supervisord -n -c /etc/supervisord_tsupv.conf"));
+}

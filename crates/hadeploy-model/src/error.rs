@@ -279,12 +279,33 @@ impl Sink {
     pub(crate) fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }
+
+    /// [`did_you_mean`] while errors are still shown; past [`MAX_ERRORS`]
+    /// the search (linear in the candidates) is skipped, so that a
+    /// description with a million mistakes against a million names is not
+    /// quadratic.
+    pub(crate) fn did_you_mean<'a>(&self, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        if self.errors.len() < MAX_ERRORS {
+            did_you_mean(name, candidates)
+        } else {
+            None
+        }
+    }
 }
+
+/// Longest name a suggestion is looked for, or suggested: comparing two
+/// strings costs the product of their lengths.
+const MAX_SUGGESTED: usize = 100;
 
 /// The closest candidate to a mistyped name, as a `help:` line.
 pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    if name.len() > MAX_SUGGESTED {
+        return None;
+    }
     candidates
         .into_iter()
+        // Two edits change the length by 8 bytes at most: skip the rest unread.
+        .filter(|c| c.len() <= MAX_SUGGESTED && c.len().abs_diff(name.len()) <= 8)
         .map(|c| (strsim::levenshtein(name, c), c))
         .filter(|(d, c)| *d < 3 && *d < c.len().max(2))
         .min_by_key(|(d, _)| *d)

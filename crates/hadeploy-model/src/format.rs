@@ -42,6 +42,8 @@ pub enum Ty {
     Items(&'static Keys),
     /// A map of variables, any values.
     Vars,
+    /// A map of variables whose values are Ansible Vault values.
+    Vault,
 }
 
 /// One key of a map.
@@ -403,6 +405,11 @@ pub const SECTIONS: &[Section] = &[
         name: "vars",
         ty: Ty::Vars,
         doc: "Variables, used as ${name} or <<name>> in every value loaded after them.",
+    },
+    Section {
+        name: "encrypted_vars",
+        ty: Ty::Vault,
+        doc: "Variables holding Ansible Vault values (`!vault |` or `$ANSIBLE_VAULT;...`), for Ansible to decrypt when it runs; hadeploy never decrypts them.",
     },
     Section {
         name: "include",

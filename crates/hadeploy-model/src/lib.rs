@@ -8,6 +8,7 @@
 mod build;
 mod error;
 pub mod format;
+pub mod fuzz;
 mod load;
 mod model;
 mod read;
@@ -15,13 +16,15 @@ mod schema;
 mod span;
 mod tree;
 
+pub use build::{MAX_PLACEMENTS, SYSTEM_DIRS};
 pub use error::{Diagnostic, Diagnostics, ErrorKind, MAX_ERRORS};
 pub use format::SECTIONS;
 pub use load::{Loaded, SrcArg};
+pub use load::{MAX_FILES, MAX_INCLUDE_DEPTH, MAX_SOURCE_BYTES};
 pub use model::*;
 pub use schema::{SCHEMA_DRAFT, json_schema};
-pub use span::{FileId, Source, SourceMap, Span};
-pub use tree::{MAX_DEPTH, MAX_NODES, MAX_SCALAR};
+pub use span::{FileId, Source, SourceMap, Span, yaml_lines};
+pub use tree::{MAX_DEPTH, MAX_FILE, MAX_NODES, MAX_SCALAR, MAX_VALUE_BYTES};
 
 use error::Sink;
 

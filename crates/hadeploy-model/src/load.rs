@@ -2,16 +2,22 @@
 //! followed, `vars` substituted in one pass. The result is one tree, still
 //! untyped, whose every node knows its file, line and column.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
-use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::error::{Diagnostic, ErrorKind, Sink};
 use crate::span::{FileId, SourceMap, Span};
-use crate::tree::{self, MAX_FILE, MAX_NODES, Node, NodeKind};
+use crate::tree::{self, Budget, Cost, MAX_DEPTH, MAX_FILE, MAX_SCALAR, Node, NodeKind};
 
 /// Deepest chain of includes accepted.
-const MAX_INCLUDE_DEPTH: usize = 32;
+pub const MAX_INCLUDE_DEPTH: usize = 32;
+/// Most files one load reads, each `include` counting once more.
+pub const MAX_FILES: usize = 1024;
+/// Most bytes of source text one load reads, all files together.
+pub const MAX_SOURCE_BYTES: usize = 64 << 20;
 
 /// One `--src` argument: a file to load, or `name=value` defining a variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,11 +70,17 @@ pub(crate) fn load(srcs: &[SrcArg], sink: &mut Sink) -> Loaded {
     let mut loader = Loader {
         sources: SourceMap::default(),
         vars: IndexMap::new(),
-        definitions: Vec::new(),
+        generations: Vec::new(),
+        next_generation: 0,
+        members: HashMap::new(),
+        first_definitions: HashMap::new(),
         undefined: Vec::new(),
         root: Vec::new(),
         stack: Vec::new(),
-        budget: MAX_NODES,
+        budget: Budget::default(),
+        files: 0,
+        source_bytes: 0,
+        limit_reported: false,
     };
     let cli = loader.sources.add(PathBuf::from("<command line>"), String::new());
     for (i, src) in srcs.iter().enumerate() {
@@ -91,13 +103,13 @@ pub(crate) fn load(srcs: &[SrcArg], sink: &mut Sink) -> Loaded {
                     );
                     continue;
                 }
-                loader.define(name.clone(), Node::scalar(value.clone(), true, span));
+                loader.define(name.clone(), span, Node::scalar(value.clone(), true, span));
             }
         }
     }
     loader.report_undefined(sink);
     Loaded {
-        root: loader.root,
+        root: merge_entries(std::mem::take(&mut loader.root)),
         vars: loader.vars,
         sources: loader.sources,
     }
@@ -106,14 +118,27 @@ pub(crate) fn load(srcs: &[SrcArg], sink: &mut Sink) -> Loaded {
 struct Loader {
     sources: SourceMap,
     vars: IndexMap<String, Node>,
-    /// Every definition in load order, to tell "defined later" apart from "never".
-    definitions: Vec<(String, Span)>,
+    /// For each variable (by index in `vars`), which definition holds it now.
+    generations: Vec<u64>,
+    next_generation: u64,
+    /// Keys of the map variables read with `${a.b}`, indexed on first use:
+    /// (generation, path) -> key -> entry. Lookups stay constant-time
+    /// however large the map.
+    members: HashMap<(u64, String), HashMap<String, usize>>,
+    /// Where each variable is first defined, to tell "defined later" apart from "never".
+    first_definitions: HashMap<String, Span>,
     /// Uses of names undefined at the time, reported at the end.
     undefined: Vec<(String, Span)>,
+    /// Top-level entries in load order, merged once at the end.
     root: Vec<(Node, Node)>,
     /// Canonical paths of the files being loaded, for include cycles.
     stack: Vec<PathBuf>,
-    budget: usize,
+    budget: Budget,
+    /// Files read so far, and their bytes.
+    files: usize,
+    source_bytes: usize,
+    /// A limit was crossed by a substitution: said once, not at every value.
+    limit_reported: bool,
 }
 
 impl Loader {
@@ -151,6 +176,29 @@ impl Loader {
             sink.push(place(ErrorKind::Limit(format!(
                 "includes are nested more than {MAX_INCLUDE_DEPTH} levels deep"
             ))));
+            return;
+        }
+        self.files += 1;
+        self.source_bytes = self.source_bytes.saturating_add(text.len());
+        let over = if self.files > MAX_FILES {
+            Some(format!(
+                "the description reads more than {MAX_FILES} files (each include counts)"
+            ))
+        } else if self.source_bytes > MAX_SOURCE_BYTES {
+            Some(format!(
+                "the description's files add up to more than {} MiB (each include counts)",
+                MAX_SOURCE_BYTES >> 20
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = over {
+            if !std::mem::replace(&mut self.limit_reported, true) {
+                sink.push(
+                    place(ErrorKind::Limit(reason))
+                        .help("include each file once; a file included from a list is read again at each mention"),
+                );
+            }
             return;
         }
         let file = self.sources.add(path, text);
@@ -202,9 +250,13 @@ impl Loader {
                             );
                             continue;
                         }
-                        let v = self.substitute(v, sink);
-                        self.definitions.push((var.clone(), k.span));
-                        self.vars.insert(var, v);
+                        if let Some(span) = vault_span(&v) {
+                            sink.push(crate::read::vault_elsewhere(&var, span));
+                            continue;
+                        }
+                        // Within the root map and the `vars` map.
+                        let v = self.substitute(v, 2, sink);
+                        self.define(var, k.span, v);
                     }
                 }
                 _ if value.is_null() => {}
@@ -219,7 +271,7 @@ impl Loader {
             },
             "include" => {
                 let undefined = self.undefined.len();
-                let value = self.substitute(value, sink);
+                let value = self.substitute(value, 1, sink);
                 if self.undefined.len() > undefined {
                     // The path is unknown; its variable error says why.
                     return;
@@ -257,20 +309,49 @@ impl Loader {
                 }
             }
             _ => {
-                let value = self.substitute(value, sink);
-                merge_entry(&mut self.root, key, value);
+                let value = self.substitute(value, 1, sink);
+                self.root.push((key, value));
             }
         }
     }
 
-    fn define(&mut self, name: String, value: Node) {
-        self.definitions.push((name.clone(), value.span));
-        self.vars.insert(name, value);
+    fn define(&mut self, name: String, at: Span, value: Node) {
+        self.first_definitions.entry(name.clone()).or_insert(at);
+        let (i, _) = self.vars.insert_full(name, value);
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        if i == self.generations.len() {
+            self.generations.push(generation);
+        } else {
+            self.generations[i] = generation;
+        }
+    }
+
+    /// Pays for a value a substitution produces; on a crossed limit, reports
+    /// it once and answers false.
+    fn spend(&mut self, cost: Cost, span: Span, sink: &mut Sink) -> bool {
+        match self.budget.spend(cost, "variables included") {
+            Ok(()) => true,
+            Err(kind) => {
+                self.limit(kind, span, sink);
+                false
+            }
+        }
+    }
+
+    fn limit(&mut self, kind: ErrorKind, span: Span, sink: &mut Sink) {
+        if !std::mem::replace(&mut self.limit_reported, true) {
+            sink.push(
+                Diagnostic::new(kind, span)
+                    .help("the loader refuses values this large or deep; look for variables used inside each other"),
+            );
+        }
     }
 
     /// Replaces `${name}` and `<<name>>` in every scalar of a value, with the
-    /// variables defined so far.
-    fn substitute(&mut self, node: Node, sink: &mut Sink) -> Node {
+    /// variables defined so far. `depth` counts the lists and maps around
+    /// the value, so that a variable cannot nest values past [`MAX_DEPTH`].
+    fn substitute(&mut self, node: Node, depth: usize, sink: &mut Sink) -> Node {
         let span = node.span;
         match node.kind {
             NodeKind::Scalar(s) => {
@@ -287,36 +368,38 @@ impl Loader {
                 if let [r] = refs.as_slice()
                     && r.start == 0
                     && r.end == s.text.len()
-                    && let Some(value) = r.name.map(|n| self.lookup(n))
+                    && let Some(name) = r.name
                 {
-                    return match value {
+                    let (cost, nesting) = match self.lookup(name) {
+                        Some(v) => (v.cost(), v.depth()),
+                        None => {
+                            let at = RefColumns::new(&s, span).at(0);
+                            self.undefined.push((name.to_string(), at));
+                            return Node::scalar(s.text, s.plain, span);
+                        }
+                    };
+                    if depth + nesting > MAX_DEPTH {
+                        let kind = ErrorKind::Limit(format!(
+                            "values are nested more than {MAX_DEPTH} levels deep (variables included)"
+                        ));
+                        self.limit(kind, span, sink);
+                        return Node::scalar(String::new(), false, span);
+                    }
+                    if !self.spend(cost, span, sink) {
+                        return Node::scalar(String::new(), false, span);
+                    }
+                    return match self.lookup(name).cloned() {
                         Some(Node {
                             kind: NodeKind::Scalar(v),
                             ..
-                        }) => Node::scalar(v.text.clone(), s.plain, span),
-                        Some(v) => {
-                            let v = v.clone();
-                            if self.budget < v.size() {
-                                sink.err(
-                                    ErrorKind::Limit(format!(
-                                        "the description expands to more than {MAX_NODES} values (variables included)"
-                                    )),
-                                    span,
-                                );
-                                return Node::scalar(String::new(), false, span);
-                            }
-                            self.budget -= v.size();
-                            v
-                        }
-                        None => {
-                            let name = r.name.unwrap_or_default().to_string();
-                            self.undefined.push((name, ref_span(span, &s, r.start)));
-                            Node::scalar(s.text, s.plain, span)
-                        }
+                        }) => Node::scalar(v.text, s.plain, span),
+                        Some(v) => v,
+                        None => unreachable!("looked up above"),
                     };
                 }
                 let mut out = String::with_capacity(s.text.len());
                 let mut last = 0;
+                let mut cols = RefColumns::new(&s, span);
                 for r in &refs {
                     out.push_str(&s.text[last..r.start]);
                     last = r.end;
@@ -328,37 +411,59 @@ impl Loader {
                         Some(Node {
                             kind: NodeKind::Scalar(v),
                             ..
-                        }) => out.push_str(&v.text),
+                        }) => {
+                            // Checked before copying: `${a}${a}...` on a long
+                            // `a` must not build a huge string first.
+                            if out.len() + v.text.len() > MAX_SCALAR {
+                                let kind = ErrorKind::Limit(format!(
+                                    "a value is longer than {MAX_SCALAR} bytes once variables are substituted"
+                                ));
+                                self.limit(kind, span, sink);
+                                return Node::scalar(String::new(), false, span);
+                            }
+                            out.push_str(&v.text);
+                        }
                         Some(v) => {
                             let what = kind_name(v);
                             sink.push(
-                                Diagnostic::new(
-                                    ErrorKind::VariableNotScalar(name.to_string(), what),
-                                    ref_span(span, &s, r.start),
-                                )
-                                .help(format!(
-                                    "use `${{{name}}}` alone as the value, or name one of its scalar members"
-                                )),
+                                Diagnostic::new(ErrorKind::VariableNotScalar(name.to_string(), what), cols.at(r.start))
+                                    .help(format!(
+                                        "use `${{{name}}}` alone as the value, or name one of its scalar members"
+                                    )),
                             );
                         }
                         None => {
-                            self.undefined.push((name.to_string(), ref_span(span, &s, r.start)));
+                            self.undefined.push((name.to_string(), cols.at(r.start)));
                             out.push_str(&s.text[r.start..r.end]);
                         }
                     }
                 }
                 out.push_str(&s.text[last..]);
+                if out.len() > MAX_SCALAR {
+                    let kind = ErrorKind::Limit(format!(
+                        "a value is longer than {MAX_SCALAR} bytes once variables are substituted"
+                    ));
+                    self.limit(kind, span, sink);
+                    return Node::scalar(String::new(), false, span);
+                }
+                let cost = Cost {
+                    nodes: 0,
+                    bytes: out.len(),
+                };
+                if !self.spend(cost, span, sink) {
+                    return Node::scalar(String::new(), false, span);
+                }
                 Node::scalar(out, s.plain, span)
             }
             NodeKind::Seq(items) => Node {
-                kind: NodeKind::Seq(items.into_iter().map(|i| self.substitute(i, sink)).collect()),
+                kind: NodeKind::Seq(items.into_iter().map(|i| self.substitute(i, depth + 1, sink)).collect()),
                 span,
             },
             NodeKind::Map(entries) => Node {
                 kind: NodeKind::Map(
                     entries
                         .into_iter()
-                        .map(|(k, v)| (k, self.substitute(v, sink)))
+                        .map(|(k, v)| (k, self.substitute(v, depth + 1, sink)))
                         .collect(),
                 ),
                 span,
@@ -366,20 +471,32 @@ impl Loader {
         }
     }
 
-    /// `name`, or `a.b.c` walking into map variables.
-    fn lookup(&self, name: &str) -> Option<&Node> {
-        if let Some(v) = self.vars.get(name) {
-            return Some(v);
-        }
+    /// `name`, or `a.b.c` walking into map variables (the last of repeated
+    /// keys wins).
+    fn lookup(&mut self, name: &str) -> Option<&Node> {
+        let Loader {
+            vars,
+            generations,
+            members,
+            ..
+        } = self;
         let mut parts = name.split('.');
-        let mut node = self.vars.get(parts.next()?)?;
+        let root = parts.next()?;
+        let i = vars.get_index_of(root)?;
+        let mut node = &vars[i];
+        let mut path = root.to_string();
         for part in parts {
-            node = node
-                .as_map()?
-                .iter()
-                .rev()
-                .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == part))
-                .map(|(_, v)| v)?;
+            let entries = node.as_map()?;
+            let index = members.entry((generations[i], path.clone())).or_insert_with(|| {
+                entries
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(pos, (k, _))| k.as_scalar().map(|s| (s.text.clone(), pos)))
+                    .collect()
+            });
+            node = &entries[*index.get(part)?].1;
+            path.push('.');
+            path.push_str(part);
         }
         Some(node)
     }
@@ -387,9 +504,9 @@ impl Loader {
     fn report_undefined(&mut self, sink: &mut Sink) {
         for (name, span) in std::mem::take(&mut self.undefined) {
             let root = name.split('.').next().unwrap_or(&name);
-            let later = self.definitions.iter().find(|(n, _)| n == root).map(|(_, s)| *s);
+            let later = self.first_definitions.get(root).copied();
             let help = match later {
-                Some(def) if self.lookup(&name).is_some() || root == name => {
+                Some(def) if root == name || self.lookup(&name).is_some() => {
                     let at = self.sources.get(def.file).path.display();
                     Some(format!(
                         "`{root}` is defined later, at {at}:{}:{}; a variable must be defined before it is used",
@@ -397,7 +514,7 @@ impl Loader {
                     ))
                 }
                 Some(_) => Some(format!("`{root}` has no member `{}`", &name[root.len() + 1..])),
-                None => did_you_mean(&name, self.vars.keys().map(String::as_str)).or_else(|| {
+                None => sink.did_you_mean(&name, self.vars.keys().map(String::as_str)).or_else(|| {
                     Some(format!(
                         "define it in a `vars:` block loaded before this line, or pass `--src {name}=VALUE` first; write `$${{` for a literal `${{`"
                     ))
@@ -408,15 +525,26 @@ impl Loader {
     }
 }
 
-fn read_source(path: &Path) -> Result<String, String> {
+/// Reads a source file of at most [`MAX_FILE`] bytes. The read itself is
+/// bounded: a device or a pipe (`/dev/zero`) reports no size beforehand.
+pub(crate) fn read_source(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
     let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
     if meta.is_dir() {
         return Err("it is a folder".into());
     }
+    let too_large = || format!("it is larger than {} MiB", MAX_FILE >> 20);
     if meta.len() > MAX_FILE {
-        return Err(format!("it is larger than {} MiB", MAX_FILE >> 20));
+        return Err(too_large());
     }
-    let bytes = std::fs::read(path).map_err(|e| io_reason(&e))?;
+    let file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_reason(&e))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(too_large());
+    }
     String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
 }
 
@@ -437,6 +565,15 @@ pub(crate) fn kind_name(node: &Node) -> &'static str {
         NodeKind::Scalar(_) => "scalar",
         NodeKind::Seq(_) => "list",
         NodeKind::Map(_) => "map",
+    }
+}
+
+/// Where a `!vault` scalar sits in a value, if one does.
+fn vault_span(node: &Node) -> Option<Span> {
+    match &node.kind {
+        NodeKind::Scalar(s) => s.vault.then_some(node.span),
+        NodeKind::Seq(items) => items.iter().find_map(vault_span),
+        NodeKind::Map(entries) => entries.iter().find_map(|(_, v)| vault_span(v)),
     }
 }
 
@@ -462,6 +599,9 @@ fn is_ref_name(name: &str) -> bool {
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
 }
 
+/// Every reference of `text`, in order, in one pass: a name is read up to
+/// the first character that cannot be part of one, so that text full of
+/// unclosed markers (`<<<<...`, `${${...`) costs no more than its length.
 fn find_refs(text: &str) -> Vec<Ref<'_>> {
     let mut refs = Vec::new();
     let b = text.as_bytes();
@@ -477,91 +617,143 @@ fn find_refs(text: &str) -> Vec<Ref<'_>> {
             i += 3;
             continue;
         }
-        let close = if b[i..].starts_with(b"${") {
-            "}"
+        let close: &[u8] = if b[i..].starts_with(b"${") {
+            b"}"
         } else if b[i..].starts_with(b"<<") {
-            ">>"
+            b">>"
         } else {
             i += 1;
             continue;
         };
         let body = i + 2;
-        if let Some(len) = text[body..].find(close) {
-            let name = &text[body..body + len];
-            if is_ref_name(name) {
-                let end = body + len + close.len();
-                refs.push(Ref {
-                    start: i,
-                    end,
-                    name: Some(name),
-                });
-                i = end;
-                continue;
-            }
+        let len = b[body..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.'))
+            .count();
+        let name = &text[body..body + len];
+        if b[body + len..].starts_with(close) && is_ref_name(name) {
+            let end = body + len + close.len();
+            refs.push(Ref {
+                start: i,
+                end,
+                name: Some(name),
+            });
+            i = end;
+            continue;
         }
         i += 1;
     }
     refs
 }
 
-/// Where a reference starts, when the scalar is on one line.
-fn ref_span(span: Span, s: &tree::Scalar, offset: usize) -> Span {
-    if s.text.contains('\n') {
-        return span;
+/// Positions of the references of one scalar, asked in increasing order:
+/// columns are counted from where the last one was, not from the start.
+struct RefColumns<'a> {
+    text: &'a str,
+    span: Span,
+    multiline: bool,
+    counted_to: usize,
+    chars: u32,
+}
+
+impl<'a> RefColumns<'a> {
+    fn new(s: &'a tree::Scalar, span: Span) -> Self {
+        RefColumns {
+            text: &s.text,
+            span,
+            multiline: s.text.contains('\n'),
+            counted_to: 0,
+            // The opening quote of a quoted scalar.
+            chars: u32::from(!s.plain),
+        }
     }
-    let quote = u32::from(!s.plain);
-    let chars = u32::try_from(s.text[..offset].chars().count()).unwrap_or(0);
-    Span {
-        col: span.col + quote + chars,
-        ..span
+
+    /// Where the reference at byte `offset` starts, when the scalar is on one line.
+    fn at(&mut self, offset: usize) -> Span {
+        if self.multiline || offset < self.counted_to {
+            return self.span;
+        }
+        let n = self.text[self.counted_to..offset].chars().count();
+        self.chars = self.chars.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        self.counted_to = offset;
+        Span {
+            col: self.span.col.saturating_add(self.chars),
+            ..self.span
+        }
     }
 }
 
-/// Merges `value` under `key` into a map: maps merge key by key, lists
-/// append, anything else is replaced by the later value.
-fn merge_entry(entries: &mut Vec<(Node, Node)>, key: Node, value: Node) {
-    let value = merge_repeated_keys(value);
-    let text = key.as_scalar().map(|s| s.text.as_str());
-    match entries
-        .iter_mut()
-        .find(|(k, _)| k.as_scalar().map(|s| s.text.as_str()) == text)
-    {
-        Some((_, existing)) => merge_values(existing, value),
-        None => entries.push((key, value)),
-    }
-}
-
-fn merge_values(existing: &mut Node, value: Node) {
-    match (&mut existing.kind, value.kind) {
-        (NodeKind::Map(old), NodeKind::Map(new)) => {
-            for (k, v) in new {
-                merge_entry(old, k, v);
+/// Merges entries that share a key, in first-seen order: maps merge key by
+/// key, lists append, anything else is replaced by the later value. Linear
+/// in the size of the tree, however many keys repeat.
+pub(crate) fn merge_entries(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    let mut merged: Vec<(Node, Vec<Node>)> = Vec::with_capacity(entries.len());
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(entries.len());
+    for (k, v) in entries {
+        let text = k.as_scalar().map(|s| s.text.clone()).unwrap_or_default();
+        match index.entry(text) {
+            Entry::Occupied(e) => merged[*e.get()].1.push(v),
+            Entry::Vacant(e) => {
+                e.insert(merged.len());
+                merged.push((k, vec![v]));
             }
         }
-        (NodeKind::Seq(old), NodeKind::Seq(new)) => old.extend(new),
-        (_, kind) => *existing = Node { kind, span: value.span },
+    }
+    merged.into_iter().map(|(k, vs)| (k, merge_values(vs))).collect()
+}
+
+/// The values given to one key, in order, merged into one. A value of
+/// another kind replaces everything before it, so only the last run of
+/// maps (or of lists) merges; a last scalar stands alone.
+fn merge_values(mut values: Vec<Node>) -> Node {
+    let same_kind = |a: &Node, b: &Node| {
+        matches!(
+            (&a.kind, &b.kind),
+            (NodeKind::Map(_), NodeKind::Map(_)) | (NodeKind::Seq(_), NodeKind::Seq(_))
+        )
+    };
+    let Some(last) = values.last() else {
+        unreachable!("a key has at least one value")
+    };
+    let start = match last.kind {
+        NodeKind::Scalar(_) => values.len() - 1,
+        _ => values.iter().rposition(|v| !same_kind(v, last)).map_or(0, |i| i + 1),
+    };
+    let mut run = values.drain(start..);
+    let Some(first) = run.next() else {
+        unreachable!("the last value is in the run")
+    };
+    let span = first.span;
+    match first.kind {
+        NodeKind::Map(mut entries) => {
+            for v in run {
+                if let NodeKind::Map(more) = v.kind {
+                    entries.extend(more);
+                }
+            }
+            Node {
+                kind: NodeKind::Map(merge_entries(entries)),
+                span,
+            }
+        }
+        NodeKind::Seq(mut items) => {
+            for v in run {
+                if let NodeKind::Seq(more) = v.kind {
+                    items.extend(more);
+                }
+            }
+            Node {
+                kind: NodeKind::Seq(items.into_iter().map(merge_repeated_keys).collect()),
+                span,
+            }
+        }
+        kind => Node { kind, span },
     }
 }
 
 /// A map written with the same key twice holds both, merged.
 pub(crate) fn merge_repeated_keys(node: Node) -> Node {
-    match node.kind {
-        NodeKind::Map(entries) => {
-            let mut merged = Vec::with_capacity(entries.len());
-            for (k, v) in entries {
-                merge_entry(&mut merged, k, v);
-            }
-            Node {
-                kind: NodeKind::Map(merged),
-                span: node.span,
-            }
-        }
-        NodeKind::Seq(items) => Node {
-            kind: NodeKind::Seq(items.into_iter().map(merge_repeated_keys).collect()),
-            span: node.span,
-        },
-        kind => Node { kind, span: node.span },
-    }
+    merge_values(vec![node])
 }
 
 #[cfg(test)]

@@ -17,6 +17,11 @@ pub struct Model {
     pub host_groups: IndexMap<String, HostGroup>,
     /// The user's variables, typed, for Ansible to see in templates.
     pub vars: IndexMap<String, serde_json::Value>,
+    /// Variables whose values are Ansible Vault values, as written (the
+    /// `$ANSIBLE_VAULT;...` header and hex lines): never decrypted here,
+    /// written for Ansible to decrypt when it runs.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub encrypted_vars: IndexMap<String, String>,
     /// Unix groups to create.
     pub groups: Vec<UnixGroup>,
     /// Unix users to create or adjust.

@@ -46,7 +46,7 @@ impl<'a> Fields<'a> {
                 let help = if key == "<<" {
                     "`<<` merges a map into this one: write `<<: *anchor` where the anchor names a map".to_string()
                 } else {
-                    did_you_mean(key, known.iter().copied())
+                    sink.did_you_mean(key, known.iter().copied())
                         .unwrap_or_else(|| format!("the keys allowed here are: {}", known.join(", ")))
                 };
                 sink.push(
@@ -234,6 +234,10 @@ pub(crate) fn string(node: &Node, key: &str, sink: &mut Sink) -> Option<Spanned<
         wrong(key, "a string", node, sink);
         return None;
     };
+    if s.vault {
+        sink.push(vault_elsewhere(key, node.span));
+        return None;
+    }
     if let Some(c) = s.text.chars().find(|c| c.is_control() && *c != '\t') {
         sink.push(
             Diagnostic::new(
@@ -251,6 +255,19 @@ pub(crate) fn string(node: &Node, key: &str, sink: &mut Sink) -> Option<Spanned<
         value: s.text.clone(),
         span: node.span,
     })
+}
+
+/// A `!vault` value outside `encrypted_vars`: hadeploy cannot decrypt it,
+/// and written as is it would be taken for its own ciphertext.
+pub(crate) fn vault_elsewhere(key: &str, span: Span) -> Diagnostic {
+    Diagnostic::new(
+        ErrorKind::InvalidValue {
+            key: key.to_string(),
+            reason: "a `!vault` value is only read in `encrypted_vars`".into(),
+        },
+        span,
+    )
+    .help("move it to `encrypted_vars:` under a name, e.g. `vault_secret`, and write `\"{{ vault_secret }}\"` here: Ansible decrypts it when it runs")
 }
 
 /// A scalar as an integer within `min..=max`.

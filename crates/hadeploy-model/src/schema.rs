@@ -205,6 +205,16 @@ fn value(ty: Ty, nullable: bool) -> Value {
         Ty::Map(keys) => map(keys),
         Ty::Items(keys) => json!({ "type": ["array", "string"], "items": map(keys), "pattern": VARIABLE }),
         Ty::Vars => json!({ "description": "Variables and their values.", "type": "object" }),
+        Ty::Vault => json!({
+            "description": "Variables and their Ansible Vault values (`ansible-vault encrypt_string`).",
+            "type": "object",
+            "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+            "additionalProperties": {
+                "type": "string",
+                "pattern": r"^\s*\$ANSIBLE_VAULT;",
+                "patternErrorMessage": "an Ansible Vault value: `!vault |` followed by `$ANSIBLE_VAULT;...`",
+            },
+        }),
     };
     if nullable {
         let obj = schema.as_object_mut().expect("an object");

@@ -51,11 +51,17 @@ impl SourceMap {
         self.get(id).path.parent().unwrap_or(Path::new(""))
     }
 
-    /// The text of line `line` (1-based) of a source, if it exists.
+    /// The text of line `line` (1-based) of a source, if it exists, lines
+    /// counted as the YAML parser counts them ([`yaml_lines`]).
     pub fn line_text(&self, span: Span) -> Option<&str> {
-        self.get(span.file)
-            .text
-            .lines()
-            .nth((span.line as usize).checked_sub(1)?)
+        yaml_lines(&self.get(span.file).text).nth((span.line as usize).checked_sub(1)?)
     }
+}
+
+/// The lines of a text as YAML counts them: `\n`, `\r\n` and a lone `\r`
+/// each end one, so that a position the parser gives in a file with old
+/// Mac line endings quotes the right line.
+pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n')
+        .flat_map(|piece| piece.strip_suffix('\r').unwrap_or(piece).split('\r'))
 }

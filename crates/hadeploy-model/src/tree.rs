@@ -16,6 +16,64 @@ pub const MAX_NODES: usize = 2_000_000;
 pub const MAX_SCALAR: usize = 1 << 20;
 /// Largest source file accepted, in bytes.
 pub const MAX_FILE: u64 = 16 << 20;
+/// Most bytes of values one load may hold, aliases and variables expanded
+/// (a short alias of a long value would otherwise copy it without bound).
+pub const MAX_VALUE_BYTES: usize = 64 << 20;
+
+/// What a value costs: its nodes and the bytes of its scalars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Nodes, this one included.
+    pub nodes: usize,
+    /// Bytes of scalar text.
+    pub bytes: usize,
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, o: Cost) {
+        self.nodes = self.nodes.saturating_add(o.nodes);
+        self.bytes = self.bytes.saturating_add(o.bytes);
+    }
+}
+
+/// What is left of one load's allowance of values ([`MAX_NODES`] nodes,
+/// [`MAX_VALUE_BYTES`] bytes): every value parsed, copied by an alias or
+/// produced by a variable is paid for, so that no input expands without bound.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            nodes: MAX_NODES,
+            bytes: MAX_VALUE_BYTES,
+        }
+    }
+}
+
+impl Budget {
+    /// Pays for `cost`, or says which limit it would cross (`what` names
+    /// the expansions counted, e.g. "aliases included").
+    pub fn spend(&mut self, cost: Cost, what: &str) -> Result<(), ErrorKind> {
+        if self.nodes < cost.nodes {
+            return Err(ErrorKind::Limit(format!(
+                "the description expands to more than {MAX_NODES} values ({what})"
+            )));
+        }
+        if self.bytes < cost.bytes {
+            return Err(ErrorKind::Limit(format!(
+                "the description's values add up to more than {} MiB ({what})",
+                MAX_VALUE_BYTES >> 20
+            )));
+        }
+        self.nodes -= cost.nodes;
+        self.bytes -= cost.bytes;
+        Ok(())
+    }
+}
 
 /// A YAML value with the position it was written at.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +103,8 @@ pub struct Scalar {
     pub text: String,
     /// Plain (unquoted, not a block scalar).
     pub plain: bool,
+    /// Tagged `!vault`: an Ansible Vault value, kept as written.
+    pub vault: bool,
 }
 
 impl Node {
@@ -54,6 +114,7 @@ impl Node {
             kind: NodeKind::Scalar(Scalar {
                 text: text.into(),
                 plain,
+                vault: false,
             }),
             span,
         }
@@ -95,12 +156,37 @@ impl Node {
         }
     }
 
-    /// Number of nodes in this tree, this one included.
-    pub fn size(&self) -> usize {
+    /// Nodes and scalar bytes in this tree, this node included.
+    pub fn cost(&self) -> Cost {
         match &self.kind {
-            NodeKind::Scalar(_) => 1,
-            NodeKind::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
-            NodeKind::Map(entries) => 1 + entries.iter().map(|(k, v)| k.size() + v.size()).sum::<usize>(),
+            NodeKind::Scalar(s) => Cost {
+                nodes: 1,
+                bytes: s.text.len(),
+            },
+            NodeKind::Seq(items) => {
+                let mut c = Cost { nodes: 1, bytes: 0 };
+                for i in items {
+                    c += i.cost();
+                }
+                c
+            }
+            NodeKind::Map(entries) => {
+                let mut c = Cost { nodes: 1, bytes: 0 };
+                for (k, v) in entries {
+                    c += k.cost();
+                    c += v.cost();
+                }
+                c
+            }
+        }
+    }
+
+    /// Levels of lists and maps: 0 for a scalar, 1 for a flat list.
+    pub fn depth(&self) -> usize {
+        match &self.kind {
+            NodeKind::Scalar(_) => 0,
+            NodeKind::Seq(items) => 1 + items.iter().map(Node::depth).max().unwrap_or(0),
+            NodeKind::Map(entries) => 1 + entries.iter().map(|(_, v)| v.depth()).max().unwrap_or(0),
         }
     }
 }
@@ -169,7 +255,7 @@ impl Scalar {
 
 /// Parses a source into its documents. Anchors are expanded, `<<` merge keys
 /// applied, and repeated keys kept (they are merged later, as HADeploy does).
-pub fn parse(text: &str, file: FileId, budget: &mut usize) -> Result<Vec<Node>, (ErrorKind, Span)> {
+pub fn parse(text: &str, file: FileId, budget: &mut Budget) -> Result<Vec<Node>, (ErrorKind, Span)> {
     let mut builder = Builder {
         file,
         stack: Vec::new(),
@@ -192,26 +278,29 @@ pub fn parse(text: &str, file: FileId, budget: &mut usize) -> Result<Vec<Node>, 
     Ok(builder.docs)
 }
 
+/// A list or map being read, with the cost of what it holds so far.
 enum Frame {
     Seq {
         items: Vec<Node>,
         anchor: usize,
         span: Span,
+        cost: Cost,
     },
     Map {
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
         anchor: usize,
         span: Span,
+        cost: Cost,
     },
 }
 
 struct Builder<'b> {
     file: FileId,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, (Node, Cost)>,
     docs: Vec<Node>,
-    budget: &'b mut usize,
+    budget: &'b mut Budget,
 }
 
 impl Builder<'_> {
@@ -223,17 +312,8 @@ impl Builder<'_> {
         }
     }
 
-    fn spend(&mut self, n: usize, at: Span) -> Result<(), (ErrorKind, Span)> {
-        if *self.budget < n {
-            return Err((
-                ErrorKind::Limit(format!(
-                    "the description expands to more than {MAX_NODES} values (aliases included)"
-                )),
-                at,
-            ));
-        }
-        *self.budget -= n;
-        Ok(())
+    fn spend(&mut self, cost: Cost, at: Span) -> Result<(), (ErrorKind, Span)> {
+        self.budget.spend(cost, "aliases included").map_err(|k| (k, at))
     }
 
     fn event(&mut self, event: Event<'_>, at: Span) -> Result<(), (ErrorKind, Span)> {
@@ -245,18 +325,28 @@ impl Builder<'_> {
                         at,
                     ));
                 }
-                let forced_str = tag.is_some_and(|t| t.handle == "tag:yaml.org,2002:" && t.suffix == "str");
-                let plain = style == ScalarStyle::Plain && !forced_str;
-                self.spend(1, at)?;
-                let node = Node::scalar(text.into_owned(), plain, at);
-                self.finish(node, anchor, 1)
+                let forced_str = tag
+                    .as_ref()
+                    .is_some_and(|t| t.handle == "tag:yaml.org,2002:" && t.suffix == "str");
+                let vault = tag.as_ref().is_some_and(|t| t.handle == "!" && t.suffix == "vault");
+                let plain = style == ScalarStyle::Plain && !forced_str && !vault;
+                let cost = Cost {
+                    nodes: 1,
+                    bytes: text.len(),
+                };
+                self.spend(cost, at)?;
+                let mut node = Node::scalar(text.into_owned(), plain, at);
+                if let NodeKind::Scalar(s) = &mut node.kind {
+                    s.vault = vault;
+                }
+                self.finish(node, anchor, cost)
             }
             Event::Alias(id) => {
-                let Some((node, size)) = self.anchors.get(&id).cloned() else {
+                let Some((node, cost)) = self.anchors.get(&id).cloned() else {
                     return Err((ErrorKind::Syntax("alias to an unknown anchor".into()), at));
                 };
-                self.spend(size, at)?;
-                self.finish(node, 0, size)
+                self.spend(cost, at)?;
+                self.finish(node, 0, cost)
             }
             Event::SequenceStart(anchor, _) => {
                 self.open(at)?;
@@ -264,6 +354,7 @@ impl Builder<'_> {
                     items: Vec::new(),
                     anchor,
                     span: at,
+                    cost: Cost { nodes: 1, bytes: 0 },
                 });
                 Ok(())
             }
@@ -274,30 +365,39 @@ impl Builder<'_> {
                     key: None,
                     anchor,
                     span: at,
+                    cost: Cost { nodes: 1, bytes: 0 },
                 });
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Seq { items, anchor, span }) => {
+                Some(Frame::Seq {
+                    items,
+                    anchor,
+                    span,
+                    cost,
+                }) => {
                     let node = Node {
                         kind: NodeKind::Seq(items),
                         span,
                     };
-                    let size = node.size();
-                    self.finish(node, anchor, size)
+                    self.finish(node, anchor, cost)
                 }
                 _ => Err((ErrorKind::Syntax("unbalanced sequence".into()), at)),
             },
             Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Map {
-                    entries, anchor, span, ..
+                    entries,
+                    anchor,
+                    span,
+                    cost,
+                    ..
                 }) => {
+                    // Merge keys only drop or reorder entries: the cost stands.
                     let node = Node {
                         kind: NodeKind::Map(apply_merge_keys(entries)),
                         span,
                     };
-                    let size = node.size();
-                    self.finish(node, anchor, size)
+                    self.finish(node, anchor, cost)
                 }
                 _ => Err((ErrorKind::Syntax("unbalanced map".into()), at)),
             },
@@ -314,18 +414,29 @@ impl Builder<'_> {
                 at,
             ));
         }
-        self.spend(1, at)
+        self.spend(Cost { nodes: 1, bytes: 0 }, at)
     }
 
     /// Hands a completed node to its parent, or ends the document.
-    fn finish(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), (ErrorKind, Span)> {
+    fn finish(&mut self, node: Node, anchor: usize, cost: Cost) -> Result<(), (ErrorKind, Span)> {
         if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), size));
+            // The anchor keeps a copy: nested anchors would otherwise copy
+            // the same values once per level for free.
+            self.spend(cost, node.span)?;
+            self.anchors.insert(anchor, (node.clone(), cost));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Seq { items, cost: total, .. }) => {
+                *total += cost;
+                items.push(node);
+            }
+            Some(Frame::Map {
+                entries,
+                key,
+                cost: total,
+                ..
+            }) => match key.take() {
                 None => {
                     if !matches!(node.kind, NodeKind::Scalar(_)) {
                         return Err((
@@ -333,9 +444,13 @@ impl Builder<'_> {
                             node.span,
                         ));
                     }
+                    *total += cost;
                     *key = Some(node);
                 }
-                Some(k) => entries.push((k, node)),
+                Some(k) => {
+                    *total += cost;
+                    entries.push((k, node));
+                }
             },
         }
         Ok(())

@@ -2,6 +2,8 @@
 //! (`--src ... --action ACTION`) and the subcommands beside it. The argument
 //! structs live here, not in `main.rs`, so tests can drive them.
 
+mod status;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -62,6 +64,20 @@ pub struct RunArgs {
     /// Skip this area of the description; repeatable.
     #[arg(long = "noScope", alias = "no-scope", value_enum, value_name = "AREA")]
     pub no_scope: Vec<Area>,
+    /// How `--action status` reports, on standard output [default: table].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+}
+
+/// How `--action status` reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Per host, each supervisor, then its programs with state, pid and
+    /// uptime; Ansible's output goes to standard error.
+    #[default]
+    Table,
+    /// One JSON document, `{HOST: {...}}`; Ansible's output only on failure.
+    Json,
 }
 
 /// An area of the description that `--scope` and `--noScope` select, as an
@@ -109,6 +125,10 @@ pub const DEFAULT_WORKING_FOLDER: &str = "hadeploy-work";
 
 /// Exit code when `ansible-playbook` cannot be started.
 pub const EXIT_NO_ANSIBLE: u8 = 3;
+
+/// Exit code of `--action status` when a host could not be reached
+/// (`ansible-playbook`'s own code for unreachable hosts).
+pub const EXIT_UNREACHABLE: u8 = 4;
 
 /// The actions of the compatible form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,7 +224,7 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Some(Command::Generate { src, out, check }) => {
             let dir = out.unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));
-            let Some(project) = project(&src.parsed(), &dir) else {
+            let Some((_, project)) = project(&src.parsed(), &dir) else {
                 return ExitCode::FAILURE;
             };
             if check {
@@ -265,12 +285,16 @@ fn run_action(args: &RunArgs) -> ExitCode {
         eprintln!("help: `hadeploy --help` lists the actions and subcommands");
         return ExitCode::from(2);
     };
+    if args.format.is_some() && action != Action::Status {
+        eprintln!("error: `--format` is for `--action status` only");
+        return ExitCode::from(2);
+    }
     let srcs: Vec<SrcArg> = args.src.iter().map(|s| SrcArg::parse(s)).collect();
     let dir = args
         .working_folder
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));
-    let Some(project) = project(&srcs, &dir) else {
+    let Some((model, project)) = project(&srcs, &dir) else {
         return ExitCode::FAILURE;
     };
     let Some(playbook) = action.playbook() else {
@@ -280,12 +304,19 @@ fn run_action(args: &RunArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    run_playbook(&dir, playbook, &args.playbook_args())
+    if action == Action::Status {
+        let hosts: Vec<String> = model.hosts.keys().cloned().collect();
+        return run_status(&dir, &args.playbook_args(), args.format.unwrap_or_default(), &hosts);
+    }
+    match playbook_command(&dir, playbook, &args.playbook_args()).status() {
+        Ok(status) => exit_code(status),
+        Err(e) => cannot_run(&e, &dir),
+    }
 }
 
 /// Loads the description and renders the project that goes into `dir`;
 /// `None` once the errors are reported.
-fn project(srcs: &[SrcArg], dir: &Path) -> Option<Project> {
+fn project(srcs: &[SrcArg], dir: &Path) -> Option<(Model, Project)> {
     let model = load(srcs)?;
     let opts = hadeploy_codegen::Options {
         project_dir: Some(dir.to_path_buf()),
@@ -293,7 +324,7 @@ fn project(srcs: &[SrcArg], dir: &Path) -> Option<Project> {
         ..hadeploy_codegen::Options::default()
     };
     match hadeploy_codegen::render(&model, &opts) {
-        Ok(project) => Some(project),
+        Ok(project) => Some((model, project)),
         Err(e) => {
             eprintln!("error: {e}");
             None
@@ -341,33 +372,92 @@ fn check_project(project: &Project, dir: &Path, srcs: &[String]) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Runs `ansible-playbook` in the generated project, its output streamed as
-/// it comes, and returns its exit status.
-fn run_playbook(dir: &std::path::Path, playbook: &str, extra: &[String]) -> ExitCode {
-    let program = std::env::var_os("HADEPLOY_ANSIBLE_PLAYBOOK").unwrap_or_else(|| "ansible-playbook".into());
-    let status = std::process::Command::new(&program)
-        .current_dir(dir)
-        .arg(playbook)
-        .args(extra)
-        .status();
-    match status {
-        Ok(status) => match status.code() {
-            Some(0) => ExitCode::SUCCESS,
-            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-            None => {
-                eprintln!("error: `ansible-playbook` was killed by a signal");
-                ExitCode::FAILURE
-            }
-        },
-        Err(e) => {
-            eprintln!("error: cannot run `{}`: {e}", program.to_string_lossy());
-            eprintln!(
-                "help: install Ansible (`pip install ansible-core`), or set HADEPLOY_ANSIBLE_PLAYBOOK to its path; \
-                 the project is ready in `{}`",
-                dir.display()
-            );
-            ExitCode::from(EXIT_NO_ANSIBLE)
+/// `ansible-playbook PLAYBOOK EXTRA...` in the generated project.
+fn playbook_command(dir: &Path, playbook: &str, extra: &[String]) -> std::process::Command {
+    let program = ansible_playbook();
+    let mut cmd = std::process::Command::new(program);
+    cmd.current_dir(dir).arg(playbook).args(extra);
+    cmd
+}
+
+fn ansible_playbook() -> std::ffi::OsString {
+    std::env::var_os("HADEPLOY_ANSIBLE_PLAYBOOK").unwrap_or_else(|| "ansible-playbook".into())
+}
+
+/// `ansible-playbook`'s exit status as ours.
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => {
+            eprintln!("error: `ansible-playbook` was killed by a signal");
+            ExitCode::FAILURE
         }
+    }
+}
+
+fn cannot_run(e: &std::io::Error, dir: &Path) -> ExitCode {
+    eprintln!("error: cannot run `{}`: {e}", ansible_playbook().to_string_lossy());
+    eprintln!(
+        "help: install Ansible (`pip install ansible-core`), or set HADEPLOY_ANSIBLE_PLAYBOOK to its path; \
+         the project is ready in `{}`",
+        dir.display()
+    );
+    ExitCode::from(EXIT_NO_ANSIBLE)
+}
+
+/// `--action status`: runs `status.yml`, whose last task writes each host's
+/// status as `HOST.json` into a temporary folder of this machine, then prints
+/// them as one report. In a table, Ansible's output goes to standard error,
+/// so that standard output holds only the table; as JSON, it is shown only
+/// when `ansible-playbook` fails. Exit status: `ansible-playbook`'s when it
+/// fails, 4 when a host could not be reached, else 0.
+fn run_status(dir: &Path, extra: &[String], format: Format, hosts: &[String]) -> ExitCode {
+    let out_dir = match tempfile::Builder::new().prefix("hadeploy-status-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: cannot create a temporary folder: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let var = serde_json::json!({ status::DIR_VAR: out_dir.path() }).to_string();
+    let mut args = vec!["--extra-vars".to_string(), var];
+    args.extend(extra.iter().cloned());
+    let mut cmd = playbook_command(dir, "status.yml", &args);
+    let status = match format {
+        Format::Table => cmd.stdout(std::io::stderr()).status(),
+        Format::Json => cmd.output().map(|o| {
+            if !o.status.success() {
+                let _ = std::io::stderr().write_all(&o.stdout);
+                let _ = std::io::stderr().write_all(&o.stderr);
+            }
+            o.status
+        }),
+    };
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => return cannot_run(&e, dir),
+    };
+    let report = status::collect(out_dir.path(), hosts);
+    match format {
+        Format::Table if report.is_empty() => eprintln!("no host reported a status"),
+        Format::Table => {
+            let _ = print(&status::table(&report));
+        }
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+            let _ = print(&format!("{json}\n"));
+        }
+    }
+    if !status.success() {
+        return exit_code(status);
+    }
+    let lost = status::unreachable(&report);
+    if lost.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: unreachable: {}", lost.join(", "));
+        ExitCode::from(EXIT_UNREACHABLE)
     }
 }
 

@@ -409,3 +409,104 @@ fn scopes_select_areas_through_ansible_tags() {
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+/// A fake `ansible-playbook` that does what the status playbook's last task
+/// does: copies the host documents of `status/` (as a real run on test hosts
+/// wrote them) into the folder named by `hadeploy_status_dir`, printing
+/// Ansible-like output and recording its arguments.
+fn fake_status_playbook(dir: &Path) -> PathBuf {
+    let status = dir.join("status");
+    std::fs::create_dir(&status).unwrap();
+    std::fs::write(
+        status.join("en1.json"),
+        r#"{"reachable": true, "error": null, "supervisors": {"tsupv": {"managed": true,
+            "service": {"unit": "supervisord_tsupv.service", "state": "running", "enabled": true},
+            "running": true, "error": null, "programs": {
+              "program1": {"state": "RUNNING", "pid": 772, "uptime": "0:00:47", "uptime_seconds": 47,
+                           "description": "pid 772, uptime 0:00:47"}}}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        status.join("en2.json"),
+        r#"{"reachable": false, "error": "Task failed: Failed to connect to the host via ssh: ssh: connect to host 10.231.0.19 port 22: No route to host", "supervisors": {}}"#,
+    )
+    .unwrap();
+    let fake = dir.join("fake-ansible-playbook");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         echo 'PLAY RECAP ********'\n\
+         echo \"$*\" > ../ran.txt\n\
+         out=$(printf '%s' \"$3\" | sed 's/^{\"hadeploy_status_dir\":\"\\(.*\\)\"}$/\\1/')\n\
+         cp ../status/*.json \"$out\"/\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&fake)
+        .status()
+        .unwrap();
+    fake
+}
+
+#[test]
+fn status_reports_every_host_as_a_table_or_as_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = fake_status_playbook(tmp.path());
+    let status = |format: &[&str]| {
+        hadeploy(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .arg("--src")
+            .arg(fixtures().join("seed/simple/app.yml"))
+            .args(["--action", "status"])
+            .args(format)
+            .args(["--", "--limit", "en1:en2"])
+            .output()
+            .unwrap()
+    };
+
+    let out = status(&["--format", "json"]);
+    // en2 could not be reached: ansible-playbook's code for that.
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("error: unreachable: en2"), "{stderr}");
+    // Quiet: Ansible's output is shown only when ansible-playbook fails.
+    assert!(!stderr.contains("PLAY RECAP"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hosts: Vec<&String> = report.as_object().unwrap().keys().collect();
+    assert_eq!(hosts, ["en1", "en2"]);
+    assert_eq!(
+        report["en1"]["supervisors"]["tsupv"]["programs"]["program1"]["pid"],
+        772
+    );
+    assert_eq!(report["en2"]["reachable"], false);
+    let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
+    let dir = ran.split('"').nth(3).unwrap();
+    assert!(dir.contains("hadeploy-status-"), "{ran}");
+    assert_eq!(
+        ran,
+        format!("status.yml --extra-vars {{\"hadeploy_status_dir\":\"{dir}\"}} --limit en1:en2\n")
+    );
+    assert!(!Path::new(dir).exists(), "the temporary folder is removed");
+
+    let out = status(&[]);
+    assert_eq!(out.status.code(), Some(4));
+    // Ansible's output goes to standard error, the table alone to standard output.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PLAY RECAP"));
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap(), @r"
+    en1
+      tsupv: service supervisord_tsupv.service running, enabled
+        program1  RUNNING  pid 772  uptime 0:00:47
+    en2: unreachable: Task failed: Failed to connect to the host via ssh: ssh: connect to host 10.231.0.19 port 22: No route to host
+    ");
+}
+
+#[test]
+fn format_is_for_the_status_action_only() {
+    let out = hadeploy(&fixtures().join("seed/simple"))
+        .args(["--src", "app.yml", "--action", "deploy", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`--format` is for `--action status` only"));
+}

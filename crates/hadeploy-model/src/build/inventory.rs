@@ -1,11 +1,12 @@
 //! Hosts, host groups, overrides and Ansible inventories, resolved into the
 //! host and group tables every `scope` is checked against.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
-use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::error::{Diagnostic, ErrorKind, Sink};
 use crate::format::{self, HOST_ATTRS, Ty};
 use crate::model::{Host, HostGroup, Scope};
 use crate::read::{Fields, Spanned, int, local_path, section_items, string};
@@ -67,16 +68,62 @@ struct Change {
     value: Option<Value>,
 }
 
+/// Most placements of items on hosts one description may resolve to: an
+/// item counts once per host of its scope (a program once per process and
+/// host, a host group once per host it holds). Each placement becomes a
+/// line of the generated project, so this bounds what a short description
+/// can make the tool build and write.
+pub const MAX_PLACEMENTS: usize = 2_000_000;
+
 /// Hosts and groups, with the positions of their definitions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Inventory {
     pub(crate) hosts: IndexMap<String, Host>,
     pub(crate) groups: IndexMap<String, HostGroup>,
     /// Set when there is no host at all: reported once, not at every scope.
     no_hosts: bool,
+    /// What is left of [`MAX_PLACEMENTS`].
+    placements: Cell<usize>,
+    /// The placement limit was crossed and said so.
+    placements_reported: Cell<bool>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Inventory {
+            hosts: IndexMap::new(),
+            groups: IndexMap::new(),
+            no_hosts: false,
+            placements: Cell::new(MAX_PLACEMENTS),
+            placements_reported: Cell::new(false),
+        }
+    }
 }
 
 impl Inventory {
+    /// Pays for `n` placements of an item on hosts; false (said once) when
+    /// the description would cross [`MAX_PLACEMENTS`].
+    pub(crate) fn place(&self, n: usize, span: Span, sink: &mut Sink) -> bool {
+        let left = self.placements.get();
+        if n <= left {
+            self.placements.set(left - n);
+            return true;
+        }
+        self.placements.set(0);
+        if !self.placements_reported.replace(true) {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Limit(format!(
+                        "the description places more than {MAX_PLACEMENTS} items on hosts (each item counts once per host of its scope)"
+                    )),
+                    span,
+                )
+                .help("scope items to the hosts that need them, or split the description"),
+            );
+        }
+        false
+    }
+
     /// Resolves a scope expression (`en1`, `edges`, `en1:en2`, `all`).
     pub(crate) fn scope(&self, expr: &Spanned<String>, sink: &mut Sink) -> Option<Scope> {
         if self.no_hosts {
@@ -85,21 +132,35 @@ impl Inventory {
                 hosts: Vec::new(),
             });
         }
-        let mut wanted = vec![false; self.hosts.len()];
+        // Host indices, sorted at the end: the cost follows the scope's
+        // size, not the inventory's.
+        let mut picked: Vec<usize> = Vec::new();
+        let mut all = false;
         let mut ok = true;
         for part in expr.value.split(':').map(str::trim) {
             if part == "all" || part == "*" {
-                wanted.iter_mut().for_each(|w| *w = true);
-            } else if let Some(i) = self.hosts.get_index_of(part) {
-                wanted[i] = true;
-            } else if let Some(g) = self.groups.get(part) {
-                for h in &g.hosts {
-                    wanted[self.hosts.get_index_of(h.as_str()).expect("group hosts are known")] = true;
+                if !all && !self.place(self.hosts.len(), expr.span, sink) {
+                    return None;
                 }
+                all = true;
+            } else if let Some(i) = self.hosts.get_index_of(part) {
+                if !self.place(1, expr.span, sink) {
+                    return None;
+                }
+                picked.push(i);
+            } else if let Some(g) = self.groups.get(part) {
+                if !self.place(g.hosts.len(), expr.span, sink) {
+                    return None;
+                }
+                picked.extend(
+                    g.hosts
+                        .iter()
+                        .map(|h| self.hosts.get_index_of(h.as_str()).expect("group hosts are known")),
+                );
             } else {
                 ok = false;
                 let names = self.hosts.keys().chain(self.groups.keys()).map(String::as_str);
-                let help = did_you_mean(part, names).unwrap_or_else(|| {
+                let help = sink.did_you_mean(part, names).unwrap_or_else(|| {
                     format!(
                         "a scope names hosts or host groups, joined with `:`; known: {}",
                         self.known()
@@ -111,13 +172,16 @@ impl Inventory {
         if !ok {
             return None;
         }
-        let hosts: Vec<String> = self
-            .hosts
-            .keys()
-            .zip(&wanted)
-            .filter(|(_, w)| **w)
-            .map(|(h, _)| h.clone())
-            .collect();
+        let hosts: Vec<String> = if all {
+            self.hosts.keys().cloned().collect()
+        } else {
+            picked.sort_unstable();
+            picked.dedup();
+            picked
+                .iter()
+                .map(|&i| self.hosts.get_index(i).expect("a known host").0.clone())
+                .collect()
+        };
         if hosts.is_empty() {
             sink.push(
                 Diagnostic::new(
@@ -175,13 +239,31 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
     }
 
     let mut inv_groups: Vec<(String, Vec<String>, Vec<String>, Span)> = Vec::new();
+    // Inventories are sources too: they count towards the loader's limits.
+    let (mut files, mut bytes) = (0usize, 0usize);
     for item in section_items(root, "ansible_inventories", sink) {
         let Some(f) = Fields::new(item, &format::ANSIBLE_INVENTORY, sink) else {
             continue;
         };
         let Some(file) = f.req_str("file", sink) else { continue };
         let path = local_path(&file.value, file.span, sources);
-        match read_ini_inventory(&path) {
+        files += 1;
+        let read = crate::load::read_source(&path).inspect(|text| bytes = bytes.saturating_add(text.len()));
+        if files > crate::load::MAX_FILES || bytes > crate::load::MAX_SOURCE_BYTES {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Limit(format!(
+                        "`ansible_inventories` read more than {} files or {} MiB",
+                        crate::load::MAX_FILES,
+                        crate::load::MAX_SOURCE_BYTES >> 20
+                    )),
+                    file.span,
+                )
+                .help("name each inventory once"),
+            );
+            break;
+        }
+        match read.and_then(|text| parse_ini_inventory(&text)) {
             Ok(parsed) => {
                 for (name, vars) in parsed.hosts {
                     let mut host = Host {
@@ -284,37 +366,26 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
             },
         );
     }
-    for (
-        name,
-        RawGroup {
-            hosts,
-            children,
-            force_setup: force,
-            ..
-        },
-    ) in &raw
-    {
+    for RawGroup { hosts, .. } in raw.values() {
         for h in hosts {
             if !inv.hosts.contains_key(&h.value) {
-                let help = did_you_mean(&h.value, inv.hosts.keys().map(String::as_str));
+                let help = sink.did_you_mean(&h.value, inv.hosts.keys().map(String::as_str));
                 sink.push(Diagnostic::new(ErrorKind::UnknownHost(h.value.clone()), h.span).maybe_help(help));
             }
         }
-        let mut all = vec![false; inv.hosts.len()];
-        let mut path = vec![name.clone()];
-        flatten(name, &raw, &inv.hosts, &mut all, &mut path, sink);
+    }
+    let flat = flatten(&raw, &inv, sink);
+    for ((name, group), members) in raw.iter().zip(flat) {
+        let hosts: Vec<String> = members
+            .iter()
+            .map(|&i| inv.hosts.get_index(i).expect("a known host").0.clone())
+            .collect();
         let group = HostGroup {
             name: name.clone(),
-            direct_hosts: hosts.iter().map(|h| h.value.clone()).collect(),
-            children: children.iter().map(|c| c.value.clone()).collect(),
-            hosts: inv
-                .hosts
-                .keys()
-                .zip(&all)
-                .filter(|(_, w)| **w)
-                .map(|(h, _)| h.clone())
-                .collect(),
-            force_setup: *force,
+            direct_hosts: group.hosts.iter().map(|h| h.value.clone()).collect(),
+            children: group.children.iter().map(|c| c.value.clone()).collect(),
+            hosts,
+            force_setup: group.force_setup,
         };
         inv.groups.insert(name.clone(), group);
     }
@@ -358,57 +429,194 @@ fn sources_line(span: Span) -> String {
     format!("at line {}", span.line)
 }
 
-/// Marks the hosts of `name` and of its children, reporting unknown children and cycles.
-fn flatten(
-    name: &str,
-    raw: &IndexMap<String, RawGroup>,
-    hosts: &IndexMap<String, Host>,
-    out: &mut [bool],
-    path: &mut Vec<String>,
-    sink: &mut Sink,
-) {
-    let Some(RawGroup {
-        hosts: direct,
-        children,
-        ..
-    }) = raw.get(name)
-    else {
-        return;
-    };
-    for h in direct {
-        if let Some(i) = hosts.get_index_of(&h.value) {
-            out[i] = true;
-        }
-    }
-    for child in children {
-        if child.value == "all" {
-            out.iter_mut().for_each(|w| *w = true);
-        } else if !raw.contains_key(&child.value) {
-            // Only report from the group that names it, not from every parent.
-            if path.len() == 1 {
-                let help = did_you_mean(&child.value, raw.keys().map(String::as_str));
+/// The hosts of every group (by index in `raw`), its own and those of the
+/// groups it holds, in inventory order; reports unknown children and cycles.
+///
+/// Linear in groups and `groups:` entries: the groups are split into
+/// strongly connected components (Tarjan's, without recursion, so a chain
+/// of a hundred thousand groups cannot overflow the stack), and each
+/// component's hosts are computed once from those of the components it
+/// holds. Each host a group holds is paid for as a placement.
+fn flatten(raw: &IndexMap<String, RawGroup>, inv: &Inventory, sink: &mut Sink) -> Vec<Vec<usize>> {
+    let n = raw.len();
+    let mut edges: Vec<Vec<(usize, Span)>> = vec![Vec::new(); n];
+    let mut holds_all = vec![false; n];
+    for (i, group) in raw.values().enumerate() {
+        for child in &group.children {
+            if child.value == "all" {
+                holds_all[i] = true;
+            } else if let Some(j) = raw.get_index_of(&child.value) {
+                edges[i].push((j, child.span));
+            } else {
+                let help = sink.did_you_mean(&child.value, raw.keys().map(String::as_str));
                 sink.push(Diagnostic::new(ErrorKind::UnknownHost(child.value.clone()), child.span).maybe_help(help));
             }
-        } else if path.contains(&child.value) {
-            // Report each cycle once, from the group of the cycle that sorts first.
-            let start = path.iter().position(|p| *p == child.value).expect("checked above");
-            if path[0] == child.value && path[start..].iter().all(|p| *p >= child.value) {
-                let cycle = path.join(" -> ");
-                sink.push(
-                    Diagnostic::new(
-                        ErrorKind::Conflict(format!(
-                            "host group `{}` contains itself ({cycle} -> {})",
-                            path[0], child.value
-                        )),
-                        child.span,
-                    )
-                    .help("remove one of the `groups:` entries of the cycle"),
-                );
-            }
+        }
+    }
+    let components = strongly_connected(&edges);
+    let mut component_of = vec![0; n];
+    for (c, members) in components.iter().enumerate() {
+        for &m in members {
+            component_of[m] = c;
+        }
+    }
+    for members in &components {
+        let cyclic = members.len() > 1 || edges[members[0]].iter().any(|(j, _)| *j == members[0]);
+        if cyclic {
+            report_cycle(members, &edges, &component_of, raw, sink);
+        }
+    }
+    // Components come out after every component they reach: their hosts are known.
+    let mut hosts_of: Vec<Vec<usize>> = Vec::with_capacity(components.len());
+    let mut seen = vec![usize::MAX; inv.hosts.len()];
+    let mut exhausted = false;
+    for (c, members) in components.iter().enumerate() {
+        let mut hosts: Vec<usize> = Vec::new();
+        if members.iter().any(|&m| holds_all[m]) {
+            hosts.extend(0..inv.hosts.len());
         } else {
-            path.push(child.value.clone());
-            flatten(&child.value, raw, hosts, out, path, sink);
+            let mut add = |h: usize, hosts: &mut Vec<usize>| {
+                if seen[h] != c {
+                    seen[h] = c;
+                    hosts.push(h);
+                }
+            };
+            for &m in members {
+                for h in &raw[m].hosts {
+                    if let Some(i) = inv.hosts.get_index_of(&h.value) {
+                        add(i, &mut hosts);
+                    }
+                }
+                for &(j, _) in &edges[m] {
+                    let d = component_of[j];
+                    if d != c {
+                        if !exhausted && !inv.place(hosts_of[d].len(), raw[m].span, sink) {
+                            exhausted = true;
+                        }
+                        if !exhausted {
+                            for &h in &hosts_of[d] {
+                                add(h, &mut hosts);
+                            }
+                        }
+                    }
+                }
+            }
+            hosts.sort_unstable();
+        }
+        hosts_of.push(hosts);
+    }
+    let mut out = Vec::with_capacity(n);
+    for (i, group) in raw.values().enumerate() {
+        let hosts = &hosts_of[component_of[i]];
+        if exhausted || !inv.place(hosts.len(), group.span, sink) {
+            exhausted = true;
+            out.push(Vec::new());
+        } else {
+            out.push(hosts.clone());
+        }
+    }
+    out
+}
+
+/// The strongly connected components of a graph, each listed after every
+/// component it reaches (Tarjan's algorithm with an explicit stack).
+fn strongly_connected(edges: &[Vec<(usize, Span)>]) -> Vec<Vec<usize>> {
+    const NONE: usize = usize::MAX;
+    let n = edges.len();
+    let (mut index, mut low, mut on_stack) = (vec![NONE; n], vec![0; n], vec![false; n]);
+    let (mut stack, mut components, mut next) = (Vec::new(), Vec::new(), 0);
+    let mut calls: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if index[root] != NONE {
+            continue;
+        }
+        calls.push((root, 0));
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&(v, pos)) = calls.last() {
+            if let Some(&(w, _)) = edges[v].get(pos) {
+                if let Some(top) = calls.last_mut() {
+                    top.1 += 1;
+                }
+                if index[w] == NONE {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(u, _)) = calls.last() {
+                low[u] = low[u].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
+}
+
+/// Reports one cycle of a component, from its group that sorts first, along
+/// the first path (in `groups:` order) that leads back to it.
+fn report_cycle(
+    members: &[usize],
+    edges: &[Vec<(usize, Span)>],
+    component_of: &[usize],
+    raw: &IndexMap<String, RawGroup>,
+    sink: &mut Sink,
+) {
+    let name = |i: usize| raw.get_index(i).expect("a group").0.as_str();
+    let Some(&start) = members.iter().min_by_key(|&&m| name(m)) else {
+        return;
+    };
+    let component = component_of[start];
+    let mut visited = vec![false; raw.len()];
+    visited[start] = true;
+    let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+    while let Some(&(v, pos)) = path.last() {
+        let Some(&(w, span)) = edges[v].get(pos) else {
             path.pop();
+            continue;
+        };
+        if let Some(top) = path.last_mut() {
+            top.1 += 1;
+        }
+        if w == start {
+            let cycle: Vec<&str> = path.iter().map(|&(g, _)| name(g)).collect();
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Conflict(format!(
+                        "host group `{}` contains itself ({} -> {})",
+                        name(start),
+                        cycle.join(" -> "),
+                        name(start)
+                    )),
+                    span,
+                )
+                .help("remove one of the `groups:` entries of the cycle"),
+            );
+            return;
+        }
+        if component_of[w] == component && !visited[w] {
+            visited[w] = true;
+            path.push((w, 0));
         }
     }
 }
@@ -422,18 +630,25 @@ fn overrides(root: &[(Node, Node)], inv: &mut Inventory, sources: &SourceMap, si
         let Some(name) = f.req_str("name", sink) else { continue };
         let priority = f.opt_int("priority", i64::MIN, i64::MAX, sink).unwrap_or(100);
         let targets: Vec<String> = if name.value == "all" || name.value == "*" {
+            if !inv.place(inv.hosts.len(), name.span, sink) {
+                continue;
+            }
             inv.hosts.keys().cloned().collect()
         } else if inv.hosts.contains_key(&name.value) {
             vec![name.value.clone()]
         } else if let Some(g) = inv.groups.get(&name.value) {
+            if !inv.place(g.hosts.len(), name.span, sink) {
+                continue;
+            }
             g.hosts.clone()
         } else {
             if !inv.no_hosts {
-                let help = did_you_mean(
-                    &name.value,
-                    inv.hosts.keys().chain(inv.groups.keys()).map(String::as_str),
-                )
-                .unwrap_or_else(|| "name a host, a host group, or `all`".into());
+                let help = sink
+                    .did_you_mean(
+                        &name.value,
+                        inv.hosts.keys().chain(inv.groups.keys()).map(String::as_str),
+                    )
+                    .unwrap_or_else(|| "name a host, a host group, or `all`".into());
                 sink.push(Diagnostic::new(ErrorKind::UnknownHost(name.value.clone()), name.span).help(help));
             }
             continue;
@@ -452,7 +667,7 @@ fn overrides(root: &[(Node, Node)], inv: &mut Inventory, sources: &SourceMap, si
             } else {
                 attr(node, key, ty, sources, sink)
             };
-            if unset || value.is_some() {
+            if (unset || value.is_some()) && inv.place(targets.len(), name.span, sink) {
                 changes.push(Change {
                     priority,
                     order: changes.len(),
@@ -571,11 +786,6 @@ struct IniInventory {
     groups: Vec<(String, Vec<String>, Vec<String>)>,
 }
 
-fn read_ini_inventory(path: &Path) -> Result<IniInventory, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::load::io_reason(&e))?;
-    parse_ini_inventory(&text)
-}
-
 fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
     enum Sect {
         Hosts(String),
@@ -598,6 +808,8 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
                 Some(_) => return Err(format!("line {}: unknown section `[{h}]`", n + 1)),
                 None => Sect::Hosts(h.to_string()),
             };
+            let (Sect::Hosts(g) | Sect::Children(g) | Sect::Vars(g)) = &sect;
+            ini_name(g, "group", n)?;
             if let Sect::Hosts(g) | Sect::Children(g) = &sect {
                 groups.entry(g.clone()).or_default();
             }
@@ -610,20 +822,26 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
                 if name.contains('[') {
                     return Err(format!("line {}: host ranges like `{name}` are not supported", n + 1));
                 }
+                ini_name(&name, "host", n)?;
                 let vars = inv.hosts.entry(name.clone()).or_default();
                 for w in words {
                     let (k, v) = w
                         .split_once('=')
                         .ok_or(format!("line {}: `{w}` is not `key=value`", n + 1))?;
+                    ini_var(k, n)?;
                     vars.insert(k.to_string(), v.trim_matches(['"', '\'']).to_string());
                 }
                 groups.entry(g.clone()).or_default().0.push(name);
             }
-            Sect::Children(g) => groups.entry(g.clone()).or_default().1.push(line.to_string()),
+            Sect::Children(g) => {
+                ini_name(line, "group", n)?;
+                groups.entry(g.clone()).or_default().1.push(line.to_string());
+            }
             Sect::Vars(g) => {
                 let (k, v) = line
                     .split_once('=')
                     .ok_or(format!("line {}: `{line}` is not `key=value`", n + 1))?;
+                ini_var(k.trim(), n)?;
                 group_vars
                     .entry(g.clone())
                     .or_default()
@@ -651,6 +869,41 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
         .map(|(g, (h, c))| (g, h, c))
         .collect();
     Ok(inv)
+}
+
+/// A host or group name of an INI inventory: written as a YAML key, a file
+/// name and a scope, it follows the rule of names in the description.
+fn ini_name(name: &str, what: &str, line: usize) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "line {}: the {what} name `{}` holds characters other than letters, digits, `_`, `-` and `.`",
+            line + 1,
+            name.escape_debug()
+        ))
+    }
+}
+
+/// A variable name of an INI inventory, as Ansible requires it.
+fn ini_var(key: &str, line: usize) -> Result<(), String> {
+    let ok = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "line {}: `{}` is not a variable name (letters, digits and `_`)",
+            line + 1,
+            key.escape_debug()
+        ))
+    }
 }
 
 fn check_host_name(name: &Spanned<String>, sink: &mut Sink) {

@@ -4,6 +4,7 @@
 mod inventory;
 mod supervisor;
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
@@ -17,6 +18,40 @@ use crate::span::{SourceMap, Span};
 use crate::tree::{Node, NodeKind, Typed};
 
 pub(crate) use inventory::Inventory;
+pub use inventory::MAX_PLACEMENTS;
+
+/// Folders `remove` must never delete nor `deploy` take over, whatever the
+/// description says.
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib64",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/local",
+    "/usr/sbin",
+    "/var",
+    "/var/lib",
+    "/var/log",
+    "/var/run",
+    "/var/tmp",
+    "/etc/systemd",
+    "/etc/systemd/system",
+];
 
 /// What every build step needs: the inventory, the sources, the local folders.
 pub(crate) struct Cx<'a> {
@@ -25,7 +60,7 @@ pub(crate) struct Cx<'a> {
     files_folders: Vec<PathBuf>,
     templates_folders: Vec<PathBuf>,
     /// Names of every supervisor item, valid or not.
-    pub(crate) declared_supervisors: Vec<String>,
+    pub(crate) declared_supervisors: HashSet<String>,
 }
 
 pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
@@ -71,7 +106,7 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
         sources: &loaded.sources,
         files_folders: folders_list(root, "local_files_folders", &loaded.sources, sink),
         templates_folders: folders_list(root, "local_templates_folders", &loaded.sources, sink),
-        declared_supervisors: Vec::new(),
+        declared_supervisors: HashSet::new(),
     };
     let exit_on_fail = match root
         .iter()
@@ -92,17 +127,110 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
     let supervisors = supervisor::build(root, &mut cx, sink);
     let files = files(root, &cx, &supervisors, sink);
     let vars = loaded.vars.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+    let encrypted_vars = encrypted_vars(root, &loaded.vars, sink);
     Model {
         exit_on_fail,
         hosts: cx.inv.hosts,
         host_groups: cx.inv.groups,
         vars,
+        encrypted_vars,
         groups,
         users,
         folders,
         files,
         supervisors,
     }
+}
+
+/// `encrypted_vars`: each value an Ansible Vault value, as `ansible-vault
+/// encrypt_string` prints it (`!vault |` then the block, or the block as a
+/// plain string). Kept as the header line and the hex lines, which is all
+/// a vault holds, so that nothing else can be written where they go.
+fn encrypted_vars(root: &[(Node, Node)], vars: &IndexMap<String, Node>, sink: &mut Sink) -> IndexMap<String, String> {
+    let mut out = IndexMap::new();
+    let Some((_, node)) = root
+        .iter()
+        .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "encrypted_vars"))
+    else {
+        return out;
+    };
+    let entries = match &node.kind {
+        NodeKind::Map(entries) => entries,
+        _ if node.is_null() => return out,
+        _ => {
+            crate::read::wrong("encrypted_vars", "a map of variables", node, sink);
+            return out;
+        }
+    };
+    for (k, v) in entries {
+        let name = k.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
+        let valid_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::InvalidValue {
+                        key: "encrypted_vars".into(),
+                        reason: format!("`{}` is not a variable name", name.escape_debug()),
+                    },
+                    k.span,
+                )
+                .help("use letters, digits and `_`, starting with a letter or `_`"),
+            );
+            continue;
+        }
+        if vars.contains_key(name) {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Duplicate {
+                        what: "variable",
+                        name: name.to_string(),
+                    },
+                    k.span,
+                )
+                .help("a variable is either in `vars` or in `encrypted_vars`: remove one"),
+            );
+            continue;
+        }
+        match v.as_scalar().and_then(|s| vault_text(&s.text)) {
+            Some(text) => {
+                out.insert(name.to_string(), text);
+            }
+            None => sink.push(
+                Diagnostic::new(
+                    ErrorKind::InvalidValue {
+                        key: "encrypted_vars".into(),
+                        reason: format!(
+                            "`{name}` is not an Ansible Vault value (`$ANSIBLE_VAULT;1.1;AES256` and lines of hex digits)"
+                        ),
+                    },
+                    v.span,
+                )
+                .help(format!(
+                    "encrypt it with `ansible-vault encrypt_string --name {name}` and paste the `!vault |` block; a clear value belongs in `vars`"
+                )),
+            ),
+        }
+    }
+    out
+}
+
+/// An Ansible Vault value, normalised to its header and hex lines, each
+/// trimmed; `None` for anything else.
+pub(crate) fn vault_text(text: &str) -> Option<String> {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let header = lines.next()?;
+    let fields: Vec<&str> = header.split(';').collect();
+    let header_ok = fields.first() == Some(&"$ANSIBLE_VAULT")
+        && matches!(fields.len(), 3 | 4)
+        && fields[1..].iter().all(|f| {
+            !f.is_empty()
+                && f.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        });
+    let body: Vec<&str> = lines.collect();
+    let body_ok = !body.is_empty() && body.iter().all(|l| l.bytes().all(|b| b.is_ascii_hexdigit()));
+    (header_ok && body_ok).then(|| std::iter::once(header).chain(body).collect::<Vec<_>>().join("\n"))
 }
 
 /// A variable's value as Ansible will see it, plain scalars typed.
@@ -154,7 +282,7 @@ impl Cx<'_> {
     pub(crate) fn scope(&self, f: &Fields<'_>, default: Option<&Scope>, sink: &mut Sink) -> Option<Scope> {
         match (f.opt_str("scope", sink), default) {
             (Some(expr), _) => self.inv.scope(&expr, sink),
-            (None, Some(d)) => Some(d.clone()),
+            (None, Some(d)) => self.inv.place(d.hosts.len(), f.span, sink).then(|| d.clone()),
             (None, None) => self.inv.scope(
                 &Spanned {
                     value: "all".into(),
@@ -264,7 +392,10 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
         let group = f.opt_str("group", sink);
         let groups = comma_list(f.opt_str("groups", sink));
         let can_sudo_to = comma_list(f.opt_str("can_sudo_to", sink));
-        let password = f.opt_str("password", sink).map(|s| s.value);
+        let password = f
+            .opt_str("password", sink)
+            .filter(|p| check_crypted(p, sink))
+            .map(|s| s.value);
         let mut authorized_keys = Vec::new();
         for key in f.str_list("authorized_keys", sink) {
             let path = local_path(&key.value, key.span, cx.sources);
@@ -319,6 +450,33 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
         });
     }
     out
+}
+
+/// A user's `password` as `/etc/shadow` holds it: crypted (`$6$...`,
+/// `$y$...`, DES), a lock (`!`, `*`), or an Ansible expression that makes
+/// one. A clear password would be written as is, and set as a hash that
+/// matches nothing.
+fn check_crypted(p: &Spanned<String>, sink: &mut Sink) -> bool {
+    let v = p.value.as_str();
+    let body = v.trim_start_matches('!');
+    let crypt_chars = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || "./$=,+-".contains(c));
+    let ok = v.contains("{{")
+        || matches!(v, "!" | "*" | "!!" | "!*" | "*LK*")
+        || (body.starts_with('$') && body.matches('$').count() >= 3 && crypt_chars(body))
+        || (body.len() == 13 && crypt_chars(body) && !body.contains('$'));
+    if !ok {
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::InvalidValue {
+                    key: "password".into(),
+                    reason: "it is not crypted (`$6$...`, `$y$...`), and a clear password would be set as a hash that matches nothing".into(),
+                },
+                p.span,
+            )
+            .help("crypt it with `openssl passwd -6` or `mkpasswd -m sha-512`, or keep it in `encrypted_vars` and write `\"{{ vault_pw | password_hash('sha512') }}\"`"),
+        );
+    }
+    ok
 }
 
 fn comma_list(v: Option<Spanned<String>>) -> Vec<Spanned<String>> {
@@ -402,6 +560,7 @@ fn folders(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<Folder> {
 fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Supervisor], sink: &mut Sink) -> Vec<File> {
     let mut out = Vec::new();
     let mut seen = Seen::default();
+    let index = supervisor::SupervisorIndex::new(supervisors);
     for item in section_items(root, "files", sink) {
         let Some(f) = Fields::new(item, &format::FILE, sink) else {
             continue;
@@ -472,7 +631,7 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
         }
         let mut targets = Vec::new();
         for n in &notify {
-            if let Some(t) = supervisor::notify_target(n, &scope, supervisors, sink) {
+            if let Some(t) = supervisor::notify_target(n, &scope, supervisors, &index, sink) {
                 targets.push(t);
             }
         }
@@ -505,16 +664,22 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
 /// Names already used, by host, to reject duplicates that would collide on a host.
 #[derive(Default)]
 pub(crate) struct Seen {
-    names: IndexMap<String, Vec<(Vec<String>, Span)>>,
+    /// name -> host -> (order of the first item holding it there, its span).
+    names: HashMap<String, HashMap<String, (usize, Span)>>,
+    items: usize,
 }
 
 impl Seen {
-    /// Records `name` on `scope`; false (and an error) if a host already has it.
+    /// Records `name` on `scope`; false (and an error) if a host already has
+    /// it. Costs the scope's size, however many items share the name.
     pub(crate) fn check(&mut self, what: &'static str, name: &Spanned<String>, scope: &Scope, sink: &mut Sink) -> bool {
-        let entries = self.names.entry(name.value.clone()).or_default();
-        if let Some((_, first)) = entries
+        let hosts = self.names.entry(name.value.clone()).or_default();
+        // The earliest item that has the name on one of these hosts.
+        if let Some((_, first)) = scope
+            .hosts
             .iter()
-            .find(|(hosts, _)| hosts.iter().any(|h| scope.hosts.contains(h)))
+            .filter_map(|h| hosts.get(h))
+            .min_by_key(|(order, _)| *order)
         {
             sink.push(
                 Diagnostic::new(
@@ -531,7 +696,11 @@ impl Seen {
             );
             return false;
         }
-        entries.push((scope.hosts.clone(), name.span));
+        let order = self.items;
+        self.items += 1;
+        for h in &scope.hosts {
+            hosts.insert(h.clone(), (order, name.span));
+        }
         true
     }
 }

@@ -2,10 +2,12 @@
 //! their layout, programs with their settings and process names, groups, and
 //! the `notify` references that point at programs.
 
+use std::collections::{HashMap, HashSet};
+
 use indexmap::IndexMap;
 
 use super::{Cx, check_abs_path, check_name};
-use crate::error::{Diagnostic, ErrorKind, Sink, did_you_mean};
+use crate::error::{Diagnostic, ErrorKind, Sink};
 use crate::format::{self, SIGNALS, STATES};
 use crate::model::{
     HttpAuth, HttpServer, Program, ProgramGroup, ProgramRef, ProgramSettings, Scope, State, Supervisor,
@@ -33,7 +35,7 @@ pub(super) fn build(root: &[(Node, Node)], cx: &mut Cx<'_>, sink: &mut Sink) -> 
             continue;
         };
         if let Some(name) = f.get("name").and_then(|n| n.as_scalar()) {
-            cx.declared_supervisors.push(name.text.clone());
+            cx.declared_supervisors.insert(name.text.clone());
         }
         if let Some(s) = supervisor(&f, cx, sink) {
             if let Some(line) = names.get(&s.0.value) {
@@ -55,8 +57,11 @@ pub(super) fn build(root: &[(Node, Node)], cx: &mut Cx<'_>, sink: &mut Sink) -> 
             sups.push(s.1);
         }
     }
-    let spans = programs(root, cx, &mut sups, sink);
-    groups(root, cx, &mut sups, sink);
+    let index = SupervisorIndex::new(&sups);
+    let spans = programs(root, cx, &index, &mut sups, sink);
+    // Again, now that they hold their programs.
+    let index = SupervisorIndex::new(&sups);
+    groups(root, cx, &index, &mut sups, sink);
     for (s, spans) in sups.iter_mut().zip(&spans) {
         name_processes(s, spans, sink);
     }
@@ -84,8 +89,17 @@ fn supervisor(f: &Fields<'_>, cx: &Cx<'_>, sink: &mut Sink) -> Option<(Spanned<S
     let (scope, user, group) = (scope?, user?, group?);
     let users_ok = super::check_account_name("user", &user, sink) & super::check_account_name("group", &group, sink);
     let n = &name.value;
+    // Paths written in supervisord.conf; the configuration file's and the
+    // runtime folders' are also written in the systemd unit and the wrapper.
     let mut path = |key: &str, default: String| match f.opt_str(key, sink) {
-        Some(p) => check_abs_path(key, &p, sink).then(|| p.value.trim_end_matches('/').to_string()),
+        Some(p) => {
+            let in_unit = matches!(key, "conf_file_dst" | "pid_dir" | "socks_dir");
+            (check_abs_path(key, &p, sink)
+                && check_ini(key, &p, sink)
+                && (!in_unit || check_unit_word(key, &p, sink))
+                && check_not_system(key, &p, managed, sink))
+            .then(|| p.value.trim_end_matches('/').to_string())
+        }
         None => Some(default),
     };
     let conf_file_dst = path("conf_file_dst", format!("/etc/supervisord_{n}.conf"));
@@ -133,10 +147,18 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
     });
     let username = f.opt_str("username", sink);
     let password = f.opt_str("password", sink);
-    let port_ok = endpoint
-        .value
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if let Some(u) = &username
+        && !check_ini("username", u, sink)
+    {
+        return None;
+    }
+    let port_ok = endpoint.value.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*'))
+            && port.parse::<u16>().is_ok_and(|p| p > 0)
+    });
     if !port_ok {
         sink.push(
             Diagnostic::new(
@@ -205,20 +227,52 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
     }))
 }
 
+/// Supervisors by name, and each one's programs by name, so that
+/// references resolve in constant time however many there are.
+pub(super) struct SupervisorIndex {
+    supervisors: HashMap<String, usize>,
+    programs: Vec<HashMap<String, usize>>,
+}
+
+impl SupervisorIndex {
+    pub(super) fn new(sups: &[Supervisor]) -> Self {
+        SupervisorIndex {
+            supervisors: sups.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect(),
+            programs: sups
+                .iter()
+                .map(|s| {
+                    s.programs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| (p.name.clone(), i))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    fn program(&self, supervisor: usize, name: &str) -> Option<usize> {
+        self.programs[supervisor].get(name).copied()
+    }
+}
+
 fn find_supervisor<'a>(
     cx: &Cx<'_>,
+    index: &SupervisorIndex,
     sups: &'a mut [Supervisor],
     name: &Spanned<String>,
     sink: &mut Sink,
 ) -> Option<(usize, &'a mut Supervisor)> {
-    match sups.iter().position(|s| s.name == name.value) {
-        Some(i) => Some((i, &mut sups[i])),
+    match index.supervisors.get(&name.value) {
+        Some(&i) => Some((i, &mut sups[i])),
         // Described but invalid: its own errors say why; don't add another.
         None if cx.declared_supervisors.contains(&name.value) => None,
         None => {
-            let help = did_you_mean(&name.value, sups.iter().map(|s| s.name.as_str())).unwrap_or_else(|| {
-                "describe it in `supervisors:` (with `managed: no` if another description installs it)".into()
-            });
+            let help = sink
+                .did_you_mean(&name.value, sups.iter().map(|s| s.name.as_str()))
+                .unwrap_or_else(|| {
+                    "describe it in `supervisors:` (with `managed: no` if another description installs it)".into()
+                });
             sink.push(Diagnostic::new(ErrorKind::UnknownSupervisor(name.value.clone()), name.span).help(help));
             None
         }
@@ -227,8 +281,15 @@ fn find_supervisor<'a>(
 
 /// Reads the programs into their supervisors; returns, per supervisor, the
 /// position of each program's `process_name` (or of the program itself).
-fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mut Sink) -> Vec<Vec<Span>> {
+fn programs(
+    root: &[(Node, Node)],
+    cx: &Cx<'_>,
+    index: &SupervisorIndex,
+    sups: &mut [Supervisor],
+    sink: &mut Sink,
+) -> Vec<Vec<Span>> {
     let mut spans = vec![Vec::new(); sups.len()];
+    let mut names: Vec<HashSet<String>> = vec![HashSet::new(); sups.len()];
     let mut no_remove_spans: Vec<(usize, usize, Spanned<String>)> = Vec::new();
     for item in section_items(root, "supervisor_programs", sink) {
         let Some(f) = Fields::new(item, &format::PROGRAM, sink) else {
@@ -236,7 +297,7 @@ fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &
         };
         let name = f.req_str("name", sink);
         let sup_name = f.req_str("supervisor", sink);
-        let command = f.opt_str("command", sink);
+        let command = f.opt_str("command", sink).filter(|c| check_command(c, sink));
         let conf_file_src = f
             .opt_str("conf_file_src", sink)
             .and_then(|s| cx.local_source(&s, "conf_file_src", sink));
@@ -249,7 +310,7 @@ fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &
         if !check_name("program name", &name, sink) {
             continue;
         }
-        let Some((si, sup)) = find_supervisor(cx, sups, &sup_name, sink) else {
+        let Some((si, sup)) = find_supervisor(cx, index, sups, &sup_name, sink) else {
             continue;
         };
         let Some(scope) = cx.scope(&f, Some(&sup.scope), sink) else {
@@ -316,7 +377,7 @@ fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &
             );
             continue;
         }
-        if sup.programs.iter().any(|p| p.name == name.value) {
+        if names[si].contains(&name.value) {
             sink.push(
                 Diagnostic::new(
                     ErrorKind::Duplicate {
@@ -329,6 +390,12 @@ fn programs(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &
             );
             continue;
         }
+        // Each process is a placement on each host, beyond the program's own.
+        let processes = (settings.numprocs as usize).saturating_sub(1) * scope.hosts.len();
+        if !cx.inv.place(processes, name.span, sink) {
+            continue;
+        }
+        names[si].insert(name.value.clone());
         if no_remove {
             no_remove_spans.push((si, sup.programs.len(), name.clone()));
         }
@@ -431,7 +498,9 @@ fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSett
     });
     let mut log = |key: &str, sink: &mut Sink| {
         let s = f.opt_str(key, sink)?;
-        if matches!(s.value.as_str(), "NONE" | "AUTO" | "syslog") || check_abs_path(key, &s, sink) {
+        if matches!(s.value.as_str(), "NONE" | "AUTO" | "syslog")
+            || (check_abs_path(key, &s, sink) && check_ini(key, &s, sink))
+        {
             Some(s.value)
         } else {
             ok = false;
@@ -441,7 +510,7 @@ fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSett
     let stdout_logfile = log("stdout_logfile", sink);
     let stderr_logfile = log("stderr_logfile", sink);
     let directory = f.opt_str("directory", sink).and_then(|s| {
-        if check_abs_path("directory", &s, sink) {
+        if check_abs_path("directory", &s, sink) && check_ini("directory", &s, sink) {
             Some(s.value)
         } else {
             ok = false;
@@ -453,7 +522,14 @@ fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSett
         .map_or_else(|| Some(IndexMap::new()), |n| environment(n, sink));
     let s = ProgramSettings {
         autostart: f.opt_bool("autostart", sink).unwrap_or(state == State::Started),
-        process_name: f.opt_str("process_name", sink).map(|s| s.value),
+        process_name: f.opt_str("process_name", sink).and_then(|s| {
+            if check_ini("process_name", &s, sink) {
+                Some(s.value)
+            } else {
+                ok = false;
+                None
+            }
+        }),
         numprocs: f.opt_int("numprocs", 1, 1000, sink).unwrap_or(1) as u32,
         numprocs_start: u32_of("numprocs_start", sink),
         priority: f.opt_int("priority", 0, i64::from(i32::MAX), sink),
@@ -519,6 +595,19 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
             );
             return false;
         }
+        if let Some(reason) = env_value_problem(&value.value) {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::InvalidValue {
+                        key: "environment".into(),
+                        reason: format!("the value of `{key}` {reason}"),
+                    },
+                    value.span,
+                )
+                .help("supervisor reads environment values between quotes, without escapes: rephrase the value, or set it from the command (`command: env K=... prog`)"),
+            );
+            return false;
+        }
         env.insert(key, value.value);
         true
     };
@@ -572,7 +661,165 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
     ok.then_some(env)
 }
 
-fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mut Sink) {
+/// Where supervisor's configuration parser would start a comment: a `;` or
+/// `#` after whitespace.
+fn comment_start(s: &str) -> Option<char> {
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        if matches!(c, ';' | '#') && prev.is_some_and(char::is_whitespace) {
+            return Some(c);
+        }
+        prev = Some(c);
+    }
+    None
+}
+
+/// A value written as is on one line of supervisor's INI files: its parser
+/// cuts a line at a `;` or `#` after whitespace and strips whitespace from
+/// both ends, so such values would arrive changed.
+pub(super) fn check_ini(key: &str, v: &Spanned<String>, sink: &mut Sink) -> bool {
+    let reason = if v.value.trim() != v.value {
+        Some("it starts or ends with whitespace, which supervisor's configuration parser drops".to_string())
+    } else {
+        comment_start(&v.value)
+            .map(|c| format!("a `{c}` after a space would start a comment in supervisor's configuration"))
+    };
+    let Some(reason) = reason else { return true };
+    sink.push(
+        Diagnostic::new(
+            ErrorKind::InvalidValue {
+                key: key.to_string(),
+                reason,
+            },
+            v.span,
+        )
+        .help("remove the space before the `;` or `#`, or the space at either end"),
+    );
+    false
+}
+
+/// A path of an instance: never `/`, and for a managed one (which owns
+/// the path and whose `remove` deletes it) none of
+/// [`SYSTEM_DIRS`](super::SYSTEM_DIRS).
+fn check_not_system(key: &str, v: &Spanned<String>, managed: bool, sink: &mut Sink) -> bool {
+    let p = v.value.trim_end_matches('/');
+    let system = managed && super::SYSTEM_DIRS.contains(&p);
+    if !(p.is_empty() || system) {
+        return true;
+    }
+    sink.push(
+        Diagnostic::new(
+            ErrorKind::InvalidValue {
+                key: key.to_string(),
+                reason: format!(
+                    "`{}` is a system folder: an instance cannot own it, nor remove it",
+                    v.value
+                ),
+            },
+            v.span,
+        )
+        .help(format!(
+            "give the instance a folder of its own, e.g. `{}/myapp`",
+            if p.is_empty() { "/opt" } else { p }
+        )),
+    );
+    false
+}
+
+/// A path written unquoted in the systemd unit and the `supervisorctl`
+/// wrapper script.
+fn check_unit_word(key: &str, v: &Spanned<String>, sink: &mut Sink) -> bool {
+    let Some(c) = v
+        .value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_.@/+:-".contains(*c)))
+    else {
+        return true;
+    };
+    sink.push(
+        Diagnostic::new(
+            ErrorKind::InvalidValue {
+                key: key.to_string(),
+                reason: format!(
+                    "`{}` holds {c:?}, which a systemd unit or a shell script would misread",
+                    v.value
+                ),
+            },
+            v.span,
+        )
+        .help("use letters, digits and `_.@/+:-` in supervisor paths"),
+    );
+    false
+}
+
+/// Why supervisor could not carry an environment value, if it cannot: it
+/// reads `KEY="value"` with a `shlex` that knows no escapes and strips
+/// quotes from both ends of the value.
+fn env_value_problem(v: &str) -> Option<String> {
+    if v.contains('"') && v.contains('\'') {
+        Some("holds both `\"` and `'`, which supervisor cannot read back".into())
+    } else if v.starts_with(['"', '\'']) || v.ends_with(['"', '\'']) {
+        Some("starts or ends with a quote, which supervisor strips".into())
+    } else {
+        comment_start(v)
+            .map(|c| format!("holds a `{c}` after a space, which would start a comment in supervisor's configuration"))
+    }
+}
+
+/// A command supervisor can split into arguments (Python's `shlex.split`):
+/// quotes closed, no `\\` left escaping nothing, and not blank.
+fn check_command(c: &Spanned<String>, sink: &mut Sink) -> bool {
+    let inner = c.value.trim_matches([' ', '\t']);
+    let problem = if c.value.trim().is_empty() {
+        Some("it is empty")
+    } else if inner.trim() != inner {
+        // Not a separator for the shell-like split, but dropped by the
+        // configuration parser: the last argument would lose it.
+        Some("it starts or ends with whitespace other than spaces, which supervisor drops")
+    } else {
+        shlex_problem(&c.value)
+    };
+    let Some(reason) = problem else { return true };
+    sink.push(
+        Diagnostic::new(
+            ErrorKind::InvalidValue {
+                key: "command".into(),
+                reason: reason.into(),
+            },
+            c.span,
+        )
+        .help("supervisor splits the command like a POSIX shell: close each quote, and write `\\\\` for a literal backslash"),
+    );
+    false
+}
+
+/// What Python's `shlex.split` (POSIX mode) would refuse in `s`.
+fn shlex_problem(s: &str) -> Option<&'static str> {
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.next().is_none() => return Some("it ends with a `\\` that escapes nothing"),
+            '\'' if !chars.any(|c| c == '\'') => return Some("a `'` is not closed"),
+            '"' => loop {
+                match chars.next() {
+                    None => return Some("a `\"` is not closed"),
+                    Some('"') => break,
+                    Some('\\') => {
+                        if chars.next().is_none() {
+                            return Some("a `\"` is not closed");
+                        }
+                    }
+                    Some(_) => {}
+                }
+            },
+            _ => {}
+        }
+    }
+    None
+}
+
+fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mut [Supervisor], sink: &mut Sink) {
+    let mut group_names: Vec<HashSet<String>> = vec![HashSet::new(); sups.len()];
     for item in section_items(root, "supervisor_groups", sink) {
         let Some(f) = Fields::new(item, &format::PROGRAM_GROUP, sink) else {
             continue;
@@ -588,7 +835,7 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mu
         if !check_name("group name", &name, sink) {
             continue;
         }
-        let Some((_, sup)) = find_supervisor(cx, sups, &sup_name, sink) else {
+        let Some((si, sup)) = find_supervisor(cx, index, sups, &sup_name, sink) else {
             continue;
         };
         if programs.is_empty() {
@@ -604,7 +851,7 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mu
             );
             continue;
         }
-        if sup.groups.iter().any(|g| g.name == name.value) || sup.programs.iter().any(|p| p.name == name.value) {
+        if group_names[si].contains(&name.value) || index.program(si, &name.value).is_some() {
             sink.push(
                 Diagnostic::new(
                     ErrorKind::Duplicate {
@@ -634,11 +881,12 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mu
             continue;
         }
         let mut members = Vec::new();
+        let mut member_indices = Vec::new();
         let mut scope: Option<Scope> = None;
         let mut ok = true;
         for p in &programs {
-            let Some(prog) = sup.programs.iter().position(|x| x.name == p.value) else {
-                let help = did_you_mean(&p.value, sup.programs.iter().map(|x| x.name.as_str()));
+            let Some(pi) = index.program(si, &p.value) else {
+                let help = sink.did_you_mean(&p.value, sup.programs.iter().map(|x| x.name.as_str()));
                 sink.push(
                     Diagnostic::new(
                         ErrorKind::UnknownProgram {
@@ -652,7 +900,7 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mu
                 ok = false;
                 continue;
             };
-            let prog = &sup.programs[prog];
+            let prog = &sup.programs[pi];
             if let Some(g) = &prog.group {
                 sink.push(
                     Diagnostic::new(
@@ -684,14 +932,15 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, sups: &mut [Supervisor], sink: &mu
                 None => scope = Some(prog.scope.clone()),
             }
             members.push(p.value.clone());
+            member_indices.push(pi);
         }
         let (true, Some(scope)) = (ok, scope) else { continue };
-        for p in &mut sup.programs {
-            if members.contains(&p.name) {
-                p.group = Some(name.value.clone());
-                p.process_group = name.value.clone();
-            }
+        for &i in &member_indices {
+            let p = &mut sup.programs[i];
+            p.group = Some(name.value.clone());
+            p.process_group = name.value.clone();
         }
+        group_names[si].insert(name.value.clone());
         sup.groups.push(ProgramGroup {
             name: name.value,
             programs: members,
@@ -822,6 +1071,7 @@ pub(super) fn notify_target(
     n: &Spanned<String>,
     file_scope: &Scope,
     sups: &[Supervisor],
+    index: &SupervisorIndex,
     sink: &mut Sink,
 ) -> Option<ProgramRef> {
     let parsed = match n.value.strip_prefix("supervisor://") {
@@ -841,14 +1091,14 @@ pub(super) fn notify_target(
         );
         return None;
     };
-    let Some(si) = sups.iter().position(|s| s.name == sup_name) else {
-        let help = did_you_mean(sup_name, sups.iter().map(|s| s.name.as_str()));
+    let Some(&si) = index.supervisors.get(sup_name) else {
+        let help = sink.did_you_mean(sup_name, sups.iter().map(|s| s.name.as_str()));
         sink.push(Diagnostic::new(ErrorKind::UnknownSupervisor(sup_name.to_string()), n.span).maybe_help(help));
         return None;
     };
     let sup = &sups[si];
-    let Some(pi) = sup.programs.iter().position(|p| p.name == prog_name) else {
-        let help = did_you_mean(prog_name, sup.programs.iter().map(|p| p.name.as_str()));
+    let Some(pi) = index.program(si, prog_name) else {
+        let help = sink.did_you_mean(prog_name, sup.programs.iter().map(|p| p.name.as_str()));
         sink.push(
             Diagnostic::new(
                 ErrorKind::UnknownProgram {
