@@ -2,6 +2,8 @@
 //! or as a supervisor INI value. Templates call these through the `yaml`,
 //! `ini` and `ini_env` filters and never print a user value raw.
 
+use hadeploy_model::format::supervisor_comment_start;
+
 use serde_json::Value;
 
 /// A value as YAML flow text: strings double-quoted, maps and lists in flow
@@ -196,7 +198,7 @@ pub fn ini_value(s: &str) -> Result<String, IniError> {
             "a value that starts or ends with whitespace loses it in supervisor's configuration".into(),
         ));
     }
-    if let Some(c) = comment_start(s) {
+    if let Some(c) = supervisor_comment_start(s) {
         return Err(IniError(format!(
             "a `{c}` after a space would start a comment in supervisor's configuration"
         )));
@@ -303,7 +305,7 @@ pub fn env_pair(key: &str, value: &str) -> Result<String, IniError> {
             )));
         }
     };
-    if let Some(c) = comment_start(value) {
+    if let Some(c) = supervisor_comment_start(value) {
         return Err(IniError(format!(
             "in the value of `{key}`, a `{c}` after a space would start a comment in supervisor's configuration"
         )));
@@ -318,17 +320,6 @@ fn check_line(s: &str) -> Result<(), IniError> {
         ));
     }
     Ok(())
-}
-
-fn comment_start(s: &str) -> Option<char> {
-    let mut prev: Option<char> = None;
-    for c in s.chars() {
-        if matches!(c, ';' | '#') && prev.is_some_and(char::is_whitespace) {
-            return Some(c);
-        }
-        prev = Some(c);
-    }
-    None
 }
 
 /// Names supervisor expands in a program's options: `%(name)s` with one of

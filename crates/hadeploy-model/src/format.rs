@@ -467,3 +467,17 @@ pub const SECTIONS: &[Section] = &[
 pub fn section(name: &str) -> Option<&'static Section> {
     SECTIONS.iter().find(|s| s.name == name)
 }
+
+/// Where supervisor's configuration parser would start a comment in a value:
+/// a `;` or `#` after whitespace. The model refuses such values with their
+/// position; code generation checks again before writing.
+pub fn supervisor_comment_start(s: &str) -> Option<char> {
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        if matches!(c, ';' | '#') && prev.is_some_and(char::is_whitespace) {
+            return Some(c);
+        }
+        prev = Some(c);
+    }
+    None
+}

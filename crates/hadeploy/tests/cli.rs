@@ -142,13 +142,7 @@ fn a_folder_the_tool_did_not_create_is_never_overwritten() {
 #[test]
 fn actions_run_ansible_playbook_with_extra_arguments_and_return_its_status() {
     let tmp = tempfile::tempdir().unwrap();
-    let fake = tmp.path().join("fake-ansible-playbook");
-    std::fs::write(&fake, "#!/bin/sh\necho \"ran $*\" > ../ran.txt\nexit 4\n").unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&fake)
-        .status()
-        .unwrap();
+    let fake = fake_ansible_playbook(tmp.path(), "echo \"ran $*\" > ../ran.txt\nexit 4\n");
     let out = hadeploy(tmp.path())
         .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
         .arg("--src")
@@ -373,13 +367,7 @@ fn errors_are_plain_without_a_terminal_and_coloured_when_forced() {
 #[test]
 fn scopes_select_areas_through_ansible_tags() {
     let tmp = tempfile::tempdir().unwrap();
-    let fake = tmp.path().join("fake-ansible-playbook");
-    std::fs::write(&fake, "#!/bin/sh\necho \"$*\" > ../ran.txt\n").unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&fake)
-        .status()
-        .unwrap();
+    let fake = fake_ansible_playbook(tmp.path(), "echo \"$*\" > ../ran.txt\n");
     let out = hadeploy(tmp.path())
         .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
         .arg("--src")
@@ -431,22 +419,13 @@ fn fake_status_playbook(dir: &Path) -> PathBuf {
         r#"{"reachable": false, "error": "Task failed: Failed to connect to the host via ssh: ssh: connect to host 10.231.0.19 port 22: No route to host", "supervisors": {}}"#,
     )
     .unwrap();
-    let fake = dir.join("fake-ansible-playbook");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\n\
-         echo 'PLAY RECAP ********'\n\
+    fake_ansible_playbook(
+        dir,
+        "echo 'PLAY RECAP ********'\n\
          echo \"$*\" > ../ran.txt\n\
          out=$(printf '%s' \"$3\" | sed 's/^{\"hadeploy_status_dir\":\"\\(.*\\)\"}$/\\1/')\n\
          cp ../status/*.json \"$out\"/\n",
     )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&fake)
-        .status()
-        .unwrap();
-    fake
 }
 
 #[test]
@@ -509,4 +488,16 @@ fn format_is_for_the_status_action_only() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`--format` is for `--action status` only"));
+}
+
+/// An executable `ansible-playbook` stand-in in `dir` running `script` (sh).
+fn fake_ansible_playbook(dir: &Path, script: &str) -> PathBuf {
+    let fake = dir.join("fake-ansible-playbook");
+    std::fs::write(&fake, format!("#!/bin/sh\n{script}")).unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&fake)
+        .status()
+        .unwrap();
+    fake
 }

@@ -661,19 +661,6 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
     ok.then_some(env)
 }
 
-/// Where supervisor's configuration parser would start a comment: a `;` or
-/// `#` after whitespace.
-fn comment_start(s: &str) -> Option<char> {
-    let mut prev: Option<char> = None;
-    for c in s.chars() {
-        if matches!(c, ';' | '#') && prev.is_some_and(char::is_whitespace) {
-            return Some(c);
-        }
-        prev = Some(c);
-    }
-    None
-}
-
 /// A value written as is on one line of supervisor's INI files: its parser
 /// cuts a line at a `;` or `#` after whitespace and strips whitespace from
 /// both ends, so such values would arrive changed.
@@ -681,7 +668,7 @@ pub(super) fn check_ini(key: &str, v: &Spanned<String>, sink: &mut Sink) -> bool
     let reason = if v.value.trim() != v.value {
         Some("it starts or ends with whitespace, which supervisor's configuration parser drops".to_string())
     } else {
-        comment_start(&v.value)
+        crate::format::supervisor_comment_start(&v.value)
             .map(|c| format!("a `{c}` after a space would start a comment in supervisor's configuration"))
     };
     let Some(reason) = reason else { return true };
@@ -761,7 +748,7 @@ fn env_value_problem(v: &str) -> Option<String> {
     } else if v.starts_with(['"', '\'']) || v.ends_with(['"', '\'']) {
         Some("starts or ends with a quote, which supervisor strips".into())
     } else {
-        comment_start(v)
+        crate::format::supervisor_comment_start(v)
             .map(|c| format!("holds a `{c}` after a space, which would start a comment in supervisor's configuration"))
     }
 }
