@@ -4,7 +4,8 @@
 # hadeploy binary and ansible-playbook onto the test bed hosts en1 and en2
 # (testbed.sh), and checks the result from outside over ssh and http, as a
 # user would, including after faults (a killed supervisord, a crashing
-# program, an unreachable host).
+# program, an unreachable host, an interrupted deploy) and from another local
+# user's account.
 #
 #   tests/e2e/suite.sh
 #
@@ -23,6 +24,10 @@
 #                       created by tests/setup-venv.sh when missing)
 #   HADEPLOY_E2E_HOSTS  the two test bed hosts to use (default "en1 en2")
 #   HADEPLOY_E2E_KEEP   1: keep the work folder (generated projects, logs) even on success
+#   HADEPLOY_E2E_ONLY   run only these scenarios, by number (e.g. "1 12 13"); the
+#                       others are listed as SKIP and not counted. 1, 8 and 9 to 14
+#                       run alone on fresh hosts; 2 to 7 build on what the ones
+#                       before them leave (e.g. "1 2 3").
 #   CI                  set (and not "false"/"0"): never skip
 #   plus the HADEPLOY_TESTBED_* variables of testbed.sh
 
@@ -643,10 +648,281 @@ scenario_11_host_unreachable() {
     ok "en2 back (fresh disk): deploy exit 0, program1 RUNNING on ${HOSTS[*]}"
 }
 
+# Scenario 12: exit_on_fail with en2 unreachable. partial/app.yml is
+# simple/app.yml plus program2 (/bin/sleep 86406): a change for en1.
+
+program2_pids() { pids_of "$1" '^/bin/sleep 86406$'; }
+
+# recap_field HOST FIELD: FIELD= of HOST in the PLAY RECAP of $LAST_LOG.
+recap_field() {
+    awk -v h="$1" -v f="$2=" '/^PLAY RECAP/ { r = 1; next }
+        r && $1 == h { for (i = 2; i <= NF; i++) if (index($i, f) == 1) { print substr($i, length(f) + 1) } }' \
+        "$LAST_LOG"
+}
+
+# The deploy in $LAST_LOG failed ($HD_RC) naming en2 unreachable.
+check_en2_unreachable() {
+    ((HD_RC != 0)) || fail "deploy with en2 down exited 0"
+    grep -Eq '^fatal: \[en2\]: UNREACHABLE!' "$LAST_LOG" ||
+        { tail -n 40 "$LAST_LOG" >&2; fail "the deploy's output has no 'fatal: [en2]: UNREACHABLE!'"; }
+    [[ $(recap_field en2 unreachable) == 1 ]] ||
+        fail "PLAY RECAP does not count en2 unreachable:"$'\n'"$(sed -n '/^PLAY RECAP/,$p' "$LAST_LOG")"
+}
+
+scenario_12_exit_on_fail() {
+    local h en2_tb st
+    en2_tb=$(tb_host en2)
+    hd simple deploy simple/app.yml
+    [[ -z $(program2_pids en1) ]] || fail "en1: program2 runs before the scenario"
+    close_masters
+    # shellcheck disable=SC2064  # expanded now: the function's locals are gone at exit
+    trap "tb en2 true 2>/dev/null || \"\$TESTBED\" up $en2_tb >&2 || true" EXIT
+    "$TESTBED" down "$en2_tb" || fail "testbed.sh down $en2_tb failed"
+
+    # exit_on_fail: yes (any_errors_fatal: true). Ansible counts an
+    # unreachable host as an error of the task (ansible-core's linear
+    # strategy): after the first task that tries en2, every host stops.
+    hd_rc partial deploy partial/fail_fast.yml partial/app.yml
+    check_en2_unreachable
+    log "  exit_on_fail: yes; the deploy says:"
+    grep -E 'UNREACHABLE|NO MORE HOSTS|^en[12] ' "$LAST_LOG" | cut -c1-300 | sed 's/^/    | /' >&2
+    [[ -z $(program2_pids en1) ]] || fail "en1: program2 runs: exit_on_fail: yes went on with en1 after en2 failed"
+    st=$(ctl en1 status program2 2>&1 || true)
+    grep -q RUNNING <<<"$st" && fail "en1: supervisorctl_tsupv status program2: $st"
+    tb en1 'ls /etc/supervisord_tsupv.d/' | grep -q program2 &&
+        fail "en1: program2's file was written: $(tb en1 'ls /etc/supervisord_tsupv.d/')"
+    [[ $(recap_field en1 changed) == 0 ]] || fail "en1: PLAY RECAP changed=$(recap_field en1 changed) with exit_on_fail: yes"
+    check_running en1
+    ok "exit_on_fail: yes: exit $HD_RC naming en2 unreachable; en1 stopped too: no program2, changed=0, program1 RUNNING"
+
+    # exit_on_fail: no: en1 goes on to the end of the play.
+    hd_rc partial deploy partial/keep_going.yml partial/app.yml
+    check_en2_unreachable
+    log "  exit_on_fail: no; the deploy says:"
+    grep -E 'UNREACHABLE|NO MORE HOSTS|^en[12] ' "$LAST_LOG" | cut -c1-300 | sed 's/^/    | /' >&2
+    [[ $(recap_field en1 failed) == 0 && $(recap_field en1 unreachable) == 0 ]] ||
+        fail "en1: PLAY RECAP failed=$(recap_field en1 failed) unreachable=$(recap_field en1 unreachable)"
+    [[ $(recap_field en1 changed) -gt 0 ]] || fail "en1: PLAY RECAP changed=$(recap_field en1 changed), expected a change"
+    st=$(ctl en1 status program2 || true)
+    [[ $st =~ ^program2[[:space:]]+RUNNING ]] || fail "en1: status program2: $st"
+    [[ $(program2_pids en1) =~ ^[0-9]+$ && $(program2_pids en1) == "$(ctl en1 pid program2)" ]] ||
+        fail "en1: program2 processes '$(program2_pids en1)', supervisorctl pid '$(ctl en1 pid program2)'"
+    check_running en1; check_single en1
+    ok "exit_on_fail: no: exit $HD_RC naming en2 unreachable; en1 fully deployed: program2 RUNNING (pid $(program2_pids en1)), program1 RUNNING"
+
+    "$TESTBED" up "$en2_tb" || fail "testbed.sh up $en2_tb failed"
+    hd simple deploy simple/app.yml
+    for h in "${HOSTS[@]}"; do
+        check_running "$h"
+        [[ -z $(program2_pids "$h") ]] || fail "$h: program2 still runs after deploying simple/app.yml"
+    done
+    ok "en2 back (fresh disk): simple/app.yml deployed on ${HOSTS[*]}, program2 gone from en1"
+}
+
 # ---------------------------------------------------------------------------
+# Scenario 13: deploys of rich/app.yml interrupted halfway, then finished.
+
+BG_PID=
+# hd_bg DESC ACTION [FILES...]: as hd_rc, but started in the background in a
+# session of its own (its process group: hadeploy and ansible-playbook, as
+# in a terminal); pid (= process group) in $BG_PID, output in $LAST_LOG,
+# unbuffered so that it can be followed.
+hd_bg() {
+    local desc=$1 action=$2 f srcs=() n
+    shift 2
+    for f in "$@"; do srcs+=(--src "$FIX/$f"); done
+    n=$(find "$LOGS" -name '*.log' | wc -l)
+    LAST_LOG=$LOGS/$(printf '%02d' "$((n + 1))")-$desc-$action-interrupted.log
+    PYTHONUNBUFFERED=1 setsid "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" --action "$action" \
+        --workingFolder "$WORK/project-$desc" >"$LAST_LOG" 2>&1 &
+    BG_PID=$!
+    # Not a process group leader here (no job control): setsid did not fork.
+    [[ $(ps -o sid= -p "$BG_PID" | tr -d ' ') == "$BG_PID" ]] || fail "hadeploy ($BG_PID) is not in a session of its own"
+    log "  hadeploy --src $* --action $action started in the background (pid $BG_PID, log $LAST_LOG)"
+}
+
+# The background hadeploy still runs (an ended one may linger as a zombie
+# until "wait" collects it).
+bg_running() {
+    local st
+    st=$(ps -o stat= -p "$BG_PID" 2>/dev/null) || return 1
+    [[ $st != Z* ]]
+}
+
+# wait_log REGEX SECONDS: until a line of $LAST_LOG matches (fails after SECONDS).
+wait_log() {
+    local i
+    for ((i = 0; i < $2 * 5; i++)); do
+        grep -Eq "$1" "$LAST_LOG" && return 0
+        bg_running || { tail -n 30 "$LAST_LOG" >&2; fail "hadeploy ended before '$1'"; }
+        sleep 0.2
+    done
+    tail -n 30 "$LAST_LOG" >&2
+    fail "no '$1' in the output after $2 s"
+}
+
+# wait_bg SECONDS: the exit status of the background hadeploy in $HD_RC
+# (fails if it still runs after SECONDS).
+wait_bg() {
+    local i
+    for ((i = 0; i < $1 * 5; i++)); do
+        bg_running || break
+        sleep 0.2
+    done
+    bg_running && fail "hadeploy ($BG_PID) still runs $1 s after the signal"
+    HD_RC=0
+    wait "$BG_PID" || HD_RC=$?
+}
+
+# The ansible-playbook processes of this suite run (main and workers; the
+# workers are in sessions of their own), told apart by their environment.
+our_ansible() {
+    local p
+    for p in $(pgrep -f ansible-playbook || true); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "ANSIBLE_HOME=$ANSIBLE_HOME" && echo "$p"
+    done
+    return 0
+}
+
+# None of our ansible-playbook processes within 10 s.
+no_ansible_left() {
+    local i left
+    for ((i = 0; i < 50; i++)); do
+        left=$(our_ansible)
+        [[ -z $left ]] && return 0
+        sleep 0.2
+    done
+    fail "ansible-playbook still runs after hadeploy ended: $(ps -o pid,args -p "$(paste -sd, <<<"$left")" || true)"
+}
+
+scenario_13_interrupted_deploy() {
+    local h c before=() i
+    hd simple deploy simple/app.yml
+    trap 'if [[ -n $BG_PID ]]; then kill -TERM -- "-$BG_PID" 2>/dev/null || true; fi' EXIT
+
+    # rich/app.yml from nothing (8 removed it), stopped like a Ctrl-C in a
+    # terminal, SIGINT to hadeploy's process group, once the supervisor
+    # part has started (user, folder and file done, no instance yet).
+    hd_bg rich deploy rich/app.yml
+    wait_log '^TASK \[hadeploy_supervisor : Create supervisord folders\]' 300
+    kill -INT -- "-$BG_PID"
+    wait_bg 60
+    ((HD_RC == 130)) || { tail -n 30 "$LAST_LOG" >&2; fail "hadeploy exited $HD_RC after SIGINT, expected 130"; }
+    grep -q 'interrupted by SIGINT' "$LAST_LOG" || fail "hadeploy did not say it was interrupted"
+    no_ansible_left
+    log "  the interrupted deploy ends with:"
+    tail -n 4 "$LAST_LOG" | cut -c1-200 | sed 's/^/    | /' >&2
+    for h in "${HOSTS[@]}"; do
+        log "  $h after the interrupt: $(tb "$h" 'id rich; ls -d /opt/rich/* /etc/supervisord_richv* /etc/supervisord_edgev* 2>/dev/null; pgrep -u rich -a' | paste -sd';' - || true)"
+    done
+    ok "Ctrl-C (SIGINT to the process group) after the supervisor part started: exit 130, no ansible-playbook left"
+
+    # Again, from that half state, stopped by SIGTERM to hadeploy alone (as
+    # kill PID, or a CI job's timeout), once supervisord instances start:
+    # hadeploy passes it on to ansible-playbook and waits for it.
+    hd_bg rich deploy rich/app.yml
+    wait_log '^TASK \[hadeploy_supervisor : Set supervisord services enabled and state\]' 300
+    kill -TERM "$BG_PID"
+    wait_bg 60
+    ((HD_RC == 143)) || { tail -n 30 "$LAST_LOG" >&2; fail "hadeploy exited $HD_RC after SIGTERM, expected 143"; }
+    grep -q 'interrupted by SIGTERM' "$LAST_LOG" || fail "hadeploy did not say it was interrupted"
+    no_ansible_left
+    BG_PID=
+    for h in "${HOSTS[@]}"; do
+        log "  $h after the interrupt: $(tb "$h" 'ls /etc/supervisord_richv.d/ /etc/supervisord_edgev.d/ 2>/dev/null; pgrep -u rich -a' | paste -sd';' - || true)"
+    done
+    ok "SIGTERM to hadeploy alone once instances start: exit 143, ansible-playbook stopped with it"
+
+    # The next deploy finishes the job: everything once, nothing twice.
+    hd rich deploy rich/app.yml
+    for h in "${HOSTS[@]}"; do
+        check_rich "$h"
+        [[ $(rich_supervisord_pid "$h" richv) =~ ^[0-9]+$ ]] || fail "$h: supervisord of richv: '$(rich_supervisord_pid "$h" richv)'"
+        [[ $(tb "$h" 'pgrep -c -u rich -f "supervisord "' || true) == "$([[ $h == en2 ]] && echo 2 || echo 1)" ]] ||
+            fail "$h: supervisord processes of rich: $(tb "$h" 'pgrep -a -u rich -f "supervisord "' || true)"
+        [[ $(tb "$h" 'pgrep -c -u rich -x sleep' || true) == "$([[ $h == en2 ]] && echo 4 || echo 3)" ]] ||
+            fail "$h: programs of rich: $(tb "$h" 'pgrep -a -u rich -x sleep' || true)"
+        [[ $(tb "$h" 'cat /opt/rich/rich.conf') == "$(cat "$FIX/rich/templates/rich.conf")" ]] ||
+            fail "$h: /opt/rich/rich.conf differs from the template: $(tb "$h" 'cat /opt/rich/rich.conf' || true)"
+        check_running "$h"; check_single "$h"
+    done
+    ok "deploy after the interrupts: exit 0; one supervisord per instance, each program's processes once, rich.conf complete; tsupv untouched"
+    for h in "${HOSTS[@]}"; do before+=("$(rich_pid_map "$h") envdump=$(envdump_pid "$h")"); done
+    hd rich deploy rich/app.yml
+    i=0
+    for h in "${HOSTS[@]}"; do
+        c=$(recap_changed "$h")
+        [[ $c == 0 ]] || { grep -B3 -E '^changed:' "$LAST_LOG" >&2 || true
+                           fail "$h: the deploy after reports changed=${c:-<no recap line>}"; }
+        [[ "$(rich_pid_map "$h") envdump=$(envdump_pid "$h")" == "${before[i]}" ]] ||
+            fail "$h: pids changed: ${before[i]} -> $(rich_pid_map "$h") envdump=$(envdump_pid "$h")"
+        i=$((i + 1))
+    done
+    ok "one more deploy: changed=0 on ${HOSTS[*]}, every pid kept"
+    hd rich remove rich/app.yml
+    for h in "${HOSTS[@]}"; do
+        [[ -z $(tb "$h" 'ps -u rich -o pid= 2>/dev/null; id rich 2>/dev/null' || true) ]] || fail "$h: rich left after remove"
+        check_running "$h"
+    done
+    ok "rich/app.yml removed; simple/app.yml still running on ${HOSTS[*]}"
+}
+
+# ---------------------------------------------------------------------------
+# Scenario 14: another local user and the instance's control socket.
+
+scenario_14_other_user() {
+    local h out sock p1
+    hd simple deploy simple/app.yml
+    trap 'for h in "${HOSTS[@]}"; do tb "$h" "userdel -r intruder" >/dev/null 2>&1 || true; done' EXIT
+    for h in "${HOSTS[@]}"; do
+        tb "$h" 'id intruder >/dev/null 2>&1 || useradd -m -s /bin/bash intruder' || fail "$h: cannot create user intruder"
+        [[ " $(tb "$h" 'id -nG intruder') " != *" tsup "* ]] || fail "$h: intruder is in group tsup"
+        p1=$(program1_pid "$h")
+        # The instance's socket: the conf's [unix_http_server] file.
+        sock=$(tb "$h" "sed -n 's/^file=//p' /etc/supervisord_tsupv.conf")
+        [[ $sock == /* ]] || fail "$h: no socket file in /etc/supervisord_tsupv.conf"
+        out=$(tb "$h" "stat -c '%F %a %U:%G' '$sock'")
+        [[ $out == "socket 700 tsup:tsup" ]] || fail "$h: $sock is '$out', expected 'socket 700 tsup:tsup'"
+        out=$(tb "$h" "stat -c '%a %U:%G' '$(dirname "$sock")'")
+        ok "$h: $sock is a socket, 0700 tsup:tsup (its folder: $out)"
+
+        out=$(tb "$h" 'cd /tmp && sudo -u intruder supervisorctl_tsupv status 2>&1; echo "exit=$?"')
+        log "  $h: intruder's supervisorctl_tsupv status: $(paste -sd' ' <<<"$out" | cut -c1-300)"
+        grep -qi 'permission denied' <<<"$out" || fail "$h: intruder got no permission error:"$'\n'"$out"
+        grep -q program1 <<<"$out" && fail "$h: intruder sees the status of program1:"$'\n'"$out"
+        grep -qx 'exit=0' <<<"$out" && fail "$h: intruder's supervisorctl_tsupv status exited 0"
+        out=$(tb "$h" 'cd /tmp && sudo -u intruder supervisorctl_tsupv stop program1 2>&1; echo "exit=$?"')
+        grep -qi 'permission denied' <<<"$out" || fail "$h: intruder's stop program1:"$'\n'"$out"
+        [[ $(program1_pid "$h") == "$p1" ]] || fail "$h: program1 pid $p1 -> $(program1_pid "$h") after intruder's stop"
+        ok "$h: intruder (not in group tsup): 'status' and 'stop program1' refused (permission denied), nothing shown, program1 kept pid $p1"
+
+        check_running "$h"
+        ok "$h: tsup still sees and controls program1"
+    done
+}
+
+# ---------------------------------------------------------------------------
+
+# HADEPLOY_E2E_ONLY: the scenario numbers to run (all when empty).
+read -r -a ONLY <<<"${HADEPLOY_E2E_ONLY:-}"
+for n in "${ONLY[@]}"; do
+    if ! [[ $n =~ ^[1-9][0-9]*$ ]] || ! declare -F | grep -q " scenario_${n}_"; then
+        log "HADEPLOY_E2E_ONLY: no scenario $n"; exit 2
+    fi
+done
+wanted() {
+    local n
+    ((${#ONLY[@]} == 0)) && return 0
+    for n in "${ONLY[@]}"; do [[ $1 == scenario_${n}_* ]] && return 0; done
+    return 1
+}
 
 run_scenario() {
     local fn=$1 title=$2 t0 rc=0
+    if ! wanted "$fn"; then
+        RESULTS+=("SKIP       -    $title")
+        return 0
+    fi
     echo
     echo "==================== $title ===================="
     t0=$(now)
@@ -678,3 +954,6 @@ run_scenario scenario_8_rich               "8. rich: two supervisors, group, num
 run_scenario scenario_9_supervisord_killed "9. fault: supervisord killed, next deploy converges"
 run_scenario scenario_10_program_crashes   "10. fault: a program crashes at start, deploy fails, fix converges"
 run_scenario scenario_11_host_unreachable  "11. fault: en2 unreachable, deploy fails naming it, back after up"
+run_scenario scenario_12_exit_on_fail      "12. fault: en2 unreachable, exit_on_fail yes stops en1, no deploys it"
+run_scenario scenario_13_interrupted_deploy "13. fault: deploys interrupted (SIGINT, SIGTERM), the next converges"
+run_scenario scenario_14_other_user        "14. permissions: another user cannot use the instance's socket"

@@ -2,6 +2,7 @@
 //! (`--src ... --action ACTION`) and the subcommands beside it. The argument
 //! structs live here, not in `main.rs`, so tests can drive them.
 
+mod child;
 mod status;
 
 use std::io::Write as _;
@@ -308,8 +309,11 @@ fn run_action(args: &RunArgs) -> ExitCode {
         let hosts: Vec<String> = model.hosts.keys().cloned().collect();
         return run_status(&dir, &args.playbook_args(), args.format.unwrap_or_default(), &hosts);
     }
-    match playbook_command(&dir, playbook, &args.playbook_args()).status() {
-        Ok(status) => exit_code(status),
+    match child::status(&mut playbook_command(&dir, playbook, &args.playbook_args())) {
+        Ok(ran) => match ran.signal {
+            Some(signal) => child::interrupted(signal),
+            None => exit_code(ran.result),
+        },
         Err(e) => cannot_run(&e, &dir),
     }
 }
@@ -424,18 +428,24 @@ fn run_status(dir: &Path, extra: &[String], format: Format, hosts: &[String]) ->
     let mut args = vec!["--extra-vars".to_string(), var];
     args.extend(extra.iter().cloned());
     let mut cmd = playbook_command(dir, "status.yml", &args);
-    let status = match format {
-        Format::Table => cmd.stdout(std::io::stderr()).status(),
-        Format::Json => cmd.output().map(|o| {
-            if !o.status.success() {
-                let _ = std::io::stderr().write_all(&o.stdout);
-                let _ = std::io::stderr().write_all(&o.stderr);
+    let ran = match format {
+        Format::Table => child::status(cmd.stdout(std::io::stderr())),
+        Format::Json => child::output(&mut cmd).map(|ran| {
+            if !ran.result.status.success() {
+                let _ = std::io::stderr().write_all(&ran.result.stdout);
+                let _ = std::io::stderr().write_all(&ran.result.stderr);
             }
-            o.status
+            child::Ran {
+                result: ran.result.status,
+                signal: ran.signal,
+            }
         }),
     };
-    let status = match status {
-        Ok(s) => s,
+    let status = match ran {
+        Ok(child::Ran {
+            signal: Some(signal), ..
+        }) => return child::interrupted(signal),
+        Ok(ran) => ran.result,
         Err(e) => return cannot_run(&e, dir),
     };
     let report = status::collect(out_dir.path(), hosts);

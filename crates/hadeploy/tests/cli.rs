@@ -155,6 +155,78 @@ fn actions_run_ansible_playbook_with_extra_arguments_and_return_its_status() {
     assert_eq!(ran, "ran stop.yml --limit en1 --check\n");
 }
 
+/// Sends `signal` (`TERM`, `INT`, `HUP`) to process `pid` with kill(1).
+fn send_signal(signal: &str, pid: u32) {
+    let ok = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal} {pid}");
+}
+
+/// Waits up to 20 s for `path` to exist.
+fn wait_for_file(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Stopping hadeploy (Ctrl-C, `kill`, a closed terminal, a CI timeout) stops
+/// the deployment: ansible-playbook gets the signal, and hadeploy only
+/// returns once it has ended. `kill PID` of hadeploy alone once left
+/// ansible-playbook deploying on its own.
+#[test]
+fn a_signal_to_hadeploy_stops_ansible_playbook_and_waits_for_it() {
+    for (signal, passed_on, code) in [("TERM", "TERM", 143), ("INT", "INT", 130), ("HUP", "TERM", 129)] {
+        let tmp = tempfile::tempdir().unwrap();
+        // Records its pid, then waits; on a signal, says which and ends
+        // after a moment, as ansible-playbook ends its tasks.
+        let fake = fake_ansible_playbook(
+            tmp.path(),
+            "sleep 60 & s=$!\n\
+             for sig in TERM INT HUP; do trap \"kill \\$s; sleep 1; echo $sig > ../got.txt; exit 9\" $sig; done\n\
+             echo $$ > ../pid.tmp && mv ../pid.tmp ../pid.txt\n\
+             wait $s\n",
+        );
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hadeploy"))
+            .current_dir(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .arg("--src")
+            .arg(fixtures().join("seed/simple/app.yml"))
+            .args(["--action", "deploy"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid_file = tmp.path().join("pid.txt");
+        wait_for_file(&pid_file);
+        let fake_pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        send_signal(signal, child.id());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // hadeploy waited for ansible-playbook: its last word is written.
+        let got = std::fs::read_to_string(tmp.path().join("got.txt"))
+            .unwrap_or_else(|_| panic!("SIG{signal}: ansible-playbook was not told to stop; {stderr}"));
+        assert_eq!(got.trim(), passed_on, "SIG{signal}");
+        assert_eq!(out.status.code(), Some(code), "SIG{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "SIG{signal}: {stderr}");
+        let alive = std::process::Command::new("kill")
+            .args(["-0", &fake_pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(!alive, "SIG{signal}: ansible-playbook ({fake_pid}) still runs");
+    }
+}
+
 #[test]
 fn a_missing_ansible_playbook_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
