@@ -7,6 +7,7 @@
 //! [`write`]. User values only reach output through the quoting of [`quote`].
 
 pub mod fuzz;
+mod host_vars;
 pub mod quote;
 mod templates;
 mod views;

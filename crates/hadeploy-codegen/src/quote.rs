@@ -27,7 +27,7 @@ fn yaml_into(value: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => yaml_str_into(&jinja_literal(s), out),
+        Value::String(s) => value_str_into(s, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -118,6 +118,140 @@ fn item_into(v: &Value, ind: usize, out: &mut String) {
     }
 }
 
+/// A string value as [`yaml`] writes it: through [`jinja_literal`], then
+/// double-quoted.
+pub fn value_str_into(s: &str, out: &mut String) {
+    if has_jinja_marker(s) {
+        yaml_str_into(&jinja_literal(s), out);
+    } else {
+        yaml_str_into(s, out);
+    }
+}
+
+fn indent(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// The keys of one map, written in block style straight into a `String`,
+/// exactly as [`yaml_block`] writes the same map built as a [`Value`]: keys
+/// through the same key rule, every scalar through the same quoting. For
+/// files too large to build as values first (`host_vars`).
+pub struct BlockMap<'a> {
+    out: &'a mut String,
+    /// The column of the keys.
+    ind: usize,
+    first: bool,
+}
+
+impl<'a> BlockMap<'a> {
+    /// One item of a block list, `- ` at column `dash`, its first key on
+    /// the same line: what `- ` followed by the map is in a list written by
+    /// [`yaml_block`]. Starts with a line break.
+    pub fn item(out: &'a mut String, dash: usize) -> Self {
+        out.push('\n');
+        indent(out, dash);
+        out.push_str("- ");
+        BlockMap {
+            out,
+            ind: dash + 2,
+            first: true,
+        }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push('\n');
+            indent(self.out, self.ind);
+        }
+        self.first = false;
+        key_into(k, self.out);
+    }
+
+    /// `k: "v"`.
+    pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
+        self.key(k);
+        self.out.push(' ');
+        value_str_into(v, self.out);
+        self
+    }
+
+    /// `k: true` or `k: false`.
+    pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
+        self.key(k);
+        self.out.push_str(if v { " true" } else { " false" });
+        self
+    }
+
+    /// `k:` then the strings as a block list, or `k: []`.
+    pub fn strs(&mut self, k: &str, v: &[String]) -> &mut Self {
+        self.key(k);
+        if v.is_empty() {
+            self.out.push_str(" []");
+        }
+        for s in v {
+            self.out.push('\n');
+            indent(self.out, self.ind + 2);
+            self.out.push_str("- ");
+            value_str_into(s, self.out);
+        }
+        self
+    }
+
+    /// More keys of a map whose first keys, at column `ind`, are already
+    /// written.
+    pub fn continued(out: &'a mut String, ind: usize) -> Self {
+        BlockMap { out, ind, first: false }
+    }
+
+    /// `k:` then a nested map, written by `f` (which must write at least one key).
+    pub fn map(&mut self, k: &str, f: impl FnOnce(&mut BlockMap<'_>)) -> &mut Self {
+        self.key(k);
+        self.out.push('\n');
+        indent(self.out, self.ind + 2);
+        let mut inner = BlockMap {
+            out: self.out,
+            ind: self.ind + 2,
+            first: true,
+        };
+        f(&mut inner);
+        self
+    }
+
+    /// `k:` then a list of maps: `f` writes its items with [`BlockMap::item`]
+    /// at the column it is given, and `k: []` is written when it writes
+    /// nothing.
+    pub fn list(&mut self, k: &str, f: impl FnOnce(&mut String, usize)) -> &mut Self {
+        self.key(k);
+        let len = self.out.len();
+        f(self.out, self.ind + 2);
+        if self.out.len() == len {
+            self.out.push_str(" []");
+        }
+        self
+    }
+}
+
+/// `key:` then a top-level block list, on its own lines: `f` writes its
+/// items with [`BlockMap::item`] at the column it is given, and `key: []` is
+/// written when it writes nothing.
+pub fn top_list(out: &mut String, k: &str, f: impl FnOnce(&mut String, usize)) {
+    key_into(k, out);
+    let len = out.len();
+    f(out, 2);
+    if out.len() == len {
+        out.push_str(" []");
+    }
+    out.push('\n');
+}
+
+/// `key: value` of a top-level scalar, on its own line.
+pub fn top_scalar(out: &mut String, k: &str, v: &Value) {
+    key_into(k, out);
+    out.push(' ');
+    yaml_into(v, out);
+    out.push('\n');
+}
+
 /// A map key: plain when it is an identifier YAML 1.1 cannot misread, else quoted.
 fn key_into(k: &str, out: &mut String) {
     let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -142,7 +276,7 @@ fn key_into(k: &str, out: &mut String) {
 /// its `template` module, YAML values when the variable is used), so the
 /// value arrives as written: a shell's `${#list[@]}` is not a comment.
 pub fn jinja_literal(s: &str) -> String {
-    if !s.contains("{{") && !s.contains("{%") && !s.contains("{#") {
+    if !has_jinja_marker(s) {
         return s.to_string();
     }
     // A value Ansible renders has its line breaks normalised by Jinja: a
@@ -150,6 +284,10 @@ pub fn jinja_literal(s: &str) -> String {
     s.replace("{%", "{{ '{%' }}")
         .replace("{#", "{{ '{#' }}")
         .replace('\r', "{{ '\\r' }}")
+}
+
+fn has_jinja_marker(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
 /// A string as a YAML double-quoted scalar, as is (map keys, comments).
@@ -396,6 +534,43 @@ mod tests {
             r#"{"k{#": "v{{ '{#' }}"}"#,
             "keys are not rendered by Ansible"
         );
+    }
+
+    #[test]
+    fn the_block_writer_writes_what_yaml_block_writes() {
+        let hostile = "a: \"b\" # {% x %} {{ y }} {# z\r\n\u{2028}é 50%";
+        let items = serde_json::json!([
+            {"name": hostile, "on": true, "groups": ["x", hostile], "none": [],
+             "layout": {"yes": hostile, "b": "c"},
+             "notify": [{"p": hostile, "q": "r"}, {"p": "s", "q": "t"}], "off": []},
+            {"name": "n", "list": [{"p": "only"}], "last": false},
+        ]);
+        let mut out = String::new();
+        top_list(&mut out, "k", |out, dash| {
+            BlockMap::item(out, dash)
+                .str("name", hostile)
+                .bool("on", true)
+                .strs("groups", &["x".into(), hostile.into()])
+                .strs("none", &[])
+                .map("layout", |l| {
+                    l.str("yes", hostile).str("b", "c");
+                })
+                .list("notify", |out, dash| {
+                    BlockMap::item(out, dash).str("p", hostile).str("q", "r");
+                    BlockMap::item(out, dash).str("p", "s").str("q", "t");
+                });
+            BlockMap::continued(out, dash + 2).list("off", |_, _| {});
+            BlockMap::item(out, dash)
+                .str("name", "n")
+                .list("list", |out, dash| {
+                    BlockMap::item(out, dash).str("p", "only");
+                })
+                .bool("last", false);
+        });
+        assert_eq!(out, format!("k:{}\n", yaml_block(&items, 2)));
+        let mut empty = String::new();
+        top_list(&mut empty, "k", |_, _| {});
+        assert_eq!(empty, format!("k:{}\n", yaml_block(&serde_json::json!([]), 2)));
     }
 
     #[test]

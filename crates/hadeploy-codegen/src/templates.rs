@@ -18,8 +18,6 @@ pub const ANSIBLE_CFG: (&str, &str) = file!("ansible.cfg");
 pub const INVENTORY: (&str, &str) = file!("inventory.yml");
 /// Rendered with Tera.
 pub const GROUP_VARS: (&str, &str) = file!("group_vars/all.yml");
-/// Rendered with Tera, once per host.
-pub const HOST_VARS: (&str, &str) = file!("host_vars/host.yml");
 /// Rendered with Tera, once per supervisor.
 pub const SUPERVISORD_CONF: (&str, &str) = file!("supervisors/supervisord.conf");
 /// Rendered with Tera, once per supervisor.
@@ -120,7 +118,7 @@ pub fn engine() -> TeraResult<Tera> {
             )))
         }
     });
-    let mut all = vec![ANSIBLE_CFG, INVENTORY, GROUP_VARS, HOST_VARS];
+    let mut all = vec![ANSIBLE_CFG, INVENTORY, GROUP_VARS];
     all.extend([
         SUPERVISORD_CONF,
         SUPERVISORD_UNIT,
