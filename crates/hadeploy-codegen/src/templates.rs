@@ -153,9 +153,11 @@ pub fn render<T: serde::Serialize>(
     view: &T,
 ) -> Result<String, crate::RenderError> {
     let ctx = Context::from_serialize(view).map_err(|e| crate::RenderError::template(template.0, &e))?;
-    let text = tera
+    let mut text = tera
         .render(template.0, &ctx)
         .map_err(|e| crate::RenderError::template(template.0, &e))?;
     // Templates end on their last tag: every file ends with exactly one newline.
-    Ok(format!("{}\n", text.trim_end()))
+    text.truncate(text.trim_end().len());
+    text.push('\n');
+    Ok(text)
 }
