@@ -55,6 +55,29 @@ fn keeps_inside(kept: &[String], path: &str) -> bool {
     kept.get(at).is_some_and(|k| k.starts_with(&prefix))
 }
 
+/// Entries written one after the other into one buffer.
+#[derive(Default)]
+struct Texts {
+    buf: String,
+    ends: Vec<usize>,
+}
+
+impl Texts {
+    /// The buffer to write the next entry into; [`Texts::close`] ends it.
+    fn open(&mut self) -> &mut String {
+        &mut self.buf
+    }
+
+    fn close(&mut self) {
+        self.ends.push(self.buf.len());
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.buf[start..self.ends[i]]
+    }
+}
+
 /// Every host's `host_vars` file, from entries written once.
 pub struct HostVars<'m> {
     model: &'m Model,
@@ -71,25 +94,25 @@ pub struct HostVars<'m> {
     /// Global index of each supervisor's first program, and one past the last.
     prog_base: Vec<usize>,
     pgroup_base: Vec<usize>,
-    group_text: Vec<String>,
-    user_text: Vec<String>,
+    group_text: Texts,
+    user_text: Texts,
     /// Written at the first host that has the user: reading the keys, or
     /// checking the sudoers rule, may fail.
     user_keys: Vec<Option<String>>,
     user_sudo: Vec<Option<String>>,
-    folder_text: Vec<String>,
-    file_text: Vec<String>,
+    folder_text: Texts,
+    file_text: Texts,
     /// A supervisor's entry up to its `processes` key (not written).
-    sup_head: Vec<String>,
-    sup_dirs: Vec<String>,
-    sup_files: Vec<String>,
-    sup_remove: Vec<String>,
+    sup_head: Texts,
+    sup_dirs: Texts,
+    sup_files: Texts,
+    sup_remove: Texts,
     /// Per global program: its `processes` items, its log
     /// folders (path, item), its program file item.
-    prog_procs: Vec<String>,
+    prog_procs: Texts,
     prog_logs: Vec<Vec<(String, String)>>,
-    prog_file: Vec<String>,
-    pgroup_file: Vec<String>,
+    prog_file: Texts,
+    pgroup_file: Texts,
 }
 
 impl<'m> HostVars<'m> {
@@ -124,57 +147,49 @@ impl<'m> HostVars<'m> {
             ),
             prog_base,
             pgroup_base,
-            group_text: Vec::new(),
-            user_text: Vec::new(),
+            group_text: Texts::default(),
+            user_text: Texts::default(),
             user_keys: vec![None; m.users.len()],
             user_sudo: vec![None; m.users.len()],
-            folder_text: Vec::new(),
-            file_text: Vec::new(),
-            sup_head: Vec::new(),
-            sup_dirs: Vec::new(),
-            sup_files: Vec::new(),
-            sup_remove: Vec::new(),
-            prog_procs: Vec::new(),
+            folder_text: Texts::default(),
+            file_text: Texts::default(),
+            sup_head: Texts::default(),
+            sup_dirs: Texts::default(),
+            sup_files: Texts::default(),
+            sup_remove: Texts::default(),
+            prog_procs: Texts::default(),
             prog_logs: Vec::new(),
-            prog_file: Vec::new(),
-            pgroup_file: Vec::new(),
+            prog_file: Texts::default(),
+            pgroup_file: Texts::default(),
         };
-        hv.group_text = m
-            .groups
-            .iter()
-            .map(|g| {
-                let mut t = String::new();
-                BlockMap::item(&mut t, DASH)
-                    .str("name", &g.name)
-                    .bool("system", g.system)
-                    .bool("no_remove", g.no_remove);
-                t
-            })
-            .collect();
-        hv.user_text = m
-            .users
-            .iter()
-            .map(|u| {
-                let mut t = String::new();
-                let mut o = BlockMap::item(&mut t, DASH);
-                o.str("login", &u.login).bool("managed", u.managed);
-                if let Some(c) = &u.comment {
-                    o.str("comment", c);
-                }
-                if let Some(g) = &u.group {
-                    o.str("group", g);
-                }
-                if !u.groups.is_empty() {
-                    o.strs("groups", &u.groups);
-                }
-                o.bool("system", u.system).bool("create_home", u.create_home);
-                if let Some(p) = &u.password {
-                    o.str("password", p);
-                }
-                o.bool("no_remove", u.no_remove);
-                t
-            })
-            .collect();
+        for g in &m.groups {
+            let t = hv.group_text.open();
+            BlockMap::item(t, DASH)
+                .str("name", &g.name)
+                .bool("system", g.system)
+                .bool("no_remove", g.no_remove);
+            hv.group_text.close();
+        }
+        for u in &m.users {
+            let t = hv.user_text.open();
+            let mut o = BlockMap::item(t, DASH);
+            o.str("login", &u.login).bool("managed", u.managed);
+            if let Some(c) = &u.comment {
+                o.str("comment", c);
+            }
+            if let Some(g) = &u.group {
+                o.str("group", g);
+            }
+            if !u.groups.is_empty() {
+                o.strs("groups", &u.groups);
+            }
+            o.bool("system", u.system).bool("create_home", u.create_home);
+            if let Some(p) = &u.password {
+                o.str("password", p);
+            }
+            o.bool("no_remove", u.no_remove);
+            hv.user_text.close();
+        }
         let mut kept: Vec<String> = m
             .folders
             .iter()
@@ -183,74 +198,65 @@ impl<'m> HostVars<'m> {
             .chain(m.files.iter().filter(|f| f.no_remove).map(|f| f.dest()))
             .collect();
         kept.sort_unstable();
-        hv.folder_text = m
-            .folders
-            .iter()
-            .map(|f| {
-                // Removing a folder would take what is kept inside with it.
-                let keep = f.no_remove || keeps_inside(&kept, &f.path);
-                let mut t = String::new();
-                BlockMap::item(&mut t, DASH)
-                    .str("path", &f.path)
-                    .str("owner", &f.owner)
-                    .str("group", &f.group)
-                    .str("mode", &f.mode)
-                    .bool("no_remove", keep);
-                t
-            })
-            .collect();
-        hv.file_text = m
-            .files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let mut t = String::new();
-                let mut o = BlockMap::item(&mut t, DASH);
-                match &f.src {
-                    FileSource::File { .. } => {
-                        o.str("kind", "copy").str("src", &file_copy_path(i, f));
+        for f in &m.folders {
+            // Removing a folder would take what is kept inside with it.
+            let keep = f.no_remove || keeps_inside(&kept, &f.path);
+            let t = hv.folder_text.open();
+            BlockMap::item(t, DASH)
+                .str("path", &f.path)
+                .str("owner", &f.owner)
+                .str("group", &f.group)
+                .str("mode", &f.mode)
+                .bool("no_remove", keep);
+            hv.folder_text.close();
+        }
+        for (i, f) in m.files.iter().enumerate() {
+            let t = hv.file_text.open();
+            let mut o = BlockMap::item(t, DASH);
+            match &f.src {
+                FileSource::File { .. } => {
+                    o.str("kind", "copy").str("src", &file_copy_path(i, f));
+                }
+                FileSource::Template { .. } => {
+                    o.str("kind", "template").str("src", &file_copy_path(i, f));
+                }
+                FileSource::Url {
+                    url,
+                    validate_certs,
+                    force_basic_auth,
+                    username,
+                    password,
+                } => {
+                    o.str("kind", "url")
+                        .str("url", url)
+                        .bool("validate_certs", *validate_certs)
+                        .bool("force_basic_auth", *force_basic_auth);
+                    if let Some(u) = username {
+                        o.str("url_username", u);
                     }
-                    FileSource::Template { .. } => {
-                        o.str("kind", "template").str("src", &file_copy_path(i, f));
-                    }
-                    FileSource::Url {
-                        url,
-                        validate_certs,
-                        force_basic_auth,
-                        username,
-                        password,
-                    } => {
-                        o.str("kind", "url")
-                            .str("url", url)
-                            .bool("validate_certs", *validate_certs)
-                            .bool("force_basic_auth", *force_basic_auth);
-                        if let Some(u) = username {
-                            o.str("url_username", u);
-                        }
-                        if let Some(p) = password {
-                            o.str("url_password", p);
-                        }
+                    if let Some(p) = password {
+                        o.str("url_password", p);
                     }
                 }
-                o.str("dest", &f.dest())
-                    .str("owner", &f.owner)
-                    .str("group", &f.group)
-                    .str("mode", &f.mode)
-                    .bool("no_remove", f.no_remove)
-                    .list("notify", |out, dash| {
-                        for r in &f.notify {
-                            let (s, p) = m.program(r);
-                            for proc in &p.processes {
-                                BlockMap::item(out, dash)
-                                    .str("supervisor", &s.name)
-                                    .str("process", &status_name(proc))
-                                    .str("group", &p.process_group);
-                            }
+            }
+            o.str("dest", &f.dest())
+                .str("owner", &f.owner)
+                .str("group", &f.group)
+                .str("mode", &f.mode)
+                .bool("no_remove", f.no_remove)
+                .list("notify", |out, dash| {
+                    for r in &f.notify {
+                        let (s, p) = m.program(r);
+                        for proc in &p.processes {
+                            BlockMap::item(out, dash)
+                                .str("supervisor", &s.name)
+                                .str("process", &status_name(proc))
+                                .str("group", &p.process_group);
                         }
-                    });
-                t
-            })
-            .collect();
+                    }
+                });
+            hv.file_text.close();
+        }
         for s in &m.supervisors {
             hv.supervisor(s);
         }
@@ -258,8 +264,8 @@ impl<'m> HostVars<'m> {
     }
 
     fn supervisor(&mut self, s: &Supervisor) {
-        let mut t = String::new();
-        BlockMap::item(&mut t, DASH)
+        let t = self.sup_head.open();
+        BlockMap::item(t, DASH)
             .str("name", &s.name)
             .bool("managed", s.managed)
             .str("conf", &s.conf_file_dst)
@@ -269,17 +275,17 @@ impl<'m> HostVars<'m> {
             .bool("enabled", s.enabled)
             .str("include_dir", s.include_dir.trim_end_matches('/'))
             .bool("no_remove", s.no_remove);
-        self.sup_head.push(t);
+        self.sup_head.close();
 
-        let mut t = String::new();
+        let t = self.sup_dirs.open();
         for d in supervisor_dirs(s) {
-            BlockMap::item(&mut t, DASH)
+            BlockMap::item(t, DASH)
                 .str("path", &d)
                 .str("owner", &s.user)
                 .str("group", &s.group)
                 .str("mode", "0750");
         }
-        self.sup_dirs.push(t);
+        self.sup_dirs.close();
 
         let dir = format!("supervisors/{}", s.name);
         // The web password hash is readable by the instance's group only.
@@ -309,9 +315,9 @@ impl<'m> HostVars<'m> {
                 false,
             ),
         ];
-        let mut t = String::new();
+        let t = self.sup_files.open();
         for (src, dest, group, mode, render, restart) in files {
-            BlockMap::item(&mut t, DASH)
+            BlockMap::item(t, DASH)
                 .str("supervisor", &s.name)
                 .str("src", &src)
                 .str("dest", dest)
@@ -333,12 +339,12 @@ impl<'m> HostVars<'m> {
                         .str("pid_file", &s.pid_file);
                 });
         }
-        self.sup_files.push(t);
+        self.sup_files.close();
 
-        let mut t = String::new();
+        let t = self.sup_remove.open();
         if !s.no_remove {
             let mut item = |path: &str, unit: bool| {
-                BlockMap::item(&mut t, DASH).str("path", path).bool("unit", unit);
+                BlockMap::item(t, DASH).str("path", path).bool("unit", unit);
             };
             item(&unit_path, true);
             item(&s.supervisorctl, false);
@@ -347,19 +353,19 @@ impl<'m> HostVars<'m> {
                 item(&d, false);
             }
         }
-        self.sup_remove.push(t);
+        self.sup_remove.close();
 
         let prg_dir = format!("supervisors/{}/programs", s.name);
         let inc = s.include_dir.trim_end_matches('/');
         for p in &s.programs {
-            let mut t = String::new();
+            let t = self.prog_procs.open();
             for proc in &p.processes {
-                BlockMap::item(&mut t, PROCESS_DASH)
+                BlockMap::item(t, PROCESS_DASH)
                     .str("status", &status_name(proc))
                     .str("state", state(p.state))
                     .str("group", &p.process_group);
             }
-            self.prog_procs.push(t);
+            self.prog_procs.close();
             let mut logs = Vec::new();
             for f in [&p.settings.stdout_logfile, &p.settings.stderr_logfile]
                 .into_iter()
@@ -382,8 +388,8 @@ impl<'m> HostVars<'m> {
                 logs.push((parent, t));
             }
             self.prog_logs.push(logs);
-            let mut t = String::new();
-            BlockMap::item(&mut t, DASH)
+            let t = self.prog_file.open();
+            BlockMap::item(t, DASH)
                 .str("supervisor", &s.name)
                 .str("program", &p.name)
                 .str("src", &format!("{prg_dir}/{}_prg.ini", p.name))
@@ -394,11 +400,11 @@ impl<'m> HostVars<'m> {
                 .bool("render", !matches!(p.conf_file_src, Some(LocalSource::File(_))))
                 .str("process_group", &p.process_group)
                 .bool("no_remove", p.no_remove);
-            self.prog_file.push(t);
+            self.prog_file.close();
         }
         for g in &s.groups {
-            let mut t = String::new();
-            BlockMap::item(&mut t, DASH)
+            let t = self.pgroup_file.open();
+            BlockMap::item(t, DASH)
                 .str("supervisor", &s.name)
                 .str("program", &g.name)
                 .str("src", &format!("{prg_dir}/{}_grp.ini", g.name))
@@ -409,7 +415,7 @@ impl<'m> HostVars<'m> {
                 .bool("render", true)
                 .str("process_group", &g.name)
                 .bool("no_remove", g.no_remove);
-            self.pgroup_file.push(t);
+            self.pgroup_file.close();
         }
     }
 
@@ -501,10 +507,10 @@ impl<'m> HostVars<'m> {
             "hadeploy_settle_retries",
             &Value::from(if settle == 0 { 15 } else { settle }),
         );
-        let concat = |out: &mut String, dash: usize, items: &[u32], texts: &[String]| {
+        let concat = |out: &mut String, dash: usize, items: &[u32], texts: &Texts| {
             debug_assert_eq!(dash, DASH);
             for &i in items {
-                out.push_str(&texts[i as usize]);
+                out.push_str(texts.get(i as usize));
             }
         };
         let managed_groups: Vec<u32> = self.groups[x]
@@ -535,11 +541,11 @@ impl<'m> HostVars<'m> {
         quote::top_list(out, "hadeploy_supervisors", |o, d| {
             debug_assert_eq!(d, DASH);
             for &(i, _) in &sups {
-                o.push_str(&self.sup_head[i]);
+                o.push_str(self.sup_head.get(i));
                 BlockMap::continued(o, DASH + 2).list("processes", |o, d| {
                     debug_assert_eq!(d, PROCESS_DASH);
                     for &p in progs_of(i) {
-                        o.push_str(&self.prog_procs[p as usize]);
+                        o.push_str(self.prog_procs.get(p as usize));
                     }
                 });
             }
@@ -571,10 +577,10 @@ impl<'m> HostVars<'m> {
             debug_assert_eq!(d, DASH);
             for &(i, _) in &sups {
                 for &p in progs_of(i) {
-                    o.push_str(&self.prog_file[p as usize]);
+                    o.push_str(self.prog_file.get(p as usize));
                 }
                 for &g in within(&self.pgroups[x], self.pgroup_base[i]..self.pgroup_base[i + 1]) {
-                    o.push_str(&self.pgroup_file[g as usize]);
+                    o.push_str(self.pgroup_file.get(g as usize));
                 }
             }
         });

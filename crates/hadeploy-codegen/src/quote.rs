@@ -4,6 +4,8 @@
 
 use hadeploy_model::format::supervisor_comment_start;
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 /// A value as YAML flow text: strings double-quoted, maps and lists in flow
@@ -71,7 +73,7 @@ fn after_key(v: &Value, ind: usize, out: &mut String) {
         Value::Object(m) if !m.is_empty() => {
             for (k, v) in m {
                 out.push('\n');
-                out.push_str(&" ".repeat(ind));
+                indent(out, ind);
                 key_into(k, out);
                 after_key(v, ind + 2, out);
             }
@@ -79,7 +81,7 @@ fn after_key(v: &Value, ind: usize, out: &mut String) {
         Value::Array(a) if !a.is_empty() => {
             for item in a {
                 out.push('\n');
-                out.push_str(&" ".repeat(ind));
+                indent(out, ind);
                 out.push_str("- ");
                 item_into(item, ind + 2, out);
             }
@@ -97,7 +99,7 @@ fn item_into(v: &Value, ind: usize, out: &mut String) {
             for (i, (k, v)) in m.iter().enumerate() {
                 if i > 0 {
                     out.push('\n');
-                    out.push_str(&" ".repeat(ind));
+                    indent(out, ind);
                 }
                 key_into(k, out);
                 after_key(v, ind + 2, out);
@@ -107,7 +109,7 @@ fn item_into(v: &Value, ind: usize, out: &mut String) {
             for (i, item) in a.iter().enumerate() {
                 if i > 0 {
                     out.push('\n');
-                    out.push_str(&" ".repeat(ind));
+                    indent(out, ind);
                 }
                 out.push_str("- ");
                 item_into(item, ind + 2, out);
@@ -129,7 +131,11 @@ pub fn value_str_into(s: &str, out: &mut String) {
 }
 
 fn indent(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+    const SPACES: &str = "                ";
+    match SPACES.get(..n) {
+        Some(spaces) => out.push_str(spaces),
+        None => out.extend(std::iter::repeat_n(' ', n)),
+    }
 }
 
 /// The keys of one map, written in block style straight into a `String`,
@@ -256,10 +262,9 @@ pub fn top_scalar(out: &mut String, k: &str, v: &Value) {
 fn key_into(k: &str, out: &mut String) {
     let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !matches!(
-            k.to_ascii_lowercase().as_str(),
-            "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
-        );
+        && !["y", "n", "yes", "no", "on", "off", "true", "false", "null"]
+            .iter()
+            .any(|w| k.eq_ignore_ascii_case(w));
     if plain {
         out.push_str(k);
     } else {
@@ -286,8 +291,12 @@ pub fn jinja_literal(s: &str) -> String {
         .replace('\r', "{{ '\\r' }}")
 }
 
+/// Whether `s` holds `{{`, `{%` or `{#`.
 fn has_jinja_marker(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%") || s.contains("{#")
+    let b = s.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%' | b'#')))
 }
 
 /// A string as a YAML double-quoted scalar, as is (map keys, comments).
@@ -299,17 +308,37 @@ pub fn yaml_str(s: &str) -> String {
 
 fn yaml_str_into(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if needs_yaml_escape(c) => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
+    // Runs of characters written as they are are copied whole.
+    let bytes = s.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\' {
+            i += 1;
+            continue;
+        }
+        // `i` is at a character boundary: every step is a whole character.
+        let c = s[i..].chars().next().expect("a character at a boundary");
+        let at = i;
+        i += c.len_utf8();
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\t' => "\\t",
+            '\r' => "\\r",
+            c if needs_yaml_escape(c) => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..at]);
+        start = i;
+        if escape.is_empty() {
+            write!(out, "\\u{:04X}", u32::from(c)).expect("writing to a String");
+        } else {
+            out.push_str(escape);
         }
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -534,6 +563,16 @@ mod tests {
             r#"{"k{#": "v{{ '{#' }}"}"#,
             "keys are not rendered by Ansible"
         );
+    }
+
+    #[test]
+    fn jinja_markers_are_found_anywhere() {
+        for s in ["{{", "a{%", "x {#y", "é{{", "{ {{"] {
+            assert!(has_jinja_marker(s), "{s}");
+        }
+        for s in ["", "{", "a{ b}", "{}{", "%{ #{", "{é"] {
+            assert!(!has_jinja_marker(s), "{s}");
+        }
     }
 
     #[test]
