@@ -24,8 +24,6 @@ pub const SUPERVISORD_CONF: (&str, &str) = file!("supervisors/supervisord.conf")
 pub const SUPERVISORD_UNIT: (&str, &str) = file!("supervisors/supervisord.service");
 /// Rendered with Tera, once per supervisor.
 pub const SUPERVISORCTL: (&str, &str) = file!("supervisors/supervisorctl");
-/// Rendered with Tera, once per program.
-pub const PROGRAM_INI: (&str, &str) = file!("supervisors/program.ini");
 /// Rendered with Tera, once per program group.
 pub const GROUP_INI: (&str, &str) = file!("supervisors/group.ini");
 
@@ -119,13 +117,7 @@ pub fn engine() -> TeraResult<Tera> {
         }
     });
     let mut all = vec![ANSIBLE_CFG, INVENTORY, GROUP_VARS];
-    all.extend([
-        SUPERVISORD_CONF,
-        SUPERVISORD_UNIT,
-        SUPERVISORCTL,
-        PROGRAM_INI,
-        GROUP_INI,
-    ]);
+    all.extend([SUPERVISORD_CONF, SUPERVISORD_UNIT, SUPERVISORCTL, GROUP_INI]);
     all.extend(PLAYBOOKS);
     for (name, text) in all {
         tera.add_raw_template(name, text)?;
