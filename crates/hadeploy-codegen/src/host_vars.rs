@@ -1,5 +1,5 @@
 //! `host_vars/HOST.yml`: what each host gets, written straight to text
-//! through [`quote`](crate::quote)'s block writer.
+//! through the block writer of [`crate::quote`].
 //!
 //! A folder, file, program or supervisor entry is the same text on every
 //! host it lands on: each is written once, and each host's file is the

@@ -1,5 +1,7 @@
 //! One view per generated file, built from the model. Templates see only
-//! these, never the model itself.
+//! these, never the model itself. Program files, one per program, are
+//! written straight to text ([`program_ini`]); `host_vars` has its own
+//! module.
 
 use std::path::Path;
 
