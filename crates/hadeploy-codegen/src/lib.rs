@@ -4,9 +4,12 @@
 //!
 //! Model -> per-file view structs ([`views`]) -> embedded templates
 //! ([`templates`], `roles-templates/`) -> [`Project`] (path -> bytes) ->
-//! [`write`]. User values only reach output through the quoting of [`quote`].
+//! [`write`]. The files there are many of (each host's `host_vars`, each
+//! program's file) are written straight to text instead, by `host_vars` and
+//! `views`. User values only reach output through the quoting of [`quote`].
 
 pub mod fuzz;
+mod host_vars;
 pub mod quote;
 mod templates;
 mod views;

@@ -1,8 +1,12 @@
 //! The only two ways a user value reaches a generated file: as a YAML scalar
 //! or as a supervisor INI value. Templates call these through the `yaml`,
-//! `ini` and `ini_env` filters and never print a user value raw.
+//! `ini` and `ini_env` filters and never print a user value raw; the files
+//! written without a template (`host_vars`, program files) call them
+//! directly, `host_vars` through [`BlockMap`].
 
 use hadeploy_model::format::supervisor_comment_start;
+
+use std::fmt::Write as _;
 
 use serde_json::Value;
 
@@ -27,7 +31,7 @@ fn yaml_into(value: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => yaml_str_into(&jinja_literal(s), out),
+        Value::String(s) => value_str_into(s, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -71,7 +75,7 @@ fn after_key(v: &Value, ind: usize, out: &mut String) {
         Value::Object(m) if !m.is_empty() => {
             for (k, v) in m {
                 out.push('\n');
-                out.push_str(&" ".repeat(ind));
+                indent(out, ind);
                 key_into(k, out);
                 after_key(v, ind + 2, out);
             }
@@ -79,7 +83,7 @@ fn after_key(v: &Value, ind: usize, out: &mut String) {
         Value::Array(a) if !a.is_empty() => {
             for item in a {
                 out.push('\n');
-                out.push_str(&" ".repeat(ind));
+                indent(out, ind);
                 out.push_str("- ");
                 item_into(item, ind + 2, out);
             }
@@ -97,7 +101,7 @@ fn item_into(v: &Value, ind: usize, out: &mut String) {
             for (i, (k, v)) in m.iter().enumerate() {
                 if i > 0 {
                     out.push('\n');
-                    out.push_str(&" ".repeat(ind));
+                    indent(out, ind);
                 }
                 key_into(k, out);
                 after_key(v, ind + 2, out);
@@ -107,7 +111,7 @@ fn item_into(v: &Value, ind: usize, out: &mut String) {
             for (i, item) in a.iter().enumerate() {
                 if i > 0 {
                     out.push('\n');
-                    out.push_str(&" ".repeat(ind));
+                    indent(out, ind);
                 }
                 out.push_str("- ");
                 item_into(item, ind + 2, out);
@@ -118,14 +122,151 @@ fn item_into(v: &Value, ind: usize, out: &mut String) {
     }
 }
 
+/// A string value as [`yaml`] writes it: through [`jinja_literal`], then
+/// double-quoted.
+pub fn value_str_into(s: &str, out: &mut String) {
+    if has_jinja_marker(s) {
+        yaml_str_into(&jinja_literal(s), out);
+    } else {
+        yaml_str_into(s, out);
+    }
+}
+
+fn indent(out: &mut String, n: usize) {
+    const SPACES: &str = "                ";
+    match SPACES.get(..n) {
+        Some(spaces) => out.push_str(spaces),
+        None => out.extend(std::iter::repeat_n(' ', n)),
+    }
+}
+
+/// The keys of one map, written in block style straight into a `String`,
+/// exactly as [`yaml_block`] writes the same map built as a [`Value`]: keys
+/// through the same key rule, every scalar through the same quoting. For
+/// files too large to build as values first (`host_vars`).
+pub struct BlockMap<'a> {
+    out: &'a mut String,
+    /// The column of the keys.
+    ind: usize,
+    first: bool,
+}
+
+impl<'a> BlockMap<'a> {
+    /// One item of a block list, `- ` at column `dash`, its first key on
+    /// the same line: what `- ` followed by the map is in a list written by
+    /// [`yaml_block`]. Starts with a line break.
+    pub fn item(out: &'a mut String, dash: usize) -> Self {
+        out.push('\n');
+        indent(out, dash);
+        out.push_str("- ");
+        BlockMap {
+            out,
+            ind: dash + 2,
+            first: true,
+        }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push('\n');
+            indent(self.out, self.ind);
+        }
+        self.first = false;
+        key_into(k, self.out);
+    }
+
+    /// `k: "v"`.
+    pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
+        self.key(k);
+        self.out.push(' ');
+        value_str_into(v, self.out);
+        self
+    }
+
+    /// `k: true` or `k: false`.
+    pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
+        self.key(k);
+        self.out.push_str(if v { " true" } else { " false" });
+        self
+    }
+
+    /// `k:` then the strings as a block list, or `k: []`.
+    pub fn strs(&mut self, k: &str, v: &[String]) -> &mut Self {
+        self.key(k);
+        if v.is_empty() {
+            self.out.push_str(" []");
+        }
+        for s in v {
+            self.out.push('\n');
+            indent(self.out, self.ind + 2);
+            self.out.push_str("- ");
+            value_str_into(s, self.out);
+        }
+        self
+    }
+
+    /// More keys of a map whose first keys, at column `ind`, are already
+    /// written.
+    pub fn continued(out: &'a mut String, ind: usize) -> Self {
+        BlockMap { out, ind, first: false }
+    }
+
+    /// `k:` then a nested map, written by `f` (which must write at least one key).
+    pub fn map(&mut self, k: &str, f: impl FnOnce(&mut BlockMap<'_>)) -> &mut Self {
+        self.key(k);
+        self.out.push('\n');
+        indent(self.out, self.ind + 2);
+        let mut inner = BlockMap {
+            out: self.out,
+            ind: self.ind + 2,
+            first: true,
+        };
+        f(&mut inner);
+        self
+    }
+
+    /// `k:` then a list of maps: `f` writes its items with [`BlockMap::item`]
+    /// at the column it is given, and `k: []` is written when it writes
+    /// nothing.
+    pub fn list(&mut self, k: &str, f: impl FnOnce(&mut String, usize)) -> &mut Self {
+        self.key(k);
+        let len = self.out.len();
+        f(self.out, self.ind + 2);
+        if self.out.len() == len {
+            self.out.push_str(" []");
+        }
+        self
+    }
+}
+
+/// `key:` then a top-level block list, on its own lines: `f` writes its
+/// items with [`BlockMap::item`] at the column it is given, and `key: []` is
+/// written when it writes nothing.
+pub fn top_list(out: &mut String, k: &str, f: impl FnOnce(&mut String, usize)) {
+    key_into(k, out);
+    let len = out.len();
+    f(out, 2);
+    if out.len() == len {
+        out.push_str(" []");
+    }
+    out.push('\n');
+}
+
+/// `key: value` of a top-level scalar, on its own line.
+pub fn top_scalar(out: &mut String, k: &str, v: &Value) {
+    key_into(k, out);
+    out.push(' ');
+    yaml_into(v, out);
+    out.push('\n');
+}
+
 /// A map key: plain when it is an identifier YAML 1.1 cannot misread, else quoted.
 fn key_into(k: &str, out: &mut String) {
     let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !matches!(
-            k.to_ascii_lowercase().as_str(),
-            "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
-        );
+        && !["y", "n", "yes", "no", "on", "off", "true", "false", "null"]
+            .iter()
+            .any(|w| k.eq_ignore_ascii_case(w));
     if plain {
         out.push_str(k);
     } else {
@@ -142,7 +283,7 @@ fn key_into(k: &str, out: &mut String) {
 /// its `template` module, YAML values when the variable is used), so the
 /// value arrives as written: a shell's `${#list[@]}` is not a comment.
 pub fn jinja_literal(s: &str) -> String {
-    if !s.contains("{{") && !s.contains("{%") && !s.contains("{#") {
+    if !has_jinja_marker(s) {
         return s.to_string();
     }
     // A value Ansible renders has its line breaks normalised by Jinja: a
@@ -150,6 +291,14 @@ pub fn jinja_literal(s: &str) -> String {
     s.replace("{%", "{{ '{%' }}")
         .replace("{#", "{{ '{#' }}")
         .replace('\r', "{{ '\\r' }}")
+}
+
+/// Whether `s` holds `{{`, `{%` or `{#`.
+fn has_jinja_marker(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%' | b'#')))
 }
 
 /// A string as a YAML double-quoted scalar, as is (map keys, comments).
@@ -161,17 +310,37 @@ pub fn yaml_str(s: &str) -> String {
 
 fn yaml_str_into(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if needs_yaml_escape(c) => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
+    // Runs of characters written as they are are copied whole.
+    let bytes = s.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\' {
+            i += 1;
+            continue;
+        }
+        // `i` is at a character boundary: every step is a whole character.
+        let c = s[i..].chars().next().expect("a character at a boundary");
+        let at = i;
+        i += c.len_utf8();
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\t' => "\\t",
+            '\r' => "\\r",
+            c if needs_yaml_escape(c) => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..at]);
+        start = i;
+        if escape.is_empty() {
+            write!(out, "\\u{:04X}", u32::from(c)).expect("writing to a String");
+        } else {
+            out.push_str(escape);
         }
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -396,6 +565,53 @@ mod tests {
             r#"{"k{#": "v{{ '{#' }}"}"#,
             "keys are not rendered by Ansible"
         );
+    }
+
+    #[test]
+    fn jinja_markers_are_found_anywhere() {
+        for s in ["{{", "a{%", "x {#y", "é{{", "{ {{"] {
+            assert!(has_jinja_marker(s), "{s}");
+        }
+        for s in ["", "{", "a{ b}", "{}{", "%{ #{", "{é"] {
+            assert!(!has_jinja_marker(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn the_block_writer_writes_what_yaml_block_writes() {
+        let hostile = "a: \"b\" # {% x %} {{ y }} {# z\r\n\u{2028}é 50%";
+        let items = serde_json::json!([
+            {"name": hostile, "on": true, "groups": ["x", hostile], "none": [],
+             "layout": {"yes": hostile, "b": "c"},
+             "notify": [{"p": hostile, "q": "r"}, {"p": "s", "q": "t"}], "off": []},
+            {"name": "n", "list": [{"p": "only"}], "last": false},
+        ]);
+        let mut out = String::new();
+        top_list(&mut out, "k", |out, dash| {
+            BlockMap::item(out, dash)
+                .str("name", hostile)
+                .bool("on", true)
+                .strs("groups", &["x".into(), hostile.into()])
+                .strs("none", &[])
+                .map("layout", |l| {
+                    l.str("yes", hostile).str("b", "c");
+                })
+                .list("notify", |out, dash| {
+                    BlockMap::item(out, dash).str("p", hostile).str("q", "r");
+                    BlockMap::item(out, dash).str("p", "s").str("q", "t");
+                });
+            BlockMap::continued(out, dash + 2).list("off", |_, _| {});
+            BlockMap::item(out, dash)
+                .str("name", "n")
+                .list("list", |out, dash| {
+                    BlockMap::item(out, dash).str("p", "only");
+                })
+                .bool("last", false);
+        });
+        assert_eq!(out, format!("k:{}\n", yaml_block(&items, 2)));
+        let mut empty = String::new();
+        top_list(&mut empty, "k", |_, _| {});
+        assert_eq!(empty, format!("k:{}\n", yaml_block(&serde_json::json!([]), 2)));
     }
 
     #[test]

@@ -18,16 +18,12 @@ pub const ANSIBLE_CFG: (&str, &str) = file!("ansible.cfg");
 pub const INVENTORY: (&str, &str) = file!("inventory.yml");
 /// Rendered with Tera.
 pub const GROUP_VARS: (&str, &str) = file!("group_vars/all.yml");
-/// Rendered with Tera, once per host.
-pub const HOST_VARS: (&str, &str) = file!("host_vars/host.yml");
 /// Rendered with Tera, once per supervisor.
 pub const SUPERVISORD_CONF: (&str, &str) = file!("supervisors/supervisord.conf");
 /// Rendered with Tera, once per supervisor.
 pub const SUPERVISORD_UNIT: (&str, &str) = file!("supervisors/supervisord.service");
 /// Rendered with Tera, once per supervisor.
 pub const SUPERVISORCTL: (&str, &str) = file!("supervisors/supervisorctl");
-/// Rendered with Tera, once per program.
-pub const PROGRAM_INI: (&str, &str) = file!("supervisors/program.ini");
 /// Rendered with Tera, once per program group.
 pub const GROUP_INI: (&str, &str) = file!("supervisors/group.ini");
 
@@ -120,14 +116,8 @@ pub fn engine() -> TeraResult<Tera> {
             )))
         }
     });
-    let mut all = vec![ANSIBLE_CFG, INVENTORY, GROUP_VARS, HOST_VARS];
-    all.extend([
-        SUPERVISORD_CONF,
-        SUPERVISORD_UNIT,
-        SUPERVISORCTL,
-        PROGRAM_INI,
-        GROUP_INI,
-    ]);
+    let mut all = vec![ANSIBLE_CFG, INVENTORY, GROUP_VARS];
+    all.extend([SUPERVISORD_CONF, SUPERVISORD_UNIT, SUPERVISORCTL, GROUP_INI]);
     all.extend(PLAYBOOKS);
     for (name, text) in all {
         tera.add_raw_template(name, text)?;
@@ -155,9 +145,11 @@ pub fn render<T: serde::Serialize>(
     view: &T,
 ) -> Result<String, crate::RenderError> {
     let ctx = Context::from_serialize(view).map_err(|e| crate::RenderError::template(template.0, &e))?;
-    let text = tera
+    let mut text = tera
         .render(template.0, &ctx)
         .map_err(|e| crate::RenderError::template(template.0, &e))?;
     // Templates end on their last tag: every file ends with exactly one newline.
-    Ok(format!("{}\n", text.trim_end()))
+    text.truncate(text.trim_end().len());
+    text.push('\n');
+    Ok(text)
 }

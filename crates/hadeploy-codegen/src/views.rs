@@ -1,14 +1,17 @@
 //! One view per generated file, built from the model. Templates see only
-//! these, never the model itself.
+//! these, never the model itself. Program files, one per program, are
+//! written straight to text ([`program_ini`]); `host_vars` has its own
+//! module.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
-use hadeploy_model::{FileSource, Host, LocalSource, Model, Program, SYSTEM_DIRS, State, Supervisor};
+use hadeploy_model::{FileSource, LocalSource, Model, Program, SYSTEM_DIRS, State, Supervisor};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tera::Tera;
 
+use crate::host_vars::HostVars;
+use crate::quote::{self, IniError};
 use crate::templates::{self as t, render};
 use crate::{Options, Project, RenderError};
 
@@ -79,19 +82,6 @@ struct PlaybookView {
 }
 
 #[derive(Serialize)]
-struct HostVarsView {
-    host: String,
-    scalars: Vec<KeyValue>,
-    lists: Vec<ListView>,
-}
-
-#[derive(Serialize)]
-struct ListView {
-    key: &'static str,
-    items: Vec<Value>,
-}
-
-#[derive(Serialize)]
 struct HttpView {
     endpoint: String,
     username: Option<String>,
@@ -117,15 +107,6 @@ struct UnitView<'a> {
     group: &'a str,
     conf: &'a str,
     runtime_dirs: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct ProgramView<'a> {
-    name: &'a str,
-    supervisor: &'a str,
-    command: Option<&'a str>,
-    settings: Vec<KeyValue>,
-    environment: &'a indexmap::IndexMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -210,16 +191,18 @@ impl<'a> Renderer<'a> {
         for s in &self.model.supervisors {
             self.supervisor(s)?;
         }
-        for h in self.model.hosts.values() {
+        let mut host_vars = HostVars::new(self.model);
+        let mut text = String::new();
+        for (x, h) in self.model.hosts.values().enumerate() {
             if !h.name.chars().all(is_word_char) || h.name.contains('/') || h.name.starts_with('.') {
                 return Err(RenderError::Value {
                     what: format!("host `{}`", h.name),
                     reason: "its name cannot be a file name in host_vars/".into(),
                 });
             }
-            let view = self.host_vars(h)?;
-            let text = render(self.tera, t::HOST_VARS, &view)?;
-            self.put(format!("host_vars/{}.yml", h.name), text);
+            text.clear();
+            host_vars.host(x, h, &mut text)?;
+            self.put(format!("host_vars/{}.yml", h.name), text.as_bytes());
         }
         Ok(self.project)
     }
@@ -339,8 +322,11 @@ impl<'a> Renderer<'a> {
         for p in &s.programs {
             let text = match &p.conf_file_src {
                 Some(LocalSource::File(path) | LocalSource::Template(path)) => read(path)?,
-                None => render(self.tera, t::PROGRAM_INI, &program_view(s, p))
-                    .map_err(|e| in_program(s, p, e))?
+                None => program_ini(s, p)
+                    .map_err(|e| RenderError::Value {
+                        what: format!("program `{}` of supervisor `{}`", p.name, s.name),
+                        reason: e.0,
+                    })?
                     .into_bytes(),
             };
             self.put(format!("{dir}/programs/{}_prg.ini", p.name), text);
@@ -357,316 +343,6 @@ impl<'a> Renderer<'a> {
         }
         Ok(())
     }
-
-    fn host_vars(&self, h: &Host) -> Result<HostVarsView, RenderError> {
-        let m = self.model;
-        let on = |hosts: &[String]| hosts.contains(&h.name);
-        let mut lists: Vec<ListView> = Vec::new();
-        let mut list = |key: &'static str, items: Vec<Value>| lists.push(ListView { key, items });
-
-        list(
-            "hadeploy_groups",
-            m.groups
-                .iter()
-                .filter(|g| g.managed && on(&g.scope.hosts))
-                .map(|g| json!({"name": g.name, "system": g.system, "no_remove": g.no_remove}))
-                .collect(),
-        );
-        let users: Vec<_> = m.users.iter().filter(|u| on(&u.scope.hosts)).collect();
-        list(
-            "hadeploy_users",
-            users
-                .iter()
-                .map(|u| {
-                    let mut o = Map::new();
-                    o.insert("login".into(), json!(u.login));
-                    o.insert("managed".into(), json!(u.managed));
-                    if let Some(c) = &u.comment {
-                        o.insert("comment".into(), json!(c));
-                    }
-                    if let Some(g) = &u.group {
-                        o.insert("group".into(), json!(g));
-                    }
-                    if !u.groups.is_empty() {
-                        o.insert("groups".into(), json!(u.groups));
-                    }
-                    o.insert("system".into(), json!(u.system));
-                    o.insert("create_home".into(), json!(u.create_home));
-                    if let Some(p) = &u.password {
-                        o.insert("password".into(), json!(p));
-                    }
-                    o.insert("no_remove".into(), json!(u.no_remove));
-                    Value::Object(o)
-                })
-                .collect(),
-        );
-        let mut keys = Vec::new();
-        for u in &users {
-            for k in &u.authorized_keys {
-                let text = String::from_utf8_lossy(&read(k)?).into_owned();
-                for line in text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                {
-                    keys.push(json!({"user": u.login, "key": line}));
-                }
-            }
-        }
-        list("hadeploy_authorized_keys", keys);
-        let mut sudoers = Vec::new();
-        for u in users.iter().filter(|u| !u.can_sudo_to.is_empty()) {
-            for name in std::iter::once(&u.login).chain(&u.can_sudo_to) {
-                if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-                    return Err(RenderError::Value {
-                        what: format!("user `{}`", u.login),
-                        reason: format!("`{name}` cannot be written in a sudoers rule"),
-                    });
-                }
-            }
-            sudoers.push(json!({
-                "user": u.login,
-                "dest": format!("/etc/sudoers.d/hadeploy_{}", u.login.replace('.', "_")),
-                "content": format!("{} ALL=({}) NOPASSWD: ALL\n", u.login, u.can_sudo_to.join(",")),
-                "no_remove": u.no_remove,
-            }));
-        }
-        list("hadeploy_sudoers", sudoers);
-        let kept: Vec<String> = m
-            .folders
-            .iter()
-            .filter(|f| f.no_remove)
-            .map(|f| f.path.clone())
-            .chain(m.files.iter().filter(|f| f.no_remove).map(|f| f.dest()))
-            .collect();
-        list(
-            "hadeploy_folders",
-            m.folders
-                .iter()
-                .filter(|f| on(&f.scope.hosts))
-                .map(|f| {
-                    let prefix = format!("{}/", f.path.trim_end_matches('/'));
-                    // Removing a folder would take what is kept inside with it.
-                    let keep = f.no_remove || kept.iter().any(|k| k.starts_with(&prefix));
-                    json!({"path": f.path, "owner": f.owner, "group": f.group, "mode": f.mode, "no_remove": keep})
-                })
-                .collect(),
-        );
-        list(
-            "hadeploy_files",
-            m.files
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| on(&f.scope.hosts))
-                .map(|(i, f)| {
-                    let mut o = Map::new();
-                    match &f.src {
-                        FileSource::File { .. } => {
-                            o.insert("kind".into(), json!("copy"));
-                            o.insert("src".into(), json!(file_copy_path(i, f)));
-                        }
-                        FileSource::Template { .. } => {
-                            o.insert("kind".into(), json!("template"));
-                            o.insert("src".into(), json!(file_copy_path(i, f)));
-                        }
-                        FileSource::Url {
-                            url,
-                            validate_certs,
-                            force_basic_auth,
-                            username,
-                            password,
-                        } => {
-                            o.insert("kind".into(), json!("url"));
-                            o.insert("url".into(), json!(url));
-                            o.insert("validate_certs".into(), json!(validate_certs));
-                            o.insert("force_basic_auth".into(), json!(force_basic_auth));
-                            if let Some(u) = username {
-                                o.insert("url_username".into(), json!(u));
-                            }
-                            if let Some(p) = password {
-                                o.insert("url_password".into(), json!(p));
-                            }
-                        }
-                    }
-                    o.insert("dest".into(), json!(f.dest()));
-                    o.insert("owner".into(), json!(f.owner));
-                    o.insert("group".into(), json!(f.group));
-                    o.insert("mode".into(), json!(f.mode));
-                    o.insert("no_remove".into(), json!(f.no_remove));
-                    let notify: Vec<Value> = f
-                        .notify
-                        .iter()
-                        .flat_map(|r| {
-                            let (s, p) = m.program(r);
-                            p.processes.iter().map(move |proc| {
-                                json!({"supervisor": s.name, "process": status_name(proc), "group": p.process_group})
-                            })
-                        })
-                        .collect();
-                    o.insert("notify".into(), Value::Array(notify));
-                    Value::Object(o)
-                })
-                .collect(),
-        );
-
-        let sups: Vec<&Supervisor> = m.supervisors.iter().filter(|s| on(&s.scope.hosts)).collect();
-        let mut settle = 0u32;
-        list(
-            "hadeploy_supervisors",
-            sups.iter()
-                .map(|s| {
-                    let processes: Vec<Value> = s
-                        .programs
-                        .iter()
-                        .filter(|p| on(&p.scope.hosts))
-                        .flat_map(|p| {
-                            let st = p.settings.effective_startsecs();
-                            let tries = p.settings.startretries.unwrap_or(3);
-                            settle = settle.max(st * (tries + 1) + tries * (tries + 1) / 2 + 5);
-                            p.processes.iter().map(move |proc| {
-                                json!({"status": status_name(proc), "state": state(p.state), "group": p.process_group})
-                            })
-                        })
-                        .collect();
-                    json!({
-                        "name": s.name,
-                        "managed": s.managed,
-                        "conf": s.conf_file_dst,
-                        "unit": s.unit,
-                        "unit_path": format!("/etc/systemd/system/{}", s.unit),
-                        "state": state(s.state),
-                        "enabled": s.enabled,
-                        "include_dir": s.include_dir.trim_end_matches('/'),
-                        "no_remove": s.no_remove,
-                        "processes": processes,
-                    })
-                })
-                .collect(),
-        );
-        let managed: Vec<&&Supervisor> = sups.iter().filter(|s| s.managed).collect();
-        list(
-            "hadeploy_supervisor_dirs",
-            managed
-                .iter()
-                .flat_map(|s| {
-                    supervisor_dirs(s)
-                        .into_iter()
-                        .map(|d| json!({"path": d, "owner": s.user, "group": s.group, "mode": "0750"}))
-                })
-                .collect(),
-        );
-        list(
-            "hadeploy_supervisor_files",
-            managed
-                .iter()
-                .flat_map(|s| {
-                    let layout = json!({
-                        "name": s.name, "user": s.user, "group": s.group,
-                        "conf_file_dst": s.conf_file_dst, "include_dir": s.include_dir, "logs_dir": s.logs_dir,
-                        "pid_dir": s.pid_dir, "socks_dir": s.socks_dir, "socket": s.socket, "pid_file": s.pid_file,
-                    });
-                    let dir = format!("supervisors/{}", s.name);
-                    // The web password hash is readable by the instance's group only.
-                    let conf_mode =
-                        if s.http_server.as_ref().is_some_and(|h| h.auth.is_some()) || s.conf_file_src.is_some() {
-                            "0640"
-                        } else {
-                            "0644"
-                        };
-                    let copy_conf = matches!(s.conf_file_src, Some(LocalSource::File(_)));
-                    [
-                        json!({"supervisor": s.name, "src": format!("{dir}/supervisord.conf"), "dest": s.conf_file_dst,
-                            "owner": "root", "group": s.group, "mode": conf_mode, "render": !copy_conf,
-                            "restart": true, "layout": layout}),
-                        json!({"supervisor": s.name, "src": format!("{dir}/{}", s.unit),
-                            "dest": format!("/etc/systemd/system/{}", s.unit), "owner": "root", "group": "root",
-                            "mode": "0644", "render": true, "restart": true, "layout": layout}),
-                        json!({"supervisor": s.name, "src": format!("{dir}/supervisorctl_{}", s.name),
-                            "dest": s.supervisorctl, "owner": "root", "group": "root", "mode": "0755",
-                            "render": true, "restart": false, "layout": layout}),
-                    ]
-                })
-                .collect(),
-        );
-        list(
-            "hadeploy_supervisor_remove",
-            managed
-                .iter()
-                .filter(|s| !s.no_remove)
-                .flat_map(|s| {
-                    let mut paths = vec![
-                        json!({"path": format!("/etc/systemd/system/{}", s.unit), "unit": true}),
-                        json!({"path": s.supervisorctl, "unit": false}),
-                        json!({"path": s.conf_file_dst, "unit": false}),
-                    ];
-                    paths.extend(
-                        supervisor_dirs(s)
-                            .into_iter()
-                            .map(|d| json!({"path": d, "unit": false})),
-                    );
-                    paths
-                })
-                .collect(),
-        );
-        let mut log_dirs = BTreeSet::new();
-        let mut log_list = Vec::new();
-        for s in &sups {
-            for p in s.programs.iter().filter(|p| on(&p.scope.hosts)) {
-                for f in [&p.settings.stdout_logfile, &p.settings.stderr_logfile]
-                    .into_iter()
-                    .flatten()
-                {
-                    if !f.starts_with('/') || f.contains("%(") {
-                        continue;
-                    }
-                    let Some(parent) = Path::new(f).parent().map(|p| p.display().to_string()) else {
-                        continue;
-                    };
-                    if parent == s.logs_dir.trim_end_matches('/') || SYSTEM_DIRS.contains(&parent.as_str()) {
-                        continue;
-                    }
-                    if log_dirs.insert(parent.clone()) {
-                        log_list.push(json!({"path": parent, "owner": s.user, "group": s.group}));
-                    }
-                }
-            }
-        }
-        list("hadeploy_program_log_dirs", log_list);
-        let mut prg = Vec::new();
-        for s in &sups {
-            let dir = format!("supervisors/{}/programs", s.name);
-            let inc = s.include_dir.trim_end_matches('/');
-            for p in s.programs.iter().filter(|p| on(&p.scope.hosts)) {
-                prg.push(json!({
-                    "supervisor": s.name, "program": p.name,
-                    "src": format!("{dir}/{}_prg.ini", p.name), "dest": format!("{inc}/{}_prg.ini", p.name),
-                    "owner": s.user, "group": s.group, "mode": "0640",
-                    "render": !matches!(p.conf_file_src, Some(LocalSource::File(_))),
-                    "process_group": p.process_group, "no_remove": p.no_remove,
-                }));
-            }
-            for g in s.groups.iter().filter(|g| on(&g.scope.hosts)) {
-                prg.push(json!({
-                    "supervisor": s.name, "program": g.name,
-                    "src": format!("{dir}/{}_grp.ini", g.name), "dest": format!("{inc}/{}_grp.ini", g.name),
-                    "owner": s.user, "group": s.group, "mode": "0640", "render": true,
-                    "process_group": g.name, "no_remove": g.no_remove,
-                }));
-            }
-        }
-        list("hadeploy_program_files", prg);
-
-        let scalars = vec![
-            kv("hadeploy_privileged", h.privileged),
-            kv("hadeploy_install_supervisor", h.privileged && !managed.is_empty()),
-            kv("hadeploy_settle_retries", if settle == 0 { 15 } else { settle }),
-        ];
-        Ok(HostVarsView {
-            host: h.name.clone(),
-            scalars,
-            lists,
-        })
-    }
 }
 
 fn unit_view_ctl(s: &Supervisor) -> UnitView<'_> {
@@ -679,77 +355,100 @@ fn unit_view_ctl(s: &Supervisor) -> UnitView<'_> {
     }
 }
 
-fn in_program(s: &Supervisor, p: &Program, e: RenderError) -> RenderError {
-    match e {
-        RenderError::Template { message, .. } => RenderError::Value {
-            what: format!("program `{}` of supervisor `{}`", p.name, s.name),
-            reason: message,
-        },
-        e => e,
-    }
-}
-
-fn program_view<'a>(s: &'a Supervisor, p: &'a Program) -> ProgramView<'a> {
+/// A program's `[program:NAME]` file, written straight to text (there is
+/// one per program): every value through the quoting of [`quote`], as the
+/// templates' `ini`, `ini_command`, `ini_format` and `ini_env` filters do.
+/// The first value that cannot be written is the error.
+fn program_ini(s: &Supervisor, p: &Program) -> Result<String, IniError> {
     let st = &p.settings;
-    let mut settings = Vec::new();
-    let mut opt = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            settings.push(kv(k, v));
-        }
-    };
-    opt("process_name", st.process_name.clone().map(Value::from));
-    opt("numprocs", (st.numprocs != 1).then(|| Value::from(st.numprocs)));
-    opt("numprocs_start", st.numprocs_start.map(Value::from));
-    opt("priority", st.priority.map(Value::from));
-    opt("autostart", Some(Value::from(st.autostart)));
-    opt("startsecs", st.startsecs.map(Value::from));
-    opt("startretries", st.startretries.map(Value::from));
-    opt("autorestart", st.autorestart.clone().map(Value::from));
-    opt(
-        "exitcodes",
-        st.exitcodes
-            .as_ref()
-            .map(|c| Value::from(c.iter().map(u8::to_string).collect::<Vec<_>>().join(","))),
-    );
-    opt("stopsignal", st.stopsignal.clone().map(Value::from));
-    opt("stopwaitsecs", st.stopwaitsecs.map(Value::from));
-    opt("stopasgroup", st.stopasgroup.map(Value::from));
-    opt("killasgroup", st.killasgroup.map(Value::from));
-    opt("user", st.user.clone().map(Value::from));
-    opt("redirect_stderr", st.redirect_stderr.map(Value::from));
-    opt("stdout_logfile", st.stdout_logfile.clone().map(Value::from));
-    opt(
-        "stdout_logfile_maxbytes",
-        st.stdout_logfile_maxbytes.clone().map(Value::from),
-    );
-    opt("stdout_logfile_backups", st.stdout_logfile_backups.map(Value::from));
-    opt("stderr_logfile", st.stderr_logfile.clone().map(Value::from));
-    opt(
-        "stderr_logfile_maxbytes",
-        st.stderr_logfile_maxbytes.clone().map(Value::from),
-    );
-    opt("stderr_logfile_backups", st.stderr_logfile_backups.map(Value::from));
-    opt("directory", st.directory.clone().map(Value::from));
-    opt("umask", st.umask.clone().map(Value::from));
-    ProgramView {
-        name: &p.name,
-        supervisor: &s.name,
-        command: p.command.as_deref(),
-        settings,
-        environment: &st.environment,
+    let ini = |v: &str| quote::ini_value(v).map(|v| quote::jinja_literal(&v));
+    let mut out = String::with_capacity(512);
+    out.push_str("; Generated by hadeploy: program ");
+    out.push_str(&ini(&p.name)?);
+    out.push_str(" of supervisord instance ");
+    out.push_str(&ini(&s.name)?);
+    out.push_str(".\n[program:");
+    out.push_str(&ini(&p.name)?);
+    out.push_str("]\n");
+    if let Some(c) = &p.command {
+        out.push_str("command=");
+        out.push_str(&quote::jinja_literal(&quote::command(c)?));
+        out.push('\n');
     }
+    let mut line = |k: &str, v: &str| {
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+        out.push('\n');
+    };
+    let text = |v: &Option<String>| v.as_deref().map(ini).transpose();
+    let num = |v: Option<u32>| v.map(|n| n.to_string());
+    let flag = |v: Option<bool>| v.map(|b| b.to_string());
+    let exitcodes = |c: &Option<Vec<u8>>| {
+        c.as_ref()
+            .map(|c| ini(&c.iter().map(u8::to_string).collect::<Vec<_>>().join(",")))
+            .transpose()
+    };
+    // In the order of the file: the first value refused is the error.
+    let settings = [
+        (
+            "process_name",
+            st.process_name
+                .as_deref()
+                .map(|v| quote::ini_format(v).map(|v| quote::jinja_literal(&v)))
+                .transpose()?,
+        ),
+        ("numprocs", (st.numprocs != 1).then(|| st.numprocs.to_string())),
+        ("numprocs_start", num(st.numprocs_start)),
+        ("priority", st.priority.map(|n| n.to_string())),
+        ("autostart", Some(st.autostart.to_string())),
+        ("startsecs", num(st.startsecs)),
+        ("startretries", num(st.startretries)),
+        ("autorestart", text(&st.autorestart)?),
+        ("exitcodes", exitcodes(&st.exitcodes)?),
+        ("stopsignal", text(&st.stopsignal)?),
+        ("stopwaitsecs", num(st.stopwaitsecs)),
+        ("stopasgroup", flag(st.stopasgroup)),
+        ("killasgroup", flag(st.killasgroup)),
+        ("user", text(&st.user)?),
+        ("redirect_stderr", flag(st.redirect_stderr)),
+        ("stdout_logfile", text(&st.stdout_logfile)?),
+        ("stdout_logfile_maxbytes", text(&st.stdout_logfile_maxbytes)?),
+        ("stdout_logfile_backups", num(st.stdout_logfile_backups)),
+        ("stderr_logfile", text(&st.stderr_logfile)?),
+        ("stderr_logfile_maxbytes", text(&st.stderr_logfile_maxbytes)?),
+        ("stderr_logfile_backups", num(st.stderr_logfile_backups)),
+        ("directory", text(&st.directory)?),
+        ("umask", text(&st.umask)?),
+    ];
+    for (k, v) in &settings {
+        if let Some(v) = v {
+            line(k, v);
+        }
+    }
+    if !st.environment.is_empty() {
+        let mut pairs = Vec::with_capacity(st.environment.len());
+        for (k, v) in &st.environment {
+            pairs.push(quote::env_pair(k, v)?);
+        }
+        line("environment", &quote::jinja_literal(&pairs.join(",")));
+    }
+    // As a rendered template: exactly one newline at the end.
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    Ok(out)
 }
 
 /// The name `supervisorctl status` prints: `group:process`, or `process`
 /// when both are the same.
-fn status_name(full: &str) -> String {
+pub(crate) fn status_name(full: &str) -> String {
     match full.split_once(':') {
         Some((g, p)) if g == p => p.to_string(),
         _ => full.to_string(),
     }
 }
 
-fn state(s: State) -> &'static str {
+pub(crate) fn state(s: State) -> &'static str {
     match s {
         State::Started => "started",
         State::Stopped => "stopped",
@@ -780,7 +479,7 @@ fn runtime_rel(d: &str) -> Option<String> {
 
 /// Folders an instance owns: logs, includes, and pid/socket folders that are
 /// not created by systemd.
-fn supervisor_dirs(s: &Supervisor) -> Vec<String> {
+pub(crate) fn supervisor_dirs(s: &Supervisor) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for d in [&s.logs_dir, &s.include_dir, &s.pid_dir, &s.socks_dir] {
         let d = d.trim_end_matches('/').to_string();
@@ -791,7 +490,7 @@ fn supervisor_dirs(s: &Supervisor) -> Vec<String> {
     out
 }
 
-fn file_copy_path(i: usize, f: &hadeploy_model::File) -> String {
+pub(crate) fn file_copy_path(i: usize, f: &hadeploy_model::File) -> String {
     let (folder, path) = match &f.src {
         FileSource::File { path } => ("files", path),
         FileSource::Template { path } => ("templates", path),
@@ -804,9 +503,88 @@ fn file_copy_path(i: usize, f: &hadeploy_model::File) -> String {
     format!("{folder}/{i:02}_{base}")
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, RenderError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, RenderError> {
     std::fs::read(path).map_err(|source| RenderError::Read {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use hadeploy_model::SrcArg;
+
+    /// A program with every setting: the file the `program.ini` template
+    /// wrote, byte for byte.
+    #[test]
+    fn a_program_file_holds_every_setting_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = tmp.path().join("app.yml");
+        std::fs::write(&app, DESCRIPTION).unwrap();
+        let model = hadeploy_model::load(&[SrcArg::File(app)]).unwrap_or_else(|d| panic!("{d}"));
+        let project = crate::render(&model, &crate::Options::default()).unwrap();
+        let ini = String::from_utf8(project["supervisors/sv/programs/p_prg.ini"].clone()).unwrap();
+        assert_eq!(ini, EXPECTED);
+    }
+
+    const DESCRIPTION: &str = r#"hosts: [{ name: h1 }]
+supervisors: [{ name: sv, scope: all, user: u, group: u }]
+supervisor_programs:
+- name: p
+  supervisor: sv
+  command: "/bin/sh -c 'echo a ; b' 50%"
+  process_name: "%(program_name)s_%(process_num)02d"
+  numprocs: 2
+  numprocs_start: 3
+  priority: 7
+  autostart: no
+  startsecs: 4
+  startretries: 5
+  autorestart: unexpected
+  exitcodes: [0, 2]
+  stopsignal: INT
+  stopwaitsecs: 9
+  stopasgroup: yes
+  killasgroup: no
+  user: u
+  redirect_stderr: yes
+  stdout_logfile: /var/log/p/out.log
+  stdout_logfile_maxbytes: 1MB
+  stdout_logfile_backups: 2
+  stderr_logfile: /var/log/p/err.log
+  stderr_logfile_maxbytes: 2MB
+  stderr_logfile_backups: 3
+  directory: /srv/p
+  umask: "022"
+  environment: ['A=1', 'B=x y {% z', "C=it's"]
+"#;
+
+    const EXPECTED: &str = r#"; Generated by hadeploy: program p of supervisord instance sv.
+[program:p]
+command=/bin/sh -c 'echo a '\;' b' 50%%
+process_name=%(program_name)s_%(process_num)02d
+numprocs=2
+numprocs_start=3
+priority=7
+autostart=false
+startsecs=4
+startretries=5
+autorestart=unexpected
+exitcodes=0,2
+stopsignal=INT
+stopwaitsecs=9
+stopasgroup=true
+killasgroup=false
+user=u
+redirect_stderr=true
+stdout_logfile=/var/log/p/out.log
+stdout_logfile_maxbytes=1MB
+stdout_logfile_backups=2
+stderr_logfile=/var/log/p/err.log
+stderr_logfile_maxbytes=2MB
+stderr_logfile_backups=3
+directory=/srv/p
+umask=022
+environment=A="1",B="x y {{ '{%' }}% z",C="it's"
+"#;
 }

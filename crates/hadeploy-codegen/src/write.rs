@@ -1,5 +1,6 @@
 //! Writing a project to a folder the tool owns, atomically.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::Project;
@@ -96,10 +97,18 @@ fn fill(project: &Project, tmp: &Path) -> Result<(), WriteError> {
         std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o700)).map_err(io(tmp))?;
     }
     std::fs::write(tmp.join(MARKER), MARKER_TEXT).map_err(io(tmp))?;
+    // Each folder is created once: asking again costs a failing `mkdir`
+    // and a `stat` per file.
+    let mut made: HashSet<PathBuf> = HashSet::from([tmp.to_path_buf()]);
     for (rel, bytes) in project {
         let p = checked(tmp, rel)?;
-        if let Some(d) = p.parent() {
+        if let Some(d) = p.parent()
+            && !made.contains(d)
+        {
             std::fs::create_dir_all(d).map_err(io(d))?;
+            for a in d.ancestors().take_while(|a| !made.contains(*a)).collect::<Vec<_>>() {
+                made.insert(a.to_path_buf());
+            }
         }
         std::fs::write(&p, bytes).map_err(io(&p))?;
     }

@@ -2,8 +2,8 @@
 //! followed, `vars` substituted in one pass. The result is one tree, still
 //! untyped, whose every node knows its file, line and column.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -687,6 +687,10 @@ impl<'a> RefColumns<'a> {
 /// key, lists append, anything else is replaced by the later value. Linear
 /// in the size of the tree, however many keys repeat.
 pub(crate) fn merge_entries(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    // The usual map repeats no key: each value is merged on its own, in place.
+    if !repeats_a_key(&entries) {
+        return entries.into_iter().map(|(k, v)| (k, merge_repeated_keys(v))).collect();
+    }
     let mut merged: Vec<(Node, Vec<Node>)> = Vec::with_capacity(entries.len());
     let mut index: HashMap<String, usize> = HashMap::with_capacity(entries.len());
     for (k, v) in entries {
@@ -751,9 +755,38 @@ fn merge_values(mut values: Vec<Node>) -> Node {
     }
 }
 
-/// A map written with the same key twice holds both, merged.
+/// The text a key is merged by: non-scalar keys all count as the empty text.
+fn key_text(k: &Node) -> &str {
+    k.as_scalar().map_or("", |s| s.text.as_str())
+}
+
+/// Whether two entries have the same [`key_text`].
+fn repeats_a_key(entries: &[(Node, Node)]) -> bool {
+    if entries.len() <= 16 {
+        return entries
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| entries[..i].iter().any(|(o, _)| key_text(o) == key_text(k)));
+    }
+    let mut seen = HashSet::with_capacity(entries.len());
+    !entries.iter().all(|(k, _)| seen.insert(key_text(k)))
+}
+
+/// A map written with the same key twice holds both, merged: what
+/// `merge_values` does with this one value, without building a list of one.
 pub(crate) fn merge_repeated_keys(node: Node) -> Node {
-    merge_values(vec![node])
+    let span = node.span;
+    match node.kind {
+        NodeKind::Map(entries) => Node {
+            kind: NodeKind::Map(merge_entries(entries)),
+            span,
+        },
+        NodeKind::Seq(items) => Node {
+            kind: NodeKind::Seq(items.into_iter().map(merge_repeated_keys).collect()),
+            span,
+        },
+        kind => Node { kind, span },
+    }
 }
 
 #[cfg(test)]

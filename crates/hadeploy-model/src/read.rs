@@ -28,7 +28,6 @@ impl<'a> Fields<'a> {
     /// Reads a map item, reporting keys outside `keys` (with a suggestion).
     pub(crate) fn new(node: &'a Node, keys: &'static Keys, sink: &mut Sink) -> Option<Self> {
         let what = keys.what.to_string();
-        let known = keys.names();
         let Some(entries) = node.as_map() else {
             sink.err(
                 ErrorKind::WrongType {
@@ -42,7 +41,8 @@ impl<'a> Fields<'a> {
         };
         for (k, _) in entries {
             let key = k.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
-            if !known.contains(&key) {
+            if keys.get(key).is_none() {
+                let known = keys.names();
                 let help = if key == "<<" {
                     "`<<` merges a map into this one: write `<<: *anchor` where the anchor names a map".to_string()
                 } else {
@@ -73,12 +73,14 @@ impl<'a> Fields<'a> {
     /// [`crate::format`] says: a key read here but missing there would be
     /// rejected as unknown, and the schema would describe another type.
     fn declared(&self, key: &str, read_as: impl Fn(Ty) -> bool) {
-        let declared = self.keys.get(key).map(|k| k.ty);
-        debug_assert!(
-            declared.is_some_and(read_as),
-            "{} reads `{key}`, declared {declared:?} in `format`",
-            self.what
-        );
+        if cfg!(debug_assertions) {
+            let declared = self.keys.get(key).map(|k| k.ty);
+            assert!(
+                declared.is_some_and(read_as),
+                "{} reads `{key}`, declared {declared:?} in `format`",
+                self.what
+            );
+        }
     }
 
     /// The value under `key`; a null value counts as absent.
