@@ -13,14 +13,34 @@ use std::path::Path;
 use hadeploy_model::{FileSource, Host, LocalSource, Model, SYSTEM_DIRS, Supervisor};
 use serde_json::Value;
 
-use crate::RenderError;
 use crate::quote::{self, BlockMap};
 use crate::views::{file_copy_path, read, state, status_name, supervisor_dirs};
+use crate::{Project, RenderError};
 
 /// The column of the `- ` of a top-level list item.
 const DASH: usize = 2;
 /// The column of the `- ` of a supervisor's `processes` items.
 const PROCESS_DASH: usize = DASH + 4;
+
+/// The SHA-1 (hex, as Ansible writes checksums) of the file that the copy
+/// module (`render` false) or the template module writes on a host from the
+/// project file `bytes`, when it does not depend on the host: a copied file's
+/// bytes, and a template in UTF-8 (the module reads it as such) without Jinja
+/// marker (`{{`, `{%`, `{#`) nor carriage return (Jinja writes those as line
+/// feeds). The deploy compares it with the file on the host to leave out
+/// files already in place; for other templates Ansible renders them to know.
+pub(crate) fn fixed_checksum(bytes: &[u8], render: bool) -> Option<String> {
+    let fixed =
+        !render || !bytes.contains(&b'\r') && std::str::from_utf8(bytes).is_ok_and(|t| !quote::has_jinja_marker(t));
+    fixed.then(|| sha1_smol::Sha1::from(bytes).digest().to_string())
+}
+
+/// `checksum:` of project file `src` when it is fixed ([`fixed_checksum`]).
+fn checksum(o: &mut BlockMap<'_>, project: &Project, src: &str, render: bool) {
+    if let Some(sum) = project.get(src).and_then(|b| fixed_checksum(b, render)) {
+        o.str("checksum", &sum);
+    }
+}
 
 /// For every host of the model (in its order), the indices of the items
 /// whose scope names it, ascending; an item is listed once per host even
@@ -117,7 +137,7 @@ pub struct HostVars<'m> {
 
 impl<'m> HostVars<'m> {
     /// Indexes `model` and writes every entry that cannot fail.
-    pub fn new(model: &'m Model) -> Self {
+    pub fn new(model: &'m Model, project: &Project) -> Self {
         let m = model;
         let hosts: HashMap<&str, usize> = m.hosts.keys().enumerate().map(|(i, h)| (h.as_str(), i)).collect();
         let mut prog_base = vec![0];
@@ -215,10 +235,14 @@ impl<'m> HostVars<'m> {
             let mut o = BlockMap::item(t, DASH);
             match &f.src {
                 FileSource::File { .. } => {
-                    o.str("kind", "copy").str("src", &file_copy_path(i, f));
+                    let src = file_copy_path(i, f);
+                    o.str("kind", "copy").str("src", &src);
+                    checksum(&mut o, project, &src, false);
                 }
                 FileSource::Template { .. } => {
-                    o.str("kind", "template").str("src", &file_copy_path(i, f));
+                    let src = file_copy_path(i, f);
+                    o.str("kind", "template").str("src", &src);
+                    checksum(&mut o, project, &src, true);
                 }
                 FileSource::Url {
                     url,
@@ -258,12 +282,12 @@ impl<'m> HostVars<'m> {
             hv.file_text.close();
         }
         for s in &m.supervisors {
-            hv.supervisor(s);
+            hv.supervisor(s, project);
         }
         hv
     }
 
-    fn supervisor(&mut self, s: &Supervisor) {
+    fn supervisor(&mut self, s: &Supervisor, project: &Project) {
         let t = self.sup_head.open();
         BlockMap::item(t, DASH)
             .str("name", &s.name)
@@ -317,10 +341,10 @@ impl<'m> HostVars<'m> {
         ];
         let t = self.sup_files.open();
         for (src, dest, group, mode, render, restart) in files {
-            BlockMap::item(t, DASH)
-                .str("supervisor", &s.name)
-                .str("src", &src)
-                .str("dest", dest)
+            let mut o = BlockMap::item(t, DASH);
+            o.str("supervisor", &s.name).str("src", &src);
+            checksum(&mut o, project, &src, render);
+            o.str("dest", dest)
                 .str("owner", "root")
                 .str("group", group)
                 .str("mode", mode)
@@ -389,26 +413,27 @@ impl<'m> HostVars<'m> {
             }
             self.prog_logs.push(logs);
             let t = self.prog_file.open();
-            BlockMap::item(t, DASH)
-                .str("supervisor", &s.name)
-                .str("program", &p.name)
-                .str("src", &format!("{prg_dir}/{}_prg.ini", p.name))
-                .str("dest", &format!("{inc}/{}_prg.ini", p.name))
+            let src = format!("{prg_dir}/{}_prg.ini", p.name);
+            let render = !matches!(p.conf_file_src, Some(LocalSource::File(_)));
+            let mut o = BlockMap::item(t, DASH);
+            o.str("supervisor", &s.name).str("program", &p.name).str("src", &src);
+            checksum(&mut o, project, &src, render);
+            o.str("dest", &format!("{inc}/{}_prg.ini", p.name))
                 .str("owner", &s.user)
                 .str("group", &s.group)
                 .str("mode", "0640")
-                .bool("render", !matches!(p.conf_file_src, Some(LocalSource::File(_))))
+                .bool("render", render)
                 .str("process_group", &p.process_group)
                 .bool("no_remove", p.no_remove);
             self.prog_file.close();
         }
         for g in &s.groups {
             let t = self.pgroup_file.open();
-            BlockMap::item(t, DASH)
-                .str("supervisor", &s.name)
-                .str("program", &g.name)
-                .str("src", &format!("{prg_dir}/{}_grp.ini", g.name))
-                .str("dest", &format!("{inc}/{}_grp.ini", g.name))
+            let src = format!("{prg_dir}/{}_grp.ini", g.name);
+            let mut o = BlockMap::item(t, DASH);
+            o.str("supervisor", &s.name).str("program", &g.name).str("src", &src);
+            checksum(&mut o, project, &src, true);
+            o.str("dest", &format!("{inc}/{}_grp.ini", g.name))
                 .str("owner", &s.user)
                 .str("group", &s.group)
                 .str("mode", "0640")
@@ -614,5 +639,24 @@ mod tests {
         assert!(!keeps_inside(&kept, "/opt/a/b/c.txt"));
         assert!(!keeps_inside(&kept, "/srv"));
         assert!(!keeps_inside(&kept, "/op"));
+    }
+
+    #[test]
+    fn only_contents_known_before_the_deploy_get_a_checksum() {
+        let hello = Some("f572d396fae9206628714fb2ce00f72e94f2258f".to_string());
+        // Copied: the bytes, whatever they are.
+        assert_eq!(fixed_checksum(b"hello\n", false), hello);
+        assert!(fixed_checksum(b"{{ x }}\r\n\xff", false).is_some());
+        // Rendered: only what Jinja writes back unchanged.
+        assert_eq!(fixed_checksum(b"hello\n", true), hello);
+        assert!(fixed_checksum(b"echo ${x} {}\n", true).is_some());
+        for dynamic in [&b"{{ x }}"[..], b"{% if a %}", b"n=${#list[@]}", b"a\r\nb", b"\xff"] {
+            assert_eq!(
+                fixed_checksum(dynamic, true),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(dynamic)
+            );
+        }
     }
 }

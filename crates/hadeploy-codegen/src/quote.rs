@@ -294,7 +294,7 @@ pub fn jinja_literal(s: &str) -> String {
 }
 
 /// Whether `s` holds `{{`, `{%` or `{#`.
-fn has_jinja_marker(s: &str) -> bool {
+pub(crate) fn has_jinja_marker(s: &str) -> bool {
     let b = s.as_bytes();
     b.iter()
         .enumerate()

@@ -191,7 +191,7 @@ impl<'a> Renderer<'a> {
         for s in &self.model.supervisors {
             self.supervisor(s)?;
         }
-        let mut host_vars = HostVars::new(self.model);
+        let mut host_vars = HostVars::new(self.model, &self.project);
         let mut text = String::new();
         for (x, h) in self.model.hosts.values().enumerate() {
             if !h.name.chars().all(is_word_char) || h.name.contains('/') || h.name.starts_with('.') {
