@@ -319,6 +319,9 @@ impl<'m> HostVars<'m> {
             "0644"
         };
         let copy_conf = matches!(s.conf_file_src, Some(LocalSource::File(_)));
+        // The configuration hadeploy writes holds the web password's hash:
+        // the deploy shows no diff of it.
+        let secret_conf = s.conf_file_src.is_none() && s.http_server.as_ref().is_some_and(|h| h.auth.is_some());
         let unit_path = format!("/etc/systemd/system/{}", s.unit);
         let files = [
             (
@@ -328,8 +331,17 @@ impl<'m> HostVars<'m> {
                 conf_mode,
                 !copy_conf,
                 true,
+                secret_conf,
             ),
-            (format!("{dir}/{}", s.unit), &unit_path, "root", "0644", true, true),
+            (
+                format!("{dir}/{}", s.unit),
+                &unit_path,
+                "root",
+                "0644",
+                true,
+                true,
+                false,
+            ),
             (
                 format!("{dir}/supervisorctl_{}", s.name),
                 &s.supervisorctl,
@@ -337,10 +349,11 @@ impl<'m> HostVars<'m> {
                 "0755",
                 true,
                 false,
+                false,
             ),
         ];
         let t = self.sup_files.open();
-        for (src, dest, group, mode, render, restart) in files {
+        for (src, dest, group, mode, render, restart, secret) in files {
             let mut o = BlockMap::item(t, DASH);
             o.str("supervisor", &s.name).str("src", &src);
             checksum(&mut o, project, &src, render);
@@ -350,6 +363,7 @@ impl<'m> HostVars<'m> {
                 .str("mode", mode)
                 .bool("render", render)
                 .bool("restart", restart)
+                .bool("secret", secret)
                 .map("layout", |l| {
                     l.str("name", &s.name)
                         .str("user", &s.user)

@@ -270,3 +270,33 @@ fn ansible_decrypts_encrypted_vars_at_run_time() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_web_password_hash_is_never_shown_in_a_diff() {
+    let p = project(SSH);
+    let vars = yaml_tree(&file(&p, "host_vars/h1.yml"));
+    let files = vars["hadeploy_supervisor_files"].as_array().unwrap();
+    // yaml_tree reads every scalar as a string.
+    let secret: Vec<&Value> = files.iter().filter(|f| f["secret"] == json!("true")).collect();
+    // Only the configuration that holds the hash.
+    assert_eq!(secret.len(), 1, "{files:?}");
+    assert_eq!(secret[0]["dest"], json!("/etc/supervisord_sv.conf"));
+    assert!(file(&p, secret[0]["src"].as_str().unwrap()).contains("password={SHA}"));
+    // Every task that writes supervisord files takes the secret ones out,
+    // or writes only those, without a diff.
+    let tasks = file(&p, "roles/hadeploy_supervisor/tasks/deploy.yml");
+    let writers: Vec<&str> = tasks
+        .split("\n- name: ")
+        .filter(|t| t.contains("loop: ") && t.contains("hadeploy_supervisor_files |"))
+        .collect();
+    assert!(writers.len() >= 3, "{writers:?}");
+    for task in writers {
+        let title = task.lines().next().unwrap_or_default();
+        assert!(
+            task.contains("| rejectattr('secret')")
+                || task.contains("| rejectattr('render')")
+                || (task.contains("| selectattr('secret')") && task.contains("\n  diff: false\n")),
+            "task `{title}` may write the password hash with a diff"
+        );
+    }
+}
