@@ -41,24 +41,9 @@ show_path() {
 ((${#TB_HOSTS[@]} == 2)) || die "HADEPLOY_DEMO_HOSTS must name two hosts"
 [[ $(id -u) -eq 0 ]] || die "run as root (the test bed needs namespaces and systemd-nspawn): sudo $0"
 
-export LANG=${LANG:-C.UTF-8} LC_ALL=${LC_ALL:-C.UTF-8}
-
-VENV=${HADEPLOY_VENV:-/var/tmp/hadeploy-venv}
-if [[ ! -x $VENV/bin/ansible-playbook ]]; then
-    say "no ansible-playbook in $VENV: running tests/setup-venv.sh"
-    HADEPLOY_VENV=$VENV bash "$REPO/tests/setup-venv.sh"
-fi
-export HADEPLOY_ANSIBLE_PLAYBOOK=$VENV/bin/ansible-playbook
-
-if [[ -n ${HADEPLOY_BIN:-} ]]; then
-    HADEPLOY=$HADEPLOY_BIN
-else
-    say "building hadeploy (cargo build --release -p hadeploy)"
-    (cd "$REPO" && cargo build --quiet --release -p hadeploy)
-    HADEPLOY=${CARGO_TARGET_DIR:-$REPO/target}/release/hadeploy
-fi
-[[ -x $HADEPLOY ]] || die "no hadeploy binary at $HADEPLOY"
-HADEPLOY=$(realpath "$HADEPLOY")
+# shellcheck source=tests/e2e/tools.sh
+source "$HERE/tools.sh"
+find_tools || exit 1
 
 # Every host boots with a new ssh host key: Ansible must not check it.
 export ANSIBLE_HOST_KEY_CHECKING=False

@@ -120,24 +120,10 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------------------
 # Tools: hadeploy, ansible-playbook, test bed.
 
-# Ansible refuses to run without a UTF-8 locale.
-export LANG=${LANG:-C.UTF-8} LC_ALL=${LC_ALL:-C.UTF-8}
-
-VENV=${HADEPLOY_VENV:-/var/tmp/hadeploy-venv}
-if [[ ! -x $VENV/bin/ansible-playbook ]]; then
-    log "no ansible-playbook in $VENV: running tests/setup-venv.sh"
-    HADEPLOY_VENV=$VENV bash "$REPO/tests/setup-venv.sh"
-fi
-export HADEPLOY_ANSIBLE_PLAYBOOK=$VENV/bin/ansible-playbook
-
-if [[ -n ${HADEPLOY_BIN:-} ]]; then
-    HADEPLOY=$HADEPLOY_BIN
-else
-    log "building hadeploy (cargo build --release -p hadeploy)"
-    (cd "$REPO" && cargo build --quiet --release -p hadeploy)
-    HADEPLOY=${CARGO_TARGET_DIR:-$REPO/target}/release/hadeploy
-fi
-[[ -x $HADEPLOY ]] || { log "no hadeploy binary at $HADEPLOY"; exit 1; }
+say() { log "$@"; }
+# shellcheck source=tests/e2e/tools.sh
+source "$HERE/tools.sh"
+find_tools || exit 1
 
 # Settings for these throwaway hosts only, given to Ansible by environment:
 # every fresh host has a new ssh host key.
@@ -188,13 +174,19 @@ tb_tsup() { ssh -F "$HADEPLOY_TESTBED_SSH_CONFIG" -i "$TSUP_KEY" -l tsup "$(tb_h
 
 LAST_LOG=
 HD_RC=0
-# hd_rc DESC ACTION [FILES...]: hadeploy --src FILES --action ACTION, with its
-# own working folder per description; output in $LAST_LOG, exit status in
-# $HD_RC (never fails: for runs that are meant to fail).
+# hd_rc DESC ACTION [FILES...] [-- ANSIBLE_ARGS...]: hadeploy --src FILES
+# --action ACTION [-- ANSIBLE_ARGS], with its own working folder per
+# description; output in $LAST_LOG, exit status in $HD_RC (never fails: for
+# runs that are meant to fail).
 hd_rc() {
-    local desc=$1 action=$2 f srcs=()
+    local desc=$1 action=$2 srcs=() extra=()
     shift 2
-    for f in "$@"; do srcs+=(--src "$FIX/$f"); done
+    local args="$*"
+    while (($#)); do
+        if [[ $1 == -- ]]; then extra=("$@"); break; fi
+        srcs+=(--src "$FIX/$1")
+        shift
+    done
     local n
     n=$(find "$LOGS" -name '*.log' | wc -l)
     LAST_LOG=$LOGS/$(printf '%02d' "$((n + 1))")-$desc-$action.log
@@ -202,8 +194,8 @@ hd_rc() {
     t0=$(now)
     HD_RC=0
     "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" --action "$action" \
-        --workingFolder "$WORK/project-$desc" >"$LAST_LOG" 2>&1 || HD_RC=$?
-    log "  hadeploy --src $* --action $action: exit $HD_RC ($(since "$t0") s, log $LAST_LOG)"
+        --workingFolder "$WORK/project-$desc" "${extra[@]}" >"$LAST_LOG" 2>&1 || HD_RC=$?
+    log "  hadeploy --src $args --action $action: exit $HD_RC ($(since "$t0") s, log $LAST_LOG)"
 }
 
 # hd DESC ACTION [FILES...]: as hd_rc, and the scenario fails (showing the
@@ -310,9 +302,19 @@ scenario_3_notify_restart() {
 }
 
 scenario_4_web_interface() {
-    hd web deploy web/app.yml
+    # With --diff: supervisord.conf changes (its web section is new), and
+    # the password's hash in it must not show in the output.
+    hd web deploy web/app.yml -- --diff
     log "  (PLAY RECAP changed: en1=$(recap_changed en1) en2=$(recap_changed en2))"
     local h addr code page conf
+    for h in "${HOSTS[@]}"; do
+        grep -Fq "changed: [$h] => (item=/etc/supervisord_tsupv.conf)" "$LAST_LOG" ||
+            fail "$h: the deploy with --diff did not change /etc/supervisord_tsupv.conf"
+    done
+    if grep -Ein 'password|\{SHA\}' "$LAST_LOG" | grep -v 'TASK \[' >&2; then
+        fail "the deploy with --diff shows the web password's line (above)"
+    fi
+    ok "--diff: supervisord.conf changed on ${HOSTS[*]}, its password line not shown"
     for h in "${HOSTS[@]}"; do
         addr=$(addr_of "$h")
         code=$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --max-time 10 "http://$addr:9001/" || true)
@@ -946,7 +948,7 @@ run_scenario() {
 run_scenario scenario_1_simple_deploy      "1. simple case: deploy, processes, supervisorctl_tsupv"
 run_scenario scenario_2_redeploy_no_change "2. second deploy: changed=0, program1 keeps its pid"
 run_scenario scenario_3_notify_restart     "3. notify: changed program1.sh restarts program1 only"
-run_scenario scenario_4_web_interface      "4. web interface: 401, admin:admin, {SHA} password"
+run_scenario scenario_4_web_interface      "4. web interface: 401, admin:admin, {SHA} password, not in --diff"
 run_scenario scenario_5_stop_start_status  "5. stop, start, status"
 run_scenario scenario_6_nonroot_split      "6. non-root split: init.yml as root, app.yml as tsup"
 run_scenario scenario_7_remove             "7. remove: nothing left"
