@@ -94,11 +94,16 @@ fn supervisor(f: &Fields<'_>, cx: &Cx<'_>, sink: &mut Sink) -> Option<(Spanned<S
     let mut path = |key: &str, default: String| match f.opt_str(key, sink) {
         Some(p) => {
             let in_unit = matches!(key, "conf_file_dst" | "pid_dir" | "socks_dir");
+            // Written without its trailing slashes: `/a /` is `/a `.
+            let written = Spanned {
+                value: p.value.trim_end_matches('/').to_string(),
+                span: p.span,
+            };
             (check_abs_path(key, &p, sink)
-                && check_ini(key, &p, sink)
+                && check_ini(key, &written, sink)
                 && (!in_unit || check_unit_word(key, &p, sink))
                 && check_not_system(key, &p, managed, sink))
-            .then(|| p.value.trim_end_matches('/').to_string())
+            .then_some(written.value)
         }
         None => Some(default),
     };
