@@ -42,6 +42,34 @@ fn checksum(o: &mut BlockMap<'_>, project: &Project, src: &str, render: bool) {
     }
 }
 
+/// A program's or a group's file in its instance's include folder:
+/// `NAME_prg.ini` or `NAME_grp.ini`.
+struct ProgramFile<'a> {
+    name: &'a str,
+    /// `prg` or `grp`.
+    kind: &'a str,
+    render: bool,
+    process_group: &'a str,
+    no_remove: bool,
+}
+
+impl ProgramFile<'_> {
+    /// Its `hadeploy_program_files` item, into `t`.
+    fn write(&self, t: &mut String, s: &Supervisor, prg_dir: &str, inc: &str, project: &Project) {
+        let src = format!("{prg_dir}/{}_{}.ini", self.name, self.kind);
+        let mut o = BlockMap::item(t, DASH);
+        o.str("supervisor", &s.name).str("program", self.name).str("src", &src);
+        checksum(&mut o, project, &src, self.render);
+        o.str("dest", &format!("{inc}/{}_{}.ini", self.name, self.kind))
+            .str("owner", &s.user)
+            .str("group", &s.group)
+            .str("mode", "0640")
+            .bool("render", self.render)
+            .str("process_group", self.process_group)
+            .bool("no_remove", self.no_remove);
+    }
+}
+
 /// For every host of the model (in its order), the indices of the items
 /// whose scope names it, ascending; an item is listed once per host even
 /// when its scope repeats the host.
@@ -426,34 +454,28 @@ impl<'m> HostVars<'m> {
                 logs.push((parent, t));
             }
             self.prog_logs.push(logs);
-            let t = self.prog_file.open();
-            let src = format!("{prg_dir}/{}_prg.ini", p.name);
             let render = !matches!(p.conf_file_src, Some(LocalSource::File(_)));
-            let mut o = BlockMap::item(t, DASH);
-            o.str("supervisor", &s.name).str("program", &p.name).str("src", &src);
-            checksum(&mut o, project, &src, render);
-            o.str("dest", &format!("{inc}/{}_prg.ini", p.name))
-                .str("owner", &s.user)
-                .str("group", &s.group)
-                .str("mode", "0640")
-                .bool("render", render)
-                .str("process_group", &p.process_group)
-                .bool("no_remove", p.no_remove);
+            let t = self.prog_file.open();
+            let file = ProgramFile {
+                name: &p.name,
+                kind: "prg",
+                render,
+                process_group: &p.process_group,
+                no_remove: p.no_remove,
+            };
+            file.write(t, s, &prg_dir, inc, project);
             self.prog_file.close();
         }
         for g in &s.groups {
             let t = self.pgroup_file.open();
-            let src = format!("{prg_dir}/{}_grp.ini", g.name);
-            let mut o = BlockMap::item(t, DASH);
-            o.str("supervisor", &s.name).str("program", &g.name).str("src", &src);
-            checksum(&mut o, project, &src, true);
-            o.str("dest", &format!("{inc}/{}_grp.ini", g.name))
-                .str("owner", &s.user)
-                .str("group", &s.group)
-                .str("mode", "0640")
-                .bool("render", true)
-                .str("process_group", &g.name)
-                .bool("no_remove", g.no_remove);
+            let file = ProgramFile {
+                name: &g.name,
+                kind: "grp",
+                render: true,
+                process_group: &g.name,
+                no_remove: g.no_remove,
+            };
+            file.write(t, s, &prg_dir, inc, project);
             self.pgroup_file.close();
         }
     }
