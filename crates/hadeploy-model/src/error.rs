@@ -147,6 +147,17 @@ impl Diagnostic {
         }
     }
 
+    /// "invalid `key`: reason", at a position.
+    pub fn invalid_value(key: impl Into<String>, reason: impl Into<String>, span: Span) -> Self {
+        Diagnostic::new(
+            ErrorKind::InvalidValue {
+                key: key.into(),
+                reason: reason.into(),
+            },
+            span,
+        )
+    }
+
     /// An error with no position in any file.
     pub fn unplaced(kind: ErrorKind) -> Self {
         Diagnostic {

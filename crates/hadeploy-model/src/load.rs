@@ -239,14 +239,8 @@ impl Loader {
                         let var = k.as_scalar().map(|s| s.text.clone()).unwrap_or_default();
                         if !is_var_name(&var) {
                             sink.push(
-                                Diagnostic::new(
-                                    ErrorKind::InvalidValue {
-                                        key: "vars".into(),
-                                        reason: format!("`{var}` is not a variable name"),
-                                    },
-                                    k.span,
-                                )
-                                .help("use letters, digits and `_`, starting with a letter or `_`"),
+                                Diagnostic::invalid_value("vars", format!("`{var}` is not a variable name"), k.span)
+                                    .help("use letters, digits and `_`, starting with a letter or `_`"),
                             );
                             continue;
                         }

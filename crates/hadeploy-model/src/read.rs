@@ -202,11 +202,9 @@ impl<'a> Fields<'a> {
         let help = did_you_mean(&s.value, choices.iter().copied())
             .unwrap_or_else(|| format!("use one of: {}", choices.join(", ")));
         sink.push(
-            Diagnostic::new(
-                ErrorKind::InvalidValue {
-                    key: key.to_string(),
-                    reason: format!("`{}` is not one of {}", s.value, choices.join(", ")),
-                },
+            Diagnostic::invalid_value(
+                key,
+                format!("`{}` is not one of {}", s.value, choices.join(", ")),
                 s.span,
             )
             .help(help),
@@ -242,14 +240,9 @@ pub(crate) fn string(node: &Node, key: &str, sink: &mut Sink) -> Option<Spanned<
     }
     if let Some(c) = s.text.chars().find(|c| c.is_control() && *c != '\t') {
         sink.push(
-            Diagnostic::new(
-                ErrorKind::InvalidValue {
-                    key: key.to_string(),
-                    reason: format!("it contains the control character {c:?}"),
-                },
-                node.span,
-            )
-            .help("this value ends up on one line of a configuration file: remove line breaks and control characters"),
+            Diagnostic::invalid_value(key, format!("it contains the control character {c:?}"), node.span).help(
+                "this value ends up on one line of a configuration file: remove line breaks and control characters",
+            ),
         );
         return None;
     }
@@ -262,13 +255,7 @@ pub(crate) fn string(node: &Node, key: &str, sink: &mut Sink) -> Option<Spanned<
 /// A `!vault` value outside `encrypted_vars`: hadeploy cannot decrypt it,
 /// and written as is it would be taken for its own ciphertext.
 pub(crate) fn vault_elsewhere(key: &str, span: Span) -> Diagnostic {
-    Diagnostic::new(
-        ErrorKind::InvalidValue {
-            key: key.to_string(),
-            reason: "a `!vault` value is only read in `encrypted_vars`".into(),
-        },
-        span,
-    )
+    Diagnostic::invalid_value(key, "a `!vault` value is only read in `encrypted_vars`", span)
     .help("move it to `encrypted_vars:` under a name, e.g. `vault_secret`, and write `\"{{ vault_secret }}\"` here: Ansible decrypts it when it runs")
 }
 

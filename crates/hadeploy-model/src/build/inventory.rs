@@ -184,14 +184,8 @@ impl Inventory {
         };
         if hosts.is_empty() {
             sink.push(
-                Diagnostic::new(
-                    ErrorKind::InvalidValue {
-                        key: "scope".into(),
-                        reason: format!("`{}` contains no host", expr.value),
-                    },
-                    expr.span,
-                )
-                .help("add hosts to the group, or scope the item to another group"),
+                Diagnostic::invalid_value("scope", format!("`{}` contains no host", expr.value), expr.span)
+                    .help("add hosts to the group, or scope the item to another group"),
             );
             return None;
         }

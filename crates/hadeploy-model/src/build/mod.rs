@@ -168,11 +168,9 @@ fn encrypted_vars(root: &[(Node, Node)], vars: &IndexMap<String, Node>, sink: &m
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid_name {
             sink.push(
-                Diagnostic::new(
-                    ErrorKind::InvalidValue {
-                        key: "encrypted_vars".into(),
-                        reason: format!("`{}` is not a variable name", name.escape_debug()),
-                    },
+                Diagnostic::invalid_value(
+                    "encrypted_vars",
+                    format!("`{}` is not a variable name", name.escape_debug()),
                     k.span,
                 )
                 .help("use letters, digits and `_`, starting with a letter or `_`"),
@@ -197,13 +195,11 @@ fn encrypted_vars(root: &[(Node, Node)], vars: &IndexMap<String, Node>, sink: &m
                 out.insert(name.to_string(), text);
             }
             None => sink.push(
-                Diagnostic::new(
-                    ErrorKind::InvalidValue {
-                        key: "encrypted_vars".into(),
-                        reason: format!(
-                            "`{name}` is not an Ansible Vault value (`$ANSIBLE_VAULT;1.1;AES256` and lines of hex digits)"
-                        ),
-                    },
+                Diagnostic::invalid_value(
+                    "encrypted_vars",
+                    format!(
+                        "`{name}` is not an Ansible Vault value (`$ANSIBLE_VAULT;1.1;AES256` and lines of hex digits)"
+                    ),
                     v.span,
                 )
                 .help(format!(
@@ -301,11 +297,9 @@ impl Cx<'_> {
             "tmpl" => ("template", &self.templates_folders, "local_templates_folders"),
             _ => {
                 sink.push(
-                    Diagnostic::new(
-                        ErrorKind::InvalidValue {
-                            key: key.to_string(),
-                            reason: format!("`{}` is neither `file://...` nor `tmpl://...`", src.value),
-                        },
+                    Diagnostic::invalid_value(
+                        key,
+                        format!("`{}` is neither `file://...` nor `tmpl://...`", src.value),
                         src.span,
                     )
                     .help("write `file://NAME` to copy a file or `tmpl://NAME` to render a template"),
@@ -466,13 +460,7 @@ fn check_crypted(p: &Spanned<String>, sink: &mut Sink) -> bool {
         || (body.len() == 13 && crypt_chars(body) && !body.contains('$'));
     if !ok {
         sink.push(
-            Diagnostic::new(
-                ErrorKind::InvalidValue {
-                    key: "password".into(),
-                    reason: "it is not crypted (`$6$...`, `$y$...`), and a clear password would be set as a hash that matches nothing".into(),
-                },
-                p.span,
-            )
+            Diagnostic::invalid_value("password", "it is not crypted (`$6$...`, `$y$...`), and a clear password would be set as a hash that matches nothing", p.span)
             .help("crypt it with `openssl passwd -6` or `mkpasswd -m sha-512`, or keep it in `encrypted_vars` and write `\"{{ vault_pw | password_hash('sha512') }}\"`"),
         );
     }
@@ -508,14 +496,8 @@ pub(crate) fn check_mode(key: &str, mode: &Spanned<String>, sink: &mut Sink) -> 
     let ok = (3..=4).contains(&mode.value.len()) && mode.value.bytes().all(|b| (b'0'..=b'7').contains(&b));
     if !ok {
         sink.push(
-            Diagnostic::new(
-                ErrorKind::InvalidValue {
-                    key: key.into(),
-                    reason: format!("`{}` is not an octal mode", mode.value),
-                },
-                mode.span,
-            )
-            .help("write the mode as a quoted octal string, e.g. \"0755\""),
+            Diagnostic::invalid_value(key, format!("`{}` is not an octal mode", mode.value), mode.span)
+                .help("write the mode as a quoted octal string, e.g. \"0755\""),
         );
     }
     ok
@@ -618,11 +600,9 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
             || dest_name.value == ".."
         {
             sink.push(
-                Diagnostic::new(
-                    ErrorKind::InvalidValue {
-                        key: "dest_name".into(),
-                        reason: format!("`{}` is not a file name", dest_name.value),
-                    },
+                Diagnostic::invalid_value(
+                    "dest_name",
+                    format!("`{}` is not a file name", dest_name.value),
                     dest_name.span,
                 )
                 .help("give `dest_name`, a file name without `/`"),
@@ -778,14 +758,8 @@ pub(crate) fn check_abs_path(key: &str, path: &Spanned<String>, sink: &mut Sink)
     };
     if let Some(reason) = reason {
         sink.push(
-            Diagnostic::new(
-                ErrorKind::InvalidValue {
-                    key: key.into(),
-                    reason: format!("`{p}`: {reason}"),
-                },
-                path.span,
-            )
-            .help("paths on the target hosts must be absolute, e.g. /opt/myapp"),
+            Diagnostic::invalid_value(key, format!("`{p}`: {reason}"), path.span)
+                .help("paths on the target hosts must be absolute, e.g. /opt/myapp"),
         );
         return false;
     }

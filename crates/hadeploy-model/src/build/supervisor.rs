@@ -166,11 +166,9 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
     });
     if !port_ok {
         sink.push(
-            Diagnostic::new(
-                ErrorKind::InvalidValue {
-                    key: "endpoint".into(),
-                    reason: format!("`{}` is not `HOST:PORT`", endpoint.value),
-                },
+            Diagnostic::invalid_value(
+                "endpoint",
+                format!("`{}` is not `HOST:PORT`", endpoint.value),
                 endpoint.span,
             )
             .help("write e.g. `127.0.0.1:9001`, or `0.0.0.0:9001` to listen on every interface"),
@@ -197,10 +195,7 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
                 }
                 Some(_) => {
                     sink.push(
-                        Diagnostic::new(
-                            ErrorKind::InvalidValue { key: "password".into(), reason: "`{SHA}` must be followed by 40 hex digits".into() },
-                            p.span,
-                        )
+                        Diagnostic::invalid_value("password", "`{SHA}` must be followed by 40 hex digits", p.span)
                         .help("compute it with `printf %s PASSWORD | sha1sum`, or give the password in clear to have it hashed"),
                     );
                     return None;
@@ -209,11 +204,9 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
             };
             if username.contains(':') || username.is_empty() {
                 sink.push(
-                    Diagnostic::new(
-                        ErrorKind::InvalidValue {
-                            key: "username".into(),
-                            reason: format!("`{username}` cannot be used in HTTP basic authentication"),
-                        },
+                    Diagnostic::invalid_value(
+                        "username",
+                        format!("`{username}` cannot be used in HTTP basic authentication"),
                         f.span,
                     )
                     .help("use a user name without `:`"),
@@ -459,11 +452,9 @@ fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSett
             return Some(sig);
         }
         sink.push(
-            Diagnostic::new(
-                ErrorKind::InvalidValue {
-                    key: "stopsignal".into(),
-                    reason: format!("`{}` is not a signal supervisor can send", s.value),
-                },
+            Diagnostic::invalid_value(
+                "stopsignal",
+                format!("`{}` is not a signal supervisor can send", s.value),
                 s.span,
             )
             .help(format!("use one of: {}", SIGNALS.join(", "))),
@@ -479,14 +470,8 @@ fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSett
             return Some(v);
         }
         sink.push(
-            Diagnostic::new(
-                ErrorKind::InvalidValue {
-                    key: key.into(),
-                    reason: format!("`{}` is not a size", s.value),
-                },
-                s.span,
-            )
-            .help("write a number of bytes, optionally followed by KB, MB or GB, e.g. 50MB"),
+            Diagnostic::invalid_value(key, format!("`{}` is not a size", s.value), s.span)
+                .help("write a number of bytes, optionally followed by KB, MB or GB, e.g. 50MB"),
         );
         ok = false;
         None
@@ -602,13 +587,7 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
         }
         if let Some(reason) = env_value_problem(&value.value) {
             sink.push(
-                Diagnostic::new(
-                    ErrorKind::InvalidValue {
-                        key: "environment".into(),
-                        reason: format!("the value of `{key}` {reason}"),
-                    },
-                    value.span,
-                )
+                Diagnostic::invalid_value("environment", format!("the value of `{key}` {reason}"), value.span)
                 .help("supervisor reads environment values between quotes, without escapes: rephrase the value, or set it from the command (`command: env K=... prog`)"),
             );
             return false;
@@ -637,11 +616,9 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
                     }
                     None => {
                         sink.push(
-                            Diagnostic::new(
-                                ErrorKind::InvalidValue {
-                                    key: "environment".into(),
-                                    reason: format!("`{}` is not `KEY=value`", s.value),
-                                },
+                            Diagnostic::invalid_value(
+                                "environment",
+                                format!("`{}` is not `KEY=value`", s.value),
                                 s.span,
                             )
                             .help("write each entry as `KEY=value`, or give `environment` as a map"),
@@ -678,14 +655,8 @@ pub(super) fn check_ini(key: &str, v: &Spanned<String>, sink: &mut Sink) -> bool
     };
     let Some(reason) = reason else { return true };
     sink.push(
-        Diagnostic::new(
-            ErrorKind::InvalidValue {
-                key: key.to_string(),
-                reason,
-            },
-            v.span,
-        )
-        .help("remove the space before the `;` or `#`, or the space at either end"),
+        Diagnostic::invalid_value(key, reason, v.span)
+            .help("remove the space before the `;` or `#`, or the space at either end"),
     );
     false
 }
@@ -700,14 +671,12 @@ fn check_not_system(key: &str, v: &Spanned<String>, managed: bool, sink: &mut Si
         return true;
     }
     sink.push(
-        Diagnostic::new(
-            ErrorKind::InvalidValue {
-                key: key.to_string(),
-                reason: format!(
-                    "`{}` is a system folder: an instance cannot own it, nor remove it",
-                    v.value
-                ),
-            },
+        Diagnostic::invalid_value(
+            key,
+            format!(
+                "`{}` is a system folder: an instance cannot own it, nor remove it",
+                v.value
+            ),
             v.span,
         )
         .help(format!(
@@ -729,14 +698,12 @@ fn check_unit_word(key: &str, v: &Spanned<String>, sink: &mut Sink) -> bool {
         return true;
     };
     sink.push(
-        Diagnostic::new(
-            ErrorKind::InvalidValue {
-                key: key.to_string(),
-                reason: format!(
-                    "`{}` holds {c:?}, which a systemd unit or a shell script would misread",
-                    v.value
-                ),
-            },
+        Diagnostic::invalid_value(
+            key,
+            format!(
+                "`{}` holds {c:?}, which a systemd unit or a shell script would misread",
+                v.value
+            ),
             v.span,
         )
         .help("use letters, digits and `_.@/+:-` in supervisor paths"),
@@ -772,16 +739,9 @@ fn check_command(c: &Spanned<String>, sink: &mut Sink) -> bool {
         shlex_problem(&c.value)
     };
     let Some(reason) = problem else { return true };
-    sink.push(
-        Diagnostic::new(
-            ErrorKind::InvalidValue {
-                key: "command".into(),
-                reason: reason.into(),
-            },
-            c.span,
-        )
-        .help("supervisor splits the command like a POSIX shell: close each quote, and write `\\\\` for a literal backslash"),
-    );
+    sink.push(Diagnostic::invalid_value("command", reason, c.span).help(
+        "supervisor splits the command like a POSIX shell: close each quote, and write `\\\\` for a literal backslash",
+    ));
     false
 }
 
@@ -1072,14 +1032,8 @@ pub(super) fn notify_target(
     };
     let Some((sup_name, prog_name)) = parsed.filter(|(s, p)| !s.is_empty() && !p.is_empty()) else {
         sink.push(
-            Diagnostic::new(
-                ErrorKind::InvalidValue {
-                    key: "notify".into(),
-                    reason: format!("`{}` does not name a program", n.value),
-                },
-                n.span,
-            )
-            .help("write `supervisor://SUPERVISOR/PROGRAM` or `SUPERVISOR:PROGRAM`"),
+            Diagnostic::invalid_value("notify", format!("`{}` does not name a program", n.value), n.span)
+                .help("write `supervisor://SUPERVISOR/PROGRAM` or `SUPERVISOR:PROGRAM`"),
         );
         return None;
     };
