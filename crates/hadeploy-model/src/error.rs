@@ -30,6 +30,10 @@ pub enum ErrorKind {
     /// A file includes itself, directly or through others.
     #[error("`{0}` includes itself")]
     IncludeCycle(String),
+    /// A file that is not a description at all (`/etc/passwd`, a key): said
+    /// once, without a word of its content.
+    #[error("`{0}` is not a description: none of its top-level keys is a section of the format")]
+    NotADescription(String),
     /// A document that is not a map of sections.
     #[error("a description file must be a map of sections (`hosts:`, `supervisors:`, ...), found {0}")]
     TopLevelNotMap(&'static str),
@@ -135,6 +139,8 @@ pub struct Diagnostic {
     pub span: Option<Span>,
     /// One line saying how to fix it.
     pub help: Option<String>,
+    /// The value at the position is a secret: the quoted line hides it.
+    pub secret: bool,
 }
 
 impl Diagnostic {
@@ -144,6 +150,7 @@ impl Diagnostic {
             kind,
             span: Some(span),
             help: None,
+            secret: false,
         }
     }
 
@@ -164,12 +171,19 @@ impl Diagnostic {
             kind,
             span: None,
             help: None,
+            secret: false,
         }
     }
 
     /// Adds the `help:` line.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Marks the value at the position as a secret, hidden when its line is quoted.
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
         self
     }
 
@@ -229,16 +243,27 @@ impl Diagnostics {
         if let Some(span) = d.span {
             let path = self.sources.get(span.file).path.display().to_string();
             group = match self.sources.line_text(span) {
-                // The line alone: a source may be large, and only this line is shown.
+                // The line alone: a source may be large, and only this line
+                // is shown, secret values hidden.
                 Some(line) => {
                     let line = line.trim_end();
                     let start = line
                         .char_indices()
                         .nth(span.col.saturating_sub(1) as usize)
                         .map_or(line.len(), |(i, _)| i);
-                    let end = line[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+                    let (mut shown, mut hidden) = crate::secret::redact_line(line);
+                    if d.secret && !hidden.iter().any(|h| (h.start..h.end).contains(&start)) {
+                        let end = crate::secret::value_end(line, start);
+                        if end > start {
+                            hidden.push(crate::secret::Hidden { start, end });
+                            hidden.sort_by_key(|h| h.start);
+                            shown = crate::secret::hide(line, &hidden).into();
+                        }
+                    }
+                    let start = shifted(start, &hidden);
+                    let end = shown[start..].chars().next().map_or(start, |c| start + c.len_utf8());
                     group.element(
-                        Snippet::source(line)
+                        Snippet::source(shown)
                             .line_start(span.line as usize)
                             .path(path)
                             .annotation(AnnotationKind::Primary.span(start..end)),
@@ -256,6 +281,22 @@ impl Diagnostics {
         }
         group
     }
+}
+
+/// Where byte `at` of a line is once the `hidden` values are replaced by
+/// [`REDACTED`](crate::secret::REDACTED): inside one, at its start.
+fn shifted(at: usize, hidden: &[crate::secret::Hidden]) -> usize {
+    let mut delta: isize = 0;
+    for h in hidden {
+        if at < h.start {
+            break;
+        }
+        if at < h.end {
+            return h.start.saturating_add_signed(delta);
+        }
+        delta += crate::secret::REDACTED.len().cast_signed() - (h.end - h.start).cast_signed();
+    }
+    at.saturating_add_signed(delta)
 }
 
 impl fmt::Display for Diagnostics {

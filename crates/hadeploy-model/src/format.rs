@@ -464,6 +464,38 @@ pub const SECTIONS: &[Section] = &[
 ];
 
 /// The section named `name`.
+/// Sections of HADeploy's other plugins, which this tool does not
+/// implement, with the plugin each belongs to (its `lib/hadeploy/plugins/`).
+pub const OTHER_PLUGIN_SECTIONS: &[(&str, &str)] = &[
+    ("playbooks_folders", "ansible"),
+    ("roles_folders", "ansible"),
+    ("ansible_playbooks", "ansible"),
+    ("ansible_roles", "ansible"),
+    ("elasticsearch_servers", "elastic"),
+    ("elasticsearch_indices", "elastic"),
+    ("elasticsearch_templates", "elastic"),
+    ("trees", "files"),
+    ("maven_repositories", "files"),
+    ("hbase_relay", "hbase"),
+    ("hbase_namespaces", "hbase"),
+    ("hbase_tables", "hbase"),
+    ("hbase_datasets", "hbase"),
+    ("hdfs_relay", "hdfs"),
+    ("source_host_credentials", "hdfs"),
+    ("hive_relay", "hive"),
+    ("hive_databases", "hive"),
+    ("hive_tables", "hive"),
+    ("host_group_overrides", "inventory"),
+    ("kafka_relay", "kafka"),
+    ("kafka_topics", "kafka"),
+    ("storm_relay", "storm"),
+    ("storm_topologies", "storm"),
+    ("systemd_units", "systemd"),
+    ("yarn_relay", "yarn"),
+    ("yarn_services", "yarn"),
+];
+
+/// The section named `name`.
 pub fn section(name: &str) -> Option<&'static Section> {
     SECTIONS.iter().find(|s| s.name == name)
 }

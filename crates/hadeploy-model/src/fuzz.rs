@@ -44,7 +44,8 @@ pub fn check_text(text: &str) -> Option<Model> {
             assert!(!d.errors.is_empty(), "a failed load reports at least one error");
             assert!(d.errors.len() <= MAX_ERRORS, "at most {MAX_ERRORS} errors are kept");
             for e in &d.errors {
-                if let Some(span) = e.span {
+                // A file that is not a description keeps no text to check against.
+                if let Some(span) = e.span.filter(|s| d.sources.get(s.file).quotable) {
                     let source = d.sources.get(span.file);
                     // The parser may point just past the last line, at the end of input.
                     let lines = crate::yaml_lines(&source.text).count();

@@ -9,10 +9,12 @@ mod build;
 mod error;
 pub mod format;
 pub mod fuzz;
+mod input;
 mod load;
 mod model;
 mod read;
 mod schema;
+mod secret;
 mod span;
 mod tree;
 
@@ -23,6 +25,7 @@ pub use load::{Loaded, SrcArg};
 pub use load::{MAX_FILES, MAX_INCLUDE_DEPTH, MAX_SOURCE_BYTES};
 pub use model::*;
 pub use schema::{SCHEMA_DRAFT, json_schema};
+pub use secret::{Hidden, REDACTED, SECRET_KEYS, redact_line};
 pub use span::{FileId, Source, SourceMap, Span, yaml_lines};
 pub use tree::{MAX_DEPTH, MAX_FILE, MAX_NODES, MAX_SCALAR, MAX_VALUE_BYTES};
 

@@ -205,6 +205,14 @@ impl Loader {
         let docs = match tree::parse(&self.sources.get(file).text, file, &mut self.budget) {
             Ok(docs) => docs,
             Err((kind, span)) => {
+                // The line is quoted only from what reads as a description
+                // up to it: a key file or `/proc/self/environ` is not echoed.
+                let quotable = crate::span::yaml_lines(&self.sources.get(file).text)
+                    .take(span.line as usize)
+                    .any(names_a_section);
+                if !quotable {
+                    self.sources.forget_text(file);
+                }
                 let help = match kind {
                     ErrorKind::Syntax(_) => "check the indentation and the quoting around this position",
                     _ => {
@@ -215,6 +223,13 @@ impl Loader {
                 return;
             }
         };
+        if !looks_like_a_description(&docs) {
+            self.sources.forget_text(file);
+            sink.push(place(ErrorKind::NotADescription(shown)).help(
+                "a description is a YAML map of sections (`hosts:`, `users:`, `supervisors:`...): check the path",
+            ));
+            return;
+        }
         self.stack.push(canonical);
         for doc in docs {
             match doc.kind {
@@ -519,39 +534,45 @@ impl Loader {
     }
 }
 
-/// Reads a source file of at most [`MAX_FILE`] bytes. The read itself is
-/// bounded: a device or a pipe (`/dev/zero`) reports no size beforehand.
+/// Reads a source file of at most [`MAX_FILE`] bytes: a regular file of
+/// UTF-8 text, or why not.
 pub(crate) fn read_source(path: &Path) -> Result<String, String> {
-    use std::io::Read as _;
-    let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
-    if meta.is_dir() {
-        return Err("it is a folder".into());
-    }
-    let too_large = || format!("it is larger than {} MiB", MAX_FILE >> 20);
-    if meta.len() > MAX_FILE {
-        return Err(too_large());
-    }
-    let file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_reason(&e))?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(too_large());
-    }
-    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
+    crate::input::read_text(path, MAX_FILE)
 }
 
-/// The OS error without Rust's "(os error 2)" suffix.
-pub(crate) fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let s = e.to_string();
-            s.split(" (os error").next().unwrap_or(&s).to_string()
-        }
-    }
+/// Whether a top-level key is one a description could hold: a section of
+/// the format, of another HADeploy plugin, or a near miss of one (a typo is
+/// reported as such, with the line).
+fn section_like(key: &Node) -> bool {
+    let Some(k) = key.as_scalar() else { return false };
+    let names = || {
+        crate::format::SECTIONS
+            .iter()
+            .map(|s| s.name)
+            .chain(crate::format::OTHER_PLUGIN_SECTIONS.iter().map(|(n, _)| *n))
+    };
+    names().any(|n| n == k.text) || crate::error::did_you_mean(&k.text, names()).is_some()
+}
+
+/// A file is read as a description when it is empty or one of its
+/// documents has a [`section_like`] key (in a list of maps too: a
+/// description written as a list is still reported as one, with its line).
+fn looks_like_a_description(docs: &[Node]) -> bool {
+    let has_section = |n: &Node| n.as_map().is_some_and(|m| m.iter().any(|(k, _)| section_like(k)));
+    docs.iter().all(Node::is_null)
+        || docs.iter().any(|d| match &d.kind {
+            NodeKind::Map(_) => has_section(d),
+            NodeKind::Seq(items) => items.iter().any(has_section),
+            NodeKind::Scalar(_) => false,
+        })
+}
+
+/// Whether a line starts a top-level key that is a section.
+fn names_a_section(line: &str) -> bool {
+    line.split_once(':').is_some_and(|(k, _)| {
+        let k = k.trim_matches(|c| c == '"' || c == '\'');
+        crate::format::section(k).is_some() || crate::format::OTHER_PLUGIN_SECTIONS.iter().any(|(n, _)| *n == k)
+    })
 }
 
 pub(crate) fn kind_name(node: &Node) -> &'static str {

@@ -25,6 +25,9 @@ pub struct Source {
     pub path: PathBuf,
     /// The text, kept so that errors can quote the offending line.
     pub text: String,
+    /// Whether errors may quote its lines: not for a file that turned out
+    /// not to be a description.
+    pub quotable: bool,
 }
 
 /// Every source read during one load, addressed by [`FileId`].
@@ -37,8 +40,20 @@ impl SourceMap {
     /// Records a source and returns its id.
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
         let id = FileId(u32::try_from(self.sources.len()).expect("fewer than 4G sources"));
-        self.sources.push(Source { path, text });
+        self.sources.push(Source {
+            path,
+            text,
+            quotable: true,
+        });
         id
+    }
+
+    /// Keeps the source's path but drops its text, so that no error quotes
+    /// it: for a file that turned out not to be a description.
+    pub(crate) fn forget_text(&mut self, id: FileId) {
+        let source = &mut self.sources[id.0 as usize];
+        source.text = String::new();
+        source.quotable = false;
     }
 
     /// The source behind an id.
@@ -54,7 +69,11 @@ impl SourceMap {
     /// The text of line `line` (1-based) of a source, if it exists, lines
     /// counted as the YAML parser counts them ([`yaml_lines`]).
     pub fn line_text(&self, span: Span) -> Option<&str> {
-        yaml_lines(&self.get(span.file).text).nth((span.line as usize).checked_sub(1)?)
+        let source = self.get(span.file);
+        if !source.quotable {
+            return None;
+        }
+        yaml_lines(&source.text).nth((span.line as usize).checked_sub(1)?)
     }
 }
 

@@ -226,7 +226,7 @@ fn endless_and_oversized_files_are_refused() {
     let big = dir.path().join("big.yml");
     std::fs::write(&big, vec![b'#'; (16 << 20) + 1]).unwrap();
     for (path, why) in [
-        (Path::new("/dev/zero"), "larger than 16 MiB"),
+        (Path::new("/dev/zero"), "it is a device, not a regular file"),
         (big.as_path(), "larger than 16 MiB"),
     ] {
         if !path.exists() {
@@ -238,8 +238,31 @@ fn endless_and_oversized_files_are_refused() {
     }
     let inv = "hosts: [{name: h}]\nansible_inventories: [{file: /dev/zero}]\n".to_string();
     if Path::new("/dev/zero").exists() {
-        assert!(error(inv).contains("larger than 16 MiB"));
+        assert!(error(inv).contains("it is a device"));
     }
+}
+
+/// A FIFO, standard input or an open pipe would block the loader for ever:
+/// each is refused before it is opened for reading.
+#[cfg(unix)]
+#[test]
+fn pipes_and_standard_input_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.yml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let e = error(format!("include: {}\n", fifo.display()));
+    assert!(e.contains("it is a FIFO (named pipe), not a regular file"), "{e}");
+    let e = error(
+        "hosts: [{name: h}]\nansible_inventories: [{file: fifo.yml}]\n"
+            .replace("fifo.yml", &fifo.display().to_string()),
+    );
+    assert!(e.contains("FIFO"), "{e}");
 }
 
 #[test]

@@ -75,7 +75,7 @@ fn every_bad_fixture_fails_with_its_message_and_writes_nothing() {
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         assert!(stderr.starts_with("error: "), "{name}: {stderr}");
         assert!(
-            stderr.contains(&format!(" --> {name}:")),
+            stderr.contains(&format!("--> {name}:")),
             "{name} names its file and line: {stderr}"
         );
         assert!(out.stdout.is_empty(), "{name}");
@@ -572,4 +572,39 @@ fn fake_ansible_playbook(dir: &Path, script: &str) -> PathBuf {
         .status()
         .unwrap();
     fake
+}
+
+/// `--src /dev/stdin` with standard input a pipe nobody closes: refused at
+/// once, not waited on.
+#[cfg(unix)]
+#[test]
+fn standard_input_as_a_source_is_refused_without_waiting() {
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("hadeploy");
+    let mut child = std::process::Command::new(bin)
+        .current_dir(tmp.path())
+        .args(["--src", "/dev/stdin", "--action", "none"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kept open for the whole run: a read of it would never end.
+    let _stdin = child.stdin.take();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("hadeploy waited on standard input");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert!(!tmp.path().join("hadeploy-work").exists());
 }

@@ -204,7 +204,8 @@ fn encrypted_vars(root: &[(Node, Node)], vars: &IndexMap<String, Node>, sink: &m
                 )
                 .help(format!(
                     "encrypt it with `ansible-vault encrypt_string --name {name}` and paste the `!vault |` block; a clear value belongs in `vars`"
-                )),
+                ))
+                .secret(),
             ),
         }
     }
