@@ -14,7 +14,7 @@ use hadeploy_model::{FileSource, Host, LocalSource, Model, SYSTEM_DIRS, Supervis
 use serde_json::Value;
 
 use crate::quote::{self, BlockMap};
-use crate::views::{file_copy_path, read, state, status_name, supervisor_dirs};
+use crate::views::{file_copy_path, state, status_name, supervisor_dirs};
 use crate::{Project, RenderError};
 
 /// The column of the `- ` of a top-level list item.
@@ -490,15 +490,8 @@ impl<'m> HostVars<'m> {
                 continue;
             }
             let mut t = String::new();
-            for k in &u.authorized_keys {
-                let text = String::from_utf8_lossy(&read(k)?).into_owned();
-                for line in text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                {
-                    BlockMap::item(&mut t, DASH).str("user", &u.login).str("key", line);
-                }
+            for key in &u.authorized_keys {
+                BlockMap::item(&mut t, DASH).str("user", &u.login).str("key", key);
             }
             self.user_keys[i] = Some(t);
         }

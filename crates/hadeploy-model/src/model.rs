@@ -182,8 +182,9 @@ pub struct User {
     pub password: Option<String>,
     /// Kept by `remove`.
     pub no_remove: bool,
-    /// Public key files, resolved against the file that named them.
-    pub authorized_keys: Vec<PathBuf>,
+    /// Public keys, each a line of sshd's AUTHORIZED_KEYS format, read from
+    /// the files named and checked.
+    pub authorized_keys: Vec<String>,
 }
 
 /// A folder on the target hosts.

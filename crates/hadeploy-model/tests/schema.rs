@@ -279,7 +279,7 @@ fn the_schema_lists_exactly_the_keys_the_loader_accepts() {
     let schema = hadeploy_model::json_schema();
     let defs = &schema["definitions"];
     assert_eq!(
-        accepted_by_loader("zz_not_a_key: 1\n"),
+        accepted_by_loader("vars: {}\nzz_not_a_key: 1\n"),
         property_names(&schema),
         "top-level sections"
     );

@@ -393,24 +393,7 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
             .map(|s| s.value);
         let mut authorized_keys = Vec::new();
         for key in f.str_list("authorized_keys", sink) {
-            let path = local_path(&key.value, key.span, cx.sources);
-            if path.is_file() {
-                authorized_keys.push(path);
-            } else {
-                sink.push(
-                    Diagnostic::new(
-                        ErrorKind::LocalFileNotFound {
-                            what: "public key file",
-                            name: key.value,
-                        },
-                        key.span,
-                    )
-                    .help(format!(
-                        "no file at `{}`; key paths are relative to the file that names them",
-                        path.display()
-                    )),
-                );
-            }
+            authorized_keys.extend(authorized_keys_of(&key, cx.sources, sink));
         }
         let user = (
             f.bool_or("system", false, sink),
@@ -445,6 +428,60 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
         });
     }
     out
+}
+
+/// The key lines of one `authorized_keys` file, each an OpenSSH public key.
+fn authorized_keys_of(key: &Spanned<String>, sources: &SourceMap, sink: &mut Sink) -> Vec<String> {
+    use crate::keys::KeyFileError;
+    let path = local_path(&key.value, key.span, sources);
+    let shown = path.display();
+    let (kind, help) = match crate::keys::read_authorized_keys(&path) {
+        Ok(keys) => return keys,
+        Err(KeyFileError::Read(reason)) if reason == "no such file" => (
+            ErrorKind::LocalFileNotFound {
+                what: "public key file",
+                name: key.value.clone(),
+            },
+            format!("no file at `{shown}`; key paths are relative to the file that names them"),
+        ),
+        Err(KeyFileError::Read(reason)) => (
+            ErrorKind::Read {
+                path: shown.to_string(),
+                reason,
+            },
+            "name a public key file (`id_ed25519.pub`), relative to this file".to_string(),
+        ),
+        Err(KeyFileError::Private) => (
+            ErrorKind::InvalidValue {
+                key: "authorized_keys".into(),
+                reason: format!("`{shown}` is a private key"),
+            },
+            "give its `.pub`: a private key must never leave this machine".to_string(),
+        ),
+        Err(KeyFileError::Rfc4716) => (
+            ErrorKind::InvalidValue {
+                key: "authorized_keys".into(),
+                reason: format!("`{shown}` holds an SSH2 (RFC 4716) public key, which sshd does not read"),
+            },
+            format!("convert it with `ssh-keygen -i -f {shown}`"),
+        ),
+        Err(KeyFileError::NotAKey(line)) => (
+            ErrorKind::InvalidValue {
+                key: "authorized_keys".into(),
+                reason: format!("line {line} of `{shown}` is not an OpenSSH public key"),
+            },
+            "each line must be `[options] ssh-ed25519|ssh-rsa|ecdsa-...|sk-... BASE64 [comment]`, as `ssh-keygen` writes `.pub` files".to_string(),
+        ),
+        Err(KeyFileError::Empty) => (
+            ErrorKind::InvalidValue {
+                key: "authorized_keys".into(),
+                reason: format!("`{shown}` holds no key"),
+            },
+            "name a public key file (`id_ed25519.pub`)".to_string(),
+        ),
+    };
+    sink.push(Diagnostic::new(kind, key.span).help(help));
+    Vec::new()
 }
 
 /// A user's `password` as `/etc/shadow` holds it: crypted (`$6$...`,
