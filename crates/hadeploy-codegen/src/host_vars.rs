@@ -516,10 +516,7 @@ impl<'m> HostVars<'m> {
                         "dest",
                         &format!("/etc/sudoers.d/hadeploy_{}", u.login.replace('.', "_")),
                     )
-                    .str(
-                        "content",
-                        &format!("{} ALL=({}) NOPASSWD: ALL\n", u.login, u.can_sudo_to.join(",")),
-                    )
+                    .str("content", &sudoers_rule(&u.login, &u.can_sudo_to))
                     .bool("no_remove", u.no_remove);
             }
             self.user_sudo[i] = Some(t);
@@ -640,6 +637,12 @@ impl<'m> HostVars<'m> {
         });
         Ok(())
     }
+}
+
+/// The sudoers rule that lets `login` run any command as any of `targets`
+/// (the model allows only account names there: no `ALL`, no alias).
+pub fn sudoers_rule(login: &str, targets: &[String]) -> String {
+    format!("{login} ALL=({}) NOPASSWD: ALL\n", targets.join(","))
 }
 
 #[cfg(test)]

@@ -408,6 +408,14 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
         for g in group.iter().chain(groups.iter()) {
             check_account_name("group", g, sink);
         }
+        if !can_sudo_to.is_empty() {
+            check_sudoers_word("login", &login, sink);
+        }
+        for target in &can_sudo_to {
+            if check_account_name("user", target, sink) {
+                check_sudoers_word("can_sudo_to", target, sink);
+            }
+        }
         if !seen.check("user", &login, &scope, sink) {
             continue;
         }
@@ -482,6 +490,28 @@ fn authorized_keys_of(key: &Spanned<String>, sources: &SourceMap, sink: &mut Sin
     };
     sink.push(Diagnostic::new(kind, key.span).help(help));
     Vec::new()
+}
+
+/// A name written into a sudoers rule must name one account: `ALL` and
+/// alias names (capitals, digits and `_`, starting with a capital) mean
+/// something else to sudo; `login: ALL` would let everyone run anything.
+fn check_sudoers_word(key: &str, name: &Spanned<String>, sink: &mut Sink) -> bool {
+    let n = name.value.as_str();
+    let reason = if n == "ALL" {
+        "`ALL` is sudo's word for every account".to_string()
+    } else if n.starts_with(|c: char| c.is_ascii_uppercase())
+        && n.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        format!("`{n}` is written like a sudoers alias, which sudo would read instead of the account")
+    } else {
+        return true;
+    };
+    sink.push(
+        Diagnostic::invalid_value(key, reason, name.span)
+            .help("name the accounts one by one; a sudo rule for more belongs in your own sudoers files"),
+    );
+    false
 }
 
 /// A user's `password` as `/etc/shadow` holds it: crypted (`$6$...`,
