@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use hadeploy_model::{FileSource, Host, LocalSource, Model, SYSTEM_DIRS, Supervisor};
+use hadeploy_model::{FileSource, Host, LocalSource, Model, Supervisor, is_system_path};
 use serde_json::Value;
 
 use crate::quote::{self, BlockMap};
@@ -443,7 +443,7 @@ impl<'m> HostVars<'m> {
                 let Some(parent) = Path::new(f).parent().map(|p| p.display().to_string()) else {
                     continue;
                 };
-                if parent == s.logs_dir.trim_end_matches('/') || SYSTEM_DIRS.contains(&parent.as_str()) {
+                if parent == s.logs_dir.trim_end_matches('/') || is_system_path(&parent) {
                     continue;
                 }
                 let mut t = String::new();

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use hadeploy_model::{FileSource, LocalSource, Model, Program, SYSTEM_DIRS, State, Supervisor};
+use hadeploy_model::{FileSource, LocalSource, Model, Program, State, Supervisor, is_system_path};
 use serde::Serialize;
 use serde_json::Value;
 use tera::Tera;
@@ -278,7 +278,7 @@ impl<'a> Renderer<'a> {
         if s.managed {
             for d in supervisor_dirs(s).iter().chain([&s.conf_file_dst, &s.supervisorctl]) {
                 let d = d.trim_end_matches('/');
-                if d.is_empty() || SYSTEM_DIRS.contains(&d) {
+                if d.is_empty() || is_system_path(d) {
                     return Err(RenderError::Value {
                         what: format!("supervisor `{}`", s.name),
                         reason: format!("`{d}` is a system folder: it cannot be owned nor removed by an instance"),

@@ -17,9 +17,10 @@ mod read;
 mod schema;
 mod secret;
 mod span;
+pub mod system;
 mod tree;
 
-pub use build::{MAX_PLACEMENTS, SYSTEM_DIRS};
+pub use build::MAX_PLACEMENTS;
 pub use error::{Diagnostic, Diagnostics, ErrorKind, MAX_ERRORS};
 pub use format::SECTIONS;
 pub use keys::MAX_KEY_FILE;
@@ -29,6 +30,7 @@ pub use model::*;
 pub use schema::{SCHEMA_DRAFT, json_schema};
 pub use secret::{Hidden, REDACTED, SECRET_KEYS, redact_line};
 pub use span::{FileId, Source, SourceMap, Span, yaml_lines};
+pub use system::{SYSTEM_DIRS, is_system_path};
 pub use tree::{MAX_DEPTH, MAX_FILE, MAX_NODES, MAX_SCALAR, MAX_VALUE_BYTES};
 
 use error::Sink;

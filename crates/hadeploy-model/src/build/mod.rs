@@ -20,39 +20,6 @@ use crate::tree::{Node, NodeKind, Typed};
 pub(crate) use inventory::Inventory;
 pub use inventory::MAX_PLACEMENTS;
 
-/// Folders `remove` must never delete nor `deploy` take over, whatever the
-/// description says.
-pub const SYSTEM_DIRS: &[&str] = &[
-    "/",
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/home",
-    "/lib",
-    "/lib64",
-    "/opt",
-    "/proc",
-    "/root",
-    "/run",
-    "/sbin",
-    "/srv",
-    "/sys",
-    "/tmp",
-    "/usr",
-    "/usr/bin",
-    "/usr/lib",
-    "/usr/local",
-    "/usr/sbin",
-    "/var",
-    "/var/lib",
-    "/var/log",
-    "/var/run",
-    "/var/tmp",
-    "/etc/systemd",
-    "/etc/systemd/system",
-];
-
 /// What every build step needs: the inventory, the sources, the local folders.
 pub(crate) struct Cx<'a> {
     pub(crate) inv: Inventory,
@@ -360,7 +327,20 @@ fn unix_groups(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<UnixG
         let (Some(name), Some(scope)) = (name, scope) else {
             continue;
         };
-        check_account_name("group", &name, sink);
+        if check_account_name("group", &name, sink) && managed && crate::system::is_system_group(&name.value) {
+            sink.push(
+                Diagnostic::invalid_value(
+                    "name",
+                    format!(
+                        "`{}` is a group of the system: a description cannot create, change nor remove it",
+                        name.value
+                    ),
+                    name.span,
+                )
+                .help("add `managed: no` to refer to the existing group"),
+            );
+            continue;
+        }
         if seen.check("group", &name, &scope, sink) {
             out.push(UnixGroup {
                 name: name.value,
@@ -404,7 +384,14 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
         let (Some(login), Some(scope)) = (login, scope) else {
             continue;
         };
-        check_account_name("user", &login, sink);
+        let (system, managed, create_home, no_remove) = user;
+        if check_account_name("user", &login, sink) && managed && crate::system::is_system_user(&login.value) {
+            sink.push(
+                Diagnostic::invalid_value("login", format!("`{}` is an account of the system: a description cannot create, change nor remove it", login.value), login.span)
+                    .help("add `managed: no` to refer to the existing account (its `authorized_keys` and `can_sudo_to` still apply)"),
+            );
+            continue;
+        }
         for g in group.iter().chain(groups.iter()) {
             check_account_name("group", g, sink);
         }
@@ -419,7 +406,6 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
         if !seen.check("user", &login, &scope, sink) {
             continue;
         }
-        let (system, managed, create_home, no_remove) = user;
         out.push(User {
             login: login.value,
             comment,
@@ -586,16 +572,15 @@ fn folders(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<Folder> {
             continue;
         };
         let normal = Spanned {
-            value: path.value.trim_end_matches('/').to_string(),
+            value: crate::system::normal_path(&path.value).into_owned(),
             span: path.span,
         };
-        if check_abs_path("path", &path, sink) && seen.check("folder", &normal, &scope, sink) {
+        if check_abs_path("path", &path, sink)
+            && check_not_system_path("path", "a folder", &normal, sink)
+            && seen.check("folder", &normal, &scope, sink)
+        {
             out.push(Folder {
-                path: if normal.value.is_empty() {
-                    "/".into()
-                } else {
-                    normal.value
-                },
+                path: normal.value,
                 scope,
                 owner,
                 group,
@@ -690,7 +675,9 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
         let file = File {
             src,
             scope,
-            dest_folder: dest_folder.value.trim_end_matches('/').to_string(),
+            dest_folder: crate::system::normal_path(&dest_folder.value)
+                .trim_end_matches('/')
+                .to_string(),
             dest_name: dest_name.value,
             owner,
             group,
@@ -702,7 +689,9 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
             value: file.dest(),
             span: dest_folder.span,
         };
-        if seen.check("file destination", &dest, &file.scope, sink) {
+        if check_not_system_path("dest_folder", "a file", &dest, sink)
+            && seen.check("file destination", &dest, &file.scope, sink)
+        {
             out.push(file);
         }
     }
@@ -751,6 +740,25 @@ impl Seen {
         }
         true
     }
+}
+
+/// A path that a description would own (create, chown, remove): none of
+/// the system's ([`is_system_path`](crate::system::is_system_path), and for
+/// files [`SYSTEM_FILES`](crate::system::SYSTEM_FILES)).
+pub(crate) fn check_not_system_path(key: &str, what: &str, path: &Spanned<String>, sink: &mut Sink) -> bool {
+    let p = path.value.as_str();
+    if !(crate::system::is_system_path(p) || crate::system::is_system_file(p)) {
+        return true;
+    }
+    sink.push(
+        Diagnostic::invalid_value(
+            key,
+            format!("`{p}` belongs to the system: {what} of the description cannot be it, since `remove` deletes what a description owns"),
+            path.span,
+        )
+        .help("give the application a folder of its own, e.g. `/opt/myapp`"),
+    );
+    false
 }
 
 /// A name that is safe in file names, INI section headers, unit names and YAML.

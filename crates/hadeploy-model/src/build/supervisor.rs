@@ -662,11 +662,12 @@ pub(super) fn check_ini(key: &str, v: &Spanned<String>, sink: &mut Sink) -> bool
 }
 
 /// A path of an instance: never `/`, and for a managed one (which owns
-/// the path and whose `remove` deletes it) none of
-/// [`SYSTEM_DIRS`](super::SYSTEM_DIRS).
+/// the path and whose `remove` deletes it) none of the system's
+/// ([`is_system_path`](crate::system::is_system_path)).
 fn check_not_system(key: &str, v: &Spanned<String>, managed: bool, sink: &mut Sink) -> bool {
-    let p = v.value.trim_end_matches('/');
-    let system = managed && super::SYSTEM_DIRS.contains(&p);
+    let normal = crate::system::normal_path(&v.value);
+    let p = normal.trim_end_matches('/');
+    let system = managed && crate::system::is_system_path(p);
     if !(p.is_empty() || system) {
         return true;
     }
