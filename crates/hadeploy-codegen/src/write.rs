@@ -123,13 +123,30 @@ fn checked(root: &Path, rel: &str) -> Result<PathBuf, WriteError> {
     Ok(root.join(p))
 }
 
+/// What a folder holds at one path of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnDisk {
+    /// Nothing.
+    Missing,
+    /// A regular file, with this content.
+    File(Vec<u8>),
+    /// A regular file too large to show ([`MAX_SHOWN`]), of this size.
+    Large(u64),
+    /// Something that is not a regular file (a symbolic link, a FIFO, a
+    /// device...): never followed nor opened.
+    Special(&'static str),
+}
+
+/// Largest file `generate --check` reads to compare and show.
+pub const MAX_SHOWN: u64 = 16 << 20;
+
 /// One file whose content in a folder is not what would be generated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
     /// The file, relative to the folder.
     pub path: String,
-    /// Its content in the folder; `None` when it is missing there.
-    pub on_disk: Option<Vec<u8>>,
+    /// What the folder holds there.
+    pub on_disk: OnDisk,
     /// What would be generated; `None` for a file that would not be.
     pub generated: Option<Vec<u8>>,
 }
@@ -138,24 +155,32 @@ impl Drift {
     /// `+ new`, `- stale` or `~ changed`, and the path.
     pub fn summary(&self) -> String {
         let sign = match (&self.on_disk, &self.generated) {
-            (None, _) => '+',
+            (OnDisk::Missing, _) => '+',
             (_, None) => '-',
             _ => '~',
         };
-        format!("{sign} {}", self.path)
+        match &self.on_disk {
+            OnDisk::Special(what) => format!("{sign} {} ({what})", self.path),
+            _ => format!("{sign} {}", self.path),
+        }
     }
 
     /// A unified diff from the folder's content to the generated one, with
-    /// `folder` naming the folder in its headers; one line for binary files.
+    /// `folder` naming the folder in its headers, secret values hidden; one
+    /// line for binary, large and special files.
     pub fn unified_diff(&self, folder: &str) -> String {
-        fn text(b: &Option<Vec<u8>>) -> Option<&str> {
-            match b {
-                None => Some(""),
-                Some(b) => std::str::from_utf8(b).ok(),
-            }
-        }
-        let (Some(old), Some(new)) = (text(&self.on_disk), text(&self.generated)) else {
-            return format!("Binary file {folder}/{} differs\n", self.path);
+        let old = match &self.on_disk {
+            OnDisk::Missing => Some(""),
+            OnDisk::File(b) => std::str::from_utf8(b).ok(),
+            OnDisk::Large(_) => None,
+            OnDisk::Special(what) => return format!("{folder}/{} is {what}, not a regular file\n", self.path),
+        };
+        let new = match &self.generated {
+            None => Some(""),
+            Some(b) => std::str::from_utf8(b).ok(),
+        };
+        let (Some(old), Some(new)) = (old, new) else {
+            return format!("Binary or large file {folder}/{} differs\n", self.path);
         };
         let side = |present: bool, what: &str| {
             if present {
@@ -164,39 +189,69 @@ impl Drift {
                 "/dev/null".to_string()
             }
         };
-        similar::TextDiff::from_lines(old, new)
+        let diff = similar::TextDiff::from_lines(old, new)
             .unified_diff()
             .context_radius(3)
             .header(
-                &side(self.on_disk.is_some(), "in the folder"),
+                &side(self.on_disk != OnDisk::Missing, "in the folder"),
                 &side(self.generated.is_some(), "generated"),
             )
-            .to_string()
+            .to_string();
+        redacted(diff)
     }
+}
+
+/// A diff with the value of every secret key hidden, line by line: a
+/// changed `ansible_password` shows as a changed line, not its values.
+fn redacted(diff: String) -> String {
+    if !hadeploy_model::SECRET_KEYS.iter().any(|k| diff.contains(k)) {
+        return diff;
+    }
+    let mut out = String::with_capacity(diff.len());
+    for line in diff.split_inclusive('\n') {
+        let (body, end) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+        out.push_str(&hadeploy_model::redact_line(body).0);
+        out.push_str(end);
+    }
+    out
 }
 
 /// Every file of `dir` that is not as `project` would write it (missing,
 /// stale or changed, the [`MARKER`] included), sorted by path; empty when
-/// `dir` is up to date.
+/// `dir` is up to date. Nothing is followed: a symbolic link, a FIFO or a
+/// device in the folder is reported as such, never opened, and a regular
+/// file is read up to [`MAX_SHOWN`] bytes.
 pub fn check(project: &Project, dir: &Path) -> Vec<Drift> {
     let mut expected: Vec<(&str, &[u8])> = vec![(MARKER, MARKER_TEXT.as_bytes())];
     expected.extend(project.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
-    let mut on_disk = std::collections::BTreeSet::new();
-    collect(dir, dir, &mut on_disk);
+    let mut on_disk = std::collections::BTreeMap::new();
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => collect(dir, dir, &mut on_disk),
+        Ok(m) => {
+            on_disk.insert(".".to_string(), Kind::Special(special(&m.file_type())));
+        }
+        Err(_) => {}
+    }
     let mut out = Vec::new();
     for (rel, bytes) in expected {
-        match std::fs::read(dir.join(rel)) {
-            Ok(b) if b == bytes => {}
-            found => out.push(Drift {
+        let found = match on_disk.remove(rel) {
+            None => OnDisk::Missing,
+            Some(Kind::Special(what)) => OnDisk::Special(what),
+            Some(Kind::File(len)) => read_bounded(&dir.join(rel), len),
+        };
+        if !matches!(&found, OnDisk::File(b) if b == bytes) {
+            out.push(Drift {
                 path: rel.to_string(),
-                on_disk: found.ok(),
+                on_disk: found,
                 generated: Some(bytes.to_vec()),
-            }),
+            });
         }
-        on_disk.remove(rel);
     }
-    out.extend(on_disk.into_iter().map(|rel| Drift {
-        on_disk: std::fs::read(dir.join(&rel)).ok(),
+    out.extend(on_disk.into_iter().map(|(rel, kind)| Drift {
+        on_disk: match kind {
+            Kind::Special(what) => OnDisk::Special(what),
+            Kind::File(len) => read_bounded(&dir.join(&rel), len),
+        },
         path: rel,
         generated: None,
     }));
@@ -204,14 +259,91 @@ pub fn check(project: &Project, dir: &Path) -> Vec<Drift> {
     out
 }
 
-fn collect(root: &Path, dir: &Path, out: &mut std::collections::BTreeSet<String>) {
+/// What [`collect`] found at a path, from its own metadata.
+enum Kind {
+    File(u64),
+    Special(&'static str),
+}
+
+/// What a file that is not a regular one is, for the report.
+fn special(ft: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if ft.is_fifo() {
+            return "a FIFO";
+        }
+        if ft.is_char_device() || ft.is_block_device() {
+            return "a device";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+    }
+    if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// A regular file [`collect`] found, read without following a link that
+/// replaced it since, and without reading more than [`MAX_SHOWN`].
+fn read_bounded(path: &Path, len: u64) -> OnDisk {
+    use std::io::Read as _;
+    if len > MAX_SHOWN {
+        return OnDisk::Large(len);
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.custom_flags(libc_flags());
+    }
+    let Ok(file) = opts.open(path) else {
+        return OnDisk::Special("not readable");
+    };
+    match file.metadata() {
+        Ok(m) if m.is_file() => {}
+        Ok(m) => return OnDisk::Special(special(&m.file_type())),
+        Err(_) => return OnDisk::Special("not readable"),
+    }
+    let mut bytes = Vec::new();
+    match file.take(MAX_SHOWN + 1).read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 > MAX_SHOWN => OnDisk::Large(bytes.len() as u64),
+        Ok(_) => OnDisk::File(bytes),
+        Err(_) => OnDisk::Special("not readable"),
+    }
+}
+
+/// `O_NOFOLLOW | O_NONBLOCK`: a link swapped in is not followed, a FIFO
+/// not waited on.
+#[cfg(unix)]
+fn libc_flags() -> i32 {
+    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK)
+        .bits()
+        .cast_signed()
+}
+
+/// Every entry below `dir`, by path relative to `root`, from the entries'
+/// own metadata: a link to a folder is an entry, not a folder to walk.
+fn collect(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Kind>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let p = e.path();
-        if p.is_dir() {
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
             collect(root, &p, out);
         } else if let Ok(rel) = p.strip_prefix(root) {
-            out.insert(rel.to_string_lossy().into_owned());
+            let kind = if ft.is_file() {
+                Kind::File(e.metadata().map_or(0, |m| m.len()))
+            } else {
+                Kind::Special(special(&ft))
+            };
+            out.insert(rel.to_string_lossy().into_owned(), kind);
         }
     }
 }

@@ -65,8 +65,8 @@ fn secret_values(line: &str) -> Vec<Hidden> {
     let mut out: Vec<Hidden> = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        // A key starts a line, or follows a separator.
-        let starts_key = i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'{' | b',' | b'-' | b'"' | b'\'' | b'[');
+        // A key starts a line, or follows a separator (or a diff's `+`).
+        let starts_key = i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'{' | b',' | b'-' | b'+' | b'"' | b'\'' | b'[');
         let at = if starts_key {
             SECRET_KEYS.iter().find(|k| {
                 line[i..].starts_with(*k)

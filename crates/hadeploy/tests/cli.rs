@@ -608,3 +608,62 @@ fn standard_input_as_a_source_is_refused_without_waiting() {
     assert!(stderr.contains("not a regular file"), "{stderr}");
     assert!(!tmp.path().join("hadeploy-work").exists());
 }
+
+/// `generate --check` on a folder where someone put links and pipes: none is
+/// followed or opened, each is reported as a difference, and no secret of
+/// the inventory is printed in the diff.
+#[cfg(unix)]
+#[test]
+fn check_neither_follows_links_nor_opens_pipes_nor_prints_passwords() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app.yml");
+    let with_password =
+        |pw: &str| format!("hosts:\n- {{ name: en1, ssh_host: 10.0.0.1, ssh_user: app, ssh_password: {pw} }}\n");
+    std::fs::write(&app, with_password("old-secret-1")).unwrap();
+    let out = hadeploy(tmp.path())
+        .args(["generate", "--src", "app.yml", "--out", "work"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let work = tmp.path().join("work");
+    // A file of the project replaced by a link to a secret outside it, a
+    // folder by a link to a large tree, a pipe nobody writes to.
+    let secret = tmp.path().join("secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-CONTENT\n").unwrap();
+    std::fs::remove_file(work.join("deploy.yml")).unwrap();
+    std::os::unix::fs::symlink(&secret, work.join("deploy.yml")).unwrap();
+    std::fs::remove_dir_all(work.join("roles")).unwrap();
+    std::os::unix::fs::symlink("/usr", work.join("roles")).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(work.join("stop.yml.fifo"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(&app, with_password("new-secret-2")).unwrap();
+    let out = hadeploy(tmp.path())
+        .args(["generate", "--src", "app.yml", "--out", "work", "--check"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stdout.contains("TOP-SECRET") && !stderr.contains("TOP-SECRET"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("~ deploy.yml (a symbolic link)"), "{stderr}");
+    assert!(stderr.contains("- roles (a symbolic link)"), "{stderr}");
+    assert!(stderr.contains("- stop.yml.fifo (a FIFO)"), "{stderr}");
+    assert!(stderr.contains("+ roles/"), "the project's roles are missing: {stderr}");
+    assert!(
+        stdout.contains("inventory.yml"),
+        "the password change is a difference: {stdout}"
+    );
+    assert!(!stdout.contains("secret-1") && !stdout.contains("secret-2"), "{stdout}");
+    assert!(stdout.contains("<redacted>"), "{stdout}");
+}
