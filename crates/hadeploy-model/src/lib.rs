@@ -40,17 +40,75 @@ use error::Sink;
 /// # Errors
 /// Every problem found, up to [`MAX_ERRORS`], each with its position.
 pub fn load(srcs: &[SrcArg]) -> Result<Model, Diagnostics> {
+    load_for(srcs, None)
+}
+
+/// [`load`], for a project written into `working_folder`: a description
+/// file, key, template or inventory inside that folder would be deleted
+/// with it at the next run, and is refused.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_for(srcs: &[SrcArg], working_folder: Option<&std::path::Path>) -> Result<Model, Diagnostics> {
     let mut sink = Sink::default();
     let loaded = load::load(srcs, &mut sink);
+    let check = |sink: &mut Sink| {
+        if let Some(dir) = working_folder {
+            check_outside(&loaded.sources, dir, sink);
+        }
+    };
     // Typing a tree the loader could not finish would only repeat its errors.
     if !sink.is_empty() {
+        check(&mut sink);
         return Err(fail(sink, loaded.sources));
     }
     let model = build::build(&loaded, &mut sink);
+    check(&mut sink);
     if sink.is_empty() {
         Ok(model)
     } else {
         Err(fail(sink, loaded.sources))
+    }
+}
+
+/// Refuses every input noted that lies inside `dir` (each place once).
+fn check_outside(sources: &SourceMap, dir: &std::path::Path, sink: &mut Sink) {
+    let Some(dir) = absolute(dir) else { return };
+    let mut seen = std::collections::HashSet::new();
+    for (path, at) in sources.inputs() {
+        let Some(abs) = absolute(&path) else { continue };
+        if !abs.starts_with(&dir) || !seen.insert((abs, at.map(|s| (s.file, s.line, s.col)))) {
+            continue;
+        }
+        let kind = ErrorKind::InvalidValue {
+            key: "local path".into(),
+            reason: format!(
+                "`{}` is inside the working folder `{}`, which every run deletes and writes anew",
+                path.display(),
+                dir.display()
+            ),
+        };
+        let d = match at {
+            Some(span) => Diagnostic::new(kind, span),
+            None => Diagnostic::unplaced(kind),
+        };
+        sink.push(d.help("move it out of the working folder, or give another `--workingFolder`"));
+    }
+}
+
+/// `path` made absolute with the links of its existing part resolved, so
+/// that `./work/../work/app.yml` and a link into the folder are both seen.
+fn absolute(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    // The longest existing ancestor, resolved, then the rest as written.
+    let mut rest = Vec::new();
+    let mut base = abs.as_path();
+    loop {
+        if let Ok(real) = base.canonicalize() {
+            return Some(rest.iter().rev().fold(real, |p, c| p.join(c)));
+        }
+        rest.push(base.file_name()?.to_owned());
+        base = base.parent()?;
     }
 }
 

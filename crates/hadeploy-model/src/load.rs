@@ -148,6 +148,7 @@ impl Loader {
             None => Diagnostic::unplaced(kind),
         };
         let shown = path.display().to_string();
+        self.sources.note_input(path.clone(), included_at);
         let text = match read_source(&path) {
             Ok(text) => text,
             Err(reason) => {

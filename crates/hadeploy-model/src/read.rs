@@ -222,10 +222,12 @@ pub(crate) fn local_path(text: &str, span: Span, sources: &SourceMap) -> PathBuf
         sources.dir_of(span.file).join(p)
     };
     // `./templates` reads better as `templates` in messages and the model.
-    joined
+    let path: PathBuf = joined
         .components()
         .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect()
+        .collect();
+    sources.note_input(path.clone(), Some(span));
+    path
 }
 
 /// A scalar as a single-line string.

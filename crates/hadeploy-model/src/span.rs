@@ -34,6 +34,10 @@ pub struct Source {
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     sources: Vec<Source>,
+    /// Every local file or folder the description names (includes, keys,
+    /// templates, inventories...), with where it is named: noted as paths
+    /// are resolved, checked at the end of the load.
+    inputs: std::cell::RefCell<Vec<(PathBuf, Option<Span>)>>,
 }
 
 impl SourceMap {
@@ -54,6 +58,16 @@ impl SourceMap {
         let source = &mut self.sources[id.0 as usize];
         source.text = String::new();
         source.quotable = false;
+    }
+
+    /// Notes a local path the description reads, named at `at`.
+    pub(crate) fn note_input(&self, path: PathBuf, at: Option<Span>) {
+        self.inputs.borrow_mut().push((path, at));
+    }
+
+    /// Every local path noted, with where it is named.
+    pub(crate) fn inputs(&self) -> Vec<(PathBuf, Option<Span>)> {
+        self.inputs.borrow().clone()
     }
 
     /// The source behind an id.

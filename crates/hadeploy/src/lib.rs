@@ -216,7 +216,7 @@ pub enum Command {
 /// description is invalid, 2 on a usage error.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Some(Command::Dump { src }) => match load(&src.parsed()) {
+        Some(Command::Dump { src }) => match load(&src.parsed(), None) {
             Some(model) => {
                 let json = serde_json::to_string_pretty(&model).expect("the model serializes");
                 print(&format!("{json}\n"))
@@ -229,10 +229,13 @@ pub fn run(cli: Cli) -> ExitCode {
                 return ExitCode::FAILURE;
             };
             if check {
-                check_project(&project, &dir, &src.src)
-            } else {
-                write_project(&project, &dir)
+                // Reads only: no lock file appears beside the folder.
+                return check_project(&project, &dir, &src.src);
             }
+            let Some(_lock) = lock(&dir, "generate") else {
+                return ExitCode::FAILURE;
+            };
+            write_project(&project, &dir)
         }
         Some(Command::Schema) => {
             let schema = serde_json::to_string_pretty(&hadeploy_model::json_schema()).expect("the schema serializes");
@@ -298,6 +301,15 @@ fn run_action(args: &RunArgs) -> ExitCode {
     let Some((model, project)) = project(&srcs, &dir) else {
         return ExitCode::FAILURE;
     };
+    // Held until `ansible-playbook` ends: no other run replaces the project
+    // it is reading.
+    let action_name = action
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    let Some(_lock) = lock(&dir, &format!("--action {action_name}")) else {
+        return ExitCode::FAILURE;
+    };
     let Some(playbook) = action.playbook() else {
         return write_project(&project, &dir);
     };
@@ -321,7 +333,7 @@ fn run_action(args: &RunArgs) -> ExitCode {
 /// Loads the description and renders the project that goes into `dir`;
 /// `None` once the errors are reported.
 fn project(srcs: &[SrcArg], dir: &Path) -> Option<(Model, Project)> {
-    let model = load(srcs)?;
+    let model = load(srcs, Some(dir))?;
     let opts = hadeploy_codegen::Options {
         project_dir: Some(dir.to_path_buf()),
         source_dir: std::env::current_dir().ok(),
@@ -331,6 +343,21 @@ fn project(srcs: &[SrcArg], dir: &Path) -> Option<(Model, Project)> {
         Ok(project) => Some((model, project)),
         Err(e) => {
             eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+/// The working folder's lock, or `None` once the reason is reported.
+fn lock(dir: &Path, who: &str) -> Option<hadeploy_codegen::Lock> {
+    // A folder that is not ours gets no lock file beside it either.
+    match hadeploy_codegen::check_ours(dir).and_then(|()| hadeploy_codegen::lock(dir, who)) {
+        Ok(lock) => Some(lock),
+        Err(e) => {
+            eprintln!("error: {e}");
+            if matches!(e, hadeploy_codegen::WriteError::Busy { .. }) {
+                eprintln!("help: wait for it to end, or give this run another `--workingFolder`");
+            }
             None
         }
     }
@@ -471,8 +498,8 @@ fn run_status(dir: &Path, extra: &[String], format: Format, hosts: &[String]) ->
     }
 }
 
-fn load(srcs: &[SrcArg]) -> Option<Model> {
-    match hadeploy_model::load(srcs) {
+fn load(srcs: &[SrcArg], working_folder: Option<&Path>) -> Option<Model> {
+    match hadeploy_model::load_for(srcs, working_folder) {
         Ok(model) => Some(model),
         Err(diags) => {
             // Coloured on a terminal; anstream strips the colours otherwise,

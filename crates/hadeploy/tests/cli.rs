@@ -667,3 +667,108 @@ fn check_neither_follows_links_nor_opens_pipes_nor_prints_passwords() {
     assert!(!stdout.contains("secret-1") && !stdout.contains("secret-2"), "{stdout}");
     assert!(stdout.contains("<redacted>"), "{stdout}");
 }
+
+/// A second run on a working folder in use is refused, naming the run that
+/// holds it, and leaves the deployment's project alone; once the first has
+/// ended, the next run goes ahead and clears what an interrupted run left.
+#[test]
+fn a_working_folder_in_use_is_locked_for_the_whole_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = fake_ansible_playbook(
+        tmp.path(),
+        "echo $$ > ../pid.tmp && mv ../pid.tmp ../pid.txt\nwhile [ ! -e ../go ]; do sleep 0.05; done\n",
+    );
+    let app = fixtures().join("seed/simple/app.yml");
+    let first = std::process::Command::new(assert_cmd::cargo::cargo_bin("hadeploy"))
+        .current_dir(tmp.path())
+        .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+        .arg("--src")
+        .arg(&app)
+        .args(["--action", "deploy"])
+        .spawn()
+        .unwrap();
+    wait_for_file(&tmp.path().join("pid.txt"));
+    let marker_before = std::fs::metadata(tmp.path().join("hadeploy-work/deploy.yml")).unwrap();
+    let out = hadeploy(tmp.path())
+        .arg("--src")
+        .arg(&app)
+        .args(["--action", "none"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "`hadeploy-work` is in use by another run of hadeploy (pid {}: --action deploy)",
+            first.id()
+        )),
+        "{stderr}"
+    );
+    let marker_after = std::fs::metadata(tmp.path().join("hadeploy-work/deploy.yml")).unwrap();
+    assert_eq!(marker_before.modified().unwrap(), marker_after.modified().unwrap());
+    std::fs::write(tmp.path().join("go"), "").unwrap();
+    let mut first = first;
+    assert!(first.wait().unwrap().success());
+    // What a run killed while writing leaves beside the folder.
+    std::fs::create_dir_all(tmp.path().join(".hadeploy-work.tmp-999999/roles")).unwrap();
+    std::fs::create_dir_all(tmp.path().join(".hadeploy-work.old-999998")).unwrap();
+    let out = hadeploy(tmp.path())
+        .arg("--src")
+        .arg(&app)
+        .args(["--action", "none"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-") || n.contains(".old-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A description, key or template inside the working folder would be
+/// deleted with it by the next run: refused, at the line that names it.
+#[test]
+fn inputs_inside_the_working_folder_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(work.join("keys")).unwrap();
+    std::fs::write(work.join(hadeploy_codegen::MARKER), "").unwrap();
+    std::fs::copy(
+        fixtures().join("seed/improved/keys/tsup_id.pub"),
+        work.join("keys/tsup.pub"),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("app.yml"),
+        "hosts:\n- { name: en1, ssh_host: 10.0.0.1 }\nusers:\n- { login: tsup, authorized_keys: [work/keys/tsup.pub] }\n",
+    )
+    .unwrap();
+    std::fs::write(work.join("more.yml"), "vars: { a: 1 }\n").unwrap();
+    let out = hadeploy(tmp.path())
+        .args([
+            "--src",
+            "app.yml",
+            "--src",
+            "work/more.yml",
+            "--action",
+            "none",
+            "--workingFolder",
+            "./work/",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`work/more.yml` is inside the working folder"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`work/keys/tsup.pub` is inside the working folder"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--> app.yml:4:"), "{stderr}");
+    assert!(work.join("keys/tsup.pub").exists() && work.join("more.yml").exists());
+}

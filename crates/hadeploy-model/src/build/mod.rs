@@ -302,6 +302,7 @@ impl Cx<'_> {
             );
             return None;
         };
+        self.sources.note_input(path.clone(), Some(src.span));
         Some(if scheme == "file" {
             LocalSource::File(path)
         } else {
