@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use hadeploy_model::Model;
 
 pub use host_vars::sudoers_rule;
-pub use write::{Drift, Lock, MARKER, MAX_SHOWN, OnDisk, WriteError, check, check_ours, lock, write};
+pub use write::{Drift, Lock, MARKER, MAX_SHOWN, OnDisk, WriteError, check, check_ours, lock, write, write_unless};
 
 /// Choices that are not part of the description.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -25,6 +25,9 @@ pub enum WriteError {
         /// What the other run wrote into the lock file: its pid and arguments.
         holder: String,
     },
+    /// The run was asked to stop while writing; nothing was left behind.
+    #[error("stopped while writing `{0}`; it is as it was")]
+    Interrupted(PathBuf),
     /// A path of the project would leave the folder.
     #[error("`{0}` is not a relative path inside the project")]
     BadPath(String),
@@ -174,13 +177,22 @@ pub fn lock(dir: &Path, _who: &str) -> Result<Lock, WriteError> {
 /// # Errors
 /// [`WriteError::NotOurs`] for a folder hadeploy did not create; I/O errors.
 pub fn write(project: &Project, dir: &Path) -> Result<(), WriteError> {
+    write_unless(project, dir, &|| false)
+}
+
+/// [`write`], stopping as soon as `stop` answers true (it is asked before
+/// each file): the temporary folder is removed and `dir` left as it was.
+///
+/// # Errors
+/// As [`write`], and [`WriteError::Interrupted`].
+pub fn write_unless(project: &Project, dir: &Path, stop: &dyn Fn() -> bool) -> Result<(), WriteError> {
     check_ours(dir)?;
     let (parent, name) = lock_path(dir);
     let dir = &parent.join(&name);
     std::fs::create_dir_all(&parent).map_err(io(&parent))?;
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-    let result = fill(project, &tmp).and_then(|()| {
+    let result = fill(project, &tmp, stop).and_then(|()| {
         if dir.exists() {
             std::fs::rename(dir, &old).map_err(io(dir))?;
             if let Err(e) = std::fs::rename(&tmp, dir) {
@@ -195,13 +207,17 @@ pub fn write(project: &Project, dir: &Path) -> Result<(), WriteError> {
             std::fs::rename(&tmp, dir).map_err(io(dir))
         }
     });
+    let result = result.map_err(|e| match e {
+        WriteError::Interrupted(_) => WriteError::Interrupted(dir.clone()),
+        e => e,
+    });
     if result.is_err() && tmp.exists() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     result
 }
 
-fn fill(project: &Project, tmp: &Path) -> Result<(), WriteError> {
+fn fill(project: &Project, tmp: &Path, stop: &dyn Fn() -> bool) -> Result<(), WriteError> {
     if tmp.exists() {
         std::fs::remove_dir_all(tmp).map_err(io(tmp))?;
     }
@@ -218,6 +234,9 @@ fn fill(project: &Project, tmp: &Path) -> Result<(), WriteError> {
     // and a `stat` per file.
     let mut made: HashSet<PathBuf> = HashSet::from([tmp.to_path_buf()]);
     for (rel, bytes) in project {
+        if stop() {
+            return Err(WriteError::Interrupted(tmp.to_path_buf()));
+        }
         let p = checked(tmp, rel)?;
         if let Some(d) = p.parent()
             && !made.contains(d)
@@ -462,5 +481,40 @@ fn collect(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String,
             };
             out.insert(rel.to_string_lossy().into_owned(), kind);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// A run stopped half way through writing (Ctrl-C during generation)
+    /// leaves the folder as it was and no temporary copy beside it.
+    #[test]
+    fn an_interrupted_write_leaves_nothing_behind() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("work");
+        let mut project = Project::new();
+        for i in 0..20 {
+            project.insert(format!("roles/r{i}/main.yml"), b"---\n".to_vec());
+        }
+        write(&project, &dir).unwrap();
+        project.insert("new.yml".into(), b"new\n".to_vec());
+        let asked = Cell::new(0);
+        let stop = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 10
+        };
+        let e = write_unless(&project, &dir, &stop).unwrap_err();
+        assert!(matches!(e, WriteError::Interrupted(_)), "{e}");
+        assert!(!dir.join("new.yml").exists());
+        assert!(dir.join("roles/r19/main.yml").exists());
+        let names: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["work".to_string()]);
     }
 }

@@ -225,6 +225,7 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Some(Command::Generate { src, out, check }) => {
             let dir = out.unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));
+            let interrupt = child::Interrupt::catch();
             let Some((_, project)) = project(&src.parsed(), &dir) else {
                 return ExitCode::FAILURE;
             };
@@ -235,7 +236,7 @@ pub fn run(cli: Cli) -> ExitCode {
             let Some(_lock) = lock(&dir, "generate") else {
                 return ExitCode::FAILURE;
             };
-            write_project(&project, &dir)
+            write_project(&project, &dir, &interrupt)
         }
         Some(Command::Schema) => {
             let schema = serde_json::to_string_pretty(&hadeploy_model::json_schema()).expect("the schema serializes");
@@ -294,6 +295,7 @@ fn run_action(args: &RunArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let srcs: Vec<SrcArg> = args.src.iter().map(|s| SrcArg::parse(s)).collect();
+    let interrupt = child::Interrupt::catch();
     let dir = args
         .working_folder
         .clone()
@@ -311,22 +313,29 @@ fn run_action(args: &RunArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let Some(playbook) = action.playbook() else {
-        return write_project(&project, &dir);
+        return write_project(&project, &dir, &interrupt);
     };
-    if let Err(e) = hadeploy_codegen::write(&project, &dir) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
+    let written = write_project(&project, &dir, &interrupt);
+    if written != ExitCode::SUCCESS {
+        return written;
     }
     if action == Action::Status {
         let hosts: Vec<String> = model.hosts.keys().cloned().collect();
-        return run_status(&dir, &args.playbook_args(), args.format.unwrap_or_default(), &hosts);
+        return run_status(
+            &dir,
+            &args.playbook_args(),
+            args.format.unwrap_or_default(),
+            &hosts,
+            &interrupt,
+        );
     }
-    match child::status(&mut playbook_command(&dir, playbook, &args.playbook_args())) {
+    let mut cmd = playbook_command(&dir, playbook, &args.playbook_args());
+    match child::status(&mut cmd, &interrupt) {
         Ok(ran) => match ran.signal {
-            Some(signal) => child::interrupted(signal),
+            Some(signal) => child::interrupted(signal, STOPPED),
             None => exit_code(ran.result),
         },
-        Err(e) => cannot_run(&e, &dir),
+        Err(e) => cannot_run(&e, &dir, &interrupt),
     }
 }
 
@@ -363,12 +372,22 @@ fn lock(dir: &Path, who: &str) -> Option<hadeploy_codegen::Lock> {
     }
 }
 
-fn write_project(project: &Project, dir: &Path) -> ExitCode {
-    match hadeploy_codegen::write(project, dir) {
+/// What an interrupted run says it stopped.
+const STOPPED: &str = "`ansible-playbook` was stopped";
+
+/// Writes the project, unless a stopping signal came (before or during):
+/// then nothing is left behind and the exit code is 128 + the signal.
+fn write_project(project: &Project, dir: &Path, interrupt: &child::Interrupt) -> ExitCode {
+    let stopped = |signal| child::interrupted(signal, &format!("`{}` was not written", dir.display()));
+    if let Some(signal) = interrupt.signal() {
+        return stopped(signal);
+    }
+    match hadeploy_codegen::write_unless(project, dir, &|| interrupt.signal().is_some()) {
         Ok(()) => {
             eprintln!("generated the Ansible project in `{}`", dir.display());
             ExitCode::SUCCESS
         }
+        Err(hadeploy_codegen::WriteError::Interrupted(_)) => stopped(interrupt.signal().unwrap_or(2)),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -417,17 +436,29 @@ fn ansible_playbook() -> std::ffi::OsString {
 
 /// `ansible-playbook`'s exit status as ours.
 fn exit_code(status: std::process::ExitStatus) -> ExitCode {
-    match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        None => {
-            eprintln!("error: `ansible-playbook` was killed by a signal");
+    #[cfg(unix)]
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    #[cfg(not(unix))]
+    let signal: Option<i32> = None;
+    match (status.code(), signal) {
+        (Some(0), _) => ExitCode::SUCCESS,
+        (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        // As a shell reports it: 128 + the signal, not the "invalid description" code.
+        (None, Some(n)) => {
+            eprintln!("error: `ansible-playbook` was killed by signal {n}");
+            ExitCode::from(u8::try_from(128 + n).unwrap_or(1))
+        }
+        (None, None) => {
+            eprintln!("error: `ansible-playbook` was killed");
             ExitCode::FAILURE
         }
     }
 }
 
-fn cannot_run(e: &std::io::Error, dir: &Path) -> ExitCode {
+fn cannot_run(e: &std::io::Error, dir: &Path, interrupt: &child::Interrupt) -> ExitCode {
+    if let Some(signal) = interrupt.signal() {
+        return child::interrupted(signal, "`ansible-playbook` was not started");
+    }
     eprintln!("error: cannot run `{}`: {e}", ansible_playbook().to_string_lossy());
     eprintln!(
         "help: install Ansible (`pip install ansible-core`), or set HADEPLOY_ANSIBLE_PLAYBOOK to its path; \
@@ -443,7 +474,13 @@ fn cannot_run(e: &std::io::Error, dir: &Path) -> ExitCode {
 /// so that standard output holds only the table; as JSON, it is shown only
 /// when `ansible-playbook` fails. Exit status: `ansible-playbook`'s when it
 /// fails, 4 when a host could not be reached, else 0.
-fn run_status(dir: &Path, extra: &[String], format: Format, hosts: &[String]) -> ExitCode {
+fn run_status(
+    dir: &Path,
+    extra: &[String],
+    format: Format,
+    hosts: &[String],
+    interrupt: &child::Interrupt,
+) -> ExitCode {
     let out_dir = match tempfile::Builder::new().prefix("hadeploy-status-").tempdir() {
         Ok(d) => d,
         Err(e) => {
@@ -456,8 +493,8 @@ fn run_status(dir: &Path, extra: &[String], format: Format, hosts: &[String]) ->
     args.extend(extra.iter().cloned());
     let mut cmd = playbook_command(dir, "status.yml", &args);
     let ran = match format {
-        Format::Table => child::status(cmd.stdout(std::io::stderr())),
-        Format::Json => child::output(&mut cmd).map(|ran| {
+        Format::Table => child::status(cmd.stdout(std::io::stderr()), interrupt),
+        Format::Json => child::output(&mut cmd, interrupt).map(|ran| {
             if !ran.result.status.success() {
                 let _ = std::io::stderr().write_all(&ran.result.stdout);
                 let _ = std::io::stderr().write_all(&ran.result.stderr);
@@ -471,9 +508,9 @@ fn run_status(dir: &Path, extra: &[String], format: Format, hosts: &[String]) ->
     let status = match ran {
         Ok(child::Ran {
             signal: Some(signal), ..
-        }) => return child::interrupted(signal),
+        }) => return child::interrupted(signal, STOPPED),
         Ok(ran) => ran.result,
-        Err(e) => return cannot_run(&e, dir),
+        Err(e) => return cannot_run(&e, dir, interrupt),
     };
     let report = status::collect(out_dir.path(), hosts);
     match format {

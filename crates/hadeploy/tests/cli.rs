@@ -772,3 +772,117 @@ fn inputs_inside_the_working_folder_are_refused() {
     assert!(stderr.contains("--> app.yml:4:"), "{stderr}");
     assert!(work.join("keys/tsup.pub").exists() && work.join("more.yml").exists());
 }
+
+/// Whether process `pid` still exists.
+fn alive(pid: u32) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// Waits up to 20 s for process `pid` to be gone.
+fn wait_gone(pid: u32) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while alive(pid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    true
+}
+
+/// hadeploy started on the simple case with a fake ansible-playbook running
+/// `script`, standard input not a terminal; returns it once the fake wrote
+/// its pid (and its background job's) into `pid.txt`.
+fn deploy_with(tmp: &Path, script: &str, env: &[(&str, &str)]) -> (std::process::Child, Vec<u32>) {
+    let fake = fake_ansible_playbook(tmp, script);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hadeploy"))
+        .current_dir(tmp)
+        .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+        .envs(env.iter().copied())
+        .arg("--src")
+        .arg(fixtures().join("seed/simple/app.yml"))
+        .args(["--action", "deploy"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = tmp.join("pid.txt");
+    wait_for_file(&pid_file);
+    let pids = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    (child, pids)
+}
+
+/// SIGKILL and SIGQUIT, which once left ansible-playbook deploying alone:
+/// the kernel's parent-death signal, or hadeploy itself, stops it and every
+/// process of its group.
+#[cfg(target_os = "linux")]
+#[test]
+fn killing_hadeploy_outright_stops_ansible_playbook_and_its_group() {
+    for signal in ["KILL", "QUIT"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (child, pids) = deploy_with(
+            tmp.path(),
+            "sleep 300 & s=$!\ntrap 'echo TERM > ../got.txt; kill $s; exit 9' TERM\n\
+             echo $$ $s > ../pid.tmp && mv ../pid.tmp ../pid.txt\nwait $s\n",
+            &[],
+        );
+        send_signal(signal, child.id());
+        let out = child.wait_with_output().unwrap();
+        for pid in &pids {
+            assert!(
+                wait_gone(*pid),
+                "SIG{signal}: process {pid} of ansible-playbook's group still runs"
+            );
+        }
+        let got = std::fs::read_to_string(tmp.path().join("got.txt")).unwrap_or_default();
+        assert_eq!(got.trim(), "TERM", "SIG{signal}: ansible-playbook was not told to stop");
+        if signal == "QUIT" {
+            assert_eq!(out.status.code(), Some(131), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+/// An ansible-playbook that ignores SIGTERM is killed, with everything in
+/// its group, once the grace period is over; hadeploy then exits 128 + 15.
+#[test]
+fn an_ansible_playbook_ignoring_sigterm_is_killed_after_the_grace_period() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (child, pids) = deploy_with(
+        tmp.path(),
+        "trap '' TERM INT\nsleep 300 & s=$!\necho $$ $s > ../pid.tmp && mv ../pid.tmp ../pid.txt\nwait $s\nwait $s\n",
+        &[("HADEPLOY_STOP_GRACE", "1")],
+    );
+    send_signal("TERM", child.id());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", String::from_utf8_lossy(&out.stderr));
+    for pid in &pids {
+        assert!(wait_gone(*pid), "process {pid} outlived its group's SIGKILL");
+    }
+}
+
+/// An ansible-playbook killed by a signal is not an "invalid description"
+/// (exit 1): hadeploy exits 128 + the signal, as a shell would.
+#[test]
+fn an_ansible_playbook_killed_by_a_signal_gives_128_plus_its_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = fake_ansible_playbook(tmp.path(), "kill -SEGV $$\n");
+    let out = hadeploy(tmp.path())
+        .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+        .arg("--src")
+        .arg(fixtures().join("seed/simple/app.yml"))
+        .args(["--action", "deploy"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(128 + 11), "{stderr}");
+    assert!(stderr.contains("killed by signal 11"), "{stderr}");
+}
