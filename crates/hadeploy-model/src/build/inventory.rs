@@ -799,7 +799,12 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
             sect = match h.split_once(':') {
                 Some((g, "children")) => Sect::Children(g.to_string()),
                 Some((g, "vars")) => Sect::Vars(g.to_string()),
-                Some(_) => return Err(format!("line {}: unknown section `[{h}]`", n + 1)),
+                Some(_) => {
+                    return Err(format!(
+                        "line {}: a section is `[group]`, `[group:children]` or `[group:vars]`",
+                        n + 1
+                    ));
+                }
                 None => Sect::Hosts(h.to_string()),
             };
             let (Sect::Hosts(g) | Sect::Children(g) | Sect::Vars(g)) = &sect;
@@ -811,19 +816,24 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
         }
         match &sect {
             Sect::Hosts(g) => {
-                let mut words = line.split_whitespace();
-                let name = words.next().unwrap_or_default().to_string();
+                // As Ansible reads a host line: split like a POSIX shell,
+                // quotes removed, `#` starting a comment.
+                let words = shlex::split(line).ok_or(format!("line {}: a quote is not closed", n + 1))?;
+                let mut words = words.into_iter();
+                let name = words.next().unwrap_or_default();
                 if name.contains('[') {
-                    return Err(format!("line {}: host ranges like `{name}` are not supported", n + 1));
+                    return Err(format!("line {}: host ranges are not supported", n + 1));
                 }
                 ini_name(&name, "host", n)?;
                 let vars = inv.hosts.entry(name.clone()).or_default();
                 for w in words {
                     let (k, v) = w
                         .split_once('=')
-                        .ok_or(format!("line {}: `{w}` is not `key=value`", n + 1))?;
+                        .ok_or(format!("line {}: a host variable is not written `key=value`", n + 1))?;
                     ini_var(k, n)?;
-                    vars.insert(k.to_string(), v.trim_matches(['"', '\'']).to_string());
+                    let v = python_value(v);
+                    ini_value(k, &v, n)?;
+                    vars.insert(k.to_string(), v);
                 }
                 groups.entry(g.clone()).or_default().0.push(name);
             }
@@ -832,14 +842,15 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
                 groups.entry(g.clone()).or_default().1.push(line.to_string());
             }
             Sect::Vars(g) => {
+                // As Ansible reads a `[group:vars]` line: split at the first
+                // `=`, the value read as a Python literal where it is one.
                 let (k, v) = line
                     .split_once('=')
-                    .ok_or(format!("line {}: `{line}` is not `key=value`", n + 1))?;
+                    .ok_or(format!("line {}: a group variable is not written `key=value`", n + 1))?;
                 ini_var(k.trim(), n)?;
-                group_vars
-                    .entry(g.clone())
-                    .or_default()
-                    .insert(k.trim().to_string(), v.trim().trim_matches(['"', '\'']).to_string());
+                let v = python_value(v.trim());
+                ini_value(k.trim(), &v, n)?;
+                group_vars.entry(g.clone()).or_default().insert(k.trim().to_string(), v);
             }
         }
     }
@@ -877,12 +888,42 @@ fn ini_name(name: &str, what: &str, line: usize) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
+        // The name itself is not quoted: the file may not be an inventory at all.
         Err(format!(
-            "line {}: the {what} name `{}` holds characters other than letters, digits, `_`, `-` and `.`",
+            "line {}: a {what} name holds characters other than letters, digits, `_`, `-` and `.`",
             line + 1,
-            name.escape_debug()
         ))
     }
+}
+
+/// A value as Ansible's INI inventory reads it: a quoted Python string
+/// literal loses its quotes (`'a b'`, `"a b"`); anything else stays as written.
+fn python_value(v: &str) -> String {
+    let quoted = |q: char| v.len() >= 2 && v.starts_with(q) && v.ends_with(q);
+    if quoted('"') || quoted('\'') {
+        let inner = &v[1..v.len() - 1];
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            match (c, chars.clone().next()) {
+                ('\\', Some(n @ ('\\' | '\'' | '"'))) => {
+                    out.push(n);
+                    chars.next();
+                }
+                _ => out.push(c),
+            }
+        }
+        return out;
+    }
+    v.to_string()
+}
+
+/// A value checked as the description checks the same attribute.
+fn ini_value(key: &str, value: &str, line: usize) -> Result<(), String> {
+    if matches!(key, "ansible_port" | "ansible_ssh_port") && !value.parse::<u16>().is_ok_and(|p| p >= 1) {
+        return Err(format!("line {}: `{key}` must be a port number, 1 to 65535", line + 1));
+    }
+    Ok(())
 }
 
 /// A variable name of an INI inventory, as Ansible requires it.
@@ -893,9 +934,8 @@ fn ini_var(key: &str, line: usize) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "line {}: `{}` is not a variable name (letters, digits and `_`)",
-            line + 1,
-            key.escape_debug()
+            "line {}: a variable name is not letters, digits and `_`",
+            line + 1
         ))
     }
 }
@@ -927,6 +967,42 @@ mod tests {
                 ("cluster".to_string(), vec![], vec!["edges".to_string()])
             ]
         );
+    }
+
+    #[test]
+    fn splits_host_lines_as_ansible_does() {
+        let inv = parse_ini_inventory(
+            "h1 ansible_ssh_common_args='-o StrictHostKeyChecking=no' msg=\"a b\" # a comment\n\
+             [g:vars]\nquoted = 'x y'\nplain = a 'b' c\n[g]\nh1\n",
+        )
+        .unwrap();
+        let h1 = &inv.hosts["h1"];
+        assert_eq!(h1["ansible_ssh_common_args"], "-o StrictHostKeyChecking=no");
+        assert_eq!(h1["msg"], "a b");
+        assert_eq!(h1["quoted"], "x y");
+        assert_eq!(h1["plain"], "a 'b' c");
+        assert_eq!(h1.len(), 4);
+    }
+
+    #[test]
+    fn checks_ports_and_quotes_no_content() {
+        for (text, why) in [
+            (
+                "h1 ansible_port=70000\n",
+                "line 1: `ansible_port` must be a port number",
+            ),
+            (
+                "[g:vars]\nansible_port=ssh\n",
+                "line 2: `ansible_port` must be a port number",
+            ),
+            ("h1 a='open\n", "line 1: a quote is not closed"),
+            ("root:$y$j9T$c2VjcmV0:19000:0:99999:7:::\n", "line 1: a host name"),
+            ("h1 secret-token\n", "line 1: a host variable is not written"),
+        ] {
+            let e = parse_ini_inventory(text).unwrap_err();
+            assert!(e.starts_with(why), "{e}");
+            assert!(!e.contains("c2VjcmV0") && !e.contains("secret-token"), "{e}");
+        }
     }
 
     #[test]
