@@ -73,6 +73,12 @@ pub fn relative_to(path: &Path, from: &Path) -> PathBuf {
     out
 }
 
+/// Largest project generated, all files together. The 5000-program,
+/// 100-host benchmark writes about 60 MiB; a description whose variables
+/// multiply past this (a long value used in many paths on many hosts) is
+/// refused instead of filling the disk and the memory.
+pub const MAX_PROJECT_BYTES: usize = 256 << 20;
+
 /// A generated project: relative path -> content, sorted, so that the same
 /// model always gives the same bytes.
 pub type Project = BTreeMap<String, Vec<u8>>;
@@ -95,6 +101,12 @@ pub enum RenderError {
         what: String,
         /// Why it cannot be written.
         reason: String,
+    },
+    /// The project would be larger than [`MAX_PROJECT_BYTES`].
+    #[error("the project would be larger than {} MiB (reached at `{at}`)", MAX_PROJECT_BYTES >> 20)]
+    TooLarge {
+        /// The file being added when the limit was crossed.
+        at: String,
     },
     /// A template failed (a bug, or a value refused by a quoting filter).
     #[error("cannot render `{template}`: {message}")]

@@ -13,7 +13,7 @@ use tera::Tera;
 use crate::host_vars::HostVars;
 use crate::quote::{self, IniError};
 use crate::templates::{self as t, render};
-use crate::{Options, Project, RenderError};
+use crate::{MAX_PROJECT_BYTES, Options, Project, RenderError};
 
 /// A variable name, safe as a plain YAML key.
 fn is_var_name(k: &str) -> bool {
@@ -123,6 +123,8 @@ pub struct Renderer<'a> {
     opts: &'a Options,
     tera: &'a Tera,
     project: Project,
+    /// Bytes of the project so far, against [`MAX_PROJECT_BYTES`].
+    bytes: usize,
 }
 
 impl<'a> Renderer<'a> {
@@ -132,11 +134,20 @@ impl<'a> Renderer<'a> {
             opts,
             tera,
             project: Project::new(),
+            bytes: 0,
         }
     }
 
-    fn put(&mut self, path: impl Into<String>, text: impl Into<Vec<u8>>) {
-        self.project.insert(path.into(), text.into());
+    /// Adds a file, within [`MAX_PROJECT_BYTES`] for the whole project: a
+    /// long value used in many places on many hosts must not fill the disk.
+    fn put(&mut self, path: impl Into<String>, text: impl Into<Vec<u8>>) -> Result<(), RenderError> {
+        let (path, text) = (path.into(), text.into());
+        self.bytes = self.bytes.saturating_add(text.len());
+        if self.bytes > MAX_PROJECT_BYTES {
+            return Err(RenderError::TooLarge { at: path });
+        }
+        self.project.insert(path, text);
+        Ok(())
     }
 
     pub fn render(mut self) -> Result<Project, RenderError> {
@@ -147,9 +158,9 @@ impl<'a> Renderer<'a> {
                 host_key_checking: self.opts.host_key_checking,
             },
         )?;
-        self.put(t::ANSIBLE_CFG.0, cfg);
+        self.put(t::ANSIBLE_CFG.0, cfg)?;
         let inv = render(self.tera, t::INVENTORY, &self.inventory())?;
-        self.put(t::INVENTORY.0, inv);
+        self.put(t::INVENTORY.0, inv)?;
         let mut vault = Vec::new();
         for (k, v) in &self.model.encrypted_vars {
             // Written unquoted in a block scalar: a vault holds nothing else.
@@ -168,7 +179,7 @@ impl<'a> Renderer<'a> {
             vault,
         };
         let vars = render(self.tera, t::GROUP_VARS, &vars)?;
-        self.put(t::GROUP_VARS.0, vars);
+        self.put(t::GROUP_VARS.0, vars)?;
         for pb in t::PLAYBOOKS {
             let text = render(
                 self.tera,
@@ -177,15 +188,16 @@ impl<'a> Renderer<'a> {
                     exit_on_fail: self.model.exit_on_fail,
                 },
             )?;
-            self.put(pb.0, text);
+            self.put(pb.0, text)?;
         }
         for (path, text) in t::STATIC {
-            self.put(path, text);
+            self.put(path, text)?;
         }
         for (i, f) in self.model.files.iter().enumerate() {
             if let FileSource::File { path } | FileSource::Template { path } = &f.src {
                 let dest = file_copy_path(i, f);
-                self.put(dest, read(path)?);
+                let room = MAX_PROJECT_BYTES.saturating_sub(self.bytes);
+                self.put(dest, read_within(path, room)?)?;
             }
         }
         for s in &self.model.supervisors {
@@ -202,7 +214,7 @@ impl<'a> Renderer<'a> {
             }
             text.clear();
             host_vars.host(x, h, &mut text)?;
-            self.put(format!("host_vars/{}.yml", h.name), text.as_bytes());
+            self.put(format!("host_vars/{}.yml", h.name), text.as_bytes())?;
         }
         Ok(self.project)
     }
@@ -307,7 +319,7 @@ impl<'a> Renderer<'a> {
                 render(self.tera, t::SUPERVISORD_CONF, &view)?.into_bytes()
             }
         };
-        self.put(format!("{dir}/supervisord.conf"), conf);
+        self.put(format!("{dir}/supervisord.conf"), conf)?;
         let unit = UnitView {
             name: &s.name,
             user: &s.user,
@@ -316,9 +328,9 @@ impl<'a> Renderer<'a> {
             runtime_dirs: runtime_dirs(s),
         };
         let unit = render(self.tera, t::SUPERVISORD_UNIT, &unit)?;
-        self.put(format!("{dir}/{}", s.unit), unit);
+        self.put(format!("{dir}/{}", s.unit), unit)?;
         let ctl = render(self.tera, t::SUPERVISORCTL, &unit_view_ctl(s))?;
-        self.put(format!("{dir}/supervisorctl_{}", s.name), ctl);
+        self.put(format!("{dir}/supervisorctl_{}", s.name), ctl)?;
         for p in &s.programs {
             let text = match &p.conf_file_src {
                 Some(LocalSource::File(path) | LocalSource::Template(path)) => read(path)?,
@@ -329,7 +341,7 @@ impl<'a> Renderer<'a> {
                     })?
                     .into_bytes(),
             };
-            self.put(format!("{dir}/programs/{}_prg.ini", p.name), text);
+            self.put(format!("{dir}/programs/{}_prg.ini", p.name), text)?;
         }
         for g in &s.groups {
             let view = GroupView {
@@ -339,7 +351,7 @@ impl<'a> Renderer<'a> {
                 priority: g.priority,
             };
             let text = render(self.tera, t::GROUP_INI, &view)?;
-            self.put(format!("{dir}/programs/{}_grp.ini", g.name), text);
+            self.put(format!("{dir}/programs/{}_grp.ini", g.name), text)?;
         }
         Ok(())
     }
@@ -501,6 +513,21 @@ pub(crate) fn file_copy_path(i: usize, f: &hadeploy_model::File) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!("{folder}/{i:02}_{base}")
+}
+
+/// Reads a local source that goes into the project whole, refusing it
+/// before reading when it is larger than `room`.
+fn read_within(path: &Path, room: usize) -> Result<Vec<u8>, RenderError> {
+    let len = std::fs::metadata(path).map_err(|source| RenderError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if usize::try_from(len.len()).unwrap_or(usize::MAX) > room {
+        return Err(RenderError::TooLarge {
+            at: path.display().to_string(),
+        });
+    }
+    read(path)
 }
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, RenderError> {

@@ -352,6 +352,12 @@ fn project(srcs: &[SrcArg], dir: &Path) -> Option<(Model, Project)> {
         Ok(project) => Some((model, project)),
         Err(e) => {
             eprintln!("error: {e}");
+            if matches!(e, hadeploy_codegen::RenderError::TooLarge { .. }) {
+                eprintln!(
+                    "help: look for a long value used in many paths or on many hosts, or a large `file://` source; \
+                     nothing was written"
+                );
+            }
             None
         }
     }

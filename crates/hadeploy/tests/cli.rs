@@ -886,3 +886,38 @@ fn an_ansible_playbook_killed_by_a_signal_gives_128_plus_its_number() {
     assert_eq!(out.status.code(), Some(128 + 11), "{stderr}");
     assert!(stderr.contains("killed by signal 11"), "{stderr}");
 }
+
+/// A long variable used in many paths on many hosts once wrote 800 MB: the
+/// project is bounded, the run fails with a clear error and writes nothing.
+#[test]
+fn a_description_that_multiplies_into_a_huge_project_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = "a".repeat((1 << 20) - 100);
+    let hosts: String = (0..100)
+        .map(|i| format!("- {{ name: h{i}, ssh_host: 10.0.0.{} }}\n", i + 1))
+        .collect();
+    let folders: String = (0..8)
+        .map(|i| format!("- {{ path: \"/opt/x{i}/${{big}}\", owner: app, group: app, mode: '0755' }}\n"))
+        .collect();
+    std::fs::write(
+        tmp.path().join("app.yml"),
+        format!("vars:\n  big: {big}\nhosts:\n{hosts}folders:\n{folders}"),
+    )
+    .unwrap();
+    let out = hadeploy(tmp.path())
+        .args(["--src", "app.yml", "--action", "none"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: the project would be larger than 256 MiB"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help: "), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("app.yml")]);
+}
