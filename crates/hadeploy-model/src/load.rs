@@ -152,10 +152,14 @@ impl Loader {
         let text = match read_source(&path) {
             Ok(text) => text,
             Err(reason) => {
+                let missing = reason == "no such file";
                 let d = place(ErrorKind::Read { path: shown, reason });
-                sink.push(d.maybe_help(
-                    included_at.map(|_| "include paths are relative to the file that names them".to_string()),
-                ));
+                sink.push(
+                    d.maybe_help(
+                        (missing && included_at.is_some())
+                            .then(|| "include paths are relative to the file that names them".to_string()),
+                    ),
+                );
                 return;
             }
         };
@@ -214,8 +218,12 @@ impl Loader {
                 if !quotable {
                     self.sources.forget_text(file);
                 }
-                let help = match kind {
+                let help = match &kind {
+                    ErrorKind::Syntax(m) if m.starts_with("the tag") => {
+                        "write the value without the tag (a `!vault` value belongs in `encrypted_vars`)"
+                    }
                     ErrorKind::Syntax(_) => "check the indentation and the quoting around this position",
+                    ErrorKind::InvalidValue { .. } => "remove `#jinja2:` from the start of the value",
                     _ => {
                         "the loader refuses inputs this large or deep; look for aliases (`*name`) nested in each other"
                     }
@@ -454,6 +462,13 @@ impl Loader {
                         "a value is longer than {MAX_SCALAR} bytes once variables are substituted"
                     ));
                     self.limit(kind, span, sink);
+                    return Node::scalar(String::new(), false, span);
+                }
+                if tree::jinja_override(&out) {
+                    sink.push(
+                        Diagnostic::new(tree::jinja_override_error(), span)
+                            .help("this text only appears once variables are substituted: change the variables"),
+                    );
                     return Node::scalar(String::new(), false, span);
                 }
                 let cost = Cost {

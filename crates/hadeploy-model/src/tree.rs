@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle};
+use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 
 use crate::error::ErrorKind;
 use crate::span::{FileId, Span};
@@ -298,7 +298,8 @@ enum Frame {
 struct Builder<'b> {
     file: FileId,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, Cost)>,
+    /// Each anchored value, with its cost and its levels of lists and maps.
+    anchors: HashMap<usize, (Node, Cost, usize)>,
     docs: Vec<Node>,
     budget: &'b mut Budget,
 }
@@ -325,11 +326,17 @@ impl Builder<'_> {
                         at,
                     ));
                 }
-                let forced_str = tag
-                    .as_ref()
-                    .is_some_and(|t| t.handle == "tag:yaml.org,2002:" && t.suffix == "str");
-                let vault = tag.as_ref().is_some_and(|t| t.handle == "!" && t.suffix == "vault");
-                let plain = style == ScalarStyle::Plain && !forced_str && !vault;
+                if jinja_override(&text) {
+                    return Err((jinja_override_error(), at));
+                }
+                let tag = scalar_tag(tag.as_deref(), at)?;
+                let vault = tag == ScalarTag::Vault;
+                let plain = match tag {
+                    ScalarTag::None => style == ScalarStyle::Plain,
+                    ScalarTag::Str | ScalarTag::Vault => false,
+                    // `!!int "5"` is the integer 5.
+                    ScalarTag::Typed => true,
+                };
                 let cost = Cost {
                     nodes: 1,
                     bytes: text.len(),
@@ -342,13 +349,21 @@ impl Builder<'_> {
                 self.finish(node, anchor, cost)
             }
             Event::Alias(id) => {
-                let Some((node, cost)) = self.anchors.get(&id).cloned() else {
+                let Some((node, cost, depth)) = self.anchors.get(&id).cloned() else {
                     return Err((ErrorKind::Syntax("alias to an unknown anchor".into()), at));
                 };
+                // An alias brings its anchor's levels where it stands.
+                if self.stack.len() + depth > MAX_DEPTH {
+                    return Err((
+                        ErrorKind::Limit(format!("values are nested more than {MAX_DEPTH} levels deep")),
+                        at,
+                    ));
+                }
                 self.spend(cost, at)?;
                 self.finish(node, 0, cost)
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart(anchor, tag) => {
+                collection_tag(tag.as_deref(), "seq", at)?;
                 self.open(at)?;
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
@@ -358,7 +373,8 @@ impl Builder<'_> {
                 });
                 Ok(())
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(anchor, tag) => {
+                collection_tag(tag.as_deref(), "map", at)?;
                 self.open(at)?;
                 self.stack.push(Frame::Map {
                     entries: Vec::new(),
@@ -423,7 +439,7 @@ impl Builder<'_> {
             // The anchor keeps a copy: nested anchors would otherwise copy
             // the same values once per level for free.
             self.spend(cost, node.span)?;
-            self.anchors.insert(anchor, (node.clone(), cost));
+            self.anchors.insert(anchor, (node.clone(), cost, node.depth()));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
@@ -454,6 +470,71 @@ impl Builder<'_> {
             },
         }
         Ok(())
+    }
+}
+
+/// What a scalar's tag means here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScalarTag {
+    /// No tag: typed by its style.
+    None,
+    /// `!!str`: a string, however it is written.
+    Str,
+    /// `!!int`, `!!bool`, `!!float`, `!!null`: typed as if plain.
+    Typed,
+    /// `!vault`: an Ansible Vault value.
+    Vault,
+}
+
+const CORE: &str = "tag:yaml.org,2002:";
+
+/// The tags a scalar may carry: `!vault` and YAML's core scalar tags. Any
+/// other (`!!binary`, `!!timestamp`, `!custom`) would be dropped silently
+/// and the value read as something it is not: refused.
+fn scalar_tag(tag: Option<&Tag>, at: Span) -> Result<ScalarTag, (ErrorKind, Span)> {
+    let Some(t) = tag else { return Ok(ScalarTag::None) };
+    match (t.handle.as_str(), t.suffix.as_str()) {
+        (CORE, "str") => Ok(ScalarTag::Str),
+        (CORE, "int" | "bool" | "float" | "null") => Ok(ScalarTag::Typed),
+        ("!", "vault") => Ok(ScalarTag::Vault),
+        _ => Err(unsupported_tag(t, at)),
+    }
+}
+
+/// A list may be tagged `!!seq`, a map `!!map`; nothing else.
+fn collection_tag(tag: Option<&Tag>, core: &str, at: Span) -> Result<(), (ErrorKind, Span)> {
+    match tag {
+        None => Ok(()),
+        Some(t) if t.handle == CORE && t.suffix == core => Ok(()),
+        Some(t) => Err(unsupported_tag(t, at)),
+    }
+}
+
+fn unsupported_tag(t: &Tag, at: Span) -> (ErrorKind, Span) {
+    let shown = match t.handle.as_str() {
+        CORE => format!("!!{}", t.suffix),
+        h => format!("{h}{}", t.suffix),
+    };
+    (
+        ErrorKind::Syntax(format!(
+            "the tag `{}` is not read here: only `!vault` and YAML's core tags (`!!str`, `!!int`, `!!bool`, `!!float`, `!!null`, `!!seq`, `!!map`)",
+            shown.escape_debug()
+        )),
+        at,
+    )
+}
+
+/// Whether a value starts with `#jinja2:`, which makes Ansible read the
+/// rest of a template with other delimiters.
+pub(crate) fn jinja_override(text: &str) -> bool {
+    text.trim_start().starts_with("#jinja2:")
+}
+
+/// The error for a value [`jinja_override`] finds.
+pub(crate) fn jinja_override_error() -> ErrorKind {
+    ErrorKind::InvalidValue {
+        key: "value".into(),
+        reason: "a value starting with `#jinja2:` would change how Ansible reads every template it reaches".into(),
     }
 }
 

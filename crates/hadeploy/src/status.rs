@@ -129,7 +129,30 @@ pub fn table(report: &Map<String, Value>) -> String {
             }
         }
     }
-    out
+    escape_controls(&out)
+}
+
+/// The table with every control or invisible formatting character that a
+/// host reported (a program name, an error message) written as an escape,
+/// so that a host cannot move the cursor, recolour or rewrite the terminal.
+fn escape_controls(table: &str) -> String {
+    let hostile = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
+    if !table.contains(hostile) {
+        return table.to_string();
+    }
+    table
+        .chars()
+        .map(|c| {
+            if hostile(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -171,6 +194,23 @@ mod tests {
           no supervisor
         ");
         assert_eq!(unreachable(report), ["en2"]);
+    }
+
+    #[test]
+    fn what_hosts_report_cannot_drive_the_terminal() {
+        let report = json!({
+            "en1\u{1b}[2J": {"reachable": false, "error": "boom\u{1b}]0;owned\u{7}\u{202e}txt.exe", "supervisors": {}},
+            "en2": {"reachable": true, "supervisors": {"sv": {"running": true, "service": null,
+                "programs": {"p\u{8}\u{8}x": {"state": "RUNNING\r", "pid": 1, "uptime": "0:00:01"}}}}}
+        });
+        let t = table(report.as_object().unwrap());
+        assert!(!t.contains(|c: char| c.is_control() && c != '\n'), "{t:?}");
+        assert!(!t.contains('\u{202e}'), "{t:?}");
+        assert!(
+            t.contains("en1\\u{1b}[2J: unreachable: boom\\u{1b}]0;owned\\u{7}\\u{202e}txt.exe"),
+            "{t}"
+        );
+        assert!(t.contains("p\\u{8}\\u{8}x"), "{t}");
     }
 
     #[test]

@@ -938,12 +938,18 @@ fn name_processes(sup: &mut Supervisor, spans: &[Span], sink: &mut Sink) {
             sink.push(Diagnostic::new(invalid(reason), *span).help("include `%(process_num)d` in `process_name`"));
             continue;
         }
-        if let Some(n) = names
-            .iter()
-            .find(|n| n.is_empty() || n.contains([':', '[', ']', '/']) || n.chars().any(char::is_control))
-        {
+        // supervisor strips names and refuses blanks, `:` and `/`; any other
+        // white space (NBSP, U+2028) or format character would reach the
+        // program's file and the status table looking like another name.
+        let bad = |c: char| {
+            matches!(c, ':' | '[' | ']' | '/')
+                || c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+        };
+        if let Some(n) = names.iter().find(|n| n.is_empty() || n.contains(bad)) {
             let reason = format!(
-                "`{}` is empty or contains `:`, `/`, brackets or a control character",
+                "`{}` is empty or contains white space, `:`, `/`, brackets or an invisible character",
                 n.escape_debug()
             );
             sink.push(
