@@ -281,7 +281,10 @@ fn run_once(srcs: &[SrcArg], out: &Path) -> Result<([Duration; 3], usize, usize)
     let t2 = Instant::now();
     hadeploy_codegen::write(&project, out).map_err(|e| eprintln!("error: {e}"))?;
     let t3 = Instant::now();
-    let bytes = project.values().map(Vec::len).sum();
+    let bytes = project
+        .values()
+        .map(|c| usize::try_from(c.len()).unwrap_or(usize::MAX))
+        .sum();
     let files = project.len();
     drop(project);
     drop(model);

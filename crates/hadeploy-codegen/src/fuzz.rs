@@ -25,7 +25,7 @@ pub fn check_render(model: &Model) {
             !path.starts_with('/') && !path.split('/').any(|c| c.is_empty() || c == "." || c == ".."),
             "`{path}` leaves the project"
         );
-        if path.ends_with(".yml") {
+        if let (true, Some(bytes)) = (path.ends_with(".yml"), bytes.as_bytes()) {
             let text = std::str::from_utf8(bytes).unwrap_or_else(|_| panic!("{path} is not UTF-8"));
             for event in saphyr_parser::Parser::new_from_str(text) {
                 if let Err(e) = event {

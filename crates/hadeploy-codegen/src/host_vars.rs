@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::quote::{self, BlockMap};
 use crate::views::{file_copy_path, state, status_name, supervisor_dirs};
-use crate::{Project, RenderError};
+use crate::{Content, Project, RenderError};
 
 /// The column of the `- ` of a top-level list item.
 const DASH: usize = 2;
@@ -37,7 +37,12 @@ pub(crate) fn fixed_checksum(bytes: &[u8], render: bool) -> Option<String> {
 
 /// `checksum:` of project file `src` when it is fixed ([`fixed_checksum`]).
 fn checksum(o: &mut BlockMap<'_>, project: &Project, src: &str, render: bool) {
-    if let Some(sum) = project.get(src).and_then(|b| fixed_checksum(b, render)) {
+    let sum = match project.get(src) {
+        Some(Content::Bytes(b)) => fixed_checksum(b, render),
+        Some(Content::Copy(c)) => Some(c.sha1.clone()),
+        None => None,
+    };
+    if let Some(sum) = sum {
         o.str("checksum", &sum);
     }
 }

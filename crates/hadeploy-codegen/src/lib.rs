@@ -73,15 +73,67 @@ pub fn relative_to(path: &Path, from: &Path) -> PathBuf {
     out
 }
 
-/// Largest project generated, all files together. The 5000-program,
-/// 100-host benchmark writes about 60 MiB; a description whose variables
-/// multiply past this (a long value used in many paths on many hosts) is
-/// refused instead of filling the disk and the memory.
+/// Largest project generated, all files together but the `file://`
+/// sources it copies (streamed, and written once whatever the number of
+/// hosts). The 5000-program, 100-host benchmark writes about 60 MiB; a
+/// description whose variables multiply past this (a long value used in
+/// many paths on many hosts) is refused instead of filling the disk and
+/// the memory.
 pub const MAX_PROJECT_BYTES: usize = 256 << 20;
 
 /// A generated project: relative path -> content, sorted, so that the same
 /// model always gives the same bytes.
-pub type Project = BTreeMap<String, Vec<u8>>;
+pub type Project = BTreeMap<String, Content>;
+
+/// One file of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Generated text (or a template's bytes), held in memory.
+    Bytes(Vec<u8>),
+    /// A `file://` source, copied as it is when the project is written:
+    /// streamed, never held in memory, whatever its size.
+    Copy(Copied),
+}
+
+/// A local file a project copies, as it was when the project was rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// The local file.
+    pub from: PathBuf,
+    /// Its size in bytes.
+    pub len: u64,
+    /// Its SHA-1, hex, as Ansible writes checksums.
+    pub sha1: String,
+}
+
+impl Content {
+    /// The bytes, for generated files; `None` for a copy.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Content::Bytes(b) => Some(b),
+            Content::Copy(_) => None,
+        }
+    }
+
+    /// Its size in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Content::Bytes(b) => b.len() as u64,
+            Content::Copy(c) => c.len,
+        }
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Vec<u8>> for Content {
+    fn from(b: Vec<u8>) -> Self {
+        Content::Bytes(b)
+    }
+}
 
 /// Why a project could not be rendered.
 #[derive(Debug, thiserror::Error)]

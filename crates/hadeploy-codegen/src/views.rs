@@ -13,7 +13,7 @@ use tera::Tera;
 use crate::host_vars::HostVars;
 use crate::quote::{self, IniError};
 use crate::templates::{self as t, render};
-use crate::{MAX_PROJECT_BYTES, Options, Project, RenderError};
+use crate::{Content, MAX_PROJECT_BYTES, Options, Project, RenderError};
 
 /// A variable name, safe as a plain YAML key.
 fn is_var_name(k: &str) -> bool {
@@ -146,7 +146,7 @@ impl<'a> Renderer<'a> {
         if self.bytes > MAX_PROJECT_BYTES {
             return Err(RenderError::TooLarge { at: path });
         }
-        self.project.insert(path, text);
+        self.project.insert(path, Content::Bytes(text));
         Ok(())
     }
 
@@ -194,10 +194,20 @@ impl<'a> Renderer<'a> {
             self.put(path, text)?;
         }
         for (i, f) in self.model.files.iter().enumerate() {
-            if let FileSource::File { path } | FileSource::Template { path } = &f.src {
-                let dest = file_copy_path(i, f);
-                let room = MAX_PROJECT_BYTES.saturating_sub(self.bytes);
-                self.put(dest, read_within(path, room)?)?;
+            match &f.src {
+                // Streamed when written: only its size and checksum are read now.
+                FileSource::File { path } => {
+                    let copied = crate::write::copied(path).map_err(|source| RenderError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    self.project.insert(file_copy_path(i, f), Content::Copy(copied));
+                }
+                FileSource::Template { path } => {
+                    let room = MAX_PROJECT_BYTES.saturating_sub(self.bytes);
+                    self.put(file_copy_path(i, f), read_within(path, room)?)?;
+                }
+                FileSource::Url { .. } => {}
             }
         }
         for s in &self.model.supervisors {
@@ -550,7 +560,13 @@ mod tests {
         std::fs::write(&app, DESCRIPTION).unwrap();
         let model = hadeploy_model::load(&[SrcArg::File(app)]).unwrap_or_else(|d| panic!("{d}"));
         let project = crate::render(&model, &crate::Options::default()).unwrap();
-        let ini = String::from_utf8(project["supervisors/sv/programs/p_prg.ini"].clone()).unwrap();
+        let ini = String::from_utf8(
+            project["supervisors/sv/programs/p_prg.ini"]
+                .as_bytes()
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
         assert_eq!(ini, EXPECTED);
     }
 

@@ -42,7 +42,7 @@ fn hostile_values_arrive_intact() {
     let project = render(&model, &Options::default()).unwrap();
 
     // YAML: the variable comes back as the same string.
-    let vars = String::from_utf8(project["group_vars/all.yml"].clone()).unwrap();
+    let vars = String::from_utf8(project["group_vars/all.yml"].as_bytes().unwrap().to_vec()).unwrap();
     let scalars = yaml_scalars(&vars);
     assert!(
         scalars.contains(&"a: \"b\" # c % {{ d }} é ✓".to_string()),
@@ -50,7 +50,13 @@ fn hostile_values_arrive_intact() {
     );
 
     // INI: what supervisor reads back is what was described.
-    let ini = String::from_utf8(project["supervisors/sv/programs/p_prg.ini"].clone()).unwrap();
+    let ini = String::from_utf8(
+        project["supervisors/sv/programs/p_prg.ini"]
+            .as_bytes()
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
     let py = PathBuf::from("/var/tmp/hadeploy-venv/bin/python3");
     let has_supervisor = py.exists()
         && Command::new(&py)

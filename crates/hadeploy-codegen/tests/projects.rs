@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hadeploy_codegen::{Options, Project, render};
+use hadeploy_codegen::{Content, Options, Project, render};
 use hadeploy_model::SrcArg;
 
 fn fixtures() -> PathBuf {
@@ -36,11 +36,21 @@ fn project_of(list: &Path) -> Project {
 /// Every file in `==== path ====` sections; paths of this checkout removed.
 fn gallery(project: &Project) -> String {
     let mut out = String::new();
-    for (path, bytes) in project {
+    for (path, content) in project {
         out.push_str(&format!("==== {path} ====\n"));
-        match std::str::from_utf8(bytes) {
-            Ok(text) => out.push_str(text),
-            Err(_) => out.push_str(&format!("<{} bytes of binary>\n", bytes.len())),
+        match content {
+            Content::Copy(c) => {
+                out.push_str(&format!(
+                    "<copy of {}: {} bytes, sha1 {}>\n",
+                    c.from.display(),
+                    c.len,
+                    c.sha1
+                ));
+            }
+            Content::Bytes(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => out.push_str(text),
+                Err(_) => out.push_str(&format!("<{} bytes of binary>\n", bytes.len())),
+            },
         }
         if !out.ends_with('\n') {
             out.push('\n');
@@ -59,8 +69,9 @@ fn fixtures_render_to_projects() {
             "{}: rendering twice must give the same bytes",
             path.display()
         );
-        for (p, bytes) in &project {
+        for (p, content) in &project {
             assert!(!p.starts_with('/') && !p.contains(".."), "{p} is not a relative path");
+            let Some(bytes) = content.as_bytes() else { continue };
             let text = String::from_utf8_lossy(bytes);
             let root = fixtures();
             // Only the ssh key may name a path of this machine: it stays where the user keeps it.
@@ -155,7 +166,7 @@ fn rhel_hosts_differ_only_by_their_interpreter() {
     let differ: Vec<&String> = rhel.keys().filter(|p| debian.get(*p) != rhel.get(*p)).collect();
     assert_eq!(differ, ["inventory.yml"]);
     assert_eq!(debian.keys().collect::<Vec<_>>(), rhel.keys().collect::<Vec<_>>());
-    let text = |p: &Project, f: &str| String::from_utf8(p[f].clone()).unwrap();
+    let text = |p: &Project, f: &str| String::from_utf8(p[f].as_bytes().unwrap().to_vec()).unwrap();
     let (inv_debian, inv_rhel) = (text(&debian, "inventory.yml"), text(&rhel, "inventory.yml"));
     // The key is named by the same file, reached through `rhel/../seed/`.
     let added: Vec<&str> = inv_rhel

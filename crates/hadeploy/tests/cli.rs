@@ -921,3 +921,49 @@ fn a_description_that_multiplies_into_a_huge_project_is_refused() {
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("app.yml")]);
 }
+
+/// A `file://` source is copied as a stream: one larger than the whole
+/// project's bound is copied all the same, with its checksum.
+#[test]
+fn large_file_sources_are_streamed_into_the_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("files")).unwrap();
+    let big = std::fs::File::create(tmp.path().join("files/big.bin")).unwrap();
+    // Sparse: no disk used, but 300 MiB to read, past the 256 MiB bound.
+    big.set_len(300 << 20).unwrap();
+    drop(big);
+    std::fs::write(
+        tmp.path().join("app.yml"),
+        "hosts:\n- { name: en1, ssh_host: 10.0.0.1 }\nlocal_files_folders: [files]\n\
+         files:\n- { src: 'file://big.bin', dest_folder: /opt/app, owner: app, group: app, mode: '0644' }\n",
+    )
+    .unwrap();
+    let out = hadeploy(tmp.path())
+        .args(["--src", "app.yml", "--action", "none"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let copies: Vec<_> = std::fs::read_dir(tmp.path().join("hadeploy-work/files"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(std::fs::metadata(&copies[0]).unwrap().len(), 300 << 20);
+    // SHA-1 of 300 MiB of zeros, as `sha1sum` prints it.
+    let host_vars = std::fs::read_to_string(tmp.path().join("hadeploy-work/host_vars/en1.yml")).unwrap();
+    let zeros = {
+        let mut h = sha1_smol::Sha1::new();
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..300 {
+            h.update(&block);
+        }
+        h.digest().to_string()
+    };
+    assert!(host_vars.contains(&zeros), "{host_vars}");
+    // And `generate --check` compares it as a stream too.
+    let out = hadeploy(tmp.path())
+        .args(["generate", "--src", "app.yml", "--out", "hadeploy-work", "--check"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
