@@ -135,25 +135,4 @@ mod tests {
         assert!(e.contains("UTF-16"), "{e}");
         assert_eq!(text(b"\xEF\xBB\xBFa: 1".to_vec()).unwrap(), "a: 1");
     }
-
-    #[cfg(unix)]
-    #[test]
-    fn fifos_and_devices_are_refused_without_waiting() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("pipe.yml");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
-        assert!(read_regular(&fifo, 1 << 20).unwrap_err().contains("FIFO"));
-        assert!(
-            read_regular(Path::new("/dev/zero"), 1 << 20)
-                .unwrap_err()
-                .contains("device")
-        );
-        assert!(read_regular(dir.path(), 1 << 20).unwrap_err().contains("folder"));
-    }
 }
