@@ -453,8 +453,9 @@ pub fn command(s: &str) -> Result<String, IniError> {
 /// One `KEY="value"` of an `environment` line. supervisor reads the line
 /// with a non-POSIX `shlex` (no backslash escapes; quotes stripped from both
 /// ends of the value), then expands `%`: the value is quoted with `"` (or
-/// `'` when it holds `"`), every `%` doubled. Values no quoting can carry
-/// are refused rather than silently changed.
+/// `'` when it holds `"`), supervisor's expansions (`%(ENV_PATH)s`,
+/// `%(program_name)s`...) kept, every other `%` doubled. Values no quoting
+/// can carry are refused rather than silently changed.
 pub fn env_pair(key: &str, value: &str) -> Result<String, IniError> {
     check_line(value)?;
     if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || key.is_empty() {
@@ -479,7 +480,7 @@ pub fn env_pair(key: &str, value: &str) -> Result<String, IniError> {
             "in the value of `{key}`, a `{c}` after a space would start a comment in supervisor's configuration"
         )));
     }
-    Ok(format!("{key}={q}{}{q}", value.replace('%', "%%")))
+    Ok(format!("{key}={q}{}{q}", escape_percent(value)))
 }
 
 fn check_line(s: &str) -> Result<(), IniError> {

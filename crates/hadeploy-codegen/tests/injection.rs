@@ -551,7 +551,7 @@ for c in cases:
             o, want = c['option'], c['expected']
             if o == 'environment':
                 got = dict_of_key_value_pairs(p.saneget('program:p', 'environment', expansions=EXP))
-                want = {'A': want}
+                want = {'A': expand(want)}
             elif o == 'command':
                 got = shlex.split(p.saneget('program:p', 'command', expansions=EXP))
                 want = shlex.split(expand(want))

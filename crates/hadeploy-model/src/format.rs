@@ -116,8 +116,21 @@ pub struct Section {
 
 /// The states of supervisors and programs.
 pub const STATES: &[&str] = &["started", "stopped", "current"];
-/// The signals supervisor can send to stop a program.
-pub const SIGNALS: &[&str] = &["TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"];
+/// The signals supervisor can send to stop a program, by name: every name
+/// of Python's `signal` module on Linux, as supervisor's `signal_number`
+/// reads it (any case, with or without `SIG`); a number from 1 to 64 works
+/// too.
+pub const SIGNALS: &[&str] = &[
+    "TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "ILL",
+    "IO", "IOT", "PIPE", "POLL", "PROF", "PWR", "RTMAX", "RTMIN", "SEGV", "STKFLT", "STOP", "SYS", "TRAP", "TSTP",
+    "TTIN", "TTOU", "URG", "VTALRM", "WINCH", "XCPU", "XFSZ",
+];
+
+/// Words supervisor reads as true and as false (`TRUTHY_STRINGS`,
+/// `FALSY_STRINGS`), any case.
+pub const TRUTHY: &[&str] = &["yes", "true", "on", "1"];
+/// See [`TRUTHY`].
+pub const FALSY: &[&str] = &["no", "false", "off", "0"];
 
 const U32: Ty = Ty::Int {
     min: 0,
@@ -140,6 +153,7 @@ pub const HOST_ATTRS: &[Key] = &[
     opt("ssh_common_args", Ty::Str),
     opt("sftp_extra_args", Ty::Str),
     opt("scp_extra_args", Ty::Str),
+    // A string in HADeploy's schema: `"true"`, `"yes"`... quoted are read too.
     opt("ssh_pipelining", Ty::Bool),
     opt("ssh_executable", Ty::Str),
     opt("become", Ty::Bool),

@@ -139,36 +139,10 @@ impl<'a> Fields<'a> {
         self.opt_bool(key, sink).unwrap_or(default)
     }
 
-    /// An optional boolean: `yes/no/true/false/on/off/y/n`, unquoted.
+    /// An optional boolean ([`boolean`]).
     pub(crate) fn opt_bool(&self, key: &str, sink: &mut Sink) -> Option<bool> {
         self.declared(key, |t| t == Ty::Bool);
-        let node = self.get(key)?;
-        match node.as_scalar().map(|s| s.typed()) {
-            Some(Typed::Bool(b)) => Some(b),
-            _ => {
-                let d = Diagnostic::new(
-                    ErrorKind::WrongType {
-                        key: key.to_string(),
-                        expected: "a boolean (yes/no)",
-                        found: node.describe(),
-                    },
-                    node.span,
-                );
-                let quoted = node.as_scalar().is_some_and(|s| {
-                    !s.plain
-                        && matches!(
-                            s.text.to_ascii_lowercase().as_str(),
-                            "yes" | "no" | "true" | "false" | "on" | "off"
-                        )
-                });
-                sink.push(if quoted {
-                    d.help("remove the quotes: a quoted value is always a string")
-                } else {
-                    d.help("write yes or no (true/false and on/off work too)")
-                });
-                None
-            }
-        }
+        boolean(self.get(key)?, key, sink)
     }
 
     /// An optional integer within `min..=max`.
@@ -229,6 +203,44 @@ pub(crate) fn local_path(text: &str, span: Span, sources: &SourceMap) -> PathBuf
     sources.note_input(path.clone(), Some(span));
     path
 }
+
+/// A boolean: `yes/no/true/false/on/off/y/n`, unquoted (or, for the keys
+/// HADeploy types as strings, [`QUOTED_BOOLS`], quoted too).
+pub(crate) fn boolean(node: &Node, key: &str, sink: &mut Sink) -> Option<bool> {
+    let quoted_ok = QUOTED_BOOLS.contains(&key);
+    match node.as_scalar().map(|s| (s.typed(), s.text.to_ascii_lowercase())) {
+        Some((Typed::Bool(b), _)) => Some(b),
+        Some((_, t)) if quoted_ok && crate::format::TRUTHY.contains(&t.as_str()) => Some(true),
+        Some((_, t)) if quoted_ok && crate::format::FALSY.contains(&t.as_str()) => Some(false),
+        _ => {
+            let d = Diagnostic::new(
+                ErrorKind::WrongType {
+                    key: key.to_string(),
+                    expected: "a boolean (yes/no)",
+                    found: node.describe(),
+                },
+                node.span,
+            );
+            let quoted = node.as_scalar().is_some_and(|s| {
+                !s.plain
+                    && matches!(
+                        s.text.to_ascii_lowercase().as_str(),
+                        "yes" | "no" | "true" | "false" | "on" | "off"
+                    )
+            });
+            sink.push(if quoted {
+                d.help("remove the quotes: a quoted value is always a string")
+            } else {
+                d.help("write yes or no (true/false and on/off work too)")
+            });
+            None
+        }
+    }
+}
+
+/// Booleans that HADeploy's schema types as strings: there, `"true"` or
+/// `"yes"` quoted is what a user writes, so it is read as a boolean too.
+const QUOTED_BOOLS: &[&str] = &["ssh_pipelining"];
 
 /// A scalar as a single-line string.
 pub(crate) fn string(node: &Node, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {

@@ -11,7 +11,7 @@ use crate::format::{self, HOST_ATTRS, Ty};
 use crate::model::{Host, HostGroup, Scope};
 use crate::read::{Fields, Spanned, int, local_path, section_items, string};
 use crate::span::{SourceMap, Span};
-use crate::tree::{Node, Typed};
+use crate::tree::Node;
 
 /// Ansible's names for the host attributes of [`HOST_ATTRS`], for reading inventories.
 const ANSIBLE_NAMES: &[(&str, &str)] = &[
@@ -690,13 +690,7 @@ fn attr(node: &Node, key: &str, ty: Ty, sources: &SourceMap, sink: &mut Sink) ->
         Ty::Int { min, max } => {
             int(node, key, min, max, sink).map(|p| Value::Port(u16::try_from(p).expect("in range")))
         }
-        Ty::Bool => match node.as_scalar().map(|s| s.typed()) {
-            Some(Typed::Bool(b)) => Some(Value::Bool(b)),
-            _ => {
-                crate::read::wrong(key, "a boolean (yes/no)", node, sink);
-                None
-            }
-        },
+        Ty::Bool => crate::read::boolean(node, key, sink).map(Value::Bool),
         _ => string(node, key, sink).map(|s| Value::Str(s.value)),
     }
 }

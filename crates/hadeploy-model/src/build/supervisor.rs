@@ -434,22 +434,39 @@ fn programs(
 fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSettings> {
     let u32_of = |key: &str, sink: &mut Sink| f.opt_int(key, 0, i64::from(u32::MAX), sink).map(|i| i as u32);
     let mut ok = true;
-    let autorestart = f
-        .get("autorestart")
-        .and_then(|n| match n.as_scalar().map(|s| s.typed()) {
+    // HADeploy types these as strings: `autorestart: "true"` and
+    // `stopsignal: 15` are read as supervisor reads them.
+    let autorestart = f.get("autorestart").and_then(|n| {
+        let word = match n.as_scalar().map(|s| s.typed()) {
             Some(Typed::Bool(b)) => Some(b.to_string()),
-            Some(Typed::Str("unexpected")) => Some("unexpected".to_string()),
+            Some(Typed::Str(t)) => Some(t.to_ascii_lowercase()),
+            Some(Typed::Int(i)) => Some(i.to_string()),
+            _ => None,
+        };
+        match word.as_deref() {
+            Some(w) if crate::format::TRUTHY.contains(&w) => Some("true".to_string()),
+            Some(w) if crate::format::FALSY.contains(&w) => Some("false".to_string()),
+            Some("unexpected") => Some("unexpected".to_string()),
             _ => {
                 wrong("autorestart", "yes, no or `unexpected`", n, sink);
                 ok = false;
                 None
             }
-        });
+        }
+    });
     let exitcodes = f.get("exitcodes").and_then(|n| exitcodes(n, sink));
     let stopsignal = f.opt_str("stopsignal", sink).and_then(|s| {
-        let sig = s.value.trim_start_matches("SIG").to_ascii_uppercase();
-        if SIGNALS.contains(&sig.as_str()) {
-            return Some(sig);
+        let v = s.value.trim();
+        if let Ok(n) = v.parse::<u8>() {
+            if (1..=64).contains(&n) {
+                return Some(n.to_string());
+            }
+        } else {
+            let upper = v.to_ascii_uppercase();
+            let sig = upper.strip_prefix("SIG").unwrap_or(&upper);
+            if SIGNALS.contains(&sig) {
+                return Some(sig.to_string());
+            }
         }
         sink.push(
             Diagnostic::invalid_value(
@@ -457,7 +474,7 @@ fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSett
                 format!("`{}` is not a signal supervisor can send", s.value),
                 s.span,
             )
-            .help(format!("use one of: {}", SIGNALS.join(", "))),
+            .help("use a signal's name (TERM, INT, QUIT, KILL, USR1...) or its number, 1 to 64"),
         );
         ok = false;
         None
@@ -607,7 +624,7 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
                         ok &= add(
                             k.to_string(),
                             Some(Spanned {
-                                value: v.to_string(),
+                                value: unquoted_env(v).to_string(),
                                 span: s.span,
                             }),
                             s.span,
@@ -715,6 +732,18 @@ fn check_unit_word(key: &str, v: &Spanned<String>, sink: &mut Sink) -> bool {
 /// Why supervisor could not carry an environment value, if it cannot: it
 /// reads `KEY="value"` with a `shlex` that knows no escapes and strips
 /// quotes from both ends of the value.
+/// A `KEY=value` item's value as supervisor reads it: HADeploy wrote items
+/// as they are into the `environment` line (`MY_HOME="/opt/program2"`),
+/// where supervisor strips one pair of quotes around a value.
+fn unquoted_env(v: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
+
 fn env_value_problem(v: &str) -> Option<String> {
     if v.contains('"') && v.contains('\'') {
         Some("holds both `\"` and `'`, which supervisor cannot read back".into())
