@@ -99,6 +99,14 @@ pub enum ErrorKind {
         /// The repeated name.
         name: String,
     },
+    /// Something of HADeploy that belongs to one of its other plugins.
+    #[error("{what} belongs to HADeploy's {plugin} plugin, which hadeploy does not implement")]
+    OtherPlugin {
+        /// What was written, e.g. "section `hdfs_relay`".
+        what: String,
+        /// The plugin, as HADeploy names it (`lib/hadeploy/plugins/NAME`).
+        plugin: &'static str,
+    },
     /// A `notify` target that cannot be reached from the file's hosts.
     #[error("`notify` target `{target}` is not deployed on every host of this file ({missing})")]
     NotifyOutOfScope {
@@ -173,6 +181,18 @@ impl Diagnostic {
             help: None,
             secret: false,
         }
+    }
+
+    /// "X belongs to HADeploy's P plugin", with what to do about it.
+    pub fn other_plugin(what: impl Into<String>, plugin: &'static str, span: Span) -> Self {
+        Diagnostic::new(
+            ErrorKind::OtherPlugin {
+                what: what.into(),
+                plugin,
+            },
+            span,
+        )
+        .help("deploy that part with HADeploy, or remove it from what hadeploy reads")
     }
 
     /// Adds the `help:` line.

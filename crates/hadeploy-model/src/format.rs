@@ -507,7 +507,36 @@ pub const OTHER_PLUGIN_SECTIONS: &[(&str, &str)] = &[
     ("systemd_units", "systemd"),
     ("yarn_relay", "yarn"),
     ("yarn_services", "yarn"),
+    ("ranger_relay", "ranger"),
+    ("hdfs_ranger_policies", "ranger"),
+    ("hbase_ranger_policies", "ranger"),
+    ("hive_ranger_policies", "ranger"),
+    ("kafka_ranger_policies", "ranger"),
+    ("storm_ranger_policies", "ranger"),
+    ("yarn_ranger_policies", "ranger"),
 ];
+
+/// Where a `notify` target or a `src` scheme of HADeploy belongs when it is
+/// not this tool's: (prefix, plugin).
+pub const OTHER_PLUGIN_SCHEMES: &[(&str, &str)] = &[
+    ("systemd://", "systemd"),
+    ("storm://", "storm"),
+    ("mvn://", "files"),
+    ("node://", "hdfs"),
+];
+
+/// The scope token that HADeploy's hdfs plugin reads as "on HDFS".
+pub const HDFS_SCOPE: &str = "hdfs";
+
+/// The HADeploy plugin a section, a `notify` target or a `src` belongs to,
+/// when it is one this tool does not implement.
+pub fn other_plugin(name: &str) -> Option<&'static str> {
+    OTHER_PLUGIN_SECTIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .or_else(|| OTHER_PLUGIN_SCHEMES.iter().find(|(p, _)| name.starts_with(p)))
+        .map(|(_, plugin)| *plugin)
+}
 
 /// The section named `name`.
 pub fn section(name: &str) -> Option<&'static Section> {

@@ -222,6 +222,7 @@ impl Loader {
                     ErrorKind::Syntax(m) if m.starts_with("the tag") => {
                         "write the value without the tag (a `!vault` value belongs in `encrypted_vars`)"
                     }
+                    ErrorKind::Syntax(m) if m.contains("tab") => "YAML indents with spaces: replace this tab",
                     ErrorKind::Syntax(_) => "check the indentation and the quoting around this position",
                     ErrorKind::InvalidValue { .. } => "remove `#jinja2:` from the start of the value",
                     _ => {

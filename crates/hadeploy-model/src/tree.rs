@@ -267,15 +267,28 @@ pub fn parse(text: &str, file: FileId, budget: &mut Budget) -> Result<Vec<Node>,
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| {
             let m = e.marker();
-            (
-                ErrorKind::Syntax(e.info().to_string()),
-                builder.span_at(m.line(), m.col()),
-            )
+            // The parser marks where the scalar it was reading starts; a
+            // tab is pointed at where it is.
+            let (line, col) = if e.info().contains("tab") {
+                first_tab_from(text, m.line()).unwrap_or((m.line(), m.col()))
+            } else {
+                (m.line(), m.col())
+            };
+            (ErrorKind::Syntax(e.info().to_string()), builder.span_at(line, col))
         })?;
         let at = builder.span_at(span.start.line(), span.start.col());
         builder.event(event, at)?;
     }
     Ok(builder.docs)
+}
+
+/// Line (from 1) and column (from 0, in characters) of the first tab on
+/// line `from` or after it.
+fn first_tab_from(text: &str, from: usize) -> Option<(usize, usize)> {
+    crate::span::yaml_lines(text)
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find_map(|(i, l)| l.find('\t').map(|at| (i + 1, l[..at].chars().count())))
 }
 
 /// A list or map being read, with the cost of what it holds so far.

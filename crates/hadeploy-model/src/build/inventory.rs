@@ -157,6 +157,9 @@ impl Inventory {
                         .iter()
                         .map(|h| self.hosts.get_index_of(h.as_str()).expect("group hosts are known")),
                 );
+            } else if part == crate::format::HDFS_SCOPE {
+                ok = false;
+                sink.push(Diagnostic::other_plugin("`scope: hdfs`", "hdfs", expr.span));
             } else {
                 ok = false;
                 let names = self.hosts.keys().chain(self.groups.keys()).map(String::as_str);
@@ -395,6 +398,18 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
     );
 
     overrides(root, &mut inv, sources, sink);
+    // As HADeploy did: a way to become another user means becoming it,
+    // unless `become: no` says otherwise.
+    for host in inv.hosts.values_mut() {
+        let wants = host.become_user.is_some()
+            || host.become_method.is_some()
+            || host.become_pass.is_some()
+            || host.become_exe.is_some()
+            || host.become_flags.is_some();
+        if wants && host.r#become.is_none() {
+            host.r#become = Some(true);
+        }
+    }
     inv
 }
 

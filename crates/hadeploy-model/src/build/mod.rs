@@ -28,13 +28,22 @@ pub(crate) struct Cx<'a> {
     templates_folders: Vec<PathBuf>,
     /// Names of every supervisor item, valid or not.
     pub(crate) declared_supervisors: HashSet<String>,
+    /// (supervisor, program) of every program item, valid or not: a
+    /// reference to an invalid one is not reported again.
+    pub(crate) declared_programs: HashSet<(String, String)>,
 }
 
 pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
     let root = &loaded.root;
     for (k, _) in root {
         let key = k.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
-        if format::section(key).is_none() {
+        if let Some(plugin) = format::OTHER_PLUGIN_SECTIONS
+            .iter()
+            .find(|(n, _)| *n == key)
+            .map(|(_, p)| *p)
+        {
+            sink.push(Diagnostic::other_plugin(format!("section `{key}`"), plugin, k.span));
+        } else if format::section(key).is_none() {
             let names = || SECTIONS.iter().map(|s| s.name);
             let help = did_you_mean(key, names()).unwrap_or_else(|| {
                 format!(
@@ -74,6 +83,7 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
         files_folders: folders_list(root, "local_files_folders", &loaded.sources, sink),
         templates_folders: folders_list(root, "local_templates_folders", &loaded.sources, sink),
         declared_supervisors: HashSet::new(),
+        declared_programs: declared_programs(root),
     };
     let exit_on_fail = match root
         .iter()
@@ -107,6 +117,29 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
         files,
         supervisors,
     }
+}
+
+/// (supervisor, name) of every `supervisor_programs` item that has both,
+/// read without checking anything (the items' own reading reports).
+fn declared_programs(root: &[(Node, Node)]) -> HashSet<(String, String)> {
+    let text = |m: &[(Node, Node)], key: &str| {
+        m.iter()
+            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key))
+            .and_then(|(_, v)| v.as_scalar())
+            .map(|s| s.text.clone())
+    };
+    root.iter()
+        .filter(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "supervisor_programs"))
+        .filter_map(|(_, v)| match &v.kind {
+            NodeKind::Seq(items) => Some(items),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|item| {
+            let m = item.as_map()?;
+            Some((text(m, "supervisor")?, text(m, "name")?))
+        })
+        .collect()
 }
 
 /// `encrypted_vars`: each value an Ansible Vault value, as `ansible-vault
@@ -624,6 +657,14 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
                 username,
                 password,
             })
+        } else if let Some(plugin) = format::other_plugin(&src.value) {
+            let scheme = src.value.split("://").next().unwrap_or_default();
+            sink.push(Diagnostic::other_plugin(
+                format!("`{scheme}://` in `src`"),
+                plugin,
+                src.span,
+            ));
+            None
         } else {
             cx.local_source(&src, "src", sink).map(|s| match s {
                 LocalSource::File(path) => FileSource::File { path },
@@ -665,7 +706,7 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
         }
         let mut targets = Vec::new();
         for n in &notify {
-            if let Some(t) = supervisor::notify_target(n, &scope, supervisors, &index, sink) {
+            if let Some(t) = supervisor::notify_target(n, &scope, supervisors, &index, cx, sink) {
                 targets.push(t);
             }
         }

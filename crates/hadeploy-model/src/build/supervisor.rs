@@ -868,6 +868,11 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mu
         let mut ok = true;
         for p in &programs {
             let Some(pi) = index.program(si, &p.value) else {
+                ok = false;
+                // Described but invalid: its own errors say why.
+                if cx.declared_programs.contains(&(sup.name.clone(), p.value.clone())) {
+                    continue;
+                }
                 let help = sink.did_you_mean(&p.value, sup.programs.iter().map(|x| x.name.as_str()));
                 sink.push(
                     Diagnostic::new(
@@ -1060,8 +1065,18 @@ pub(super) fn notify_target(
     file_scope: &Scope,
     sups: &[Supervisor],
     index: &SupervisorIndex,
+    cx: &Cx<'_>,
     sink: &mut Sink,
 ) -> Option<ProgramRef> {
+    if let Some(plugin) = crate::format::other_plugin(&n.value) {
+        let scheme = n.value.split("://").next().unwrap_or_default();
+        sink.push(Diagnostic::other_plugin(
+            format!("`{scheme}://` in `notify`"),
+            plugin,
+            n.span,
+        ));
+        return None;
+    }
     let parsed = match n.value.strip_prefix("supervisor://") {
         Some(rest) => rest.split_once('/'),
         None => n.value.split_once(':').filter(|(s, _)| !s.contains('/')),
@@ -1074,12 +1089,22 @@ pub(super) fn notify_target(
         return None;
     };
     let Some(&si) = index.supervisors.get(sup_name) else {
+        // Described but invalid: its own errors say why.
+        if cx.declared_supervisors.contains(sup_name) {
+            return None;
+        }
         let help = sink.did_you_mean(sup_name, sups.iter().map(|s| s.name.as_str()));
         sink.push(Diagnostic::new(ErrorKind::UnknownSupervisor(sup_name.to_string()), n.span).maybe_help(help));
         return None;
     };
     let sup = &sups[si];
     let Some(pi) = index.program(si, prog_name) else {
+        if cx
+            .declared_programs
+            .contains(&(sup_name.to_string(), prog_name.to_string()))
+        {
+            return None;
+        }
         let help = sink.did_you_mean(prog_name, sup.programs.iter().map(|p| p.name.as_str()));
         sink.push(
             Diagnostic::new(
