@@ -247,8 +247,12 @@ impl<'a> Renderer<'a> {
                     vars.push(kv("ansible_port", p));
                 }
                 if let Some(k) = &h.ssh_private_key_file {
+                    // Ansible runs inside the project: a relative path is
+                    // seen from there; an absolute one stays as written.
                     let k = match (&self.opts.project_dir, &self.opts.source_dir) {
-                        (Some(dir), Some(base)) => crate::relative_to(&base.join(k), &base.join(dir)),
+                        (Some(dir), Some(base)) if k.is_relative() => {
+                            crate::relative_to(&base.join(k), &base.join(dir))
+                        }
                         _ => k.clone(),
                     };
                     vars.push(kv("ansible_ssh_private_key_file", k.display().to_string()));

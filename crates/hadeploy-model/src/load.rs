@@ -313,7 +313,7 @@ impl Loader {
                 for item in paths {
                     match item.as_scalar() {
                         Some(s) if !s.is_null() => {
-                            let path = self.sources.dir_of(file).join(&s.text);
+                            let path = self.sources.dir_of(file).join(crate::read::home_expanded(&s.text));
                             self.load_file(path, Some(item.span), sink);
                         }
                         _ => sink.err(

@@ -189,7 +189,7 @@ impl<'a> Fields<'a> {
 
 /// Resolves a local path against the folder of the file that names it.
 pub(crate) fn local_path(text: &str, span: Span, sources: &SourceMap) -> PathBuf {
-    let p = PathBuf::from(text);
+    let p = home_expanded(text);
     let joined = if p.is_absolute() {
         p
     } else {
@@ -241,6 +241,19 @@ pub(crate) fn boolean(node: &Node, key: &str, sink: &mut Sink) -> Option<bool> {
 /// Booleans that HADeploy's schema types as strings: there, `"true"` or
 /// `"yes"` quoted is what a user writes, so it is read as a boolean too.
 const QUOTED_BOOLS: &[&str] = &["ssh_pipelining"];
+
+/// `~` or `~/...` as the shell expands it, from `HOME`; any other path as written.
+pub(crate) fn home_expanded(text: &str) -> PathBuf {
+    let rest = match text.strip_prefix('~') {
+        Some("") => Some(""),
+        Some(r) if r.starts_with('/') => Some(&r[1..]),
+        _ => None,
+    };
+    match (rest, std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) if !home.is_empty() => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(text),
+    }
+}
 
 /// A scalar as a single-line string.
 pub(crate) fn string(node: &Node, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {

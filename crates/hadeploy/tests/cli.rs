@@ -967,3 +967,53 @@ fn large_file_sources_are_streamed_into_the_project() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `~` in local paths is the user's home, as the shell reads it, and an
+/// absolute key path stays absolute in the generated inventory (it once
+/// became a path relative to the project, or `../~/.ssh/id`).
+#[test]
+fn home_and_absolute_local_paths_keep_their_meaning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::copy(fixtures().join("seed/simple/keys/root_id"), home.join(".ssh/id_test")).unwrap();
+    std::fs::copy(
+        fixtures().join("seed/improved/keys/tsup_id.pub"),
+        home.join(".ssh/id_test.pub"),
+    )
+    .unwrap();
+    std::fs::write(home.join("more.yml"), "vars: { from_home: yes }\n").unwrap();
+    let abs = tmp.path().join("abs_id");
+    std::fs::copy(fixtures().join("seed/simple/keys/root_id"), &abs).unwrap();
+    std::fs::create_dir(tmp.path().join("app")).unwrap();
+    std::fs::write(
+        tmp.path().join("app/app.yml"),
+        format!(
+            "include: ~/more.yml\nhosts:\n- {{ name: en1, ssh_host: 10.0.0.1, ssh_private_key_file: ~/.ssh/id_test }}\n\
+             - {{ name: en2, ssh_host: 10.0.0.2, ssh_private_key_file: {} }}\n\
+             users:\n- {{ login: app, authorized_keys: [~/.ssh/id_test.pub] }}\n",
+            abs.display()
+        ),
+    )
+    .unwrap();
+    let out = hadeploy(&tmp.path().join("app"))
+        .env("HOME", &home)
+        .args(["--src", "app.yml", "--action", "none"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let inv = std::fs::read_to_string(tmp.path().join("app/hadeploy-work/inventory.yml")).unwrap();
+    assert!(
+        inv.contains(&format!(
+            "ansible_ssh_private_key_file: \"{}\"",
+            home.join(".ssh/id_test").display()
+        )),
+        "{inv}"
+    );
+    assert!(
+        inv.contains(&format!("ansible_ssh_private_key_file: \"{}\"", abs.display())),
+        "{inv}"
+    );
+    let group_vars = std::fs::read_to_string(tmp.path().join("app/hadeploy-work/group_vars/all.yml")).unwrap();
+    assert!(group_vars.contains("from_home"), "{group_vars}");
+}

@@ -701,7 +701,28 @@ fn overrides(root: &[(Node, Node)], inv: &mut Inventory, sources: &SourceMap, si
 /// A host attribute, typed as [`HOST_ATTRS`] says; the only integer is the port.
 fn attr(node: &Node, key: &str, ty: Ty, sources: &SourceMap, sink: &mut Sink) -> Option<Value> {
     match ty {
-        Ty::LocalPath => string(node, key, sink).map(|s| Value::Path(local_path(&s.value, s.span, sources))),
+        Ty::LocalPath => {
+            let s = string(node, key, sink)?;
+            let path = local_path(&s.value, s.span, sources);
+            // The only local path among host attributes: the ssh key.
+            if !path.is_file() {
+                sink.push(
+                    Diagnostic::new(
+                        ErrorKind::LocalFileNotFound {
+                            what: "private key file",
+                            name: s.value.clone(),
+                        },
+                        s.span,
+                    )
+                    .help(format!(
+                        "no file at `{}`; a relative path starts from the file that names it, `~` from your home",
+                        path.display()
+                    )),
+                );
+                return None;
+            }
+            Some(Value::Path(path))
+        }
         Ty::Int { min, max } => {
             int(node, key, min, max, sink).map(|p| Value::Port(u16::try_from(p).expect("in range")))
         }
