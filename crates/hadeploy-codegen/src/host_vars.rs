@@ -519,7 +519,9 @@ impl<'m> HostVars<'m> {
                     .str("user", &u.login)
                     .str(
                         "dest",
-                        &format!("/etc/sudoers.d/hadeploy_{}", u.login.replace('.', "_")),
+                        // HADeploy's name, so a host it deployed keeps one
+                        // file; sudo skips names holding a `.`.
+                        &format!("/etc/sudoers.d/{}", u.login.replace('.', "_")),
                     )
                     .str("content", &sudoers_rule(&u.login, &u.can_sudo_to))
                     .bool("no_remove", u.no_remove);

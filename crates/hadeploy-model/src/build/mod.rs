@@ -674,15 +674,10 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
         let dest_name = match dest_name {
             Some(n) => n,
             None => {
+                // HADeploy's default: the source's base name, as written
+                // (`tmpl://app.conf.j2` deploys `app.conf.j2`).
                 let base = src.value.split(['?', '#']).next().unwrap_or_default();
                 let base = base.rsplit('/').next().unwrap_or_default();
-                let base = if src.value.starts_with("tmpl://") {
-                    base.strip_suffix(".j2")
-                        .or_else(|| base.strip_suffix(".jj2"))
-                        .unwrap_or(base)
-                } else {
-                    base
-                };
                 Spanned {
                     value: base.to_string(),
                     span: src.span,
