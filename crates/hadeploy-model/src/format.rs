@@ -416,6 +416,16 @@ pub const SECTIONS: &[Section] = &[
         doc: "Stop at the first host that fails (default yes).",
     },
     Section {
+        name: "included_scopes",
+        ty: Ty::StrList,
+        doc: "Scopes to run, when `--scope` gives none: users, files, supervisor, all, none.",
+    },
+    Section {
+        name: "excluded_scopes",
+        ty: Ty::StrList,
+        doc: "Scopes to skip, with those of `--noScope`.",
+    },
+    Section {
         name: "vars",
         ty: Ty::Vars,
         doc: "Variables, used as ${name} or <<name>> in every value loaded after them.",
@@ -524,6 +534,15 @@ pub const OTHER_PLUGIN_SCHEMES: &[(&str, &str)] = &[
     ("mvn://", "files"),
     ("node://", "hdfs"),
 ];
+
+/// The scopes (`--scope`, `included_scopes`...) of HADeploy's other
+/// plugins: nothing of them runs here.
+pub const OTHER_SCOPES: &[&str] = &[
+    "hdfs", "hbase", "kafka", "hive", "ansible", "ranger", "systemd", "storm", "yarn", "elastic",
+];
+
+/// The scopes of this tool: its areas, `all` and `none`.
+pub const SCOPES: &[&str] = &["users", "files", "supervisor", "all", "none"];
 
 /// The scope token that HADeploy's hdfs plugin reads as "on HDFS".
 pub const HDFS_SCOPE: &str = "hdfs";

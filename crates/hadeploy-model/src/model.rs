@@ -11,12 +11,22 @@ use serde::Serialize;
 pub struct Model {
     /// Stop every host at the first failure.
     pub exit_on_fail: bool,
+    /// `included_scopes`: the scopes to run when the command line names none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub included_scopes: Vec<String>,
+    /// `excluded_scopes`: scopes to skip, with the command line's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub excluded_scopes: Vec<String>,
     /// Every host, overrides applied, in description order.
     pub hosts: IndexMap<String, Host>,
     /// Every host group with its hosts flattened, `all` included.
     pub host_groups: IndexMap<String, HostGroup>,
     /// The user's variables, typed, for Ansible to see in templates.
     pub vars: IndexMap<String, serde_json::Value>,
+    /// Where each variable got its value (`--action dumpvars`): a file, or
+    /// `<command line>`.
+    #[serde(skip)]
+    pub var_files: IndexMap<String, PathBuf>,
     /// Variables whose values are Ansible Vault values, as written (the
     /// `$ANSIBLE_VAULT;...` header and hex lines): never decrypted here,
     /// written for Ansible to decrypt when it runs.

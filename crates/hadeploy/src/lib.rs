@@ -44,9 +44,10 @@ impl SrcArgs {
 /// `hadeploy --src ... --action ACTION`.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// A description file, or `name=value` to define a variable; repeatable,
-    /// loaded and merged in order.
-    #[arg(long = "src", value_name = "FILE|NAME=VALUE")]
+    /// A description file, or `name=value` to define a variable; repeatable
+    /// (`--src a.yml --src b.yml` or `--src a.yml b.yml`), loaded and merged
+    /// in order. `--var name=value` is the same.
+    #[arg(long = "src", visible_alias = "var", value_name = "FILE|NAME=VALUE", num_args = 1..)]
     pub src: Vec<String>,
     /// What to do on the hosts.
     #[arg(long, value_enum)]
@@ -59,12 +60,32 @@ pub struct RunArgs {
     /// (e.g. `-- --check --diff`, `-- --limit en1`, `-- -v`).
     #[arg(last = true, value_name = "ANSIBLE_ARGS")]
     pub ansible_args: Vec<String>,
-    /// Run only this area of the description; repeatable.
-    #[arg(long, value_enum, value_name = "AREA")]
-    pub scope: Vec<Area>,
-    /// Skip this area of the description; repeatable.
-    #[arg(long = "noScope", alias = "no-scope", value_enum, value_name = "AREA")]
-    pub no_scope: Vec<Area>,
+    /// Run only these areas: `users`, `files`, `supervisor`, `all` or
+    /// `none`; repeatable or comma-separated. Replaces the description's
+    /// `included_scopes`. HADeploy's other scopes (`hdfs`, `kafka`...) are
+    /// ignored with a warning.
+    #[arg(long, value_delimiter = ',', value_name = "SCOPE")]
+    pub scope: Vec<String>,
+    /// Skip these areas; repeatable or comma-separated; added to the
+    /// description's `excluded_scopes`.
+    #[arg(long = "noScope", alias = "no-scope", value_delimiter = ',', value_name = "SCOPE")]
+    pub no_scope: Vec<String>,
+    /// Ask for the Ansible Vault password (`--ask-vault-pass`), for
+    /// `encrypted_vars`.
+    #[arg(long = "askVaultPassword", alias = "ask-vault-password")]
+    pub ask_vault_password: bool,
+    /// Read the Ansible Vault password from this file (`--vault-password-file`).
+    #[arg(long = "vaultPasswordFile", alias = "vault-password-file", value_name = "FILE")]
+    pub vault_password_file: Option<PathBuf>,
+    /// Ansible's verbosity, as HADeploy's `--v`, `--vv`, `--vvv`.
+    #[arg(long = "v", hide = true)]
+    pub v: bool,
+    /// See `--v`.
+    #[arg(long = "vv", hide = true)]
+    pub vv: bool,
+    /// See `--v`.
+    #[arg(long = "vvv", hide = true)]
+    pub vvv: bool,
     /// How `--action status` reports, on standard output [default: table].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
@@ -93,10 +114,97 @@ pub enum Area {
     Supervisor,
 }
 
+/// What a scope word of HADeploy means here.
+enum ScopeWord {
+    All,
+    None,
+    Area(Area),
+    /// A scope of one of HADeploy's other plugins: nothing of it here.
+    Other,
+}
+
+fn scope_word(word: &str) -> Result<ScopeWord, String> {
+    match word {
+        "all" => return Ok(ScopeWord::All),
+        "none" => return Ok(ScopeWord::None),
+        _ => {}
+    }
+    if let Ok(area) = Area::from_str(word, false) {
+        return Ok(ScopeWord::Area(area));
+    }
+    if hadeploy_model::format::OTHER_SCOPES.contains(&word) {
+        return Ok(ScopeWord::Other);
+    }
+    Err(format!(
+        "`{word}` is not a scope: use users, files, supervisor, all or none (comma-separated or repeated)"
+    ))
+}
+
+/// Areas selected: `--tags` (`None`: every area) and `--skip-tags`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Only these areas run; `None` when nothing restricts them.
+    pub only: Option<Vec<Area>>,
+    /// These areas are skipped.
+    pub skip: Vec<Area>,
+}
+
 impl RunArgs {
+    /// The areas to run, from `--scope` (or else the description's
+    /// `included_scopes`) and `--noScope` with the description's
+    /// `excluded_scopes`, as HADeploy combined them; warnings for scopes of
+    /// HADeploy's other plugins go to standard error.
+    ///
+    /// # Errors
+    /// A word that is no scope.
+    pub fn selection(&self, included: &[String], excluded: &[String]) -> Result<Selection, String> {
+        let included = if self.scope.is_empty() {
+            included
+        } else {
+            &self.scope[..]
+        };
+        let mut sel = Selection::default();
+        let mut only: Vec<Area> = Vec::new();
+        let mut restricted = false;
+        for w in included.iter().map(|w| w.trim()) {
+            match scope_word(w)? {
+                ScopeWord::All => only.extend(Area::value_variants()),
+                ScopeWord::None => restricted = true,
+                ScopeWord::Area(a) => only.push(a),
+                ScopeWord::Other => {
+                    eprintln!("warning: scope `{w}` belongs to another HADeploy plugin: nothing of it runs here");
+                    restricted = true;
+                }
+            }
+        }
+        if restricted || !only.is_empty() {
+            let mut seen = Vec::new();
+            for a in only {
+                if !seen.contains(&a) {
+                    seen.push(a);
+                }
+            }
+            sel.only = Some(seen);
+        }
+        for w in self.no_scope.iter().chain(excluded).map(|w| w.trim()) {
+            match scope_word(w)? {
+                ScopeWord::All => sel.skip.extend(Area::value_variants()),
+                ScopeWord::None => {}
+                ScopeWord::Area(a) => sel.skip.push(a),
+                ScopeWord::Other => {
+                    eprintln!(
+                        "warning: scope `{w}` belongs to another HADeploy plugin: there is nothing of it to skip"
+                    );
+                }
+            }
+        }
+        sel.skip.dedup();
+        Ok(sel)
+    }
+
     /// What `ansible-playbook` is given: `--tags` and `--skip-tags` for the
-    /// areas, then the user's own arguments.
-    pub fn playbook_args(&self) -> Vec<String> {
+    /// areas, the vault and verbosity options, then the user's own arguments.
+    pub fn playbook_args(&self, sel: &Selection) -> Vec<String> {
         let tags = |areas: &[Area]| -> String {
             let names: Vec<String> = areas
                 .iter()
@@ -110,11 +218,27 @@ impl RunArgs {
             names.join(",")
         };
         let mut out = Vec::new();
-        if !self.scope.is_empty() {
-            out.extend(["--tags".to_string(), tags(&self.scope)]);
+        match &sel.only {
+            None => {}
+            // Ansible's tag that no task carries: nothing runs.
+            Some(only) if only.is_empty() => out.extend(["--tags".to_string(), "never".to_string()]),
+            Some(only) => out.extend(["--tags".to_string(), tags(only)]),
         }
-        if !self.no_scope.is_empty() {
-            out.extend(["--skip-tags".to_string(), tags(&self.no_scope)]);
+        if !sel.skip.is_empty() {
+            out.extend(["--skip-tags".to_string(), tags(&sel.skip)]);
+        }
+        if self.ask_vault_password {
+            out.push("--ask-vault-pass".into());
+        }
+        if let Some(f) = &self.vault_password_file {
+            // Ansible runs inside the project: the file as seen from here.
+            let f = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+            out.extend(["--vault-password-file".to_string(), f.display().to_string()]);
+        }
+        for (on, flag) in [(self.v, "-v"), (self.vv, "-vv"), (self.vvv, "-vvv")] {
+            if on {
+                out.push(flag.into());
+            }
         }
         out.extend(self.ansible_args.iter().cloned());
         out
@@ -146,6 +270,8 @@ pub enum Action {
     Status,
     /// Check the description and generate the project; run nothing.
     None,
+    /// Print every variable with its value and the file that set it.
+    Dumpvars,
 }
 
 impl Action {
@@ -157,7 +283,7 @@ impl Action {
             Action::Start => Some("start.yml"),
             Action::Stop => Some("stop.yml"),
             Action::Status => Some("status.yml"),
-            Action::None => None,
+            Action::None | Action::Dumpvars => None,
         }
     }
 }
@@ -295,6 +421,12 @@ fn run_action(args: &RunArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let srcs: Vec<SrcArg> = args.src.iter().map(|s| SrcArg::parse(s)).collect();
+    if action == Action::Dumpvars {
+        return match load(&srcs, None) {
+            Some(model) => print(&dumpvars(&model)),
+            None => ExitCode::FAILURE,
+        };
+    }
     let interrupt = child::Interrupt::catch();
     let dir = args
         .working_folder
@@ -303,6 +435,14 @@ fn run_action(args: &RunArgs) -> ExitCode {
     let Some((model, project)) = project(&srcs, &dir) else {
         return ExitCode::FAILURE;
     };
+    let selection = match args.selection(&model.included_scopes, &model.excluded_scopes) {
+        Ok(sel) => sel,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let playbook_args = args.playbook_args(&selection);
     // Held until `ansible-playbook` ends: no other run replaces the project
     // it is reading.
     let action_name = action
@@ -323,13 +463,13 @@ fn run_action(args: &RunArgs) -> ExitCode {
         let hosts: Vec<String> = model.hosts.keys().cloned().collect();
         return run_status(
             &dir,
-            &args.playbook_args(),
+            &playbook_args,
             args.format.unwrap_or_default(),
             &hosts,
             &interrupt,
         );
     }
-    let mut cmd = playbook_command(&dir, playbook, &args.playbook_args());
+    let mut cmd = playbook_command(&dir, playbook, &playbook_args);
     match child::status(&mut cmd, &interrupt) {
         Ok(ran) => match ran.signal {
             Some(signal) => child::interrupted(signal, STOPPED),
@@ -376,6 +516,24 @@ fn lock(dir: &Path, who: &str) -> Option<hadeploy_codegen::Lock> {
             None
         }
     }
+}
+
+/// `--action dumpvars`, as HADeploy printed it: each variable, sorted, its
+/// value in YAML's flow style, and where it was set.
+fn dumpvars(model: &Model) -> String {
+    let mut names: Vec<&String> = model.vars.keys().collect();
+    names.sort();
+    let mut out = String::from("---\n");
+    for name in names {
+        let value = serde_json::to_string(&model.vars[name]).expect("a JSON value serializes");
+        let from = model
+            .var_files
+            .get(name)
+            .map_or_else(|| "??".to_string(), |p| p.display().to_string());
+        out.push_str(&format!("{name}: {value}   ({from})\n"));
+    }
+    out.push_str("---\n");
+    out
 }
 
 /// What an interrupted run says it stopped.

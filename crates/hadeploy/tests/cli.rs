@@ -463,11 +463,125 @@ fn scopes_select_areas_through_ansible_tags() {
     assert_eq!(ran, "deploy.yml --tags supervisor,files --skip-tags users -v\n");
     let deploy = std::fs::read_to_string(tmp.path().join("hadeploy-work/deploy.yml")).unwrap();
     assert!(deploy.contains("tags: [supervisor]"), "{deploy}");
-    let unknown = hadeploy(tmp.path())
-        .args(["--src", "x.yml", "--action", "deploy", "--scope", "hdfs"])
+    let run = |args: &[&str]| {
+        let out = hadeploy(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .arg("--src")
+            .arg(fixtures().join("seed/simple/app.yml"))
+            .args(["--action", "deploy"])
+            .args(args)
+            .output()
+            .unwrap();
+        let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap_or_default();
+        let _ = std::fs::remove_file(tmp.path().join("ran.txt"));
+        (
+            out.status.code(),
+            ran,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // HADeploy's comma lists, and its other plugins' scopes: a warning.
+    let (code, ran, _) = run(&["--scope", "files,supervisor", "--noScope", "users,none"]);
+    assert_eq!(
+        (code, ran.as_str()),
+        (Some(0), "deploy.yml --tags files,supervisor --skip-tags users\n")
+    );
+    let (code, ran, err) = run(&["--scope", "hdfs"]);
+    assert_eq!((code, ran.as_str()), (Some(0), "deploy.yml --tags never\n"));
+    assert!(
+        err.contains("warning: scope `hdfs` belongs to another HADeploy plugin"),
+        "{err}"
+    );
+    let (code, ran, _) = run(&["--scope", "none"]);
+    assert_eq!((code, ran.as_str()), (Some(0), "deploy.yml --tags never\n"));
+    let (code, ran, err) = run(&["--scope", "hdfsx"]);
+    assert_eq!((code, ran.as_str()), (Some(2), ""));
+    assert!(err.contains("`hdfsx` is not a scope"), "{err}");
+}
+
+/// `included_scopes` and `excluded_scopes` of the description, as HADeploy
+/// combined them with the command line: `--scope` replaces the first,
+/// `--noScope` adds to the second.
+#[test]
+fn the_description_scopes_combine_with_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = fake_ansible_playbook(tmp.path(), "echo \"$*\" > ../ran.txt\n");
+    std::fs::write(
+        tmp.path().join("scopes.yml"),
+        "included_scopes: [files, supervisor]\nexcluded_scopes: [supervisor, kafka]\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = hadeploy(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .arg("--src")
+            .arg(fixtures().join("seed/simple/app.yml"))
+            .args(["--src", "scopes.yml", "--action", "deploy"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap()
+    };
+    assert_eq!(run(&[]), "deploy.yml --tags files,supervisor --skip-tags supervisor\n");
+    assert_eq!(
+        run(&["--scope", "users", "--noScope", "files"]),
+        "deploy.yml --tags users --skip-tags files,supervisor\n"
+    );
+}
+
+/// HADeploy's other options: `--src a b`, `--var`, the vault password and
+/// verbosity, `--action dumpvars`, `--version`.
+#[test]
+fn hadeploy_options_are_understood() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = fake_ansible_playbook(tmp.path(), "echo \"$*\" > ../ran.txt\n");
+    std::fs::write(
+        tmp.path().join("vars.yml"),
+        "vars:\n  port: 9090\n  web: { host: a, tags: [x, z] }\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("pass.txt"), "secret\n").unwrap();
+    let app = fixtures().join("seed/simple/app.yml");
+    let out = hadeploy(tmp.path())
+        .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+        .arg("--src")
+        .arg(&app)
+        .arg("vars.yml")
+        .args([
+            "--var",
+            "env=prod",
+            "--action",
+            "deploy",
+            "--vaultPasswordFile",
+            "pass.txt",
+            "--askVaultPassword",
+            "--vv",
+        ])
         .output()
         .unwrap();
-    assert_eq!(unknown.status.code(), Some(2));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
+    let pass = tmp.path().join("pass.txt").canonicalize().unwrap();
+    assert_eq!(
+        ran,
+        format!(
+            "deploy.yml --ask-vault-pass --vault-password-file {} -vv\n",
+            pass.display()
+        )
+    );
+    let out = hadeploy(tmp.path())
+        .args(["--src", "vars.yml", "--var", "env=prod", "--action", "dumpvars"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "---\nenv: \"prod\"   (<command line>)\nport: 9090   (vars.yml)\nweb: {\"host\":\"a\",\"tags\":[\"x\",\"z\"]}   (vars.yml)\n---\n"
+    );
+    let out = hadeploy(tmp.path()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("hadeploy "));
 }
 
 /// A fake `ansible-playbook` that does what the status playbook's last task

@@ -98,18 +98,28 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
             }
         },
     };
+    let included_scopes = scopes_list(root, "included_scopes", sink);
+    let excluded_scopes = scopes_list(root, "excluded_scopes", sink);
     let groups = unix_groups(root, &cx, sink);
     let users = users(root, &cx, sink);
     let folders = folders(root, &cx, sink);
     let supervisors = supervisor::build(root, &mut cx, sink);
     let files = files(root, &cx, &supervisors, sink);
     let vars = loaded.vars.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+    let var_files = loaded
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), loaded.sources.get(v.span.file).path.clone()))
+        .collect();
     let encrypted_vars = encrypted_vars(root, &loaded.vars, sink);
     Model {
         exit_on_fail,
+        included_scopes,
+        excluded_scopes,
         hosts: cx.inv.hosts,
         host_groups: cx.inv.groups,
         vars,
+        var_files,
         encrypted_vars,
         groups,
         users,
@@ -253,6 +263,39 @@ fn to_json(node: &Node) -> serde_json::Value {
                 .collect(),
         ),
     }
+}
+
+/// `included_scopes` or `excluded_scopes`: scope words, HADeploy's other
+/// plugins' included (they select nothing here).
+fn scopes_list(root: &[(Node, Node)], key: &str, sink: &mut Sink) -> Vec<String> {
+    let Some((_, node)) = root.iter().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key)) else {
+        return Vec::new();
+    };
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        NodeKind::Scalar(_) => vec![node],
+        NodeKind::Map(_) => {
+            crate::read::wrong(key, "a list of scopes", node, sink);
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    let strings: Vec<Spanned<String>> = items
+        .into_iter()
+        .filter_map(|i| crate::read::string(i, key, sink))
+        .collect();
+    for s in strings {
+        for word in s.value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            if format::SCOPES.contains(&word) || format::OTHER_SCOPES.contains(&word) {
+                out.push(word.to_string());
+            } else {
+                let help = did_you_mean(word, format::SCOPES.iter().copied())
+                    .unwrap_or_else(|| format!("the scopes are: {}", format::SCOPES.join(", ")));
+                sink.push(Diagnostic::invalid_value(key, format!("`{word}` is not a scope"), s.span).help(help));
+            }
+        }
+    }
+    out
 }
 
 fn folders_list(root: &[(Node, Node)], key: &str, sources: &SourceMap, sink: &mut Sink) -> Vec<PathBuf> {
