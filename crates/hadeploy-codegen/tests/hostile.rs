@@ -8,7 +8,7 @@ use std::process::Command;
 use hadeploy_codegen::{Options, render};
 use hadeploy_model::SrcArg;
 
-const COMMAND: &str = r#"/bin/sh -c 'echo "a: b" ; echo #x 50% {{ x }} é ${#n} {% raw %}' %(program_name)s"#;
+const COMMAND: &str = r#"/bin/sh -c 'echo "a: b" ; echo #x 50% {{ x }} é $${#n} {% raw %}' %(program_name)s"#;
 
 fn description(dir: &Path) -> PathBuf {
     let app = dir.join("app.yml");

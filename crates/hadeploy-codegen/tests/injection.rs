@@ -665,7 +665,7 @@ hosts:
 vars:
   x: X
   tpl: "v={{ x }}"
-  shell: 'echo ${#n[@]} {% raw %} {# c'
+  shell: 'echo $${#n[@]} {% raw %} {# c'
 users:
 - { login: app, comment: 'a {# b {% c {{ x }}' }
 supervisors:

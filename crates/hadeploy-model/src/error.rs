@@ -40,6 +40,9 @@ pub enum ErrorKind {
     /// `${name}` or `<<name>>` naming no variable defined so far.
     #[error("undefined variable `{0}`")]
     UndefinedVariable(String),
+    /// A `${ ... }` expression Jinja2 cannot render.
+    #[error("cannot render this value: {0}")]
+    Template(String),
     /// A map or list variable used inside a longer string.
     #[error("variable `{0}` holds a {1} and can only be used as a whole value")]
     VariableNotScalar(String, &'static str),

@@ -10,6 +10,7 @@ mod error;
 pub mod format;
 pub mod fuzz;
 mod input;
+mod jinja;
 mod keys;
 mod load;
 mod model;

@@ -81,6 +81,8 @@ pub(crate) fn load(srcs: &[SrcArg], sink: &mut Sink) -> Loaded {
         files: 0,
         source_bytes: 0,
         limit_reported: false,
+        jinja: crate::jinja::Jinja::new(),
+        context: None,
     };
     let cli = loader.sources.add(PathBuf::from("<command line>"), String::new());
     for (i, src) in srcs.iter().enumerate() {
@@ -139,6 +141,11 @@ struct Loader {
     source_bytes: usize,
     /// A limit was crossed by a substitution: said once, not at every value.
     limit_reported: bool,
+    /// Renders the values that are more than plain references.
+    jinja: crate::jinja::Jinja,
+    /// The variables as Jinja sees them, with the generation they were
+    /// built at: rebuilt only after a new definition.
+    context: Option<(u64, minijinja::Value)>,
 }
 
 impl Loader {
@@ -374,6 +381,9 @@ impl Loader {
         let span = node.span;
         match node.kind {
             NodeKind::Scalar(s) => {
+                if jinja_needed(&s.text) {
+                    return self.render(s, span, sink);
+                }
                 let refs = find_refs(&s.text);
                 if refs.is_empty() {
                     return Node {
@@ -497,6 +507,83 @@ impl Loader {
         }
     }
 
+    /// Renders a value with Jinja2, as HADeploy did ([`crate::jinja`]).
+    fn render(&mut self, s: tree::Scalar, span: Span, sink: &mut Sink) -> Node {
+        // `$${` is this tool's literal `${`: Jinja writes it from a string.
+        let escaped = s.text.contains("$${");
+        let text = if escaped {
+            s.text.replace("$${", "${ '${' }")
+        } else {
+            s.text.clone()
+        };
+        let ctx = self.jinja_context();
+        let vars = &self.vars;
+        let defined = |name: &str| path_defined(vars, name);
+        match self.jinja.render(&text, &ctx, &defined) {
+            Ok(out) => {
+                if out.len() > MAX_SCALAR {
+                    let kind = ErrorKind::Limit(format!(
+                        "a value is longer than {MAX_SCALAR} bytes once variables are substituted"
+                    ));
+                    self.limit(kind, span, sink);
+                    return Node::scalar(String::new(), false, span);
+                }
+                if tree::jinja_override(&out) {
+                    sink.push(
+                        Diagnostic::new(tree::jinja_override_error(), span)
+                            .help("this text only appears once variables are substituted: change the variables"),
+                    );
+                    return Node::scalar(String::new(), false, span);
+                }
+                let cost = Cost {
+                    nodes: 0,
+                    bytes: out.len(),
+                };
+                if !self.spend(cost, span, sink) {
+                    return Node::scalar(String::new(), false, span);
+                }
+                Node::scalar(out, s.plain, span)
+            }
+            Err(crate::jinja::Failure::Undefined(names)) => {
+                let mut cols = RefColumns::new(&s, span);
+                for name in names {
+                    let root = name.split('.').next().unwrap_or(&name);
+                    let at = s.text.find(root).map_or(span, |i| cols.at_any(i));
+                    self.undefined.push((name, at));
+                }
+                Node::scalar(s.text, s.plain, span)
+            }
+            Err(crate::jinja::Failure::Other { message, offset }) => {
+                let at = match offset {
+                    Some(i) if !escaped => RefColumns::new(&s, span).at_any(i),
+                    _ => span,
+                };
+                sink.push(Diagnostic::new(ErrorKind::Template(message), at).help(
+                    "values are rendered with Jinja2, as HADeploy did: `${ expression }`, `%{ if ... }`...`%{ endif }`; write `$${` for a literal `${`",
+                ));
+                Node::scalar(String::new(), false, span)
+            }
+        }
+    }
+
+    /// The variables defined so far, as Jinja values.
+    fn jinja_context(&mut self) -> minijinja::Value {
+        let generation = self.next_generation;
+        if let Some((g, ctx)) = &self.context
+            && *g == generation
+        {
+            return ctx.clone();
+        }
+        let map: std::collections::BTreeMap<&str, serde_json::Value> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), crate::build::to_json(v)))
+            .collect();
+        let ctx = minijinja::Value::from(minijinja::value::Serde(&map));
+        self.context = Some((generation, ctx.clone()));
+        ctx
+    }
+
     /// `name`, or `a.b.c` walking into map variables (the last of repeated
     /// keys wins).
     fn lookup(&mut self, name: &str) -> Option<&Node> {
@@ -615,6 +702,67 @@ fn is_var_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Whether `name` or the `a.b.c` path is defined among `vars`.
+fn path_defined(vars: &IndexMap<String, Node>, name: &str) -> bool {
+    let mut parts = name.split('.');
+    let Some(mut node) = parts.next().and_then(|root| vars.get(root)) else {
+        return false;
+    };
+    for part in parts {
+        let Some(next) = node.as_map().and_then(|m| {
+            m.iter()
+                .rev()
+                .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == part))
+        }) else {
+            return false;
+        };
+        node = &next.1;
+    }
+    true
+}
+
+/// Whether a value needs Jinja2 beyond plain `${name}` / `<<name>>`
+/// references: a block (`%{`, `%<`), a comment (`#{`, `#<`), or a `${` or
+/// `<<` that is not a plain reference (`${ port + 1 }`, `${x | default(1)}`).
+/// `<< >>` is only rendered where the value holds `>>`, as HADeploy did.
+fn jinja_needed(text: &str) -> bool {
+    let b = text.as_bytes();
+    if !b.contains(&b'{') && !b.contains(&b'>') {
+        return false;
+    }
+    if text.contains("%{") || text.contains("#{") {
+        return true;
+    }
+    let angle = text.contains(">>");
+    if angle && (text.contains("%<") || text.contains("#<")) {
+        return true;
+    }
+    let plain_ref = |at: usize, close: &[u8]| {
+        let body = at + 2;
+        let len = b[body..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.'))
+            .count();
+        b[body + len..].starts_with(close) && is_ref_name(&text[body..body + len])
+    };
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'$' && b[i + 1] == b'{' {
+            let escaped = i > 0 && b[i - 1] == b'$';
+            if !escaped && !plain_ref(i, b"}") {
+                return true;
+            }
+        } else if angle && b[i] == b'<' && b[i + 1] == b'<' {
+            if !plain_ref(i, b">>") {
+                return true;
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    false
+}
+
 /// A `${...}` / `<<...>>` reference, or a `$${` escape (`name` is `None`).
 #[derive(Debug, PartialEq)]
 struct Ref<'a> {
@@ -684,20 +832,34 @@ struct RefColumns<'a> {
     text: &'a str,
     span: Span,
     multiline: bool,
+    quoted: bool,
     counted_to: usize,
     chars: u32,
 }
 
 impl<'a> RefColumns<'a> {
     fn new(s: &'a tree::Scalar, span: Span) -> Self {
+        RefColumns::new_at(&s.text, span, s.text.contains('\n'), !s.plain)
+    }
+
+    fn new_at(text: &'a str, span: Span, multiline: bool, quoted: bool) -> Self {
         RefColumns {
-            text: &s.text,
+            text,
             span,
-            multiline: s.text.contains('\n'),
+            multiline,
+            quoted,
             counted_to: 0,
             // The opening quote of a quoted scalar.
-            chars: u32::from(!s.plain),
+            chars: u32::from(quoted),
         }
+    }
+
+    /// Where byte `offset` is, asked in any order, when the scalar is on one line.
+    fn at_any(&mut self, offset: usize) -> Span {
+        if offset < self.counted_to {
+            *self = RefColumns::new_at(self.text, self.span, self.multiline, self.quoted);
+        }
+        self.at(offset)
     }
 
     /// Where the reference at byte `offset` starts, when the scalar is on one line.

@@ -175,9 +175,42 @@ fn many_undefined_variables_are_all_counted() {
 
 #[test]
 fn unclosed_markers_are_read_once() {
-    let v = "<<".repeat(MAX_SCALAR / 4) + &"${".repeat(MAX_SCALAR / 8);
+    // `<<` without `>>` is text; `${` starts a Jinja expression, as in
+    // HADeploy: unclosed, it is an error, found at once.
+    let v = "<<".repeat(MAX_SCALAR / 4);
     let m = load(format!("hosts: [{{name: h, ssh_user: '{v}'}}]\n")).unwrap();
     assert_eq!(m.hosts["h"].ssh_user.as_deref(), Some(v.as_str()));
+    for v in [
+        "${".repeat(MAX_SCALAR / 8),
+        format!("a{}", "${".repeat(20_000)),
+        "<<".repeat(MAX_SCALAR / 8) + ">>",
+    ] {
+        let e = error(format!("hosts: [{{name: h, ssh_user: '{v}'}}]\n"));
+        assert!(e.contains("cannot render this value"), "{}", &e[..e.len().min(300)]);
+    }
+}
+
+/// Jinja expressions cannot make a value grow or run without bound.
+#[test]
+fn jinja_expressions_are_bounded() {
+    let deep = format!("${{ {}1{} }}", "(".repeat(5_000), ")".repeat(5_000));
+    let lines = "${ 1 }\n".repeat(70_000);
+    for v in [
+        "${ 'a' * 100000000 }".to_string(),
+        "%{ for i in range(100000000) }x%{ endfor }".to_string(),
+        "%{ for i in range(1000) }%{ for j in range(1000) }x%{ endfor }%{ endfor }".to_string(),
+        deep,
+        lines,
+    ] {
+        let e = error(format!(
+            "hosts: [{{name: h}}]\nusers: [{{login: app, comment: {v:?}}}]\n"
+        ));
+        assert!(
+            e.contains("cannot render this value") || e.contains("longer than"),
+            "{}",
+            &e[..e.len().min(400)]
+        );
+    }
 }
 
 #[test]

@@ -241,7 +241,7 @@ pub(crate) fn vault_text(text: &str) -> Option<String> {
 }
 
 /// A variable's value as Ansible will see it, plain scalars typed.
-fn to_json(node: &Node) -> serde_json::Value {
+pub(crate) fn to_json(node: &Node) -> serde_json::Value {
     use serde_json::Value;
     match &node.kind {
         NodeKind::Scalar(s) => match s.typed() {
