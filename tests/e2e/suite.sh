@@ -904,6 +904,48 @@ scenario_14_other_user() {
 }
 
 # ---------------------------------------------------------------------------
+# Scenario 15: HADeploy's documented forms (hadeploy/app.yml), deployed,
+# checked in the running processes, then removed.
+
+# pids of hdoc's processes on HOST whose whole command line is CMD.
+hdoc_pids() { tb "$1" "pgrep -u hdoc -fx '$2'" | paste -sd' ' - || true; }
+
+scenario_15_hadeploy_forms() {
+    local h pid env line path got
+    hd hadeploy deploy hadeploy/app.yml
+    for h in "${HOSTS[@]}"; do
+        pid=$(hdoc_pids "$h" '/bin/sleep 86405')
+        [[ $pid =~ ^[1-9][0-9]*$ ]] || fail "$h: program2 has no single process: '$pid'"
+        env=$(tb "$h" "tr '\\0' '\\n' </proc/$pid/environ") || fail "$h: cannot read /proc/$pid/environ"
+        for line in 'MY_HOME=/opt/program 2' 'JAVA_HOME=/usr/java/jdk1.8.0_74'; do
+            grep -qxF "$line" <<<"$env" || fail "$h: program2's environment lacks [$line]:"$'\n'"$env"
+        done
+        path=$(grep -a '^PATH=' <<<"$env" || true)
+        # supervisor expanded %(ENV_PATH)s to supervisord's own PATH.
+        [[ $path == PATH=/opt/program2/bin:/* && $path != *'%('* ]] ||
+            fail "$h: program2's PATH is [$path], expected /opt/program2/bin: then supervisord's PATH"
+        ok "$h: program2 runs with MY_HOME='/opt/program 2', JAVA_HOME and $path"
+        # ${port + 1}: the web program listens on 9181.
+        got=$(tb "$h" 'for i in $(seq 50); do curl -fs -o /dev/null -w "%{http_code}" http://127.0.0.1:9181/ && break; sleep 0.2; done' || true)
+        [[ $got == 200 ]] || fail "$h: nothing answers on 127.0.0.1:9181 (\${port + 1}): '$got'"
+        [[ -n $(hdoc_pids "$h" '/usr/bin/python3 -m http.server 9181 --bind 127.0.0.1') ]] ||
+            fail "$h: no process runs 'http.server 9181'"
+        ok "$h: web runs 'python3 -m http.server 9181' (\${port + 1}) and answers 200"
+    done
+    hd hadeploy deploy hadeploy/app.yml
+    for h in "${HOSTS[@]}"; do
+        [[ $(recap_changed "$h") == 0 ]] || fail "$h: second deploy reports changed=$(recap_changed "$h")"
+    done
+    ok "second deploy: changed=0"
+    hd hadeploy remove hadeploy/app.yml
+    for h in "${HOSTS[@]}"; do
+        line=$(tb "$h" 'ps -u hdoc -o pid,args --no-headers 2>/dev/null; id hdoc 2>/dev/null; ls -d /etc/supervisord_tech1* 2>/dev/null' || true)
+        [[ -z $line ]] || fail "$h: left after remove:"$'\n'"$line"
+    done
+    ok "removed: no process, user or file of tech1 left"
+}
+
+# ---------------------------------------------------------------------------
 
 # HADEPLOY_E2E_ONLY: the scenario numbers to run (all when empty).
 read -r -a ONLY <<<"${HADEPLOY_E2E_ONLY:-}"
@@ -959,3 +1001,4 @@ run_scenario scenario_11_host_unreachable  "11. fault: en2 unreachable, deploy f
 run_scenario scenario_12_exit_on_fail      "12. fault: en2 unreachable, exit_on_fail yes stops en1, no deploys it"
 run_scenario scenario_13_interrupted_deploy "13. fault: deploys interrupted (SIGINT, SIGTERM), the next converges"
 run_scenario scenario_14_other_user        "14. permissions: another user cannot use the instance's socket"
+run_scenario scenario_15_hadeploy_forms    "15. HADeploy's forms: quoted environment, %(ENV_PATH)s, \${port + 1}"
