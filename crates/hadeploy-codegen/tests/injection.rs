@@ -93,11 +93,23 @@ const PIECES: &[&str] = &[
     "\u{1F600}",
 ];
 
-/// `{{` is Ansible's; `${`, `<<` and `$${` are the loader's variables:
-/// broken up, so that the value is what the description means literally.
+/// `{{` is Ansible's; `${`, `<<`, `$${` and the Jinja2 markers `%{`, `#{`,
+/// `%<`, `#<` are the loader's: broken up, so that the value is what the
+/// description means literally.
 fn literal(mut s: String) -> String {
-    while s.contains("{{") || s.contains("${") || s.contains("<<") {
-        s = s.replace("{{", "{ {").replace("${", "$ {").replace("<<", "< <");
+    const MARKERS: [(&str, &str); 7] = [
+        ("{{", "{ {"),
+        ("${", "$ {"),
+        ("<<", "< <"),
+        ("%{", "% {"),
+        ("#{", "# {"),
+        ("%<", "% <"),
+        ("#<", "# <"),
+    ];
+    while MARKERS.iter().any(|(m, _)| s.contains(m)) {
+        for (m, r) in MARKERS {
+            s = s.replace(m, r);
+        }
     }
     s
 }

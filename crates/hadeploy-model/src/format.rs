@@ -189,6 +189,19 @@ pub const HOST_GROUP: Keys = Keys {
     removable: &[],
 };
 
+/// A `host_group_overrides` item.
+pub const HOST_GROUP_OVERRIDE: Keys = Keys {
+    what: "a `host_group_overrides` item",
+    parts: &[&[
+        req("name", Ty::Str),
+        opt("hosts", Ty::StrList),
+        opt("force_setup", Ty::Bool),
+        WHEN,
+    ]],
+    one_of: &[],
+    removable: &[],
+};
+
 /// A `host_overrides` item.
 pub const HOST_OVERRIDE: Keys = Keys {
     what: "a `host_overrides` item",
@@ -380,6 +393,7 @@ pub const PROGRAM_GROUP: Keys = Keys {
         req("name", Ty::Str),
         req("supervisor", Ty::Str),
         req("programs", Ty::StrList),
+        opt("scope", Ty::Str),
         opt("priority", PRIORITY),
         opt("no_remove", Ty::Bool),
         WHEN,
@@ -404,6 +418,11 @@ pub const SECTIONS: &[Section] = &[
         name: "host_overrides",
         ty: Ty::Items(&HOST_OVERRIDE),
         doc: "Host attributes changed for a host, a group, `all` or `*`; the higher `priority` wins.",
+    },
+    Section {
+        name: "host_group_overrides",
+        ty: Ty::Items(&HOST_GROUP_OVERRIDE),
+        doc: "A group's hosts replaced, or its `force_setup` set, by name (`all` or `*` for every group).",
     },
     Section {
         name: "ansible_inventories",
@@ -487,7 +506,6 @@ pub const SECTIONS: &[Section] = &[
     },
 ];
 
-/// The section named `name`.
 /// Sections of HADeploy's other plugins, which this tool does not
 /// implement, with the plugin each belongs to (its `lib/hadeploy/plugins/`).
 pub const OTHER_PLUGIN_SECTIONS: &[(&str, &str)] = &[
@@ -509,7 +527,6 @@ pub const OTHER_PLUGIN_SECTIONS: &[(&str, &str)] = &[
     ("hive_relay", "hive"),
     ("hive_databases", "hive"),
     ("hive_tables", "hive"),
-    ("host_group_overrides", "inventory"),
     ("kafka_relay", "kafka"),
     ("kafka_topics", "kafka"),
     ("storm_relay", "storm"),

@@ -305,6 +305,6 @@ fn the_schema_lists_exactly_the_keys_the_loader_accepts() {
             }
         }
     }
-    // Eleven list sections and `http_server`.
-    assert_eq!(maps, 12);
+    // Twelve list sections (`host_group_overrides` included) and `http_server`.
+    assert_eq!(maps, 13);
 }

@@ -363,6 +363,7 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
             },
         );
     }
+    group_overrides(root, &mut raw, sink);
     for RawGroup { hosts, .. } in raw.values() {
         for h in hosts {
             if !inv.hosts.contains_key(&h.value) {
@@ -411,6 +412,39 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
         }
     }
     inv
+}
+
+/// `host_group_overrides`, as HADeploy applied them: `hosts` replaces a
+/// group's own hosts, `force_setup` its flag; `all` or `*` names every group.
+fn group_overrides(root: &[(Node, Node)], raw: &mut IndexMap<String, RawGroup>, sink: &mut Sink) {
+    for item in section_items(root, "host_group_overrides", sink) {
+        let Some(f) = Fields::new(item, &format::HOST_GROUP_OVERRIDE, sink) else {
+            continue;
+        };
+        let Some(name) = f.req_str("name", sink) else { continue };
+        let hosts = f.get("hosts").map(|_| f.str_list("hosts", sink));
+        let force = f.opt_bool("force_setup", sink);
+        let targets: Vec<String> = if name.value == "all" || name.value == "*" {
+            raw.keys().cloned().collect()
+        } else if raw.contains_key(&name.value) {
+            vec![name.value.clone()]
+        } else {
+            let help = sink
+                .did_you_mean(&name.value, raw.keys().map(String::as_str))
+                .unwrap_or_else(|| "name a group of `host_groups` or of an inventory, or `all`".into());
+            sink.push(Diagnostic::new(ErrorKind::UnknownHost(name.value.clone()), name.span).help(help));
+            continue;
+        };
+        for t in targets {
+            let g = raw.get_mut(&t).expect("a known group");
+            if let Some(h) = &hosts {
+                g.hosts.clone_from(h);
+            }
+            if let Some(b) = force {
+                g.force_setup = b;
+            }
+        }
+    }
 }
 
 fn add_host(inv: &mut Inventory, spans: &mut IndexMap<String, Span>, host: Host, span: Span, sink: &mut Sink) {

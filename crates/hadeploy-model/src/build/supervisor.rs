@@ -811,6 +811,8 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mu
         let programs = f.str_list("programs", sink);
         let priority = f.opt_int("priority", 0, i64::from(i32::MAX), sink);
         let no_remove = f.bool_or("no_remove", false, sink);
+        // HADeploy's schema accepts a group's `scope`: it must be where its programs run.
+        let given_scope = f.opt_str("scope", sink).map(|e| (cx.inv.scope(&e, sink), e));
         let (Some(name), Some(sup_name)) = (name, sup_name) else {
             continue;
         };
@@ -922,6 +924,25 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mu
             member_indices.push(pi);
         }
         let (true, Some(scope)) = (ok, scope) else { continue };
+        match given_scope {
+            Some((None, _)) => continue,
+            Some((Some(given), expr)) if given.hosts != scope.hosts => {
+                sink.push(
+                    Diagnostic::new(
+                        ErrorKind::Conflict(format!(
+                            "group `{}` is scoped to {} but its programs run on {}",
+                            name.value,
+                            given.hosts.join(", "),
+                            scope.hosts.join(", ")
+                        )),
+                        expr.span,
+                    )
+                    .help("a group is deployed where its programs are: give it their scope, or leave `scope` out"),
+                );
+                continue;
+            }
+            _ => {}
+        }
         for &i in &member_indices {
             let p = &mut sup.programs[i];
             p.group = Some(name.value.clone());
