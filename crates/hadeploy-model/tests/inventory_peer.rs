@@ -26,10 +26,27 @@ en2 ansible_host=10.0.0.2 path='/opt/my app' ratio=3 empty=''
 [edges]
 en1
 en2
+web[01:03] ansible_host=10.0.1.1 role=web
+db-[a:b]:2222 ansible_host=10.0.2.1
 [edges:vars]
 greeting = "hello, world"
 mode = 'fast lane'
 plain = a b c
+[front]
+web[01:02]
+[back]
+db-[a:b]
+[site:children]
+front
+back
+[site:vars]
+greeting = from site
+tier = site
+[front:vars]
+tier = front
+[all:vars]
+tier = everywhere
+zone = eu
 "#;
 
 #[test]
@@ -52,12 +69,16 @@ fn host_variables_are_those_ansible_inventory_reads() {
         text: "ansible_inventories: [{ file: hosts.ini }]\n".into(),
     }])
     .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(model.hosts.len(), 7, "{:?}", model.hosts.keys().collect::<Vec<_>>());
     for (name, host) in &model.hosts {
         let vars = ansible["_meta"]["hostvars"][name].as_object().unwrap();
         let mut ours = host.ansible_vars.clone();
         ours.insert("ansible_host".into(), host.ssh_host.clone().unwrap());
         if let Some(a) = &host.ssh_common_args {
             ours.insert("ansible_ssh_common_args".into(), a.clone());
+        }
+        if let Some(p) = host.ssh_port {
+            ours.insert("ansible_port".into(), p.to_string());
         }
         let theirs: indexmap::IndexMap<String, String> = vars
             .iter()

@@ -4,6 +4,8 @@
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
+use std::collections::{HashMap, HashSet};
+
 use indexmap::IndexMap;
 
 use crate::error::{Diagnostic, ErrorKind, Sink};
@@ -884,12 +886,23 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
                 // quotes removed, `#` starting a comment.
                 let words = shlex::split(line).ok_or(format!("line {}: a quote is not closed", n + 1))?;
                 let mut words = words.into_iter();
-                let name = words.next().unwrap_or_default();
-                if name.contains('[') {
-                    return Err(format!("line {}: host ranges are not supported", n + 1));
+                let pattern = words.next().unwrap_or_default();
+                // `host:port`, as Ansible reads it: the port is `ansible_port`.
+                let (pattern, port) = match pattern.rsplit_once(':') {
+                    Some((h, p))
+                        if !p.is_empty()
+                            && p.bytes().all(|b| b.is_ascii_digit())
+                            && h.matches('[').count() == h.matches(']').count() =>
+                    {
+                        ini_value("ansible_port", p, n)?;
+                        (h.to_string(), Some(p.to_string()))
+                    }
+                    _ => (pattern, None),
+                };
+                let mut line_vars = IndexMap::new();
+                if let Some(p) = port {
+                    line_vars.insert("ansible_port".to_string(), p);
                 }
-                ini_name(&name, "host", n)?;
-                let vars = inv.hosts.entry(name.clone()).or_default();
                 for w in words {
                     let (k, v) = w
                         .split_once('=')
@@ -897,9 +910,16 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
                     ini_var(k, n)?;
                     let v = python_value(v);
                     ini_value(k, &v, n)?;
-                    vars.insert(k.to_string(), v);
+                    line_vars.insert(k.to_string(), v);
                 }
-                groups.entry(g.clone()).or_default().0.push(name);
+                for name in expand_range(&pattern, n)? {
+                    ini_name(&name, "host", n)?;
+                    let vars = inv.hosts.entry(name.clone()).or_default();
+                    for (k, v) in &line_vars {
+                        vars.insert(k.clone(), v.clone());
+                    }
+                    groups.entry(g.clone()).or_default().0.push(name);
+                }
             }
             Sect::Children(g) => {
                 ini_name(line, "group", n)?;
@@ -918,18 +938,36 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
             }
         }
     }
-    // Group variables apply to the group's hosts where the host sets none itself.
-    for (g, vars) in &group_vars {
-        let members: Vec<String> = if g == "all" {
-            inv.hosts.keys().cloned().collect()
-        } else {
-            groups.get(g).map(|(h, _)| h.clone()).unwrap_or_default()
-        };
-        for h in members {
-            let hv = inv.hosts.entry(h).or_default();
-            for (k, v) in vars {
-                hv.entry(k.clone()).or_insert_with(|| v.clone());
+    // Group variables apply to the hosts of the group and of its children,
+    // as Ansible merges them: groups by depth below `all` (then by name),
+    // a deeper group's value over a shallower one's, the host's own over all.
+    let depths = group_depths(&groups);
+    let mut member_of: IndexMap<String, Vec<&str>> = IndexMap::new();
+    for g in group_vars.keys().filter(|g| *g != "all") {
+        let mut seen: HashSet<&str> = HashSet::from([g.as_str()]);
+        let mut todo: Vec<&str> = vec![g.as_str()];
+        while let Some(name) = todo.pop() {
+            let Some((hosts, children)) = groups.get(name) else {
+                continue;
+            };
+            for h in hosts {
+                member_of.entry(h.clone()).or_default().push(g);
             }
+            todo.extend(children.iter().map(String::as_str).filter(|c| seen.insert(c)));
+        }
+    }
+    for (h, hv) in inv.hosts.iter_mut() {
+        let mut from: Vec<&str> = member_of.get(h).cloned().unwrap_or_default();
+        from.sort_unstable_by_key(|g| (depths.get(*g).copied().unwrap_or(1), *g));
+        from.dedup();
+        let own = std::mem::take(hv);
+        for g in std::iter::once("all").chain(from) {
+            for (k, v) in group_vars.get(g).into_iter().flatten() {
+                hv.insert(k.clone(), v.clone());
+            }
+        }
+        for (k, v) in own {
+            hv.insert(k, v);
         }
     }
     inv.groups = groups
@@ -938,6 +976,89 @@ fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
         .map(|(g, (h, c))| (g, h, c))
         .collect();
     Ok(inv)
+}
+
+/// Each group's depth below `all`, as Ansible counts it: 1 for a top-level
+/// group, one more than its deepest parent for a child (cycles cut).
+fn group_depths(groups: &IndexMap<String, (Vec<String>, Vec<String>)>) -> HashMap<String, usize> {
+    let mut depth: HashMap<String, usize> = groups.keys().map(|g| (g.clone(), 1)).collect();
+    // Relaxed at most once per group: a longer chain is a cycle.
+    for _ in 0..groups.len() {
+        let mut changed = false;
+        for (g, (_, children)) in groups {
+            let d = depth[g] + 1;
+            for c in children {
+                let e = depth.entry(c.clone()).or_insert(1);
+                if *e < d {
+                    *e = d;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    depth
+}
+
+/// Most hosts one range pattern expands to.
+const MAX_RANGE: usize = 10_000;
+
+/// The host names of an INI host pattern, its `[a:b]` / `[a:b:step]`
+/// ranges expanded as Ansible expands them (numbers keep the first bound's
+/// leading zeros; letters `[a:f]`).
+fn expand_range(pattern: &str, line: usize) -> Result<Vec<String>, String> {
+    let bad = || {
+        format!(
+            "line {}: a host range is written `name[01:10]`, `name[a:f]` or `name[1:10:2]`",
+            line + 1
+        )
+    };
+    let Some(open) = pattern.find('[') else {
+        return Ok(vec![pattern.to_string()]);
+    };
+    let close = pattern[open..].find(']').map(|c| open + c).ok_or_else(bad)?;
+    let (head, body, tail) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
+    let parts: Vec<&str> = body.split(':').collect();
+    let (lo, hi, step) = match parts.as_slice() {
+        [lo, hi] => (*lo, *hi, 1usize),
+        [lo, hi, step] => (*lo, *hi, step.parse::<usize>().ok().filter(|s| *s > 0).ok_or_else(bad)?),
+        _ => return Err(bad()),
+    };
+    let items: Vec<String> = if let (Ok(a), Ok(b)) = (lo.parse::<usize>(), hi.parse::<usize>()) {
+        let width = if lo.starts_with('0') && lo.len() > 1 {
+            lo.len()
+        } else {
+            0
+        };
+        if a > b || (b - a) / step >= MAX_RANGE {
+            return Err(bad());
+        }
+        (a..=b).step_by(step).map(|i| format!("{i:0width$}")).collect()
+    } else if let ([a], [b]) = (lo.as_bytes(), hi.as_bytes())
+        && a.is_ascii_lowercase() == b.is_ascii_lowercase()
+        && a.is_ascii_alphabetic()
+        && b.is_ascii_alphabetic()
+        && a <= b
+    {
+        (*a..=*b).step_by(step).map(|c| char::from(c).to_string()).collect()
+    } else {
+        return Err(bad());
+    };
+    let mut out = Vec::new();
+    for item in items {
+        for rest in expand_range(tail, line)? {
+            if out.len() >= MAX_RANGE {
+                return Err(format!(
+                    "line {}: a host range gives more than {MAX_RANGE} hosts",
+                    line + 1
+                ));
+            }
+            out.push(format!("{head}{item}{rest}"));
+        }
+    }
+    Ok(out)
 }
 
 /// A host or group name of an INI inventory: written as a YAML key, a file
@@ -1070,11 +1191,32 @@ mod tests {
     }
 
     #[test]
-    fn rejects_host_ranges() {
-        assert!(
-            parse_ini_inventory("[web]\nweb[01:03]\n")
-                .unwrap_err()
-                .contains("ranges")
+    fn expands_host_ranges_and_ports_as_ansible_does() {
+        let inv = parse_ini_inventory("[web]\nweb[01:03] a=1\ndb-[a:b]-[1:3:2]\nbox:2222\n").unwrap();
+        let names: Vec<&String> = inv.hosts.keys().collect();
+        assert_eq!(
+            names,
+            ["web01", "web02", "web03", "db-a-1", "db-a-3", "db-b-1", "db-b-3", "box"]
         );
+        assert_eq!(inv.hosts["web02"]["a"], "1");
+        assert_eq!(inv.hosts["box"]["ansible_port"], "2222");
+        for bad in ["w[3:1]", "w[1:2", "w[a:3]", "w[0:100000]", "h:70000"] {
+            assert!(parse_ini_inventory(&format!("{bad}\n")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parents_group_vars_reach_their_childrens_hosts() {
+        let inv = parse_ini_inventory(
+            "[a]\nh1\n[b]\nh2 x=own\n[p:children]\na\nb\n[gp:children]\np\n\
+             [gp:vars]\nx=gp\ny=gp\nz=gp\n[p:vars]\nx=p\ny=p\n[a:vars]\nx=a\n[all:vars]\nz=all\nw=all\n",
+        )
+        .unwrap();
+        let get = |h: &str, k: &str| inv.hosts[h][k].clone();
+        assert_eq!(
+            (get("h1", "x"), get("h1", "y"), get("h1", "z"), get("h1", "w")),
+            ("a".into(), "p".into(), "gp".into(), "all".into())
+        );
+        assert_eq!((get("h2", "x"), get("h2", "y")), ("own".into(), "p".into()));
     }
 }
