@@ -2,9 +2,8 @@
 //! host and group tables every `scope` is checked against.
 
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
-
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
