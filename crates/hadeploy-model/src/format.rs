@@ -226,7 +226,7 @@ pub const HOST_OVERRIDE: Keys = Keys {
 /// An `ansible_inventories` item.
 pub const ANSIBLE_INVENTORY: Keys = Keys {
     what: "an `ansible_inventories` item",
-    parts: &[&[req("file", Ty::LocalPath), WHEN]],
+    parts: &[&[req("file", Ty::LocalPath), opt("name", Ty::Str), WHEN]],
     one_of: &[],
     removable: &[],
 };

@@ -264,6 +264,11 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
         match read.and_then(|text| parse_ini_inventory(&text)) {
             Ok(parsed) => {
                 for (name, vars) in parsed.hosts {
+                    // HADeploy's rule: a host the description names wins over
+                    // the inventory's, and so does an earlier inventory's.
+                    if inv.hosts.contains_key(&name) {
+                        continue;
+                    }
                     let mut host = Host {
                         name: name.clone(),
                         privileged: true,
@@ -294,7 +299,12 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
 
     // Groups: read all, then flatten, so that a group may name one defined later.
     let mut raw: IndexMap<String, RawGroup> = IndexMap::new();
+    let mut from_inventory: HashSet<String> = HashSet::new();
     for (name, hosts, children, span) in inv_groups {
+        // The first inventory naming a group defines it.
+        if !from_inventory.insert(name.clone()) {
+            continue;
+        }
         let wrap = |v: Vec<String>| v.into_iter().map(|value| Spanned { value, span }).collect();
         raw.insert(
             name,
@@ -341,6 +351,10 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
         let hosts = f.str_list("hosts", sink);
         let groups = f.str_list("groups", sink);
         let force = f.bool_or("force_setup", false, sink);
+        // A group of an inventory gives way to the description's, as in HADeploy.
+        if from_inventory.remove(&name.value) {
+            raw.shift_remove(&name.value);
+        }
         if let Some(RawGroup { span: first, .. }) = raw.get(&name.value) {
             sink.push(
                 Diagnostic::new(
