@@ -313,7 +313,7 @@ impl<'a> Renderer<'a> {
             }
         }
         let conf = match &s.conf_file_src {
-            Some(LocalSource::File(p) | LocalSource::Template(p)) => read(p)?,
+            Some(LocalSource::File(p) | LocalSource::Template(p)) => hadeploy_pass(p, read(p)?, context_of(s, None))?,
             None => {
                 let http = s.http_server.as_ref().map(|h| HttpView {
                     endpoint: h.endpoint.clone(),
@@ -347,7 +347,9 @@ impl<'a> Renderer<'a> {
         self.put(format!("{dir}/supervisorctl_{}", s.name), ctl)?;
         for p in &s.programs {
             let text = match &p.conf_file_src {
-                Some(LocalSource::File(path) | LocalSource::Template(path)) => read(path)?,
+                Some(LocalSource::File(path) | LocalSource::Template(path)) => {
+                    hadeploy_pass(path, read(path)?, context_of(s, Some(p)))?
+                }
                 None => program_ini(s, p)
                     .map_err(|e| RenderError::Value {
                         what: format!("program `{}` of supervisor `{}`", p.name, s.name),
@@ -527,6 +529,70 @@ pub(crate) fn file_copy_path(i: usize, f: &hadeploy_model::File) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!("{folder}/{i:02}_{base}")
+}
+
+/// The variables a `conf_file_src` template sees in HADeploy's first pass:
+/// the supervisor's settings (name, user, group, folders, `http_server`...)
+/// and, for a program, the program's, its settings at the top level as
+/// HADeploy's items held them; values not given are absent, so that
+/// `{{% if numprocs is defined %}}` works as there.
+fn context_of(s: &Supervisor, p: Option<&Program>) -> minijinja::Value {
+    fn set(map: &mut serde_json::Map<String, Value>, v: Value) {
+        if let Value::Object(o) = v {
+            for (k, v) in o {
+                if !v.is_null() {
+                    map.insert(k, v);
+                }
+            }
+        }
+    }
+    let mut map = serde_json::Map::new();
+    let sup = serde_json::to_value(s).unwrap_or(Value::Null);
+    match p {
+        None => set(&mut map, sup),
+        Some(p) => {
+            let mut prog = serde_json::to_value(p).unwrap_or(Value::Null);
+            let settings = prog.as_object_mut().and_then(|o| o.remove("settings"));
+            set(&mut map, prog);
+            set(&mut map, settings.unwrap_or(Value::Null));
+            map.insert("supervisor".into(), Value::String(s.name.clone()));
+        }
+    }
+    minijinja::Value::from(minijinja::value::Serde(Value::Object(map)))
+}
+
+/// HADeploy's first pass over a `conf_file_src` file: `{{{ name }}}`,
+/// `{{% if ... %}}` and `{{# ... #}}` rendered now, with [`context_of`],
+/// undefined variables as errors; Ansible's `{{ }}` is left for the host.
+/// A file without those markers is taken as it is.
+fn hadeploy_pass(path: &Path, bytes: Vec<u8>, ctx: minijinja::Value) -> Result<Vec<u8>, RenderError> {
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(bytes);
+    };
+    if !(text.contains("{{{") || text.contains("{{%") || text.contains("{{#")) {
+        return Ok(bytes);
+    }
+    let mut env = minijinja::Environment::new();
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .variable_delimiters("{{{", "}}}")
+        .block_delimiters("{{%", "%}}")
+        .comment_delimiters("{{#", "#}}")
+        .trim_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .expect("distinct start markers");
+    env.set_syntax(syntax);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_fuel(Some(1_000_000));
+    let fail = |e: minijinja::Error| RenderError::Template {
+        template: path.display().to_string(),
+        message: match (e.line(), e.detail()) {
+            (Some(l), Some(d)) => format!("line {l}: {}: {d}", e.kind()),
+            (Some(l), None) => format!("line {l}: {}", e.kind()),
+            (None, _) => e.to_string(),
+        },
+    };
+    env.render_str(text, ctx).map(String::into_bytes).map_err(fail)
 }
 
 /// Reads a local source that goes into the project whole, refusing it
