@@ -468,28 +468,7 @@ impl Loader {
                     }
                 }
                 out.push_str(&s.text[last..]);
-                if out.len() > MAX_SCALAR {
-                    let kind = ErrorKind::Limit(format!(
-                        "a value is longer than {MAX_SCALAR} bytes once variables are substituted"
-                    ));
-                    self.limit(kind, span, sink);
-                    return Node::scalar(String::new(), false, span);
-                }
-                if tree::jinja_override(&out) {
-                    sink.push(
-                        Diagnostic::new(tree::jinja_override_error(), span)
-                            .help("this text only appears once variables are substituted: change the variables"),
-                    );
-                    return Node::scalar(String::new(), false, span);
-                }
-                let cost = Cost {
-                    nodes: 0,
-                    bytes: out.len(),
-                };
-                if !self.spend(cost, span, sink) {
-                    return Node::scalar(String::new(), false, span);
-                }
-                Node::scalar(out, s.plain, span)
+                self.substituted(out, s.plain, span, sink)
             }
             NodeKind::Seq(items) => Node {
                 kind: NodeKind::Seq(items.into_iter().map(|i| self.substitute(i, depth + 1, sink)).collect()),
@@ -507,6 +486,33 @@ impl Loader {
         }
     }
 
+    /// A value once its variables are substituted, checked as any value
+    /// written in a file is: its length, no `#jinja2:`, the load's budget.
+    fn substituted(&mut self, out: String, plain: bool, span: Span, sink: &mut Sink) -> Node {
+        if out.len() > MAX_SCALAR {
+            let kind = ErrorKind::Limit(format!(
+                "a value is longer than {MAX_SCALAR} bytes once variables are substituted"
+            ));
+            self.limit(kind, span, sink);
+            return Node::scalar(String::new(), false, span);
+        }
+        if tree::jinja_override(&out) {
+            sink.push(
+                Diagnostic::new(tree::jinja_override_error(), span)
+                    .help("this text only appears once variables are substituted: change the variables"),
+            );
+            return Node::scalar(String::new(), false, span);
+        }
+        let cost = Cost {
+            nodes: 0,
+            bytes: out.len(),
+        };
+        if !self.spend(cost, span, sink) {
+            return Node::scalar(String::new(), false, span);
+        }
+        Node::scalar(out, plain, span)
+    }
+
     /// Renders a value with Jinja2, as HADeploy did ([`crate::jinja`]).
     fn render(&mut self, s: tree::Scalar, span: Span, sink: &mut Sink) -> Node {
         // `$${` is this tool's literal `${`: Jinja writes it from a string.
@@ -520,30 +526,7 @@ impl Loader {
         let vars = &self.vars;
         let defined = |name: &str| path_defined(vars, name);
         match self.jinja.render(&text, &ctx, &defined) {
-            Ok(out) => {
-                if out.len() > MAX_SCALAR {
-                    let kind = ErrorKind::Limit(format!(
-                        "a value is longer than {MAX_SCALAR} bytes once variables are substituted"
-                    ));
-                    self.limit(kind, span, sink);
-                    return Node::scalar(String::new(), false, span);
-                }
-                if tree::jinja_override(&out) {
-                    sink.push(
-                        Diagnostic::new(tree::jinja_override_error(), span)
-                            .help("this text only appears once variables are substituted: change the variables"),
-                    );
-                    return Node::scalar(String::new(), false, span);
-                }
-                let cost = Cost {
-                    nodes: 0,
-                    bytes: out.len(),
-                };
-                if !self.spend(cost, span, sink) {
-                    return Node::scalar(String::new(), false, span);
-                }
-                Node::scalar(out, s.plain, span)
-            }
+            Ok(out) => self.substituted(out, s.plain, span, sink),
             Err(crate::jinja::Failure::Undefined(names)) => {
                 let mut cols = RefColumns::new(&s, span);
                 for name in names {
