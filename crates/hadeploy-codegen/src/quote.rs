@@ -262,8 +262,7 @@ pub fn top_scalar(out: &mut String, k: &str, v: &Value) {
 
 /// A map key: plain when it is an identifier YAML 1.1 cannot misread, else quoted.
 fn key_into(k: &str, out: &mut String) {
-    let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let plain = hadeploy_model::format::is_var_name(k)
         && !["y", "n", "yes", "no", "on", "off", "true", "false", "null"]
             .iter()
             .any(|w| k.eq_ignore_ascii_case(w));

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use hadeploy_model::format::is_var_name;
 use hadeploy_model::{FileSource, LocalSource, Model, Program, State, Supervisor, is_system_path};
 use serde::Serialize;
 use serde_json::Value;
@@ -14,12 +15,6 @@ use crate::host_vars::HostVars;
 use crate::quote::{self, IniError};
 use crate::templates::{self as t, render};
 use crate::{Content, MAX_PROJECT_BYTES, Options, Project, RenderError};
-
-/// A variable name, safe as a plain YAML key.
-fn is_var_name(k: &str) -> bool {
-    k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
 
 /// Characters written unquoted into systemd units and shell scripts.
 pub(crate) fn is_word_char(c: char) -> bool {

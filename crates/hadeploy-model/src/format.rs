@@ -506,6 +506,15 @@ pub const SECTIONS: &[Section] = &[
     },
 ];
 
+/// A variable name, as Ansible, the loader and an environment take it:
+/// letters, digits and `_`, not starting with a digit. The one place this
+/// rule is written (variables, INI inventory variables, `encrypted_vars`,
+/// environment keys, YAML keys written plain).
+pub fn is_var_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Sections of HADeploy's other plugins, which this tool does not
 /// implement, with the plugin each belongs to (its `lib/hadeploy/plugins/`).
 pub const OTHER_PLUGIN_SECTIONS: &[(&str, &str)] = &[

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::error::{Diagnostic, ErrorKind, Sink};
+use crate::format::is_var_name;
 use crate::span::{FileId, SourceMap, Span};
 use crate::tree::{self, Budget, Cost, MAX_DEPTH, MAX_FILE, MAX_SCALAR, Node, NodeKind};
 
@@ -677,12 +678,6 @@ fn vault_span(node: &Node) -> Option<Span> {
         NodeKind::Seq(items) => items.iter().find_map(vault_span),
         NodeKind::Map(entries) => entries.iter().find_map(|(_, v)| vault_span(v)),
     }
-}
-
-fn is_var_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Whether `name` or the `a.b.c` path is defined among `vars`.

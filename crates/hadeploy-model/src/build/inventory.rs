@@ -1126,9 +1126,7 @@ fn ini_value(key: &str, value: &str, line: usize) -> Result<(), String> {
 
 /// A variable name of an INI inventory, as Ansible requires it.
 fn ini_var(key: &str, line: usize) -> Result<(), String> {
-    let ok = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
+    if format::is_var_name(key) {
         Ok(())
     } else {
         Err(format!(

@@ -174,9 +174,7 @@ fn encrypted_vars(root: &[(Node, Node)], vars: &IndexMap<String, Node>, sink: &m
     };
     for (k, v) in entries {
         let name = k.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
-        let valid_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid_name {
+        if !format::is_var_name(name) {
             sink.push(
                 Diagnostic::invalid_value(
                     "encrypted_vars",

@@ -586,9 +586,7 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
     let mut ok = true;
     let mut add = |key: String, value: Option<Spanned<String>>, span, sink: &mut Sink| -> bool {
         let Some(value) = value else { return false };
-        let valid = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+        if !format::is_var_name(&key) {
             sink.push(
                 Diagnostic::new(
                     ErrorKind::UnsafeName {
