@@ -504,6 +504,10 @@ fn authorized_keys_of(key: &Spanned<String>, sources: &SourceMap, sink: &mut Sin
     use crate::keys::KeyFileError;
     let path = local_path(&key.value, key.span, sources);
     let shown = path.display();
+    let invalid = |reason: String| ErrorKind::InvalidValue {
+        key: "authorized_keys".into(),
+        reason,
+    };
     let (kind, help) = match crate::keys::read_authorized_keys(&path) {
         Ok(keys) => return keys,
         Err(KeyFileError::Read(reason)) if reason == "no such file" => (
@@ -521,31 +525,19 @@ fn authorized_keys_of(key: &Spanned<String>, sources: &SourceMap, sink: &mut Sin
             "name a public key file (`id_ed25519.pub`), relative to this file".to_string(),
         ),
         Err(KeyFileError::Private) => (
-            ErrorKind::InvalidValue {
-                key: "authorized_keys".into(),
-                reason: format!("`{shown}` is a private key"),
-            },
+            invalid(format!("`{shown}` is a private key")),
             "give its `.pub`: a private key must never leave this machine".to_string(),
         ),
         Err(KeyFileError::Rfc4716) => (
-            ErrorKind::InvalidValue {
-                key: "authorized_keys".into(),
-                reason: format!("`{shown}` holds an SSH2 (RFC 4716) public key, which sshd does not read"),
-            },
+            invalid(format!("`{shown}` holds an SSH2 (RFC 4716) public key, which sshd does not read")),
             format!("convert it with `ssh-keygen -i -f {shown}`"),
         ),
         Err(KeyFileError::NotAKey(line)) => (
-            ErrorKind::InvalidValue {
-                key: "authorized_keys".into(),
-                reason: format!("line {line} of `{shown}` is not an OpenSSH public key"),
-            },
+            invalid(format!("line {line} of `{shown}` is not an OpenSSH public key")),
             "each line must be `[options] ssh-ed25519|ssh-rsa|ecdsa-...|sk-... BASE64 [comment]`, as `ssh-keygen` writes `.pub` files".to_string(),
         ),
         Err(KeyFileError::Empty) => (
-            ErrorKind::InvalidValue {
-                key: "authorized_keys".into(),
-                reason: format!("`{shown}` holds no key"),
-            },
+            invalid(format!("`{shown}` holds no key")),
             "name a public key file (`id_ed25519.pub`)".to_string(),
         ),
     };
