@@ -57,6 +57,66 @@ fn yaml_into(value: &Value, out: &mut String) {
     }
 }
 
+/// A variable read from an Ansible inventory, as YAML flow text that
+/// Ansible reads back as the same value: strings as written (Ansible's own
+/// values, rendered by Ansible as it would have), vault and unsafe values
+/// (`{"__ansible_vault": TEXT}` as `ansible-inventory` lists them) tagged
+/// `!vault` and `!unsafe` again.
+pub fn yaml_ansible(value: &Value) -> String {
+    let mut out = String::new();
+    ansible_into(value, &mut out);
+    out
+}
+
+fn ansible_into(value: &Value, out: &mut String) {
+    match value {
+        Value::String(s) => yaml_str_into(s, out),
+        Value::Object(map) if map.len() == 1 => {
+            let (k, v) = map.iter().next().expect("one entry");
+            match (k.as_str(), v) {
+                ("__ansible_vault", Value::String(s)) => {
+                    out.push_str("!vault ");
+                    yaml_str_into(s, out);
+                }
+                ("__ansible_unsafe", Value::String(s)) => {
+                    out.push_str("!unsafe ");
+                    yaml_str_into(s, out);
+                }
+                _ => {
+                    out.push('{');
+                    yaml_str_into(k, out);
+                    out.push_str(": ");
+                    ansible_into(v, out);
+                    out.push('}');
+                }
+            }
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                ansible_into(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                yaml_str_into(k, out);
+                out.push_str(": ");
+                ansible_into(v, out);
+            }
+            out.push('}');
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => yaml_into(value, out),
+    }
+}
+
 /// A value as it follows `key:` in block style: scalars and empty
 /// collections on the same line, maps and lists indented by `indent` on the
 /// next lines. Every scalar is quoted as by [`yaml`].

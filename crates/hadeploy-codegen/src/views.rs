@@ -37,12 +37,22 @@ fn kv(key: &str, value: impl Into<Value>) -> KeyValue {
 #[derive(Serialize)]
 struct CfgView {
     host_key_checking: Option<bool>,
+    vault_identity_list: Option<String>,
 }
 
 #[derive(Serialize)]
 struct InventoryHost {
     name: String,
     vars: Vec<KeyValue>,
+    /// Variables of an Ansible inventory, already written as YAML.
+    raw: Vec<KeyText>,
+}
+
+/// A key and its value written as YAML text.
+#[derive(Serialize)]
+struct KeyText {
+    key: String,
+    text: String,
 }
 
 #[derive(Serialize)]
@@ -151,6 +161,7 @@ impl<'a> Renderer<'a> {
             t::ANSIBLE_CFG,
             &CfgView {
                 host_key_checking: self.opts.host_key_checking,
+                vault_identity_list: self.vault_identity_list()?,
             },
         )?;
         self.put(t::ANSIBLE_CFG.0, cfg)?;
@@ -224,6 +235,38 @@ impl<'a> Renderer<'a> {
         Ok(self.project)
     }
 
+    /// A local path that stays outside the project (a private key, a vault
+    /// password file) as Ansible, running inside the project, must be given
+    /// it: a relative path is seen from there; an absolute one stays as written.
+    fn seen_from_project(&self, path: &std::path::Path) -> String {
+        let p = match (&self.opts.project_dir, &self.opts.source_dir) {
+            (Some(dir), Some(base)) if path.is_relative() => crate::relative_to(&base.join(path), &base.join(dir)),
+            _ => path.to_path_buf(),
+        };
+        p.display().to_string()
+    }
+
+    /// Ansible's `vault_identity_list`: `LABEL@FILE` or `LABEL@prompt` for
+    /// each inventory that asks for a vault password.
+    fn vault_identity_list(&self) -> Result<Option<String>, RenderError> {
+        let mut ids = Vec::new();
+        for v in &self.model.vault_ids {
+            let source = match &v.file {
+                Some(f) => self.seen_from_project(f),
+                None => "prompt".to_string(),
+            };
+            // One line of ansible.cfg, split at commas.
+            if source.contains([',', '%', '\n', '\r']) || source.trim() != source {
+                return Err(RenderError::Value {
+                    what: format!("vault password file of `{}`", v.label),
+                    reason: "Ansible's configuration cannot hold this path".into(),
+                });
+            }
+            ids.push(format!("{}@{source}", v.label));
+        }
+        Ok((!ids.is_empty()).then(|| ids.join(", ")))
+    }
+
     fn inventory(&self) -> InventoryView {
         let hosts = self
             .model
@@ -242,15 +285,7 @@ impl<'a> Renderer<'a> {
                     vars.push(kv("ansible_port", p));
                 }
                 if let Some(k) = &h.ssh_private_key_file {
-                    // Ansible runs inside the project: a relative path is
-                    // seen from there; an absolute one stays as written.
-                    let k = match (&self.opts.project_dir, &self.opts.source_dir) {
-                        (Some(dir), Some(base)) if k.is_relative() => {
-                            crate::relative_to(&base.join(k), &base.join(dir))
-                        }
-                        _ => k.clone(),
-                    };
-                    vars.push(kv("ansible_ssh_private_key_file", k.display().to_string()));
+                    vars.push(kv("ansible_ssh_private_key_file", self.seen_from_project(k)));
                 }
                 s(&mut vars, "ansible_password", &h.ssh_password);
                 s(&mut vars, "ansible_ssh_extra_args", &h.ssh_extra_args);
@@ -270,13 +305,21 @@ impl<'a> Renderer<'a> {
                 s(&mut vars, "ansible_become_exe", &h.become_exe);
                 s(&mut vars, "ansible_become_flags", &h.become_flags);
                 s(&mut vars, "ansible_python_interpreter", &h.python_interpreter);
-                // Written as plain YAML keys: the model only lets variable names through.
-                for (k, v) in h.ansible_vars.iter().filter(|(k, _)| is_var_name(k)) {
-                    vars.push(kv(k, v.as_str()));
-                }
+                // Written as plain YAML keys: the model only lets variable
+                // names through; an attribute of the description's wins.
+                let raw = h
+                    .ansible_vars
+                    .iter()
+                    .filter(|(k, _)| is_var_name(k) && !vars.iter().any(|v| v.key == **k))
+                    .map(|(k, v)| KeyText {
+                        key: k.clone(),
+                        text: crate::quote::yaml_ansible(v),
+                    })
+                    .collect();
                 InventoryHost {
                     name: h.name.clone(),
                     vars,
+                    raw,
                 }
             })
             .collect();

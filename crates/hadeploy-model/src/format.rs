@@ -132,6 +132,18 @@ pub const TRUTHY: &[&str] = &["yes", "true", "on", "1"];
 /// See [`TRUTHY`].
 pub const FALSY: &[&str] = &["no", "false", "off", "0"];
 
+/// A word of [`TRUTHY`] or [`FALSY`], any case, as the boolean it says.
+pub fn bool_word(word: &str) -> Option<bool> {
+    let w = word.to_ascii_lowercase();
+    if TRUTHY.contains(&w.as_str()) {
+        Some(true)
+    } else if FALSY.contains(&w.as_str()) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 const U32: Ty = Ty::Int {
     min: 0,
     max: u32::MAX as i64,
@@ -226,7 +238,13 @@ pub const HOST_OVERRIDE: Keys = Keys {
 /// An `ansible_inventories` item.
 pub const ANSIBLE_INVENTORY: Keys = Keys {
     what: "an `ansible_inventories` item",
-    parts: &[&[req("file", Ty::LocalPath), opt("name", Ty::Str), WHEN]],
+    parts: &[&[
+        req("file", Ty::LocalPath),
+        opt("name", Ty::Str),
+        opt("vault_password_file", Ty::LocalPath),
+        opt("ask_vault_password", Ty::Bool),
+        WHEN,
+    ]],
     one_of: &[],
     removable: &[],
 };
@@ -427,7 +445,7 @@ pub const SECTIONS: &[Section] = &[
     Section {
         name: "ansible_inventories",
         ty: Ty::Items(&ANSIBLE_INVENTORY),
-        doc: "Ansible inventories in INI format whose hosts and groups are added.",
+        doc: "Ansible inventories (INI or YAML) whose hosts and groups are added.",
     },
     Section {
         name: "exit_on_fail",
@@ -513,6 +531,35 @@ pub const SECTIONS: &[Section] = &[
 pub fn is_var_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Longest name of a host, group, user, supervisor or program.
+pub const MAX_NAME: usize = 64;
+
+/// Why `name` cannot name a host, group, account, supervisor or program
+/// (it becomes a YAML key, a file name, a scope and a unit name), or
+/// `None`: 1 to [`MAX_NAME`] letters, digits, `_`, `-` and `.`, not
+/// starting with `-` or `.`. The one place this rule is written.
+pub fn name_problem(name: &str) -> Option<String> {
+    let bad = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')));
+    if name.is_empty() {
+        Some("it is empty".to_string())
+    } else if name.len() > MAX_NAME {
+        Some(format!("it is longer than {MAX_NAME} characters"))
+    } else if let Some(c) = bad {
+        Some(format!("it contains {c:?}"))
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        Some("it must start with a letter, a digit or `_`".to_string())
+    } else {
+        None
+    }
+}
+
+/// `name` follows the rule of [`name_problem`].
+pub fn is_name(name: &str) -> bool {
+    name_problem(name).is_none()
 }
 
 /// Sections of HADeploy's other plugins, which this tool does not

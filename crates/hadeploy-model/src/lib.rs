@@ -21,7 +21,7 @@ mod span;
 pub mod system;
 mod tree;
 
-pub use build::MAX_PLACEMENTS;
+pub use build::{InventoryLister, Listed, MAX_PLACEMENTS};
 pub use error::{Diagnostic, Diagnostics, ErrorKind, MAX_ERRORS};
 pub use format::SECTIONS;
 pub use keys::MAX_KEY_FILE;
@@ -41,20 +41,30 @@ use error::Sink;
 /// # Errors
 /// Every problem found, up to [`MAX_ERRORS`], each with its position.
 pub fn load(srcs: &[SrcArg]) -> Result<Model, Diagnostics> {
-    load_for(srcs, None)
+    load_with(srcs, &LoadOptions::default())
 }
 
-/// [`load`], for a project written into `working_folder`: a description
-/// file, key, template or inventory inside that folder would be deleted
-/// with it at the next run, and is refused.
+/// What the caller tells [`load_with`] beyond the description.
+#[derive(Clone, Copy, Default)]
+pub struct LoadOptions<'a> {
+    /// The folder the project is written into: a description file, key,
+    /// template or inventory inside it would be deleted with it at the next
+    /// run, and is refused.
+    pub working_folder: Option<&'a std::path::Path>,
+    /// Reads `ansible_inventories` as Ansible reads them; without it, the
+    /// built-in readers of the INI and YAML formats do.
+    pub inventories: Option<&'a dyn InventoryLister>,
+}
+
+/// [`load`], with the caller's [`LoadOptions`].
 ///
 /// # Errors
 /// As [`load`].
-pub fn load_for(srcs: &[SrcArg], working_folder: Option<&std::path::Path>) -> Result<Model, Diagnostics> {
+pub fn load_with(srcs: &[SrcArg], opts: &LoadOptions) -> Result<Model, Diagnostics> {
     let mut sink = Sink::default();
     let loaded = load::load(srcs, &mut sink);
     let check = |sink: &mut Sink| {
-        if let Some(dir) = working_folder {
+        if let Some(dir) = opts.working_folder {
             check_outside(&loaded.sources, dir, sink);
         }
     };
@@ -63,7 +73,7 @@ pub fn load_for(srcs: &[SrcArg], working_folder: Option<&std::path::Path>) -> Re
         check(&mut sink);
         return Err(fail(sink, loaded.sources));
     }
-    let model = build::build(&loaded, &mut sink);
+    let model = build::build(&loaded, opts.inventories, &mut sink);
     check(&mut sink);
     if sink.is_empty() {
         Ok(model)

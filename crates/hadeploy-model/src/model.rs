@@ -32,6 +32,10 @@ pub struct Model {
     /// written for Ansible to decrypt when it runs.
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub encrypted_vars: IndexMap<String, String>,
+    /// The vault passwords Ansible asks for when it runs, from the
+    /// inventories' `vault_password_file` and `ask_vault_password`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vault_ids: Vec<VaultId>,
     /// Unix groups to create.
     pub groups: Vec<UnixGroup>,
     /// Unix users to create or adjust.
@@ -42,6 +46,17 @@ pub struct Model {
     pub files: Vec<File>,
     /// supervisord instances, each with its programs and groups.
     pub supervisors: Vec<Supervisor>,
+}
+
+/// A vault password Ansible is given when it runs (`--vault-id LABEL@SOURCE`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VaultId {
+    /// The inventory's `name` (Ansible shows it when it prompts), or `default`.
+    pub label: String,
+    /// The file holding the password (or the script printing it); `None`
+    /// to prompt for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
 }
 
 /// A target host and how to reach it.
@@ -107,9 +122,10 @@ pub struct Host {
     pub privileged: bool,
     /// Gather facts even where no task needs them.
     pub force_setup: bool,
-    /// Other variables read from an Ansible inventory, passed through.
+    /// Other variables read from an Ansible inventory, passed through as
+    /// Ansible read them (a vault value as `{"__ansible_vault": TEXT}`).
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    pub ansible_vars: IndexMap<String, String>,
+    pub ansible_vars: IndexMap<String, serde_json::Value>,
 }
 
 fn redact<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {

@@ -208,10 +208,9 @@ pub(crate) fn local_path(text: &str, span: Span, sources: &SourceMap) -> PathBuf
 /// HADeploy types as strings, [`QUOTED_BOOLS`], quoted too).
 pub(crate) fn boolean(node: &Node, key: &str, sink: &mut Sink) -> Option<bool> {
     let quoted_ok = QUOTED_BOOLS.contains(&key);
-    match node.as_scalar().map(|s| (s.typed(), s.text.to_ascii_lowercase())) {
+    match node.as_scalar().map(|s| (s.typed(), crate::format::bool_word(&s.text))) {
         Some((Typed::Bool(b), _)) => Some(b),
-        Some((_, t)) if quoted_ok && crate::format::TRUTHY.contains(&t.as_str()) => Some(true),
-        Some((_, t)) if quoted_ok && crate::format::FALSY.contains(&t.as_str()) => Some(false),
+        Some((_, Some(b))) if quoted_ok => Some(b),
         _ => {
             let d = Diagnostic::new(
                 ErrorKind::WrongType {

@@ -49,45 +49,92 @@ tier = everywhere
 zone = eu
 "#;
 
+/// The same inventory in Ansible's YAML format.
+const YAML_INVENTORY: &str = r#"# as Ansible's YAML inventories write it
+all:
+  vars:
+    tier: everywhere
+    zone: eu
+  hosts:
+    en1:
+      ansible_host: 10.0.0.1
+      ansible_ssh_common_args: -o StrictHostKeyChecking=no
+      note: two words
+    en2: { ansible_host: 10.0.0.2, path: /opt/my app, ratio: 3, empty: "" }
+  children:
+    edges:
+      hosts:
+        en1:
+        en2:
+        web[01:03]: { ansible_host: 10.0.1.1, role: web }
+        db-[a:b]:2222: { ansible_host: 10.0.2.1 }
+      vars: { greeting: "hello, world", mode: fast lane, plain: "a b c", list: [1, two] }
+    site:
+      children:
+        front:
+          hosts:
+            web[01:02]:
+          vars: { tier: front }
+        back:
+          hosts:
+            db-[a:b]:
+      vars: { greeting: from site, tier: site }
+"#;
+
+/// Reads inventories with `ansible-inventory`, as the command line does.
+struct Ansible(PathBuf);
+
+impl hadeploy_model::InventoryLister for Ansible {
+    fn list(&self, file: &std::path::Path) -> hadeploy_model::Listed {
+        let out = Command::new(&self.0)
+            .arg("-i")
+            .arg(file)
+            .arg("--list")
+            .env("ANSIBLE_INVENTORY_ENABLED", "ini,yaml")
+            .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        hadeploy_model::Listed::Json(out.stdout)
+    }
+}
+
+/// The model of a description naming `file`, read by the built-in
+/// readers and by Ansible.
+fn both(dir: &std::path::Path, file: &str, bin: PathBuf) -> (hadeploy_model::Model, hadeploy_model::Model) {
+    let srcs = [SrcArg::Text {
+        path: dir.join("app.yml"),
+        text: format!("ansible_inventories: [{{ file: {file} }}]\n"),
+    }];
+    let builtin = hadeploy_model::load(&srcs).unwrap_or_else(|d| panic!("{d}"));
+    let lister = Ansible(bin);
+    let opts = hadeploy_model::LoadOptions {
+        inventories: Some(&lister),
+        ..Default::default()
+    };
+    let ansible = hadeploy_model::load_with(&srcs, &opts).unwrap_or_else(|d| panic!("{d}"));
+    (builtin, ansible)
+}
+
 #[test]
-fn host_variables_are_those_ansible_inventory_reads() {
+fn the_built_in_readers_read_what_ansible_inventory_reads() {
     let Some(bin) = ansible_inventory() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let ini = dir.path().join("hosts.ini");
-    std::fs::write(&ini, INVENTORY).unwrap();
-    let out = Command::new(bin)
-        .arg("-i")
-        .arg(&ini)
-        .arg("--list")
-        .env("ANSIBLE_INVENTORY_ENABLED", "ini")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ansible: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let model = hadeploy_model::load(&[SrcArg::Text {
-        path: dir.path().join("app.yml"),
-        text: "ansible_inventories: [{ file: hosts.ini }]\n".into(),
-    }])
-    .unwrap_or_else(|d| panic!("{d}"));
-    assert_eq!(model.hosts.len(), 7, "{:?}", model.hosts.keys().collect::<Vec<_>>());
-    for (name, host) in &model.hosts {
-        let vars = ansible["_meta"]["hostvars"][name].as_object().unwrap();
-        let mut ours = host.ansible_vars.clone();
-        ours.insert("ansible_host".into(), host.ssh_host.clone().unwrap());
-        if let Some(a) = &host.ssh_common_args {
-            ours.insert("ansible_ssh_common_args".into(), a.clone());
-        }
-        if let Some(p) = host.ssh_port {
-            ours.insert("ansible_port".into(), p.to_string());
-        }
-        let theirs: indexmap::IndexMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-            .collect();
-        let mut ours: Vec<_> = ours.into_iter().collect();
-        let mut theirs: Vec<_> = theirs.into_iter().collect();
-        ours.sort();
-        theirs.sort();
-        assert_eq!(ours, theirs, "host {name}");
-    }
+    std::fs::write(dir.path().join("hosts.ini"), INVENTORY).unwrap();
+    std::fs::write(dir.path().join("hosts.yml"), YAML_INVENTORY).unwrap();
+    let (ini, ini_ansible) = both(dir.path(), "hosts.ini", bin.clone());
+    let (yaml, yaml_ansible) = both(dir.path(), "hosts.yml", bin);
+    assert_eq!(ini.hosts.len(), 7, "{:?}", ini.hosts.keys().collect::<Vec<_>>());
+    assert_eq!(ini.hosts, ini_ansible.hosts, "INI: the built-in reader and Ansible");
+    assert_eq!(ini.host_groups, ini_ansible.host_groups);
+    assert_eq!(yaml.hosts, yaml_ansible.hosts, "YAML: the built-in reader and Ansible");
+    assert_eq!(yaml.host_groups, yaml_ansible.host_groups);
+    // Each read as Ansible types it: a Python literal in INI, YAML's types.
+    let en2 = &ini.hosts["en2"];
+    assert_eq!(en2.ansible_vars["ratio"], serde_json::json!(3));
+    assert_eq!(en2.ansible_vars["path"], "/opt/my app");
+    assert_eq!(ini.hosts["db-a"].ssh_port, Some(2222));
+    assert_eq!(ini.hosts["web01"].ansible_vars["tier"], "front");
+    assert_eq!(yaml.hosts["web01"].ansible_vars["tier"], "front");
+    assert_eq!(yaml.hosts["en1"].ansible_vars["list"], serde_json::json!([1, "two"]));
 }

@@ -3,6 +3,7 @@
 //! structs live here, not in `main.rs`, so tests can drive them.
 
 mod child;
+mod inventory;
 mod status;
 
 use std::io::Write as _;
@@ -700,7 +701,12 @@ fn run_status(
 }
 
 fn load(srcs: &[SrcArg], working_folder: Option<&Path>) -> Option<Model> {
-    match hadeploy_model::load_for(srcs, working_folder) {
+    let ansible = inventory::AnsibleInventory::new();
+    let opts = hadeploy_model::LoadOptions {
+        working_folder,
+        inventories: Some(&ansible),
+    };
+    match hadeploy_model::load_with(srcs, &opts) {
         Ok(model) => Some(model),
         Err(diags) => {
             // Coloured on a terminal; anstream strips the colours otherwise,

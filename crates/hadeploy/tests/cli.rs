@@ -1131,3 +1131,72 @@ fn home_and_absolute_local_paths_keep_their_meaning() {
     let group_vars = std::fs::read_to_string(tmp.path().join("app/hadeploy-work/group_vars/all.yml")).unwrap();
     assert!(group_vars.contains("from_home"), "{group_vars}");
 }
+
+/// The test venv's `ansible-playbook` (`tests/setup-venv.sh`), whose
+/// `ansible-inventory` sits beside it.
+fn venv_ansible_playbook() -> Option<PathBuf> {
+    let bin = PathBuf::from("/var/tmp/hadeploy-venv/bin/ansible-playbook");
+    if bin.exists() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must provide /var/tmp/hadeploy-venv"
+    );
+    eprintln!("SKIPPED: no /var/tmp/hadeploy-venv (bash tests/setup-venv.sh)");
+    None
+}
+
+#[test]
+fn inventories_are_read_by_ansible_with_the_variables_files_beside_them() {
+    let Some(playbook) = venv_ansible_playbook() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("inv/group_vars")).unwrap();
+    std::fs::write(dir.join("inv/hosts.yml"), "edges:\n  hosts:\n    en1:\n").unwrap();
+    // Only Ansible reads `group_vars/` beside an inventory.
+    std::fs::write(
+        dir.join("inv/group_vars/edges.yml"),
+        "ansible_user: deployer\nzone: eu\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("app.yml"), "ansible_inventories: [{ file: inv/hosts.yml }]\n").unwrap();
+    let dump = |playbook: &Path| {
+        hadeploy(dir)
+            .args(["dump", "--src", "app.yml"])
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", playbook)
+            .output()
+            .unwrap()
+    };
+    let out = dump(&playbook);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(model["hosts"]["en1"]["ssh_user"], "deployer");
+    assert_eq!(model["hosts"]["en1"]["ansible_vars"]["zone"], "eu");
+
+    // Without Ansible, the built-in reader reads the inventory alone.
+    let out = dump(Path::new("/nonexistent/ansible-playbook"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(model["hosts"]["en1"].get("ssh_user"), None);
+
+    // A variables file encrypted as a whole is refused, and not decrypted.
+    let vault = "$ANSIBLE_VAULT;1.1;AES256\n6162636465666768\n";
+    std::fs::write(dir.join("inv/group_vars/edges.yml"), vault).unwrap();
+    let out = dump(&playbook);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is encrypted as a whole"), "{stderr}");
+    assert!(!stderr.contains("6162636465666768"), "{stderr}");
+
+    // Ansible's messages may quote the file: they are not shown.
+    std::fs::write(dir.join("inv/group_vars/edges.yml"), "zone: eu\n").unwrap();
+    std::fs::write(dir.join("inv/hosts.yml"), "edges:\n  hosts: [secret-token]\n").unwrap();
+    let out = dump(&playbook);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(!stderr.contains("secret-token"), "{stderr}");
+}

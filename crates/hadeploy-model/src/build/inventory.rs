@@ -2,17 +2,19 @@
 //! host and group tables every `scope` is checked against.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
 use crate::error::{Diagnostic, ErrorKind, Sink};
 use crate::format::{self, HOST_ATTRS, Ty};
-use crate::model::{Host, HostGroup, Scope};
+use crate::model::{Host, HostGroup, Scope, VaultId};
 use crate::read::{Fields, Spanned, int, local_path, section_items, string};
 use crate::span::{SourceMap, Span};
 use crate::tree::Node;
+
+use super::inventory_file::{self, InventoryLister};
 
 /// Ansible's names for the host attributes of [`HOST_ATTRS`], for reading inventories.
 const ANSIBLE_NAMES: &[(&str, &str)] = &[
@@ -83,6 +85,8 @@ pub(crate) struct Inventory {
     pub(crate) groups: IndexMap<String, HostGroup>,
     /// Set when there is no host at all: reported once, not at every scope.
     no_hosts: bool,
+    /// The vault passwords the inventories ask for.
+    pub(crate) vault_ids: Vec<VaultId>,
     /// What is left of [`MAX_PLACEMENTS`].
     placements: Cell<usize>,
     /// The placement limit was crossed and said so.
@@ -95,6 +99,7 @@ impl Default for Inventory {
             hosts: IndexMap::new(),
             groups: IndexMap::new(),
             no_hosts: false,
+            vault_ids: Vec::new(),
             placements: Cell::new(MAX_PLACEMENTS),
             placements_reported: Cell::new(false),
         }
@@ -212,7 +217,12 @@ impl Inventory {
 }
 
 /// Reads `hosts`, `ansible_inventories`, `host_groups` and `host_overrides`.
-pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink) -> Inventory {
+pub(crate) fn build(
+    root: &[(Node, Node)],
+    sources: &SourceMap,
+    lister: Option<&dyn InventoryLister>,
+    sink: &mut Sink,
+) -> Inventory {
     let mut inv = Inventory::default();
     let mut host_spans: IndexMap<String, Span> = IndexMap::new();
     for item in section_items(root, "hosts", sink) {
@@ -261,7 +271,21 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
             );
             break;
         }
-        match read.and_then(|text| parse_ini_inventory(&text)) {
+        let Ok(text) = read else {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Read {
+                        path: path.display().to_string(),
+                        reason: read.err().unwrap_or_default(),
+                    },
+                    file.span,
+                )
+                .help("give an Ansible inventory in INI or YAML format, relative to this file"),
+            );
+            continue;
+        };
+        vault_id(&f, sources, &mut inv.vault_ids, sink);
+        match inventory_file::read(&path, &text, lister) {
             Ok(parsed) => {
                 for (name, vars) in parsed.hosts {
                     // HADeploy's rule: a host the description names wins over
@@ -283,15 +307,15 @@ pub(crate) fn build(root: &[(Node, Node)], sources: &SourceMap, sink: &mut Sink)
                     inv_groups.push((name, hosts, children, file.span));
                 }
             }
-            Err(reason) => sink.push(
+            Err(e) => sink.push(
                 Diagnostic::new(
                     ErrorKind::Read {
                         path: path.display().to_string(),
-                        reason,
+                        reason: e.reason,
                     },
                     file.span,
                 )
-                .help("give an Ansible inventory in INI format, relative to this file"),
+                .help(e.help),
             ),
         }
     }
@@ -781,6 +805,10 @@ fn attr(node: &Node, key: &str, ty: Ty, sources: &SourceMap, sink: &mut Sink) ->
 }
 
 fn set(host: &mut Host, key: &str, value: Option<Value>) {
+    // An inventory's value for the same attribute, kept as Ansible read it
+    // (a vault value), gives way.
+    host.ansible_vars
+        .retain(|k, _| !ANSIBLE_NAMES.iter().any(|(a, attr)| a == k && *attr == key));
     let s = |v: &Option<Value>| match v {
         Some(Value::Str(s)) => Some(s.clone()),
         _ => None,
@@ -824,7 +852,71 @@ fn set(host: &mut Host, key: &str, value: Option<Value>) {
     }
 }
 
-fn apply_ansible_var(host: &mut Host, key: &str, value: String, inventory: &Path) {
+/// The vault password an inventory's `vault_password_file` or
+/// `ask_vault_password` gives Ansible when it runs, labelled by the
+/// inventory's `name`. Never read here: values stay encrypted.
+fn vault_id(f: &Fields, sources: &SourceMap, ids: &mut Vec<VaultId>, sink: &mut Sink) {
+    let file = f
+        .get("vault_password_file")
+        .and_then(|n| string(n, "vault_password_file", sink));
+    let ask = f.bool_or("ask_vault_password", false, sink);
+    if file.is_none() && !ask {
+        return;
+    }
+    let name = f.opt_str("name", sink);
+    let label = match name {
+        // Ansible reads `LABEL@SOURCE`, listed with commas.
+        Some(n) if !format::is_name(&n.value) => {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::InvalidValue {
+                        key: "name".into(),
+                        reason: "it labels the inventory's vault password for Ansible (`LABEL@prompt`)".into(),
+                    },
+                    n.span,
+                )
+                .help("use letters, digits, `_`, `-` and `.` only"),
+            );
+            return;
+        }
+        Some(n) => n.value,
+        None => "default".to_string(),
+    };
+    // As HADeploy: a password file, if given, is used rather than a prompt.
+    let file = match file {
+        None => None,
+        Some(s) => {
+            let path = local_path(&s.value, s.span, sources);
+            let problem = if path.to_string_lossy().contains(',') {
+                Some("Ansible's list of vault passwords cannot hold a path with `,`")
+            } else if !path.is_file() {
+                Some("there is no file at this path")
+            } else {
+                None
+            };
+            if let Some(reason) = problem {
+                sink.push(
+                    Diagnostic::new(
+                        ErrorKind::InvalidValue {
+                            key: "vault_password_file".into(),
+                            reason: reason.into(),
+                        },
+                        s.span,
+                    )
+                    .help("a relative path starts from the file that names it, `~` from your home"),
+                );
+                return;
+            }
+            Some(path)
+        }
+    };
+    ids.push(VaultId { label, file });
+}
+
+/// An inventory's variable: a host attribute where it is one and its value
+/// reads as one, else passed through (vault values always are).
+fn apply_ansible_var(host: &mut Host, key: &str, value: serde_json::Value, inventory: &Path) {
+    use serde_json::Value as J;
     let Some((_, attr)) = ANSIBLE_NAMES.iter().find(|(a, _)| *a == key) else {
         host.ansible_vars.insert(key.to_string(), value);
         return;
@@ -834,15 +926,16 @@ fn apply_ansible_var(host: &mut Host, key: &str, value: String, inventory: &Path
         .find(|k| k.name == *attr)
         .map(|k| k.ty)
         .expect("mapped attributes exist");
-    let v = match ty {
-        Ty::LocalPath => Some(Value::Path(inventory.parent().unwrap_or(Path::new("")).join(&value))),
-        Ty::Int { .. } => value.parse().ok().map(Value::Port),
-        Ty::Bool => match value.to_ascii_lowercase().as_str() {
-            "yes" | "true" | "on" | "1" => Some(Value::Bool(true)),
-            "no" | "false" | "off" | "0" => Some(Value::Bool(false)),
-            _ => None,
-        },
-        _ => Some(Value::Str(value.clone())),
+    let v = match (ty, &value) {
+        (Ty::LocalPath, J::String(s)) => Some(Value::Path(inventory.parent().unwrap_or(Path::new("")).join(s))),
+        (Ty::Int { .. }, J::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()).map(Value::Port),
+        (Ty::Int { .. }, J::String(s)) => s.parse().ok().map(Value::Port),
+        (Ty::Bool, J::Bool(b)) => Some(Value::Bool(*b)),
+        (Ty::Bool, J::String(s)) => format::bool_word(s).map(Value::Bool),
+        (Ty::LocalPath | Ty::Int { .. } | Ty::Bool, _) => None,
+        (_, J::String(s)) => Some(Value::Str(s.clone())),
+        (_, J::Number(n)) => Some(Value::Str(n.to_string())),
+        _ => None,
     };
     match v {
         Some(v) => set(host, attr, Some(v)),
@@ -852,382 +945,6 @@ fn apply_ansible_var(host: &mut Host, key: &str, value: String, inventory: &Path
     }
 }
 
-/// Hosts (with their variables) and groups (hosts, children) of an INI inventory.
-#[derive(Debug, Default, PartialEq)]
-struct IniInventory {
-    hosts: IndexMap<String, IndexMap<String, String>>,
-    groups: Vec<(String, Vec<String>, Vec<String>)>,
-}
-
-fn parse_ini_inventory(text: &str) -> Result<IniInventory, String> {
-    enum Sect {
-        Hosts(String),
-        Children(String),
-        Vars(String),
-    }
-    let mut inv = IniInventory::default();
-    let mut group_vars: IndexMap<String, IndexMap<String, String>> = IndexMap::new();
-    let mut groups: IndexMap<String, (Vec<String>, Vec<String>)> = IndexMap::new();
-    let mut sect = Sect::Hosts("ungrouped".into());
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(h) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            sect = match h.split_once(':') {
-                Some((g, "children")) => Sect::Children(g.to_string()),
-                Some((g, "vars")) => Sect::Vars(g.to_string()),
-                Some(_) => {
-                    return Err(format!(
-                        "line {}: a section is `[group]`, `[group:children]` or `[group:vars]`",
-                        n + 1
-                    ));
-                }
-                None => Sect::Hosts(h.to_string()),
-            };
-            let (Sect::Hosts(g) | Sect::Children(g) | Sect::Vars(g)) = &sect;
-            ini_name(g, "group", n)?;
-            if let Sect::Hosts(g) | Sect::Children(g) = &sect {
-                groups.entry(g.clone()).or_default();
-            }
-            continue;
-        }
-        match &sect {
-            Sect::Hosts(g) => {
-                // As Ansible reads a host line: split like a POSIX shell,
-                // quotes removed, `#` starting a comment.
-                let words = shlex::split(line).ok_or(format!("line {}: a quote is not closed", n + 1))?;
-                let mut words = words.into_iter();
-                let pattern = words.next().unwrap_or_default();
-                // `host:port`, as Ansible reads it: the port is `ansible_port`.
-                let (pattern, port) = match pattern.rsplit_once(':') {
-                    Some((h, p))
-                        if !p.is_empty()
-                            && p.bytes().all(|b| b.is_ascii_digit())
-                            && h.matches('[').count() == h.matches(']').count() =>
-                    {
-                        ini_value("ansible_port", p, n)?;
-                        (h.to_string(), Some(p.to_string()))
-                    }
-                    _ => (pattern, None),
-                };
-                let mut line_vars = IndexMap::new();
-                if let Some(p) = port {
-                    line_vars.insert("ansible_port".to_string(), p);
-                }
-                for w in words {
-                    let (k, v) = w
-                        .split_once('=')
-                        .ok_or(format!("line {}: a host variable is not written `key=value`", n + 1))?;
-                    ini_var(k, n)?;
-                    let v = python_value(v);
-                    ini_value(k, &v, n)?;
-                    line_vars.insert(k.to_string(), v);
-                }
-                for name in expand_range(&pattern, n)? {
-                    ini_name(&name, "host", n)?;
-                    let vars = inv.hosts.entry(name.clone()).or_default();
-                    for (k, v) in &line_vars {
-                        vars.insert(k.clone(), v.clone());
-                    }
-                    groups.entry(g.clone()).or_default().0.push(name);
-                }
-            }
-            Sect::Children(g) => {
-                ini_name(line, "group", n)?;
-                groups.entry(g.clone()).or_default().1.push(line.to_string());
-            }
-            Sect::Vars(g) => {
-                // As Ansible reads a `[group:vars]` line: split at the first
-                // `=`, the value read as a Python literal where it is one.
-                let (k, v) = line
-                    .split_once('=')
-                    .ok_or(format!("line {}: a group variable is not written `key=value`", n + 1))?;
-                ini_var(k.trim(), n)?;
-                let v = python_value(v.trim());
-                ini_value(k.trim(), &v, n)?;
-                group_vars.entry(g.clone()).or_default().insert(k.trim().to_string(), v);
-            }
-        }
-    }
-    // Group variables apply to the hosts of the group and of its children,
-    // as Ansible merges them: groups by depth below `all` (then by name),
-    // a deeper group's value over a shallower one's, the host's own over all.
-    let depths = group_depths(&groups);
-    let mut member_of: IndexMap<String, Vec<&str>> = IndexMap::new();
-    for g in group_vars.keys().filter(|g| *g != "all") {
-        let mut seen: HashSet<&str> = HashSet::from([g.as_str()]);
-        let mut todo: Vec<&str> = vec![g.as_str()];
-        while let Some(name) = todo.pop() {
-            let Some((hosts, children)) = groups.get(name) else {
-                continue;
-            };
-            for h in hosts {
-                member_of.entry(h.clone()).or_default().push(g);
-            }
-            todo.extend(children.iter().map(String::as_str).filter(|c| seen.insert(c)));
-        }
-    }
-    for (h, hv) in inv.hosts.iter_mut() {
-        let mut from: Vec<&str> = member_of.get(h).cloned().unwrap_or_default();
-        from.sort_unstable_by_key(|g| (depths.get(*g).copied().unwrap_or(1), *g));
-        from.dedup();
-        let own = std::mem::take(hv);
-        for g in std::iter::once("all").chain(from) {
-            for (k, v) in group_vars.get(g).into_iter().flatten() {
-                hv.insert(k.clone(), v.clone());
-            }
-        }
-        for (k, v) in own {
-            hv.insert(k, v);
-        }
-    }
-    inv.groups = groups
-        .into_iter()
-        .filter(|(g, _)| g != "ungrouped" && g != "all")
-        .map(|(g, (h, c))| (g, h, c))
-        .collect();
-    Ok(inv)
-}
-
-/// Each group's depth below `all`, as Ansible counts it: 1 for a top-level
-/// group, one more than its deepest parent for a child (cycles cut).
-fn group_depths(groups: &IndexMap<String, (Vec<String>, Vec<String>)>) -> HashMap<String, usize> {
-    let mut depth: HashMap<String, usize> = groups.keys().map(|g| (g.clone(), 1)).collect();
-    // Relaxed at most once per group: a longer chain is a cycle.
-    for _ in 0..groups.len() {
-        let mut changed = false;
-        for (g, (_, children)) in groups {
-            let d = depth[g] + 1;
-            for c in children {
-                let e = depth.entry(c.clone()).or_insert(1);
-                if *e < d {
-                    *e = d;
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    depth
-}
-
-/// Most hosts one range pattern expands to.
-const MAX_RANGE: usize = 10_000;
-
-/// The host names of an INI host pattern, its `[a:b]` / `[a:b:step]`
-/// ranges expanded as Ansible expands them (numbers keep the first bound's
-/// leading zeros; letters `[a:f]`).
-fn expand_range(pattern: &str, line: usize) -> Result<Vec<String>, String> {
-    let bad = || {
-        format!(
-            "line {}: a host range is written `name[01:10]`, `name[a:f]` or `name[1:10:2]`",
-            line + 1
-        )
-    };
-    let Some(open) = pattern.find('[') else {
-        return Ok(vec![pattern.to_string()]);
-    };
-    let close = pattern[open..].find(']').map(|c| open + c).ok_or_else(bad)?;
-    let (head, body, tail) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
-    let parts: Vec<&str> = body.split(':').collect();
-    let (lo, hi, step) = match parts.as_slice() {
-        [lo, hi] => (*lo, *hi, 1usize),
-        [lo, hi, step] => (*lo, *hi, step.parse::<usize>().ok().filter(|s| *s > 0).ok_or_else(bad)?),
-        _ => return Err(bad()),
-    };
-    let items: Vec<String> = if let (Ok(a), Ok(b)) = (lo.parse::<usize>(), hi.parse::<usize>()) {
-        let width = if lo.starts_with('0') && lo.len() > 1 {
-            lo.len()
-        } else {
-            0
-        };
-        if a > b || (b - a) / step >= MAX_RANGE {
-            return Err(bad());
-        }
-        (a..=b).step_by(step).map(|i| format!("{i:0width$}")).collect()
-    } else if let ([a], [b]) = (lo.as_bytes(), hi.as_bytes())
-        && a.is_ascii_lowercase() == b.is_ascii_lowercase()
-        && a.is_ascii_alphabetic()
-        && b.is_ascii_alphabetic()
-        && a <= b
-    {
-        (*a..=*b).step_by(step).map(|c| char::from(c).to_string()).collect()
-    } else {
-        return Err(bad());
-    };
-    let mut out = Vec::new();
-    for item in items {
-        for rest in expand_range(tail, line)? {
-            if out.len() >= MAX_RANGE {
-                return Err(format!(
-                    "line {}: a host range gives more than {MAX_RANGE} hosts",
-                    line + 1
-                ));
-            }
-            out.push(format!("{head}{item}{rest}"));
-        }
-    }
-    Ok(out)
-}
-
-/// A host or group name of an INI inventory: written as a YAML key, a file
-/// name and a scope, it follows the rule of names in the description.
-fn ini_name(name: &str, what: &str, line: usize) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        // The name itself is not quoted: the file may not be an inventory at all.
-        Err(format!(
-            "line {}: a {what} name holds characters other than letters, digits, `_`, `-` and `.`",
-            line + 1,
-        ))
-    }
-}
-
-/// A value as Ansible's INI inventory reads it: a quoted Python string
-/// literal loses its quotes (`'a b'`, `"a b"`); anything else stays as written.
-fn python_value(v: &str) -> String {
-    let quoted = |q: char| v.len() >= 2 && v.starts_with(q) && v.ends_with(q);
-    if quoted('"') || quoted('\'') {
-        let inner = &v[1..v.len() - 1];
-        let mut out = String::with_capacity(inner.len());
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            match (c, chars.clone().next()) {
-                ('\\', Some(n @ ('\\' | '\'' | '"'))) => {
-                    out.push(n);
-                    chars.next();
-                }
-                _ => out.push(c),
-            }
-        }
-        return out;
-    }
-    v.to_string()
-}
-
-/// A value checked as the description checks the same attribute.
-fn ini_value(key: &str, value: &str, line: usize) -> Result<(), String> {
-    if matches!(key, "ansible_port" | "ansible_ssh_port") && !value.parse::<u16>().is_ok_and(|p| p >= 1) {
-        return Err(format!("line {}: `{key}` must be a port number, 1 to 65535", line + 1));
-    }
-    Ok(())
-}
-
-/// A variable name of an INI inventory, as Ansible requires it.
-fn ini_var(key: &str, line: usize) -> Result<(), String> {
-    if format::is_var_name(key) {
-        Ok(())
-    } else {
-        Err(format!(
-            "line {}: a variable name is not letters, digits and `_`",
-            line + 1
-        ))
-    }
-}
-
 fn check_host_name(name: &Spanned<String>, sink: &mut Sink) {
     crate::build::check_name("host or host group name", name, sink);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_an_ini_inventory_with_children_and_vars() {
-        let inv = parse_ini_inventory(
-            "en1 ansible_host=10.0.0.1\n[edges]\nen2 ansible_user=tsup\n[cluster:children]\nedges\n[edges:vars]\nansible_user=root\nfoo='bar'\n",
-        )
-        .unwrap();
-        assert_eq!(inv.hosts["en1"]["ansible_host"], "10.0.0.1");
-        assert_eq!(
-            inv.hosts["en2"]["ansible_user"], "tsup",
-            "a host's own value beats its group's"
-        );
-        assert_eq!(inv.hosts["en2"]["foo"], "bar");
-        assert_eq!(
-            inv.groups,
-            vec![
-                ("edges".to_string(), vec!["en2".to_string()], vec![]),
-                ("cluster".to_string(), vec![], vec!["edges".to_string()])
-            ]
-        );
-    }
-
-    #[test]
-    fn splits_host_lines_as_ansible_does() {
-        let inv = parse_ini_inventory(
-            "h1 ansible_ssh_common_args='-o StrictHostKeyChecking=no' msg=\"a b\" # a comment\n\
-             [g:vars]\nquoted = 'x y'\nplain = a 'b' c\n[g]\nh1\n",
-        )
-        .unwrap();
-        let h1 = &inv.hosts["h1"];
-        assert_eq!(h1["ansible_ssh_common_args"], "-o StrictHostKeyChecking=no");
-        assert_eq!(h1["msg"], "a b");
-        assert_eq!(h1["quoted"], "x y");
-        assert_eq!(h1["plain"], "a 'b' c");
-        assert_eq!(h1.len(), 4);
-    }
-
-    #[test]
-    fn checks_ports_and_quotes_no_content() {
-        for (text, why) in [
-            (
-                "h1 ansible_port=70000\n",
-                "line 1: `ansible_port` must be a port number",
-            ),
-            (
-                "[g:vars]\nansible_port=ssh\n",
-                "line 2: `ansible_port` must be a port number",
-            ),
-            ("h1 a='open\n", "line 1: a quote is not closed"),
-            ("root:$y$j9T$c2VjcmV0:19000:0:99999:7:::\n", "line 1: a host name"),
-            ("h1 secret-token\n", "line 1: a host variable is not written"),
-        ] {
-            let e = parse_ini_inventory(text).unwrap_err();
-            assert!(e.starts_with(why), "{e}");
-            assert!(!e.contains("c2VjcmV0") && !e.contains("secret-token"), "{e}");
-        }
-    }
-
-    #[test]
-    fn expands_host_ranges_and_ports_as_ansible_does() {
-        let inv = parse_ini_inventory("[web]\nweb[01:03] a=1\ndb-[a:b]-[1:3:2]\nbox:2222\n").unwrap();
-        let names: Vec<&String> = inv.hosts.keys().collect();
-        assert_eq!(
-            names,
-            ["web01", "web02", "web03", "db-a-1", "db-a-3", "db-b-1", "db-b-3", "box"]
-        );
-        assert_eq!(inv.hosts["web02"]["a"], "1");
-        assert_eq!(inv.hosts["box"]["ansible_port"], "2222");
-        for bad in ["w[3:1]", "w[1:2", "w[a:3]", "w[0:100000]", "h:70000"] {
-            assert!(parse_ini_inventory(&format!("{bad}\n")).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn parents_group_vars_reach_their_childrens_hosts() {
-        let inv = parse_ini_inventory(
-            "[a]\nh1\n[b]\nh2 x=own\n[p:children]\na\nb\n[gp:children]\np\n\
-             [gp:vars]\nx=gp\ny=gp\nz=gp\n[p:vars]\nx=p\ny=p\n[a:vars]\nx=a\n[all:vars]\nz=all\nw=all\n",
-        )
-        .unwrap();
-        let get = |h: &str, k: &str| inv.hosts[h][k].clone();
-        assert_eq!(
-            (get("h1", "x"), get("h1", "y"), get("h1", "z"), get("h1", "w")),
-            ("a".into(), "p".into(), "gp".into(), "all".into())
-        );
-        assert_eq!((get("h2", "x"), get("h2", "y")), ("own".into(), "p".into()));
-    }
 }

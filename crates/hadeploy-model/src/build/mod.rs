@@ -2,6 +2,7 @@
 //! defaults, resolves every name, and checks every rule of the reference.
 
 mod inventory;
+mod inventory_file;
 mod supervisor;
 
 use std::collections::{HashMap, HashSet};
@@ -19,6 +20,7 @@ use crate::tree::{Node, NodeKind, Typed};
 
 pub(crate) use inventory::Inventory;
 pub use inventory::MAX_PLACEMENTS;
+pub use inventory_file::{InventoryLister, Listed};
 
 /// What every build step needs: the inventory, the sources, the local folders.
 pub(crate) struct Cx<'a> {
@@ -33,7 +35,7 @@ pub(crate) struct Cx<'a> {
     pub(crate) declared_programs: HashSet<(String, String)>,
 }
 
-pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
+pub(crate) fn build(loaded: &Loaded, lister: Option<&dyn InventoryLister>, sink: &mut Sink) -> Model {
     let root = &loaded.root;
     for (k, _) in root {
         let key = k.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
@@ -63,7 +65,8 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
             );
         }
     }
-    let inv = inventory::build(root, &loaded.sources, sink);
+    let mut inv = inventory::build(root, &loaded.sources, lister, sink);
+    let vault_ids = std::mem::take(&mut inv.vault_ids);
     if inv.hosts.is_empty()
         && root
             .iter()
@@ -121,6 +124,7 @@ pub(crate) fn build(loaded: &Loaded, sink: &mut Sink) -> Model {
         vars,
         var_files,
         encrypted_vars,
+        vault_ids,
         groups,
         users,
         folders,
@@ -834,21 +838,7 @@ pub(crate) fn check_not_system_path(key: &str, what: &str, path: &Spanned<String
 /// A name that is safe in file names, INI section headers, unit names and YAML.
 pub(crate) fn check_name(what: &'static str, name: &Spanned<String>, sink: &mut Sink) -> bool {
     let n = &name.value;
-    let first_ok = n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    let bad = n
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')));
-    let reason = if n.is_empty() {
-        Some("it is empty".to_string())
-    } else if n.len() > 64 {
-        Some("it is longer than 64 characters".to_string())
-    } else if let Some(c) = bad {
-        Some(format!("it contains {c:?}"))
-    } else if !first_ok {
-        Some("it must start with a letter, a digit or `_`".to_string())
-    } else {
-        None
-    };
+    let reason = format::name_problem(n);
     if let Some(reason) = reason {
         sink.push(
             Diagnostic::new(
