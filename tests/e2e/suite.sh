@@ -910,21 +910,43 @@ scenario_14_other_user() {
 # pids of hdoc's processes on HOST whose whole command line is CMD.
 hdoc_pids() { tb "$1" "pgrep -u hdoc -fx '$2'" | paste -sd' ' - || true; }
 
+# A YAML inventory of the test bed, its `greeting` encrypted, and its
+# vault password file, in $WORK/inventory.
+write_vault_inventory() {
+    local dir=$WORK/inventory h
+    mkdir -p "$dir"
+    printf 'e2e-vault-password\n' >"$dir/vault_password"
+    {
+        printf 'all:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: %s\n' "$HADEPLOY_TESTBED_KEY"
+        "$VENV/bin/ansible-vault" encrypt_string --vault-password-file "$dir/vault_password" \
+            'hello from the vault' --name greeting 2>/dev/null | sed 's/^/    /'
+        printf '  hosts:\n'
+        for h in "${HOSTS[@]}"; do printf '    %s: { ansible_host: %s }\n' "$h" "$(addr_of "$h")"; done
+    } >"$dir/hosts.yml"
+}
+
 scenario_15_hadeploy_forms() {
     local h pid env line path got
+    write_vault_inventory
+    VARS+=(--src "inventory=$WORK/inventory/hosts.yml" --src "vault_password_file=$WORK/inventory/vault_password")
     hd hadeploy deploy hadeploy/app.yml
+    # The encrypted value stays encrypted in the project; Ansible decrypted it.
+    ! grep -rq 'hello from the vault' "$WORK/project-hadeploy" ||
+        fail "the vault's clear text is in the generated project"
+    grep -q '^      greeting: !vault ' "$WORK/project-hadeploy/inventory.yml" ||
+        fail "the inventory's greeting is not written !vault in the project"
     for h in "${HOSTS[@]}"; do
         pid=$(hdoc_pids "$h" '/bin/sleep 86405')
         [[ $pid =~ ^[1-9][0-9]*$ ]] || fail "$h: program2 has no single process: '$pid'"
         env=$(tb "$h" "tr '\\0' '\\n' </proc/$pid/environ") || fail "$h: cannot read /proc/$pid/environ"
-        for line in 'MY_HOME=/opt/program 2' 'JAVA_HOME=/usr/java/jdk1.8.0_74'; do
+        for line in 'MY_HOME=/opt/program 2' 'JAVA_HOME=/usr/java/jdk1.8.0_74' 'GREETING=hello from the vault'; do
             grep -qxF "$line" <<<"$env" || fail "$h: program2's environment lacks [$line]:"$'\n'"$env"
         done
         path=$(grep -a '^PATH=' <<<"$env" || true)
         # supervisor expanded %(ENV_PATH)s to supervisord's own PATH.
         [[ $path == PATH=/opt/program2/bin:/* && $path != *'%('* ]] ||
             fail "$h: program2's PATH is [$path], expected /opt/program2/bin: then supervisord's PATH"
-        ok "$h: program2 runs with MY_HOME='/opt/program 2', JAVA_HOME and $path"
+        ok "$h: program2 runs with MY_HOME='/opt/program 2', JAVA_HOME, the inventory's decrypted GREETING and $path"
         # ${port + 1}: the web program listens on 9181.
         got=$(tb "$h" 'for i in $(seq 50); do curl -fs -o /dev/null -w "%{http_code}" http://127.0.0.1:9181/ && break; sleep 0.2; done' || true)
         [[ $got == 200 ]] || fail "$h: nothing answers on 127.0.0.1:9181 (\${port + 1}): '$got'"
