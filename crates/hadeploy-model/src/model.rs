@@ -466,7 +466,29 @@ pub struct ProgramGroup {
     pub no_remove: bool,
 }
 
+/// Whether `word` is a scope expression, given what names a host or a
+/// group: parts joined with `:`, each `all` or `known`.
+pub(crate) fn names_hosts(word: &str, known: impl Fn(&str) -> bool) -> bool {
+    !word.is_empty() && word.split(':').all(|p| p == "all" || known(p))
+}
+
 impl Model {
+    /// Whether `word` is one of HADeploy's file scopes: a scope expression
+    /// whose parts are hosts, host groups or `all` (`en1`, `edges:en3`).
+    /// As a `--scope`, it selects the files and folders whose `scope` is
+    /// written exactly so.
+    pub fn is_item_scope(&self, word: &str) -> bool {
+        names_hosts(word, |p| self.hosts.contains_key(p) || self.host_groups.contains_key(p))
+    }
+
+    /// Keeps the files and folders whose `scope` is written as one of
+    /// `included` (all of them when it is `None`) and as none of `excluded`.
+    pub fn keep_items_of_scopes(&mut self, included: Option<&[String]>, excluded: &[String]) {
+        let keep = |s: &Scope| included.is_none_or(|i| i.contains(&s.expr)) && !excluded.contains(&s.expr);
+        self.files.retain(|f| keep(&f.scope));
+        self.folders.retain(|f| keep(&f.scope));
+    }
+
     /// The program a reference points to.
     pub fn program(&self, r: &ProgramRef) -> (&Supervisor, &Program) {
         let s = &self.supervisors[r.supervisor];

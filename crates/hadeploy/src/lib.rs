@@ -63,12 +63,14 @@ pub struct RunArgs {
     pub ansible_args: Vec<String>,
     /// Run only these areas: `users`, `files`, `supervisor`, `all` or
     /// `none`; repeatable or comma-separated. Replaces the description's
-    /// `included_scopes`. HADeploy's other scopes (`hdfs`, `kafka`...) are
-    /// ignored with a warning.
+    /// `included_scopes`. A host or group name (a `scope` as files and
+    /// folders write it) runs the files and folders of that scope only.
+    /// HADeploy's other scopes (`hdfs`, `kafka`...) are ignored with a warning.
     #[arg(long, value_delimiter = ',', value_name = "SCOPE")]
     pub scope: Vec<String>,
-    /// Skip these areas; repeatable or comma-separated; added to the
-    /// description's `excluded_scopes`.
+    /// Skip these areas, or the files and folders of these scopes;
+    /// repeatable or comma-separated; added to the description's
+    /// `excluded_scopes`.
     #[arg(long = "noScope", alias = "no-scope", value_delimiter = ',', value_name = "SCOPE")]
     pub no_scope: Vec<String>,
     /// Ask for the Ansible Vault password (`--ask-vault-pass`), for
@@ -122,9 +124,12 @@ enum ScopeWord {
     Area(Area),
     /// A scope of one of HADeploy's other plugins: nothing of it here.
     Other,
+    /// HADeploy's file scope: hosts and groups, naming the files and folders
+    /// whose `scope` is written so.
+    Items,
 }
 
-fn scope_word(word: &str) -> Result<ScopeWord, String> {
+fn scope_word(word: &str, model: &Model) -> Result<ScopeWord, String> {
     match word {
         "all" => return Ok(ScopeWord::All),
         "none" => return Ok(ScopeWord::None),
@@ -136,18 +141,54 @@ fn scope_word(word: &str) -> Result<ScopeWord, String> {
     if hadeploy_model::format::OTHER_SCOPES.contains(&word) {
         return Ok(ScopeWord::Other);
     }
+    if model.is_item_scope(word) {
+        return Ok(ScopeWord::Items);
+    }
     Err(format!(
-        "`{word}` is not a scope: use users, files, supervisor, all or none (comma-separated or repeated)"
+        "`{word}` is not a scope: use users, files, supervisor, all or none, or the `scope` of files and folders \
+         (hosts and host groups), comma-separated or repeated"
     ))
 }
 
-/// Areas selected: `--tags` (`None`: every area) and `--skip-tags`.
+/// Areas selected: `--tags` (`None`: every area) and `--skip-tags`; and
+/// HADeploy's file scopes, which select files and folders by their `scope`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Selection {
     /// Only these areas run; `None` when nothing restricts them.
     pub only: Option<Vec<Area>>,
     /// These areas are skipped.
     pub skip: Vec<Area>,
+    /// File scopes included: files and folders whose `scope` is one of
+    /// these run even where the area `files` does not.
+    pub item_scopes: Vec<String>,
+    /// File scopes excluded: files and folders whose `scope` is one of
+    /// these never run.
+    pub skip_item_scopes: Vec<String>,
+}
+
+impl Selection {
+    /// Applies the file scopes, as HADeploy did: where the area `files`
+    /// does not run, the files and folders of an included file scope do
+    /// (and only they); an excluded file scope's never run. Warns of an
+    /// included file scope that no file or folder has.
+    pub fn apply(&mut self, model: &mut Model) {
+        for s in &self.item_scopes {
+            let used =
+                model.files.iter().any(|f| f.scope.expr == *s) || model.folders.iter().any(|f| f.scope.expr == *s);
+            if !used {
+                eprintln!("warning: scope `{s}`: no file or folder has this `scope`, so it selects nothing");
+            }
+        }
+        let files_run =
+            self.only.as_ref().is_none_or(|o| o.contains(&Area::Files)) && !self.skip.contains(&Area::Files);
+        if files_run {
+            model.keep_items_of_scopes(None, &self.skip_item_scopes);
+        } else if !self.item_scopes.is_empty() {
+            model.keep_items_of_scopes(Some(&self.item_scopes), &self.skip_item_scopes);
+            self.skip.retain(|a| *a != Area::Files);
+            self.only.get_or_insert_with(Vec::new).push(Area::Files);
+        }
+    }
 }
 
 impl RunArgs {
@@ -158,22 +199,23 @@ impl RunArgs {
     ///
     /// # Errors
     /// A word that is no scope.
-    pub fn selection(&self, included: &[String], excluded: &[String]) -> Result<Selection, String> {
-        let included = if self.scope.is_empty() {
-            included
-        } else {
-            &self.scope[..]
-        };
+    pub fn selection(&self, model: &Model) -> Result<Selection, String> {
+        let (included, excluded) = (&model.included_scopes, &model.excluded_scopes);
+        let included = if self.scope.is_empty() { included } else { &self.scope };
         let mut sel = Selection::default();
         let mut only: Vec<Area> = Vec::new();
         let mut restricted = false;
         for w in included.iter().map(|w| w.trim()) {
-            match scope_word(w)? {
+            match scope_word(w, model)? {
                 ScopeWord::All => only.extend(Area::value_variants()),
                 ScopeWord::None => restricted = true,
                 ScopeWord::Area(a) => only.push(a),
                 ScopeWord::Other => {
                     eprintln!("warning: scope `{w}` belongs to another HADeploy plugin: nothing of it runs here");
+                    restricted = true;
+                }
+                ScopeWord::Items => {
+                    sel.item_scopes.push(w.to_string());
                     restricted = true;
                 }
             }
@@ -188,7 +230,7 @@ impl RunArgs {
             sel.only = Some(seen);
         }
         for w in self.no_scope.iter().chain(excluded).map(|w| w.trim()) {
-            match scope_word(w)? {
+            match scope_word(w, model)? {
                 ScopeWord::All => sel.skip.extend(Area::value_variants()),
                 ScopeWord::None => {}
                 ScopeWord::Area(a) => sel.skip.push(a),
@@ -197,6 +239,7 @@ impl RunArgs {
                         "warning: scope `{w}` belongs to another HADeploy plugin: there is nothing of it to skip"
                     );
                 }
+                ScopeWord::Items => sel.skip_item_scopes.push(w.to_string()),
             }
         }
         sel.skip.dedup();
@@ -433,15 +476,21 @@ fn run_action(args: &RunArgs) -> ExitCode {
         .working_folder
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));
-    let Some((model, project)) = project(&srcs, &dir) else {
+    let Some(mut model) = load(&srcs, Some(&dir)) else {
         return ExitCode::FAILURE;
     };
-    let selection = match args.selection(&model.included_scopes, &model.excluded_scopes) {
+    let mut selection = match args.selection(&model) {
         Ok(sel) => sel,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
+    };
+    // HADeploy's file scopes select files and folders: the project of this
+    // run holds those only.
+    selection.apply(&mut model);
+    let Some(project) = render(&model, &dir) else {
+        return ExitCode::FAILURE;
     };
     let playbook_args = args.playbook_args(&selection);
     // Held until `ansible-playbook` ends: no other run replaces the project
@@ -484,13 +533,20 @@ fn run_action(args: &RunArgs) -> ExitCode {
 /// `None` once the errors are reported.
 fn project(srcs: &[SrcArg], dir: &Path) -> Option<(Model, Project)> {
     let model = load(srcs, Some(dir))?;
+    let project = render(&model, dir)?;
+    Some((model, project))
+}
+
+/// The project of `model`, to be written into `dir`; `None` once the error
+/// is reported.
+fn render(model: &Model, dir: &Path) -> Option<Project> {
     let opts = hadeploy_codegen::Options {
         project_dir: Some(dir.to_path_buf()),
         source_dir: std::env::current_dir().ok(),
         ..hadeploy_codegen::Options::default()
     };
-    match hadeploy_codegen::render(&model, &opts) {
-        Ok(project) => Some((model, project)),
+    match hadeploy_codegen::render(model, &opts) {
+        Ok(project) => Some(project),
         Err(e) => {
             eprintln!("error: {e}");
             if matches!(e, hadeploy_codegen::RenderError::TooLarge { .. }) {

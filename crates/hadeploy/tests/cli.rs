@@ -1200,3 +1200,69 @@ fn inventories_are_read_by_ansible_with_the_variables_files_beside_them() {
     assert!(stderr.contains("line 2"), "{stderr}");
     assert!(!stderr.contains("secret-token"), "{stderr}");
 }
+
+/// HADeploy's file scopes: a host or group name as a scope selects the files
+/// and folders whose `scope` is written so, and only them.
+#[test]
+fn host_and_group_scopes_select_files_and_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = fake_ansible_playbook(tmp.path(), "echo \"$*\" > ../ran.txt\n");
+    std::fs::write(
+        tmp.path().join("app.yml"),
+        "hosts: [{ name: en1 }, { name: en2 }]\n\
+         host_groups: [{ name: edges, hosts: [en1] }]\n\
+         folders:\n\
+         - { scope: edges, path: /opt/edge_only, owner: root, group: root, mode: '0755' }\n\
+         - { scope: all, path: /opt/everywhere, owner: root, group: root, mode: '0755' }\n\
+         - { scope: 'en1:en2', path: /opt/both, owner: root, group: root, mode: '0755' }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = hadeploy(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .args(["--src", "app.yml", "--action", "deploy"])
+            .args(args)
+            .output()
+            .unwrap();
+        let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap_or_default();
+        let _ = std::fs::remove_file(tmp.path().join("ran.txt"));
+        let vars = std::fs::read_to_string(tmp.path().join("hadeploy-work/host_vars/en1.yml")).unwrap_or_default();
+        let folders: Vec<&str> = ["/opt/edge_only", "/opt/everywhere", "/opt/both"]
+            .into_iter()
+            .filter(|f| vars.contains(&format!("\"{f}\"")))
+            .collect();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), ran, folders, err)
+    };
+    let (code, ran, folders, _) = run(&["--scope", "edges"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(ran, "deploy.yml --tags files\n");
+    assert_eq!(folders, ["/opt/edge_only"]);
+    // Written as the item writes it.
+    let (_, ran, folders, _) = run(&["--scope", "en1:en2,supervisor"]);
+    assert_eq!(ran, "deploy.yml --tags supervisor,files\n");
+    assert_eq!(folders, ["/opt/both"]);
+    // Where the area `files` runs, an excluded file scope's items do not.
+    let (_, ran, folders, _) = run(&["--noScope", "edges"]);
+    assert_eq!(ran, "deploy.yml\n");
+    assert_eq!(folders, ["/opt/everywhere", "/opt/both"]);
+    let (_, _, folders, _) = run(&[]);
+    assert_eq!(folders, ["/opt/edge_only", "/opt/everywhere", "/opt/both"]);
+    // A host that no item's scope names: a warning, nothing of files runs.
+    let (code, ran, folders, err) = run(&["--scope", "en2"]);
+    assert_eq!((code, ran.as_str()), (Some(0), "deploy.yml --tags files\n"));
+    assert!(folders.is_empty(), "{folders:?}");
+    assert!(
+        err.contains("warning: scope `en2`: no file or folder has this `scope`"),
+        "{err}"
+    );
+    let (code, _, _, err) = run(&["--scope", "en3"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("`en3` is not a scope"), "{err}");
+    // The description's `included_scopes` names file scopes too.
+    let app = std::fs::read_to_string(tmp.path().join("app.yml")).unwrap();
+    std::fs::write(tmp.path().join("app.yml"), format!("{app}included_scopes: [edges]\n")).unwrap();
+    let (code, ran, folders, _) = run(&[]);
+    assert_eq!((code, ran.as_str()), (Some(0), "deploy.yml --tags files\n"));
+    assert_eq!(folders, ["/opt/edge_only"]);
+}

@@ -101,8 +101,10 @@ pub(crate) fn build(loaded: &Loaded, lister: Option<&dyn InventoryLister>, sink:
             }
         },
     };
-    let included_scopes = scopes_list(root, "included_scopes", sink);
-    let excluded_scopes = scopes_list(root, "excluded_scopes", sink);
+    let item_scope =
+        |w: &str| crate::model::names_hosts(w, |p| cx.inv.hosts.contains_key(p) || cx.inv.groups.contains_key(p));
+    let included_scopes = scopes_list(root, "included_scopes", &item_scope, sink);
+    let excluded_scopes = scopes_list(root, "excluded_scopes", &item_scope, sink);
     let groups = unix_groups(root, &cx, sink);
     let users = users(root, &cx, sink);
     let folders = folders(root, &cx, sink);
@@ -268,8 +270,9 @@ pub(crate) fn to_json(node: &Node) -> serde_json::Value {
 }
 
 /// `included_scopes` or `excluded_scopes`: scope words, HADeploy's other
-/// plugins' included (they select nothing here).
-fn scopes_list(root: &[(Node, Node)], key: &str, sink: &mut Sink) -> Vec<String> {
+/// plugins' included (they select nothing here), and its file scopes (host
+/// and group names, `item_scope`).
+fn scopes_list(root: &[(Node, Node)], key: &str, item_scope: &dyn Fn(&str) -> bool, sink: &mut Sink) -> Vec<String> {
     let Some((_, node)) = root.iter().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key)) else {
         return Vec::new();
     };
@@ -288,11 +291,15 @@ fn scopes_list(root: &[(Node, Node)], key: &str, sink: &mut Sink) -> Vec<String>
         .collect();
     for s in strings {
         for word in s.value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-            if format::SCOPES.contains(&word) || format::OTHER_SCOPES.contains(&word) {
+            if format::SCOPES.contains(&word) || format::OTHER_SCOPES.contains(&word) || item_scope(word) {
                 out.push(word.to_string());
             } else {
-                let help = did_you_mean(word, format::SCOPES.iter().copied())
-                    .unwrap_or_else(|| format!("the scopes are: {}", format::SCOPES.join(", ")));
+                let help = did_you_mean(word, format::SCOPES.iter().copied()).unwrap_or_else(|| {
+                    format!(
+                        "the scopes are: {}, and hosts or host groups (for files and folders)",
+                        format::SCOPES.join(", ")
+                    )
+                });
                 sink.push(Diagnostic::invalid_value(key, format!("`{word}` is not a scope"), s.span).help(help));
             }
         }
