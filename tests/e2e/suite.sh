@@ -917,7 +917,8 @@ write_vault_inventory() {
     mkdir -p "$dir"
     printf 'e2e-vault-password\n' >"$dir/vault_password"
     {
-        printf 'all:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: %s\n' "$HADEPLOY_TESTBED_KEY"
+        printf 'all:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: %s\n    app_home: /opt/hdoc\n' \
+            "$HADEPLOY_TESTBED_KEY"
         "$VENV/bin/ansible-vault" encrypt_string --vault-password-file "$dir/vault_password" \
             'hello from the vault' --name greeting 2>/dev/null | sed 's/^/    /'
         printf '  hosts:\n'
@@ -953,6 +954,9 @@ scenario_15_hadeploy_forms() {
         [[ -n $(hdoc_pids "$h" '/usr/bin/python3 -m http.server 9181 --bind 127.0.0.1') ]] ||
             fail "$h: no process runs 'http.server 9181'"
         ok "$h: web runs 'python3 -m http.server 9181' (\${port + 1}) and answers 200"
+        got=$(tb "$h" 'stat -c "%U %a" /opt/hdoc/logs' || true)
+        [[ $got == 'hdoc 750' ]] || fail "$h: /opt/hdoc/logs ({{ app_home }}/logs) is [$got], expected 'hdoc 750'"
+        ok "$h: the folder {{ app_home }}/logs is /opt/hdoc/logs, hdoc's, mode 750"
     done
     hd hadeploy deploy hadeploy/app.yml
     for h in "${HOSTS[@]}"; do
@@ -961,7 +965,7 @@ scenario_15_hadeploy_forms() {
     ok "second deploy: changed=0"
     hd hadeploy remove hadeploy/app.yml
     for h in "${HOSTS[@]}"; do
-        line=$(tb "$h" 'ps -u hdoc -o pid,args --no-headers 2>/dev/null; id hdoc 2>/dev/null; ls -d /etc/supervisord_tech1* 2>/dev/null' || true)
+        line=$(tb "$h" 'ps -u hdoc -o pid,args --no-headers 2>/dev/null; id hdoc 2>/dev/null; ls -d /etc/supervisord_tech1* /opt/hdoc 2>/dev/null' || true)
         [[ -z $line ]] || fail "$h: left after remove:"$'\n'"$line"
     done
     ok "removed: no process, user or file of tech1 left"

@@ -7,6 +7,7 @@
 //! host to items built once. Only a supervisor's `processes` list depends on
 //! the host (the programs of that supervisor that are on it).
 
+use hadeploy_model::system::rendered_on_host;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
@@ -255,12 +256,16 @@ impl<'m> HostVars<'m> {
             // Removing a folder would take what is kept inside with it.
             let keep = f.no_remove || keeps_inside(&kept, &f.path);
             let t = hv.folder_text.open();
-            BlockMap::item(t, DASH)
-                .str("path", &f.path)
+            let mut o = BlockMap::item(t, DASH);
+            o.str("path", &f.path)
                 .str("owner", &f.owner)
                 .str("group", &f.group)
                 .str("mode", &f.mode)
                 .bool("no_remove", keep);
+            if rendered_on_host(&f.path) {
+                // Checked on the host once Ansible renders it.
+                o.bool("rendered", true);
+            }
             hv.folder_text.close();
         }
         for (i, f) in m.files.iter().enumerate() {
@@ -296,8 +301,11 @@ impl<'m> HostVars<'m> {
                     }
                 }
             }
-            o.str("dest", &f.dest())
-                .str("owner", &f.owner)
+            o.str("dest", &f.dest());
+            if rendered_on_host(&f.dest_folder) {
+                o.bool("rendered", true);
+            }
+            o.str("owner", &f.owner)
                 .str("group", &f.group)
                 .str("mode", &f.mode)
                 .bool("no_remove", f.no_remove)

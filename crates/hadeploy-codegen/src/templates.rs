@@ -37,8 +37,9 @@ pub const PLAYBOOKS: [(&str, &str); 5] = [
 ];
 
 /// Role files, copied as they are (plain Ansible).
-pub const STATIC: [(&str, &str); 11] = [
+pub const STATIC: [(&str, &str); 12] = [
     file!("roles/hadeploy_base/meta/main.yml"),
+    file!("roles/hadeploy_base/tasks/check_paths.yml"),
     file!("roles/hadeploy_base/tasks/deploy.yml"),
     file!("roles/hadeploy_base/tasks/remove.yml"),
     file!("roles/hadeploy_supervisor/tasks/deploy.yml"),

@@ -199,3 +199,48 @@ fn rhel_hosts_differ_only_by_their_interpreter() {
     let unit = text(&rhel, "supervisors/tsupv/supervisord_tsupv.service");
     assert!(unit.contains("ExecStart=/usr/bin/supervisord -n -c /etc/supervisord_tsupv.conf"));
 }
+
+/// Paths holding an Ansible expression are checked once Ansible renders
+/// them: the project's own check task, run by Ansible on the controller
+/// with the rendered values of each case.
+#[test]
+fn ansible_refuses_rendered_paths_that_are_not_the_applications() {
+    let Some(playbook) = venv_bin("ansible-playbook") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide /var/tmp/hadeploy-venv (see .ci/run)"
+        );
+        eprintln!("SKIPPED: no /var/tmp/hadeploy-venv (bash tests/setup-venv.sh)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = write_case("hadeploy-docs/rendered_paths.srcs", tmp.path());
+    std::fs::write(
+        out.join("check.yml"),
+        "- name: Check\n  hosts: en1\n  connection: local\n  gather_facts: false\n  tasks:\n    \
+         - name: Check\n      ansible.builtin.import_role:\n        name: hadeploy_base\n        tasks_from: check_paths\n",
+    )
+    .unwrap();
+    for (app_home, ok) in [
+        ("/opt/app", true),
+        ("/srv//my app/./x/", true),
+        ("/", false),
+        ("/etc/", false),
+        ("/usr//lib64", false),
+        ("/opt/../etc", false),
+        ("opt/app", false),
+    ] {
+        let o = Command::new(&playbook)
+            .arg("check.yml")
+            .arg("-e")
+            .arg(format!("app_home={app_home:?}"))
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.success(), ok, "{app_home}: {text}");
+        if !ok {
+            assert!(text.contains("or a folder or file of the system"), "{app_home}: {text}");
+        }
+    }
+}

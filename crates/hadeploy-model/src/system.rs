@@ -6,8 +6,8 @@
 use std::borrow::Cow;
 
 /// Folders `remove` must never delete nor `deploy` take over, whatever the
-/// description says; [`is_system_path`] also covers every `/lib*` and
-/// `/usr/lib*`.
+/// description says; [`is_system_path`] also covers the library folders
+/// ([`LIB_DIRS`]).
 pub const SYSTEM_DIRS: &[&str] = &[
     "/",
     "/bin",
@@ -205,18 +205,35 @@ pub fn normal_path(path: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Whether a path on the hosts holds an Ansible expression
+/// (`{{ app_home }}/logs`): only Ansible knows it, on each host, where the
+/// generated roles check it as [`is_system_path`] and [`is_system_file`]
+/// check the others when the project is generated.
+pub fn rendered_on_host(path: &str) -> bool {
+    path.contains("{{")
+}
+
 /// Whether `path` (normalised first) is a folder of the system:
 /// [`SYSTEM_DIRS`], or `/lib*` and `/usr/lib*`.
 pub fn is_system_path(path: &str) -> bool {
     let p = normal_path(path);
     let p = p.as_ref();
-    let lib = |base: &str| {
-        p.strip_prefix(base)
-            .and_then(|rest| rest.strip_prefix("lib"))
-            .is_some_and(|rest| matches!(rest, "" | "32" | "64" | "x32" | "exec"))
-    };
-    SYSTEM_DIRS.contains(&p) || lib("/") || lib("/usr/")
+    SYSTEM_DIRS.contains(&p) || LIB_DIRS.contains(&p)
 }
+
+/// The library folders of the system, besides [`SYSTEM_DIRS`].
+pub const LIB_DIRS: &[&str] = &[
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/libexec",
+    "/usr/lib",
+    "/usr/lib32",
+    "/usr/lib64",
+    "/usr/libx32",
+    "/usr/libexec",
+];
 
 /// Whether `path` (normalised first) is a file of the system ([`SYSTEM_FILES`]).
 pub fn is_system_file(path: &str) -> bool {

@@ -650,10 +650,14 @@ fn folders(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<Folder> {
             continue;
         };
         let normal = Spanned {
-            value: crate::system::normal_path(&path.value).into_owned(),
+            value: if crate::system::rendered_on_host(&path.value) {
+                path.value.clone()
+            } else {
+                crate::system::normal_path(&path.value).into_owned()
+            },
             span: path.span,
         };
-        if check_abs_path("path", &path, sink)
+        if check_host_path("path", &path, sink)
             && check_not_system_path("path", "a folder", &normal, sink)
             && seen.check("folder", &normal, &scope, sink)
         {
@@ -750,15 +754,21 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
             }
         }
         let Some(src) = source else { continue };
-        if !check_abs_path("dest_folder", &dest_folder, sink) {
+        if !check_host_path("dest_folder", &dest_folder, sink) {
             continue;
         }
+        let folder_span = dest_folder.span;
+        let dest_folder = if crate::system::rendered_on_host(&dest_folder.value) {
+            dest_folder.value.trim_end_matches('/').to_string()
+        } else {
+            crate::system::normal_path(&dest_folder.value)
+                .trim_end_matches('/')
+                .to_string()
+        };
         let file = File {
             src,
             scope,
-            dest_folder: crate::system::normal_path(&dest_folder.value)
-                .trim_end_matches('/')
-                .to_string(),
+            dest_folder,
             dest_name: dest_name.value,
             owner,
             group,
@@ -768,7 +778,7 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
         };
         let dest = Spanned {
             value: file.dest(),
-            span: dest_folder.span,
+            span: folder_span,
         };
         if check_not_system_path("dest_folder", "a file", &dest, sink)
             && seen.check("file destination", &dest, &file.scope, sink)
@@ -828,7 +838,8 @@ impl Seen {
 /// files [`SYSTEM_FILES`](crate::system::SYSTEM_FILES)).
 pub(crate) fn check_not_system_path(key: &str, what: &str, path: &Spanned<String>, sink: &mut Sink) -> bool {
     let p = path.value.as_str();
-    if !(crate::system::is_system_path(p) || crate::system::is_system_file(p)) {
+    // A path Ansible renders is checked on each host.
+    if crate::system::rendered_on_host(p) || !(crate::system::is_system_path(p) || crate::system::is_system_file(p)) {
         return true;
     }
     sink.push(
@@ -899,10 +910,58 @@ pub(crate) fn check_abs_path(key: &str, path: &Spanned<String>, sink: &mut Sink)
     } else {
         None
     };
+    report_path(key, path, reason, sink)
+}
+
+/// An absolute path on the target, or one holding Ansible expressions
+/// (`{{ app_home }}/logs`), which Ansible renders on each host, where it is
+/// checked again ([`crate::system::rendered_on_host`]).
+pub(crate) fn check_host_path(key: &str, path: &Spanned<String>, sink: &mut Sink) -> bool {
+    let p = &path.value;
+    if !crate::system::rendered_on_host(p) {
+        return check_abs_path(key, path, sink);
+    }
+    // The text around the expressions, each expression as one component.
+    let mut literal = String::new();
+    let mut rest = p.as_str();
+    let mut closed = true;
+    while let Some(open) = rest.find("{{") {
+        literal.push_str(&rest[..open]);
+        match rest[open..].find("}}") {
+            Some(close) => {
+                literal.push('x');
+                rest = &rest[open + close + 2..];
+            }
+            None => {
+                closed = false;
+                rest = "";
+            }
+        }
+    }
+    literal.push_str(rest);
+    let reason = if !closed {
+        Some("an expression `{{` is not closed by `}}`")
+    } else if !p.starts_with('/') && !p.starts_with("{{") {
+        Some("it is not absolute")
+    } else if literal.split('/').any(|c| c == "..") {
+        Some("it contains `..`")
+    } else {
+        None
+    };
+    report_path(key, path, reason, sink)
+}
+
+fn report_path(key: &str, path: &Spanned<String>, reason: Option<&str>, sink: &mut Sink) -> bool {
+    let p = &path.value;
     if let Some(reason) = reason {
         sink.push(
-            Diagnostic::invalid_value(key, format!("`{p}`: {reason}"), path.span)
-                .help("paths on the target hosts must be absolute, e.g. /opt/myapp"),
+            Diagnostic::invalid_value(key, format!("`{p}`: {reason}"), path.span).help(
+                if crate::system::rendered_on_host(p) {
+                    "paths on the target hosts must be absolute; an Ansible expression gives a part of one, e.g. `{{ app_home }}/logs`"
+                } else {
+                    "paths on the target hosts must be absolute, e.g. /opt/myapp"
+                },
+            ),
         );
         return false;
     }
