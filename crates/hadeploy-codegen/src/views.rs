@@ -342,8 +342,7 @@ impl<'a> Renderer<'a> {
         let dir = format!("supervisors/{}", s.name);
         if s.managed {
             for d in supervisor_dirs(s).iter().chain([&s.conf_file_dst, &s.supervisorctl]) {
-                let d = d.trim_end_matches('/');
-                if d.is_empty() || is_system_path(d) {
+                if d == "/" || is_system_path(d) {
                     return Err(RenderError::Value {
                         what: format!("supervisor `{}`", s.name),
                         reason: format!("`{d}` is a system folder: it cannot be owned nor removed by an instance"),
@@ -538,7 +537,6 @@ fn runtime_dirs(s: &Supervisor) -> Vec<String> {
 }
 
 fn runtime_rel(d: &str) -> Option<String> {
-    let d = d.trim_end_matches('/');
     d.strip_prefix("/run/")
         .or_else(|| d.strip_prefix("/var/run/"))
         .map(str::to_string)
@@ -549,9 +547,8 @@ fn runtime_rel(d: &str) -> Option<String> {
 pub(crate) fn supervisor_dirs(s: &Supervisor) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for d in [&s.logs_dir, &s.include_dir, &s.pid_dir, &s.socks_dir] {
-        let d = d.trim_end_matches('/').to_string();
-        if runtime_rel(&d).is_none() && !out.contains(&d) {
-            out.push(d);
+        if runtime_rel(d).is_none() && !out.contains(d) {
+            out.push(d.clone());
         }
     }
     out

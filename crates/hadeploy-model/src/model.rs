@@ -1,5 +1,10 @@
 //! The resolved model: every default applied, every name resolved, every rule
 //! checked. Code generation reads only this.
+//!
+//! Every path on the hosts is absolute and normalised by
+//! [`normal_path`](crate::system::normal_path) (no `//`, `/./` nor trailing
+//! `/`); one holding an Ansible expression ([`rendered_on_host`](crate::system::rendered_on_host))
+//! is kept as written, without a trailing `/`.
 
 use std::path::PathBuf;
 
@@ -286,7 +291,7 @@ pub struct File {
 impl File {
     /// The absolute path on the target.
     pub fn dest(&self) -> String {
-        format!("{}/{}", self.dest_folder.trim_end_matches('/'), self.dest_name)
+        format!("{}/{}", self.dest_folder, self.dest_name)
     }
 }
 

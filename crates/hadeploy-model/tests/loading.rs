@@ -181,3 +181,17 @@ fn every_error_is_reported_not_just_the_first() {
     assert!(e.omitted > 0);
     assert!(e.to_string().contains("more not shown"));
 }
+
+#[test]
+fn host_paths_are_normalised_once_in_the_model() {
+    let m = load(&[text(&format!(
+        "hosts: [{{ name: en1 }}]\nusers: [{{ login: u }}]\n{}\
+         folders: [{{ scope: all, path: \"/opt//app/./data/\", owner: root, group: root, mode: '0755' }}]\n\
+         files: [{{ scope: all, src: \"https://example.org/a\", dest_folder: \"/opt/app//\", owner: root, group: root, mode: '0644' }}]\n",
+        sup(", logs_dir: /var/log//tsup/, include_dir: /etc/tsup.d/./")
+    ))]);
+    assert_eq!(m.folders[0].path, "/opt/app/data");
+    assert_eq!(m.files[0].dest(), "/opt/app/a");
+    assert_eq!(m.supervisors[0].logs_dir, "/var/log/tsup");
+    assert_eq!(m.supervisors[0].include_dir, "/etc/tsup.d");
+}

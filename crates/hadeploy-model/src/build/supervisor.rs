@@ -94,9 +94,9 @@ fn supervisor(f: &Fields<'_>, cx: &Cx<'_>, sink: &mut Sink) -> Option<(Spanned<S
     let mut path = |key: &str, default: String| match f.opt_str(key, sink) {
         Some(p) => {
             let in_unit = matches!(key, "conf_file_dst" | "pid_dir" | "socks_dir");
-            // Written without its trailing slashes: `/a /` is `/a `.
+            // Written normalised, without its trailing slashes: `/a /` is `/a `.
             let written = Spanned {
-                value: p.value.trim_end_matches('/').to_string(),
+                value: crate::system::normal_path(&p.value).into_owned(),
                 span: p.span,
             };
             (check_abs_path(key, &p, sink)
@@ -680,10 +680,9 @@ pub(super) fn check_ini(key: &str, v: &Spanned<String>, sink: &mut Sink) -> bool
 /// the path and whose `remove` deletes it) none of the system's
 /// ([`is_system_path`](crate::system::is_system_path)).
 fn check_not_system(key: &str, v: &Spanned<String>, managed: bool, sink: &mut Sink) -> bool {
-    let normal = crate::system::normal_path(&v.value);
-    let p = normal.trim_end_matches('/');
-    let system = managed && crate::system::is_system_path(p);
-    if !(p.is_empty() || system) {
+    let p = crate::system::normal_path(&v.value);
+    let system = managed && crate::system::is_system_path(&p);
+    if !(p == "/" || system) {
         return true;
     }
     sink.push(
@@ -697,7 +696,7 @@ fn check_not_system(key: &str, v: &Spanned<String>, managed: bool, sink: &mut Si
         )
         .help(format!(
             "give the instance a folder of its own, e.g. `{}/myapp`",
-            if p.is_empty() { "/opt" } else { p }
+            if p == "/" { "/opt" } else { &p }
         )),
     );
     false
