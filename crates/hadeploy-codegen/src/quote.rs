@@ -4,7 +4,7 @@
 //! written without a template (`host_vars`, program files) call them
 //! directly, `host_vars` through [`BlockMap`].
 
-use hadeploy_model::format::supervisor_comment_start;
+use hadeploy_model::format::{ini_value_problem, is_word, supervisor_comment_start};
 
 use std::fmt::Write as _;
 
@@ -420,16 +420,8 @@ pub struct IniError(pub String);
 /// follows whitespace, and drops leading and trailing whitespace: such values
 /// are refused. [`command`] handles the comment case for command lines.
 pub fn ini_value(s: &str) -> Result<String, IniError> {
-    check_line(s)?;
-    if s.trim() != s {
-        return Err(IniError(
-            "a value that starts or ends with whitespace loses it in supervisor's configuration".into(),
-        ));
-    }
-    if let Some(c) = supervisor_comment_start(s) {
-        return Err(IniError(format!(
-            "a `{c}` after a space would start a comment in supervisor's configuration"
-        )));
+    if let Some(reason) = ini_value_problem(s) {
+        return Err(IniError(reason));
     }
     Ok(escape_percent(s))
 }
@@ -517,7 +509,7 @@ pub fn command(s: &str) -> Result<String, IniError> {
 /// can carry are refused rather than silently changed.
 pub fn env_pair(key: &str, value: &str) -> Result<String, IniError> {
     check_line(value)?;
-    if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || key.is_empty() {
+    if !is_word(key) {
         return Err(IniError(format!("`{key}` is not a valid environment variable name")));
     }
     if value.starts_with(['"', '\'']) || value.ends_with(['"', '\'']) {
@@ -569,10 +561,7 @@ fn expansion_len(s: &str) -> Option<usize> {
     let rest = s.strip_prefix('(')?;
     let close = rest.find(')')?;
     let name = &rest[..close];
-    let known = EXPANSIONS.contains(&name)
-        || name
-            .strip_prefix("ENV_")
-            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let known = EXPANSIONS.contains(&name) || name.strip_prefix("ENV_").is_some_and(is_word);
     if !known {
         return None;
     }

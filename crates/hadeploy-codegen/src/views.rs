@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use hadeploy_model::format::is_var_name;
-use hadeploy_model::{FileSource, LocalSource, Model, Program, State, Supervisor, is_system_path};
+use hadeploy_model::{ConnValue, FileSource, LocalSource, Model, Program, State, Supervisor, is_system_path};
 use serde::Serialize;
 use serde_json::Value;
 use tera::Tera;
@@ -274,38 +274,16 @@ impl<'a> Renderer<'a> {
             .hosts
             .values()
             .map(|h| {
-                let mut vars = Vec::new();
-                let s = |vars: &mut Vec<KeyValue>, k: &str, v: &Option<String>| {
-                    if let Some(v) = v {
-                        vars.push(kv(k, v.as_str()));
-                    }
-                };
-                s(&mut vars, "ansible_host", &h.ssh_host);
-                s(&mut vars, "ansible_user", &h.ssh_user);
-                if let Some(p) = h.ssh_port {
-                    vars.push(kv("ansible_port", p));
-                }
-                if let Some(k) = &h.ssh_private_key_file {
-                    vars.push(kv("ansible_ssh_private_key_file", self.seen_from_project(k)));
-                }
-                s(&mut vars, "ansible_password", &h.ssh_password);
-                s(&mut vars, "ansible_ssh_extra_args", &h.ssh_extra_args);
-                s(&mut vars, "ansible_ssh_common_args", &h.ssh_common_args);
-                s(&mut vars, "ansible_sftp_extra_args", &h.sftp_extra_args);
-                s(&mut vars, "ansible_scp_extra_args", &h.scp_extra_args);
-                if let Some(p) = h.ssh_pipelining {
-                    vars.push(kv("ansible_ssh_pipelining", p));
-                }
-                s(&mut vars, "ansible_ssh_executable", &h.ssh_executable);
-                if let Some(b) = h.r#become {
-                    vars.push(kv("ansible_become", b));
-                }
-                s(&mut vars, "ansible_become_method", &h.become_method);
-                s(&mut vars, "ansible_become_user", &h.become_user);
-                s(&mut vars, "ansible_become_password", &h.become_pass);
-                s(&mut vars, "ansible_become_exe", &h.become_exe);
-                s(&mut vars, "ansible_become_flags", &h.become_flags);
-                s(&mut vars, "ansible_python_interpreter", &h.python_interpreter);
+                let vars: Vec<KeyValue> = h
+                    .connection_vars()
+                    .into_iter()
+                    .map(|(k, v)| match v {
+                        ConnValue::Text(t) => kv(k, t),
+                        ConnValue::Flag(b) => kv(k, b),
+                        ConnValue::Port(p) => kv(k, p),
+                        ConnValue::LocalPath(p) => kv(k, self.seen_from_project(p)),
+                    })
+                    .collect();
                 // Written as plain YAML keys: the model only lets variable
                 // names through; an attribute of the description's wins.
                 let raw = h
@@ -515,11 +493,7 @@ pub(crate) fn status_name(full: &str) -> String {
 }
 
 pub(crate) fn state(s: State) -> &'static str {
-    match s {
-        State::Started => "started",
-        State::Stopped => "stopped",
-        State::Current => "current",
-    }
+    s.as_str()
 }
 
 /// `RuntimeDirectory=` names: pid and socket folders on tmpfs, which systemd

@@ -4,6 +4,8 @@
 //! generated from them, so a key cannot be accepted by one and missed by the
 //! other.
 
+use crate::model::State;
+
 /// How a value is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
@@ -115,7 +117,11 @@ pub struct Section {
 }
 
 /// The states of supervisors and programs.
-pub const STATES: &[&str] = &["started", "stopped", "current"];
+pub const STATES: &[&str] = &[
+    State::Started.as_str(),
+    State::Stopped.as_str(),
+    State::Current.as_str(),
+];
 /// The signals supervisor can send to stop a program, by name: every name
 /// of Python's `signal` module on Linux, as supervisor's `signal_number`
 /// reads it (any case, with or without `SIG`); a number from 1 to 64 works
@@ -177,6 +183,37 @@ pub const HOST_ATTRS: &[Key] = &[
     opt("python_interpreter", Ty::Str),
     opt("privileged", Ty::Bool),
     opt("force_setup", Ty::Bool),
+];
+
+/// Ansible's names for the host attributes of [`HOST_ATTRS`] (all but
+/// `privileged` and `force_setup`), each attribute's first name the one
+/// written into generated inventories, the others read from inventories.
+pub const ANSIBLE_NAMES: &[(&str, &str)] = &[
+    ("ansible_host", "ssh_host"),
+    ("ansible_ssh_host", "ssh_host"),
+    ("ansible_user", "ssh_user"),
+    ("ansible_ssh_user", "ssh_user"),
+    ("ansible_port", "ssh_port"),
+    ("ansible_ssh_port", "ssh_port"),
+    ("ansible_ssh_private_key_file", "ssh_private_key_file"),
+    ("ansible_private_key_file", "ssh_private_key_file"),
+    ("ansible_password", "ssh_password"),
+    ("ansible_ssh_pass", "ssh_password"),
+    ("ansible_ssh_extra_args", "ssh_extra_args"),
+    ("ansible_ssh_common_args", "ssh_common_args"),
+    ("ansible_sftp_extra_args", "sftp_extra_args"),
+    ("ansible_scp_extra_args", "scp_extra_args"),
+    ("ansible_ssh_pipelining", "ssh_pipelining"),
+    ("ansible_pipelining", "ssh_pipelining"),
+    ("ansible_ssh_executable", "ssh_executable"),
+    ("ansible_become", "become"),
+    ("ansible_become_method", "become_method"),
+    ("ansible_become_user", "become_user"),
+    ("ansible_become_password", "become_pass"),
+    ("ansible_become_pass", "become_pass"),
+    ("ansible_become_exe", "become_exe"),
+    ("ansible_become_flags", "become_flags"),
+    ("ansible_python_interpreter", "python_interpreter"),
 ];
 
 /// A `hosts` item.
@@ -529,8 +566,13 @@ pub const SECTIONS: &[Section] = &[
 /// rule is written (variables, INI inventory variables, `encrypted_vars`,
 /// environment keys, YAML keys written plain).
 pub fn is_var_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    is_word(name) && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// One or more letters, digits and `_`: the characters of a name in
+/// Python's `%(name)s`, of a variable and of a part of a dotted reference.
+pub fn is_word(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Longest name of a host, group, user, supervisor or program.
@@ -633,6 +675,22 @@ pub fn other_plugin(name: &str) -> Option<&'static str> {
 /// The section named `name`.
 pub fn section(name: &str) -> Option<&'static Section> {
     SECTIONS.iter().find(|s| s.name == name)
+}
+
+/// Why `s` cannot be a value of supervisor's INI configuration, or `None`:
+/// a line break ends it, whitespace at either end is dropped, and a `;` or
+/// `#` after whitespace starts a comment ([`supervisor_comment_start`]).
+/// The one place this rule is written: the model refuses such values with
+/// their position, code generation checks again before writing.
+pub fn ini_value_problem(s: &str) -> Option<String> {
+    if s.contains(['\n', '\r']) {
+        Some("a line break cannot be written in supervisor's configuration".into())
+    } else if s.trim() != s {
+        Some("it starts or ends with whitespace, which supervisor's configuration parser drops".into())
+    } else {
+        supervisor_comment_start(s)
+            .map(|c| format!("a `{c}` after a space would start a comment in supervisor's configuration"))
+    }
 }
 
 /// Where supervisor's configuration parser would start a comment in a value:

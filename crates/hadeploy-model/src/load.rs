@@ -751,9 +751,7 @@ struct Ref<'a> {
 
 fn is_ref_name(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .split('.')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        && name.split('.').all(crate::format::is_word)
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
 }
 

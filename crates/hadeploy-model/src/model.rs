@@ -133,6 +133,66 @@ pub struct Host {
     pub ansible_vars: IndexMap<String, serde_json::Value>,
 }
 
+/// A connection variable's value, as Ansible takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnValue<'a> {
+    /// A string.
+    Text(&'a str),
+    /// A boolean.
+    Flag(bool),
+    /// A port number.
+    Port(u16),
+    /// A path of this machine (the private key).
+    LocalPath(&'a std::path::Path),
+}
+
+impl Host {
+    /// Ansible's connection variables for the host's attributes, each by
+    /// its first name in [`ANSIBLE_NAMES`](crate::format::ANSIBLE_NAMES),
+    /// in that order.
+    pub fn connection_vars(&self) -> Vec<(&'static str, ConnValue<'_>)> {
+        let mut seen: Vec<&str> = Vec::new();
+        crate::format::ANSIBLE_NAMES
+            .iter()
+            .filter(|(_, attr)| {
+                let first = !seen.contains(attr);
+                seen.push(attr);
+                first
+            })
+            .filter_map(|(name, attr)| self.attr(attr).map(|v| (*name, v)))
+            .collect()
+    }
+
+    /// The value of the host attribute `attr`, one of
+    /// [`ANSIBLE_NAMES`](crate::format::ANSIBLE_NAMES)'.
+    fn attr(&self, attr: &str) -> Option<ConnValue<'_>> {
+        fn t(v: &Option<String>) -> Option<ConnValue<'_>> {
+            v.as_deref().map(ConnValue::Text)
+        }
+        match attr {
+            "ssh_host" => t(&self.ssh_host),
+            "ssh_user" => t(&self.ssh_user),
+            "ssh_port" => self.ssh_port.map(ConnValue::Port),
+            "ssh_private_key_file" => self.ssh_private_key_file.as_deref().map(ConnValue::LocalPath),
+            "ssh_password" => t(&self.ssh_password),
+            "ssh_extra_args" => t(&self.ssh_extra_args),
+            "ssh_common_args" => t(&self.ssh_common_args),
+            "sftp_extra_args" => t(&self.sftp_extra_args),
+            "scp_extra_args" => t(&self.scp_extra_args),
+            "ssh_pipelining" => self.ssh_pipelining.map(ConnValue::Flag),
+            "ssh_executable" => t(&self.ssh_executable),
+            "become" => self.r#become.map(ConnValue::Flag),
+            "become_method" => t(&self.become_method),
+            "become_user" => t(&self.become_user),
+            "become_pass" => t(&self.become_pass),
+            "become_exe" => t(&self.become_exe),
+            "become_flags" => t(&self.become_flags),
+            "python_interpreter" => t(&self.python_interpreter),
+            _ => unreachable!("`{attr}` is no attribute of ANSIBLE_NAMES"),
+        }
+    }
+}
+
 fn redact<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(_) => s.serialize_str("<redacted>"),
@@ -316,6 +376,25 @@ pub enum State {
     Stopped,
     /// Left as it is (stopped when first created).
     Current,
+}
+
+impl State {
+    /// Every state.
+    pub const ALL: [State; 3] = [State::Started, State::Stopped, State::Current];
+
+    /// The word for the state, in descriptions and in the generated files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Started => "started",
+            State::Stopped => "stopped",
+            State::Current => "current",
+        }
+    }
+
+    /// The state `word` names.
+    pub fn from_word(word: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == word)
+    }
 }
 
 /// The web interface of a supervisord instance.

@@ -8,42 +8,13 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::error::{Diagnostic, ErrorKind, Sink};
-use crate::format::{self, HOST_ATTRS, Ty};
+use crate::format::{self, ANSIBLE_NAMES, HOST_ATTRS, Ty};
 use crate::model::{Host, HostGroup, Scope, VaultId};
 use crate::read::{Fields, Spanned, int, local_path, section_items, string};
 use crate::span::{SourceMap, Span};
 use crate::tree::Node;
 
 use super::inventory_file::{self, InventoryLister};
-
-/// Ansible's names for the host attributes of [`HOST_ATTRS`], for reading inventories.
-const ANSIBLE_NAMES: &[(&str, &str)] = &[
-    ("ansible_host", "ssh_host"),
-    ("ansible_ssh_host", "ssh_host"),
-    ("ansible_user", "ssh_user"),
-    ("ansible_ssh_user", "ssh_user"),
-    ("ansible_ssh_private_key_file", "ssh_private_key_file"),
-    ("ansible_private_key_file", "ssh_private_key_file"),
-    ("ansible_password", "ssh_password"),
-    ("ansible_ssh_pass", "ssh_password"),
-    ("ansible_port", "ssh_port"),
-    ("ansible_ssh_port", "ssh_port"),
-    ("ansible_ssh_extra_args", "ssh_extra_args"),
-    ("ansible_ssh_common_args", "ssh_common_args"),
-    ("ansible_sftp_extra_args", "sftp_extra_args"),
-    ("ansible_scp_extra_args", "scp_extra_args"),
-    ("ansible_ssh_pipelining", "ssh_pipelining"),
-    ("ansible_pipelining", "ssh_pipelining"),
-    ("ansible_ssh_executable", "ssh_executable"),
-    ("ansible_become", "become"),
-    ("ansible_become_method", "become_method"),
-    ("ansible_become_user", "become_user"),
-    ("ansible_become_password", "become_pass"),
-    ("ansible_become_pass", "become_pass"),
-    ("ansible_become_exe", "become_exe"),
-    ("ansible_become_flags", "become_flags"),
-    ("ansible_python_interpreter", "python_interpreter"),
-];
 
 #[derive(Debug, Clone)]
 enum Value {

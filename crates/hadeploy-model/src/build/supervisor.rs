@@ -20,11 +20,9 @@ use crate::tree::{Node, NodeKind, Typed};
 pub const DEFAULT_MULTI_PROCESS_NAME: &str = "%(program_name)s_%(process_num)02d";
 
 fn state(f: &Fields<'_>, sink: &mut Sink) -> State {
-    match f.opt_choice("state", STATES, sink).as_ref().map(|s| s.value.as_str()) {
-        Some("stopped") => State::Stopped,
-        Some("current") => State::Current,
-        _ => State::Started,
-    }
+    f.opt_choice("state", STATES, sink)
+        .and_then(|s| State::from_word(&s.value))
+        .unwrap_or(State::Started)
 }
 
 pub(super) fn build(root: &[(Node, Node)], cx: &mut Cx<'_>, sink: &mut Sink) -> Vec<Supervisor> {
@@ -662,13 +660,9 @@ fn environment(node: &Node, sink: &mut Sink) -> Option<IndexMap<String, String>>
 /// cuts a line at a `;` or `#` after whitespace and strips whitespace from
 /// both ends, so such values would arrive changed.
 pub(super) fn check_ini(key: &str, v: &Spanned<String>, sink: &mut Sink) -> bool {
-    let reason = if v.value.trim() != v.value {
-        Some("it starts or ends with whitespace, which supervisor's configuration parser drops".to_string())
-    } else {
-        crate::format::supervisor_comment_start(&v.value)
-            .map(|c| format!("a `{c}` after a space would start a comment in supervisor's configuration"))
+    let Some(reason) = crate::format::ini_value_problem(&v.value) else {
+        return true;
     };
-    let Some(reason) = reason else { return true };
     sink.push(
         Diagnostic::invalid_value(key, reason, v.span)
             .help("remove the space before the `;` or `#`, or the space at either end"),
