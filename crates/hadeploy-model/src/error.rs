@@ -103,7 +103,7 @@ pub enum ErrorKind {
         name: String,
     },
     /// Something of HADeploy that belongs to one of its other plugins.
-    #[error("{what} belongs to HADeploy's {plugin} plugin, which hadeploy does not implement")]
+    #[error("{what} belongs to HADeploy's {plugin} plugin, a part of it hadeploy does not implement")]
     OtherPlugin {
         /// What was written, e.g. "section `hdfs_relay`".
         what: String,
