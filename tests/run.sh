@@ -16,6 +16,17 @@ else
   CI=true INSTA_UPDATE=no cargo test --workspace --locked
 fi
 
+# The roles' own module, against a real supervisord (pytest from the venv).
+venv=${HADEPLOY_VENV:-/var/tmp/hadeploy-venv}
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import pytest, supervisor' 2>/dev/null; then
+  PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/module
+elif [ -n "${CI:-}" ]; then
+  echo "CI must provide $venv with pytest and supervisor (tests/setup-venv.sh)" >&2
+  exit 1
+else
+  echo "SKIPPED: the module's tests need $venv with pytest and supervisor (bash tests/setup-venv.sh)" >&2
+fi
+
 # Real hosts: deploys the user story on systemd-nspawn containers. Needs root;
 # skipped with a message where it cannot run, never when CI is set.
 bash tests/e2e/suite.sh

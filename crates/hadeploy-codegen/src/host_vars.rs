@@ -335,6 +335,7 @@ impl<'m> HostVars<'m> {
             .bool("managed", s.managed)
             .str("conf", &s.conf_file_dst)
             .str("unit", &s.unit)
+            .str("socket", &s.socket)
             .str("unit_path", &format!("/etc/systemd/system/{}", s.unit))
             .str("state", state(s.state))
             .bool("enabled", s.enabled)

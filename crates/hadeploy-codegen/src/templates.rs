@@ -37,7 +37,7 @@ pub const PLAYBOOKS: [(&str, &str); 5] = [
 ];
 
 /// Role files, copied as they are (plain Ansible).
-pub const STATIC: [(&str, &str); 12] = [
+pub const STATIC: [(&str, &str); 13] = [
     file!("roles/hadeploy_base/meta/main.yml"),
     file!("roles/hadeploy_base/tasks/check_paths.yml"),
     file!("roles/hadeploy_base/tasks/deploy.yml"),
@@ -50,6 +50,7 @@ pub const STATIC: [(&str, &str); 12] = [
     file!("roles/hadeploy_supervisor/tasks/status.yml"),
     file!("roles/hadeploy_supervisor/tasks/remove.yml"),
     file!("roles/hadeploy_supervisor/meta/main.yml"),
+    file!("roles/hadeploy_supervisor/library/hadeploy_supervisor.py"),
 ];
 
 /// The engine with every Tera template and the quoting filters.

@@ -33,10 +33,32 @@ fn project_of(list: &Path) -> Project {
     render(&model, &Options::default()).unwrap_or_else(|e| panic!("{}: {e}", list.display()))
 }
 
-/// Every file in `==== path ====` sections; paths of this checkout removed.
+/// The folder the project's static files come from.
+fn roles_templates() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../roles-templates")
+}
+
+/// Whether `path` of a project is a copy of `roles-templates/`, byte for byte.
+fn is_static_copy(path: &str, content: &Content) -> bool {
+    let Some(bytes) = content.as_bytes() else { return false };
+    std::fs::read(roles_templates().join(path)).is_ok_and(|t| t == bytes)
+}
+
+/// Every file in `==== path ====` sections, but the copies of
+/// `roles-templates/` (the same in every project, named in one line);
+/// paths of this checkout removed.
 fn gallery(project: &Project) -> String {
     let mut out = String::new();
-    for (path, content) in project {
+    let copies: Vec<&str> = project
+        .iter()
+        .filter(|(p, c)| is_static_copy(p, c))
+        .map(|(p, _)| p.as_str())
+        .collect();
+    out.push_str(&format!(
+        "==== copied from roles-templates/: {} ====\n",
+        copies.join(", ")
+    ));
+    for (path, content) in project.iter().filter(|(p, c)| !is_static_copy(p, c)) {
         out.push_str(&format!("==== {path} ====\n"));
         match content {
             Content::Copy(c) => {
@@ -86,10 +108,68 @@ fn fixtures_render_to_projects() {
                 parse_yaml(p, &text);
             }
         }
-        insta::with_settings!({ description => std::fs::read_to_string(path).unwrap(), omit_expression => true }, {
-            insta::assert_snapshot!(gallery(&project));
+        insta::with_settings!({ omit_expression => true }, {
+            insta::assert_snapshot!(format!("{}{}", description_of(path), gallery(&project)));
         });
     });
+}
+
+/// The description a `.srcs` list names, as the snapshot's first sections:
+/// each source's text, or the variable it sets.
+fn description_of(list: &Path) -> String {
+    let dir = list.parent().unwrap();
+    let mut out = String::new();
+    for line in std::fs::read_to_string(list)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
+        out.push_str(&format!("==== description: --src {line} ====\n"));
+        if let SrcArg::File(f) = SrcArg::parse(line) {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap();
+            out.push_str(&text);
+            if !text.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// Every file `roles-templates/` holds, but the Tera templates the views
+/// render, reaches each project unchanged: the galleries name them only.
+#[test]
+fn static_role_files_are_copied_unchanged() {
+    let project = project_of(&fixtures().join("seed/simple/app.srcs"));
+    let mut copied = 0;
+    for entry in walk(&roles_templates().join("roles")) {
+        let rel = entry
+            .strip_prefix(roles_templates())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let content = project
+            .get(&rel)
+            .unwrap_or_else(|| panic!("{rel} is not in the project"));
+        assert!(is_static_copy(&rel, content), "{rel} differs from roles-templates/");
+        copied += 1;
+    }
+    assert!(copied >= 13, "{copied}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
 }
 
 fn parse_yaml(name: &str, text: &str) {

@@ -9,15 +9,93 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 
 /// The extra variable that names the folder the playbook writes to.
 pub const DIR_VAR: &str = "hadeploy_status_dir";
 
+/// Every host's status, in the order of [`collect`].
+pub type Report = IndexMap<String, HostStatus>;
+
+/// What a host reported: the role module's answer (`hadeploy_supervisor`
+/// with `action: status`), or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostStatus {
+    /// The host answered.
+    pub reachable: bool,
+    /// Why the host, or the module on it, gave no status.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Each supervisord instance by name.
+    #[serde(default)]
+    pub supervisors: IndexMap<String, SupervisorStatus>,
+}
+
+/// One supervisord instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupervisorStatus {
+    /// The description installs it (and its systemd unit).
+    #[serde(default)]
+    pub managed: bool,
+    /// Its systemd unit, when managed.
+    #[serde(default)]
+    pub service: Option<ServiceStatus>,
+    /// supervisord answered on its socket.
+    #[serde(default)]
+    pub running: bool,
+    /// Why it did not answer.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Each process by the name supervisorctl gives it.
+    #[serde(default)]
+    pub programs: IndexMap<String, ProgramStatus>,
+}
+
+/// An instance's systemd unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// The unit's name.
+    pub unit: String,
+    /// `running`, `stopped` or `absent`.
+    pub state: String,
+    /// Started at boot.
+    pub enabled: bool,
+}
+
+/// One process of an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramStatus {
+    /// supervisor's state name: `RUNNING`, `STOPPED`, `FATAL`...
+    pub state: String,
+    /// Its pid, when it runs.
+    #[serde(default)]
+    pub pid: Option<u64>,
+    /// How long it has run, as supervisor writes it (`1 day, 2:03:04`).
+    #[serde(default)]
+    pub uptime: Option<String>,
+    /// The same in seconds.
+    #[serde(default)]
+    pub uptime_seconds: Option<u64>,
+    /// supervisor's description of the process.
+    #[serde(default)]
+    pub description: String,
+}
+
+impl HostStatus {
+    fn unreadable(error: &str) -> Self {
+        HostStatus {
+            reachable: true,
+            error: Some(error.to_string()),
+            supervisors: IndexMap::new(),
+        }
+    }
+}
+
 /// The host documents found in `dir`, in the order of `hosts` (the
 /// description's), then any other in name order.
-pub fn collect(dir: &Path, hosts: &[String]) -> Map<String, Value> {
-    let mut found: Vec<(String, Value)> = Vec::new();
+pub fn collect(dir: &Path, hosts: &[String]) -> Report {
+    let mut found: Vec<(String, HostStatus)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
@@ -27,13 +105,11 @@ pub fn collect(dir: &Path, hosts: &[String]) -> Map<String, Value> {
             ) else {
                 continue;
             };
-            let value = std::fs::read(&path)
+            let status = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_else(|| {
-                    serde_json::json!({"reachable": true, "error": "the status written for this host is not valid JSON", "supervisors": {}})
-                });
-            found.push((stem.to_string(), value));
+                .unwrap_or_else(|| HostStatus::unreadable("the status written for this host is not valid"));
+            found.push((stem.to_string(), status));
         }
     }
     let rank = |h: &str| hosts.iter().position(|x| x == h).unwrap_or(usize::MAX);
@@ -42,38 +118,32 @@ pub fn collect(dir: &Path, hosts: &[String]) -> Map<String, Value> {
 }
 
 /// Hosts that did not answer.
-pub fn unreachable(report: &Map<String, Value>) -> Vec<&str> {
+pub fn unreachable(report: &Report) -> Vec<&str> {
     report
         .iter()
-        .filter(|(_, v)| v["reachable"] == Value::Bool(false))
+        .filter(|(_, h)| !h.reachable)
         .map(|(h, _)| h.as_str())
         .collect()
 }
 
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-/// The first line of an error: supervisorctl follows some with usage hints.
-fn first_line(v: &Value) -> &str {
-    text(v, "error").lines().next().unwrap_or("").trim()
+/// The first line of an error: some are followed by usage hints.
+fn first_line(error: Option<&String>) -> &str {
+    error.map_or("", |e| e.lines().next().unwrap_or("").trim())
 }
 
 /// The report as text: per host, each supervisor's line, then its programs
-/// with name, state, pid and uptime in aligned columns (the description
-/// supervisorctl gives for a process that does not run).
-pub fn table(report: &Map<String, Value>) -> String {
+/// with name, state, pid and uptime in aligned columns (supervisor's
+/// description for a process that does not run).
+pub fn table(report: &Report) -> String {
     let programs = || {
         report
             .values()
-            .filter_map(|h| h.get("supervisors").and_then(Value::as_object))
-            .flat_map(|s| s.values())
-            .filter_map(|s| s.get("programs").and_then(Value::as_object))
-            .flat_map(|p| p.iter())
+            .flat_map(|h| h.supervisors.values())
+            .flat_map(|s| s.programs.iter())
     };
     let name_w = programs().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
-    let state_w = programs().map(|(_, p)| text(p, "state").len()).max().unwrap_or(0);
-    let pid = |p: &Value| p.get("pid").and_then(Value::as_u64).map(|n| format!("pid {n}"));
+    let state_w = programs().map(|(_, p)| p.state.chars().count()).max().unwrap_or(0);
+    let pid = |p: &ProgramStatus| p.pid.map(|n| format!("pid {n}"));
     let pid_w = programs()
         .filter_map(|(_, p)| pid(p))
         .map(|s| s.len())
@@ -82,48 +152,41 @@ pub fn table(report: &Map<String, Value>) -> String {
 
     let mut out = String::new();
     for (host, h) in report {
-        if h["reachable"] == Value::Bool(false) {
-            let _ = writeln!(out, "{host}: unreachable: {}", first_line(h));
+        if !h.reachable {
+            let _ = writeln!(out, "{host}: unreachable: {}", first_line(h.error.as_ref()));
             continue;
         }
         let _ = writeln!(out, "{host}");
-        let sups = h.get("supervisors").and_then(Value::as_object);
-        if sups.is_none_or(Map::is_empty) {
+        if let Some(e) = &h.error {
+            let _ = writeln!(out, "  no status: {}", first_line(Some(e)));
+            continue;
+        }
+        if h.supervisors.is_empty() {
             let _ = writeln!(out, "  no supervisor");
         }
-        for (name, s) in sups.into_iter().flatten() {
-            let service = match s.get("service").filter(|v| v.is_object()) {
+        for (name, s) in &h.supervisors {
+            let service = match &s.service {
                 None => "not managed here".to_string(),
+                Some(svc) if svc.state == "absent" => format!("service {} not installed", svc.unit),
                 Some(svc) => {
-                    let state = text(svc, "state");
-                    let unit = text(svc, "unit");
-                    if state == "absent" {
-                        format!("service {unit} not installed")
-                    } else {
-                        let enabled = if svc["enabled"] == Value::Bool(true) {
-                            "enabled"
-                        } else {
-                            "disabled"
-                        };
-                        format!("service {unit} {state}, {enabled}")
-                    }
+                    let enabled = if svc.enabled { "enabled" } else { "disabled" };
+                    format!("service {} {}, {enabled}", svc.unit, svc.state)
                 }
             };
             let _ = writeln!(out, "  {name}: {service}");
-            if s["running"] != Value::Bool(true) {
-                let _ = writeln!(out, "    supervisord does not answer: {}", first_line(s));
+            if !s.running {
+                let _ = writeln!(out, "    supervisord does not answer: {}", first_line(s.error.as_ref()));
                 continue;
             }
-            let progs = s.get("programs").and_then(Value::as_object);
-            if progs.is_none_or(Map::is_empty) {
+            if s.programs.is_empty() {
                 let _ = writeln!(out, "    no program");
             }
-            for (pname, p) in progs.into_iter().flatten() {
-                let state = text(p, "state");
-                let rest = match (pid(p), p.get("uptime").and_then(Value::as_str)) {
+            for (pname, p) in &s.programs {
+                let rest = match (pid(p), &p.uptime) {
                     (Some(pid), Some(up)) => format!("{pid:<pid_w$}  uptime {up}"),
-                    _ => text(p, "description").to_string(),
+                    _ => p.description.clone(),
                 };
+                let state = &p.state;
                 let line = format!("    {pname:<name_w$}  {state:<state_w$}  {rest}");
                 let _ = writeln!(out, "{}", line.trim_end());
             }
@@ -176,9 +239,11 @@ mod tests {
                 "offv": {"managed": true, "running": false, "error": "Error: could not find config file /etc/supervisord_offv.conf\nFor help, use /usr/bin/supervisorctl -h",
                     "service": {"unit": "supervisord_offv.service", "state": "absent", "enabled": false}, "programs": {}}}},
             "en2": {"reachable": false, "error": "Failed to connect to the host via ssh", "supervisors": {}},
-            "en3": {"reachable": true, "error": null, "supervisors": {}}
+            "en3": {"reachable": true, "error": null, "supervisors": {}},
+            "en4": {"reachable": true, "error": "MODULE FAILURE: /usr/bin/python3: not found\nSee stdout", "supervisors": {}}
         });
-        let report = report.as_object().unwrap();
+        let report: Report = serde_json::from_value(report).unwrap();
+        let report = &report;
         insta::assert_snapshot!(table(report), @r"
         en1
           tsupv: service supervisord_tsupv.service running, enabled
@@ -192,6 +257,8 @@ mod tests {
         en2: unreachable: Failed to connect to the host via ssh
         en3
           no supervisor
+        en4
+          no status: MODULE FAILURE: /usr/bin/python3: not found
         ");
         assert_eq!(unreachable(report), ["en2"]);
     }
@@ -203,7 +270,8 @@ mod tests {
             "en2": {"reachable": true, "supervisors": {"sv": {"running": true, "service": null,
                 "programs": {"p\u{8}\u{8}x": {"state": "RUNNING\r", "pid": 1, "uptime": "0:00:01"}}}}}
         });
-        let t = table(report.as_object().unwrap());
+        let report: Report = serde_json::from_value(report).unwrap();
+        let t = table(&report);
         assert!(!t.contains(|c: char| c.is_control() && c != '\n'), "{t:?}");
         assert!(!t.contains('\u{202e}'), "{t:?}");
         assert!(
@@ -224,6 +292,6 @@ mod tests {
         let report = collect(dir.path(), &["zz".into(), "en1".into()]);
         let hosts: Vec<&String> = report.keys().collect();
         assert_eq!(hosts, ["zz", "en1", "a", "b", "broken"]);
-        assert!(report["broken"]["error"].as_str().unwrap().contains("not valid JSON"));
+        assert!(report["broken"].error.as_deref().unwrap().contains("not valid"));
     }
 }
