@@ -6,26 +6,33 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-# A snapshot that changed, or one no test refers to any more, fails the run.
-if cargo insta --version >/dev/null 2>&1; then
-  CI=true cargo insta test --workspace --check --unreferenced reject
-else
-  echo "note: cargo-insta is not installed; orphaned snapshots are not checked" >&2
-  CI=true INSTA_UPDATE=no cargo test --workspace --locked
+# Set-up, so that this is all a fresh machine needs: the Python venv the
+# checks of generated projects and the roles' module use (created once,
+# tests/setup-venv.sh), first on the PATH, and cargo-insta.
+bash tests/setup-venv.sh
+venv=${HADEPLOY_VENV:-/var/tmp/hadeploy-venv}
+export PATH="$venv/bin:$PATH"
+if ! cargo insta --version >/dev/null 2>&1; then
+  cargo install cargo-insta --locked --quiet
 fi
 
-# The roles' own module, against a real supervisord (pytest from the venv).
-venv=${HADEPLOY_VENV:-/var/tmp/hadeploy-venv}
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import pytest, supervisor' 2>/dev/null; then
-  PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/module
+cargo fmt --all -- --check
+# Every shell script of the suite and of CI.
+if command -v shellcheck >/dev/null 2>&1; then
+  shellcheck -x .ci/run tests/*.sh tests/e2e/*.sh
 elif [ -n "${CI:-}" ]; then
-  echo "CI must provide $venv with pytest and supervisor (tests/setup-venv.sh)" >&2
+  echo "CI must provide shellcheck (.ci/run installs it)" >&2
   exit 1
 else
-  echo "SKIPPED: the module's tests need $venv with pytest and supervisor (bash tests/setup-venv.sh)" >&2
+  echo "SKIPPED: shellcheck is not installed" >&2
 fi
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+# A snapshot that changed, or one no test refers to any more, fails the run.
+CI=true cargo insta test --workspace --check --unreferenced reject
+
+# The roles' own module, against a real supervisord (pytest from the venv).
+PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/module
 
 # Real hosts: deploys the user story on systemd-nspawn containers. Needs root;
 # skipped with a message where it cannot run, never when CI is set.

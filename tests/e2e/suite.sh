@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Commands in single quotes are run on the hosts (tb), where they expand.
+# shellcheck disable=SC2016
+#
 # End-to-end suite: deploys the user story's descriptions (tests/e2e/fixtures/,
 # adapted copies of tests/fixtures/seed/, and a few of its own) with the real
 # hadeploy binary and ansible-playbook onto the test bed hosts en1 and en2

@@ -171,3 +171,151 @@ def test_the_documentation_says_what_the_argument_spec_checks():
     assert spec_of(doc["options"]) == mod.ARGUMENT_SPEC
     for section in (mod.EXAMPLES, mod.RETURN):
         yaml.safe_load(section)
+
+
+# ---------------------------------------------------------------------------
+# converge: against a supervisord of its own, whose programs live in include
+# files the tests change, as a deploy changes them.
+
+CONVERGE_CONF = """\
+[unix_http_server]
+file={dir}/supervisor.sock
+[supervisord]
+logfile={dir}/supervisord.log
+pidfile={dir}/supervisord.pid
+childlogdir={dir}
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[include]
+files={dir}/*.ini
+"""
+
+PROGRAM = "[program:{name}]\ncommand={command}\nstartsecs={startsecs}\nstartretries=0\nautostart={autostart}\n"
+
+
+class Done(Exception):
+    """What the module ended with: exit_json's or fail_json's arguments."""
+
+    def __init__(self, failed, result):
+        super().__init__(result.get("msg", ""))
+        self.failed, self.result = failed, result
+
+
+class FakeModule:
+    def __init__(self, params, check_mode=False):
+        defaults = {
+            "update": False, "start_states": [], "stop_states": [], "notified": [],
+            "changed_groups": [], "restarted": [], "settle": 10, "timeout": 10,
+        }
+        self.params = {**defaults, **params}
+        self.check_mode = check_mode
+
+    def exit_json(self, **result):
+        raise Done(False, result)
+
+    def fail_json(self, **result):
+        raise Done(True, result)
+
+
+@pytest.fixture
+def instance(tmp_path):
+    (tmp_path / "supervisord.conf").write_text(CONVERGE_CONF.format(dir=tmp_path))
+
+    def program(name, command="/bin/sleep 1000", startsecs=0, autostart="true"):
+        (tmp_path / ("%s.ini" % name)).write_text(
+            PROGRAM.format(name=name, command=command, startsecs=startsecs, autostart=autostart))
+
+    program("web")
+    program("idle", autostart="false")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(tmp_path / "supervisord.conf")])
+    sock = str(tmp_path / "supervisor.sock")
+    server = mod.rpc(sock, 5)
+    for _ in range(100):
+        try:
+            if mod.states(server).get("web") == "RUNNING":
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    yield sock, server, program
+    proc.terminate()
+    proc.wait(10)
+
+
+def run(params, check_mode=False):
+    with pytest.raises(Done) as e:
+        mod.converge(FakeModule({"action": "converge", **params}, check_mode))
+    return e.value
+
+
+def sup(sock, *procs):
+    return {"name": "s", "socket": sock, "managed": False, "unit": None,
+            "processes": [{"status": n, "group": n, "state": st} for n, st in procs]}
+
+
+def pid(server, name):
+    return server.supervisor.getProcessInfo(name)["pid"]
+
+
+def test_converge_starts_and_stops_processes_to_their_state(instance):
+    sock, server, _ = instance
+    done = run({"supervisors": [sup(sock, ("web", "stopped"), ("idle", "started"))],
+                "start_states": ["started"], "stop_states": ["stopped"]})
+    assert not done.failed and done.result["changed"]
+    assert done.result["changes"]["s"] == {"updated": [], "restarted": [], "started": ["idle"], "stopped": ["web"]}
+    assert mod.states(server) == {"web": "STOPPED", "idle": "RUNNING"}
+    again = run({"supervisors": [sup(sock, ("web", "stopped"), ("idle", "started"))],
+                 "start_states": ["started"], "stop_states": ["stopped"]})
+    assert again.result["changed"] is False
+
+
+def test_converge_applies_changed_groups_once_and_restarts_what_is_notified(instance):
+    sock, server, program = instance
+    program("extra")
+    program("idle", command="/bin/sleep 999", autostart="true")
+    web_pid = pid(server, "web")
+    done = run({"supervisors": [sup(sock, ("web", "started"), ("idle", "started"), ("extra", "started"))],
+                "update": True, "start_states": ["started"],
+                "notified": [{"supervisor": "s", "process": "web", "group": "web"},
+                             {"supervisor": "s", "process": "idle", "group": "idle"}]})
+    assert not done.failed, done.result
+    changes = done.result["changes"]["s"]
+    assert changes["updated"] == ["extra", "idle"]
+    # idle's group was just updated: not restarted a second time.
+    assert changes["restarted"] == ["web"]
+    assert pid(server, "web") != web_pid
+    assert mod.states(server) == {"web": "RUNNING", "idle": "RUNNING", "extra": "RUNNING"}
+    assert server.supervisor.getProcessInfo("idle")["description"].startswith("pid ")
+
+
+def test_converge_fails_with_the_end_of_the_logs_of_what_did_not_start(instance):
+    sock, server, program = instance
+    program("crasher", command="/bin/sh -c 'echo boom >&2; echo out; exit 1'", startsecs=1, autostart="false")
+    done = run({"supervisors": [sup(sock, ("web", "started"), ("crasher", "started"))],
+                "update": True, "start_states": ["started"], "settle": 15})
+    assert done.failed
+    msg = done.result["msg"]
+    assert msg.startswith("Programs did not start:")
+    assert "==== s crasher FATAL (stderr tail) ====\nboom" in msg, msg
+    assert "out" in msg and "web" not in msg
+
+
+def test_converge_in_check_mode_says_what_it_would_do_and_does_nothing(instance):
+    sock, server, program = instance
+    program("extra")
+    web_pid = pid(server, "web")
+    done = run({"supervisors": [sup(sock, ("web", "stopped"), ("idle", "started"))],
+                "update": True, "start_states": ["started"], "stop_states": ["stopped"],
+                "changed_groups": [{"supervisor": "s", "process_group": "extra"}],
+                "notified": [{"supervisor": "s", "process": "web", "group": "web"}]}, check_mode=True)
+    assert done.result["changed"]
+    assert done.result["changes"]["s"] == {"updated": ["extra"], "restarted": ["web"], "started": ["idle"],
+                                           "stopped": ["web"]}
+    assert mod.states(server) == {"web": "RUNNING", "idle": "STOPPED"}
+    assert pid(server, "web") == web_pid
+
+
+def test_converge_skips_an_instance_that_does_not_answer(tmp_path):
+    done = run({"supervisors": [sup(str(tmp_path / "none.sock"), ("web", "started"))], "start_states": ["started"]})
+    assert done.result == {"changed": False, "changes": {}}

@@ -1,13 +1,14 @@
 //! The second stage of hadeploy: renders the Ansible project (inventory,
 //! variables, playbooks, roles, supervisor files) of a validated
-//! [`Model`](hadeploy_model::Model), and writes it to a folder it owns.
+//! [`hadeploy_model::Model`], and writes it to a folder it owns.
 //!
-//! Model -> per-file view structs ([`views`]) -> embedded templates
-//! ([`templates`], `roles-templates/`) -> [`Project`] (path -> bytes) ->
-//! [`write`]. The files there are many of (each host's `host_vars`, each
+//! Model -> per-file view structs (`views`) -> embedded templates
+//! (`templates`, `roles-templates/`) -> [`Project`] (path -> bytes) ->
+//! [`write()`]. The files there are many of (each host's `host_vars`, each
 //! program's file) are written straight to text instead, by `host_vars` and
 //! `views`. User values only reach output through the quoting of [`quote`].
 
+#[cfg(feature = "fuzz")]
 pub mod fuzz;
 mod host_vars;
 pub mod quote;

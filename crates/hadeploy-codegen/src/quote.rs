@@ -1,6 +1,6 @@
 //! The only two ways a user value reaches a generated file: as a YAML scalar
 //! or as a supervisor INI value. Templates call these through the `yaml`,
-//! `ini` and `ini_env` filters and never print a user value raw; the files
+//! `yaml_block`, `ini` and `ini_conf` filters and never print a user value raw; the files
 //! written without a template (`host_vars`, program files) call them
 //! directly, `host_vars` through [`BlockMap`].
 

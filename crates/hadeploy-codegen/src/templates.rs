@@ -6,51 +6,50 @@ use tera::{Context, Delimiters, Kwargs, State, Tera, TeraResult, Value};
 
 use crate::quote;
 
-macro_rules! file {
+macro_rules! embedded {
     ($path:literal) => {
         ($path, include_str!(concat!("../../../roles-templates/", $path)))
     };
 }
 
 /// Rendered with Tera.
-pub const ANSIBLE_CFG: (&str, &str) = file!("ansible.cfg");
+pub const ANSIBLE_CFG: (&str, &str) = embedded!("ansible.cfg");
 /// Rendered with Tera.
-pub const INVENTORY: (&str, &str) = file!("inventory.yml");
+pub const INVENTORY: (&str, &str) = embedded!("inventory.yml");
 /// Rendered with Tera.
-pub const GROUP_VARS: (&str, &str) = file!("group_vars/all.yml");
+pub const GROUP_VARS: (&str, &str) = embedded!("group_vars/all.yml");
 /// Rendered with Tera, once per supervisor.
-pub const SUPERVISORD_CONF: (&str, &str) = file!("supervisors/supervisord.conf");
+pub const SUPERVISORD_CONF: (&str, &str) = embedded!("supervisors/supervisord.conf");
 /// Rendered with Tera, once per supervisor.
-pub const SUPERVISORD_UNIT: (&str, &str) = file!("supervisors/supervisord.service");
+pub const SUPERVISORD_UNIT: (&str, &str) = embedded!("supervisors/supervisord.service");
 /// Rendered with Tera, once per supervisor.
-pub const SUPERVISORCTL: (&str, &str) = file!("supervisors/supervisorctl");
+pub const SUPERVISORCTL: (&str, &str) = embedded!("supervisors/supervisorctl");
 /// Rendered with Tera, once per program group.
-pub const GROUP_INI: (&str, &str) = file!("supervisors/group.ini");
+pub const GROUP_INI: (&str, &str) = embedded!("supervisors/group.ini");
 
 /// Playbooks, rendered with Tera.
 pub const PLAYBOOKS: [(&str, &str); 5] = [
-    file!("deploy.yml"),
-    file!("remove.yml"),
-    file!("start.yml"),
-    file!("stop.yml"),
-    file!("status.yml"),
+    embedded!("deploy.yml"),
+    embedded!("remove.yml"),
+    embedded!("start.yml"),
+    embedded!("stop.yml"),
+    embedded!("status.yml"),
 ];
 
 /// Role files, copied as they are (plain Ansible).
-pub const STATIC: [(&str, &str); 13] = [
-    file!("roles/hadeploy_base/meta/main.yml"),
-    file!("roles/hadeploy_base/tasks/check_paths.yml"),
-    file!("roles/hadeploy_base/tasks/deploy.yml"),
-    file!("roles/hadeploy_base/tasks/remove.yml"),
-    file!("roles/hadeploy_supervisor/tasks/deploy.yml"),
-    file!("roles/hadeploy_supervisor/tasks/converge.yml"),
-    file!("roles/hadeploy_supervisor/tasks/running.yml"),
-    file!("roles/hadeploy_supervisor/tasks/start.yml"),
-    file!("roles/hadeploy_supervisor/tasks/stop.yml"),
-    file!("roles/hadeploy_supervisor/tasks/status.yml"),
-    file!("roles/hadeploy_supervisor/tasks/remove.yml"),
-    file!("roles/hadeploy_supervisor/meta/main.yml"),
-    file!("roles/hadeploy_supervisor/library/hadeploy_supervisor.py"),
+pub const STATIC: [(&str, &str); 12] = [
+    embedded!("roles/hadeploy_base/meta/main.yml"),
+    embedded!("roles/hadeploy_base/tasks/check_paths.yml"),
+    embedded!("roles/hadeploy_base/tasks/deploy.yml"),
+    embedded!("roles/hadeploy_base/tasks/remove.yml"),
+    embedded!("roles/hadeploy_supervisor/tasks/deploy.yml"),
+    embedded!("roles/hadeploy_supervisor/tasks/converge.yml"),
+    embedded!("roles/hadeploy_supervisor/tasks/start.yml"),
+    embedded!("roles/hadeploy_supervisor/tasks/stop.yml"),
+    embedded!("roles/hadeploy_supervisor/tasks/status.yml"),
+    embedded!("roles/hadeploy_supervisor/tasks/remove.yml"),
+    embedded!("roles/hadeploy_supervisor/meta/main.yml"),
+    embedded!("roles/hadeploy_supervisor/library/hadeploy_supervisor.py"),
 ];
 
 /// The engine with every Tera template and the quoting filters.
@@ -81,33 +80,10 @@ pub fn engine() -> TeraResult<Tera> {
             other => Err(tera::Error::message(format!("no INI form for {other}"))),
         }
     });
-    tera.register_filter("ini_format", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
-        quote::ini_format(v)
-            .map(|s| jinja_literal(&s))
-            .map_err(|e| tera::Error::message(e.0))
-    });
     tera.register_filter("ini_conf", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
         quote::ini_conf_value(v)
             .map(|s| jinja_literal(&s))
             .map_err(|e| tera::Error::message(e.0))
-    });
-    tera.register_filter("ini_command", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
-        quote::command(v)
-            .map(|s| jinja_literal(&s))
-            .map_err(|e| tera::Error::message(e.0))
-    });
-    tera.register_filter("ini_env", |v: &Value, _: Kwargs, _: &State| -> TeraResult<String> {
-        let serde_json::Value::Object(map) = to_json(v)? else {
-            return Err(tera::Error::message("`ini_env` needs a map"));
-        };
-        let mut pairs = Vec::new();
-        for (k, v) in &map {
-            let v = v
-                .as_str()
-                .ok_or_else(|| tera::Error::message("environment values are strings"))?;
-            pairs.push(quote::env_pair(k, v).map_err(|e| tera::Error::message(e.0))?);
-        }
-        Ok(jinja_literal(&pairs.join(",")))
     });
     tera.register_filter("word", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
         if !v.is_empty() && v.chars().all(crate::views::is_word_char) {

@@ -401,7 +401,7 @@ fn unit_view_ctl(s: &Supervisor) -> UnitView<'_> {
 
 /// A program's `[program:NAME]` file, written straight to text (there is
 /// one per program): every value through the quoting of [`quote`], as the
-/// templates' `ini`, `ini_command`, `ini_format` and `ini_env` filters do.
+/// templates' `ini` and `ini_conf` filters do.
 /// The first value that cannot be written is the error.
 fn program_ini(s: &Supervisor, p: &Program) -> Result<String, IniError> {
     let st = &p.settings;

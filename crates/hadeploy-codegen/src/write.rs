@@ -180,11 +180,11 @@ pub fn write(project: &Project, dir: &Path) -> Result<(), WriteError> {
     write_unless(project, dir, &|| false)
 }
 
-/// [`write`], stopping as soon as `stop` answers true (it is asked before
+/// [`write()`], stopping as soon as `stop` answers true (it is asked before
 /// each file): the temporary folder is removed and `dir` left as it was.
 ///
 /// # Errors
-/// As [`write`], and [`WriteError::Interrupted`].
+/// As [`write()`], and [`WriteError::Interrupted`].
 pub fn write_unless(project: &Project, dir: &Path, stop: &dyn Fn() -> bool) -> Result<(), WriteError> {
     check_ours(dir)?;
     let (parent, name) = lock_path(dir);

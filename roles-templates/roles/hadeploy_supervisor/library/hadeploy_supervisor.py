@@ -9,19 +9,29 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: hadeploy_supervisor
-short_description: Report the supervisord instances of a host and their programs
+short_description: Report or converge the supervisord instances of a host and their programs
 description:
-  - Reads each supervisord instance of the host through its XML-RPC
+  - Works on each supervisord instance of the host through its XML-RPC
     interface on the instance's unix socket, never by reading
-    C(supervisorctl)'s text, and its systemd unit through C(systemctl show).
-  - One call reads every instance of the host.
+    C(supervisorctl)'s text, and reads its systemd unit through
+    C(systemctl show).
+  - One call works on every instance of the host.
+  - C(converge) skips an instance that does not answer. On the others it
+    applies changed program files as C(supervisorctl reread) and
+    C(update NAME...) do (with O(update)), restarts the processes that
+    changed files notify (but in groups just updated, and on instances
+    restarted by this run), starts and stops processes to their state,
+    waits while any is starting, and fails with the end of its logs for a
+    process that should run and does not.
+  - In check mode, C(converge) reports what it would do and does nothing.
 options:
   action:
     description:
-      - What to do. C(status) reads and changes nothing.
+      - What to do. C(status) reads and changes nothing; C(converge) brings
+        processes to their state.
     type: str
     required: true
-    choices: [status]
+    choices: [status, converge]
   supervisors:
     description:
       - The supervisord instances of this host.
@@ -36,7 +46,7 @@ options:
       managed:
         description: Whether the description installs the instance, and so its systemd unit.
         type: bool
-        required: true
+        default: false
       unit:
         description: The instance's systemd unit, read when it is managed.
         type: str
@@ -44,6 +54,82 @@ options:
         description: The path of the instance's unix socket.
         type: path
         required: true
+      processes:
+        description: Its processes, for C(converge).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          status:
+            description: The process's name as supervisorctl gives it (C(GROUP:NAME), or C(NAME)).
+            type: str
+            required: true
+          group:
+            description: Its process group.
+            type: str
+            required: true
+          state:
+            description: The state the description gives it.
+            type: str
+            required: true
+            choices: [started, stopped, current]
+  update:
+    description: Apply changed program files first (C(converge)).
+    type: bool
+    default: false
+  start_states:
+    description: Processes with one of these states are started (C(converge)).
+    type: list
+    elements: str
+    default: []
+  stop_states:
+    description: Processes with one of these states are stopped (C(converge)).
+    type: list
+    elements: str
+    default: []
+  notified:
+    description: Processes to restart, named by files that changed (C(converge)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      supervisor:
+        description: The instance.
+        type: str
+        required: true
+      process:
+        description: The process, as supervisorctl names it.
+        type: str
+        required: true
+      group:
+        description: Its process group.
+        type: str
+        required: true
+  changed_groups:
+    description: >-
+      Process groups whose files this run changed: not restarted again, and
+      in check mode the groups an update would apply (C(converge)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      supervisor:
+        description: The instance.
+        type: str
+        required: true
+      process_group:
+        description: The group.
+        type: str
+        required: true
+  restarted:
+    description: Instances this run restarted, which loaded everything already (C(converge)).
+    type: list
+    elements: str
+    default: []
+  settle:
+    description: Seconds to wait while a process is starting or backing off (C(converge)).
+    type: int
+    default: 15
   timeout:
     description: Seconds to wait for a supervisord's answer.
     type: int
@@ -64,9 +150,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changes:
+  description: >-
+    For C(converge), what was done (or in check mode would be) on each
+    instance that answered: the groups C(updated), processes C(restarted),
+    C(started) and C(stopped).
+  returned: when action is converge
+  type: dict
 supervisors:
   description: Each instance by name.
-  returned: always
+  returned: when action is status
   type: dict
   contains:
     managed:
@@ -95,6 +188,7 @@ supervisors:
 import datetime
 import http.client
 import socket
+import time
 import xmlrpc.client
 
 from ansible.module_utils.basic import AnsibleModule
@@ -205,25 +299,203 @@ def supervisor_status(module, sup, timeout):
     return report
 
 
+# Process states of supervisor.
+ACTIVE = ("RUNNING", "STARTING", "BACKOFF")
+UNSETTLED = ("STARTING", "BACKOFF")
+FAILED = ("FATAL", "BACKOFF", "EXITED")
+# Faults supervisor answers when a process is already where it is asked to go.
+ALREADY_STARTED = 60
+NOT_RUNNING = 70
+# Bytes of a log's end shown for a process that did not start (as
+# `supervisorctl tail`).
+TAIL = 1600
+
+
+def states(server):
+    """Each process's state, by the name supervisorctl gives it."""
+    return {process_name(i): i["statename"] for i in server.supervisor.getAllProcessInfo()}
+
+
+def update(server):
+    """Applies changed program files as `supervisorctl update` does; the
+    groups added, changed and removed."""
+    added, changed, removed = server.supervisor.reloadConfig()[0]
+    for group in removed + changed:
+        server.supervisor.stopProcessGroup(group, True)
+        server.supervisor.removeProcessGroup(group)
+    for group in changed + added:
+        server.supervisor.addProcessGroup(group)
+    return sorted(added + changed + removed)
+
+
+def pending_update(server):
+    """The groups an update would apply."""
+    added, changed, removed = server.supervisor.reloadConfig()[0]
+    return sorted(added + changed + removed)
+
+
+def stop(server, name):
+    try:
+        server.supervisor.stopProcess(name, True)
+    except xmlrpc.client.Fault as e:
+        if e.faultCode != NOT_RUNNING:
+            raise
+
+
+def start(server, name):
+    try:
+        server.supervisor.startProcess(name, False)
+    except xmlrpc.client.Fault as e:
+        if e.faultCode != ALREADY_STARTED:
+            raise
+
+
+def tail(server, name, stream):
+    """The end of a process's log, or "" when it has none."""
+    read = server.supervisor.tailProcessStdoutLog if stream == "stdout" else server.supervisor.tailProcessStderrLog
+    try:
+        return read(name, 0, TAIL)[0]
+    except xmlrpc.client.Fault:
+        return ""
+
+
+def converge_one(module, sup, params, server):
+    """One instance that answers: what was done, and the processes that did
+    not start."""
+    p = params
+    name = sup["name"]
+    check = module.check_mode
+    restarted_instance = name in p["restarted"]
+    done = {"updated": [], "restarted": [], "started": [], "stopped": []}
+    if p["update"] and not restarted_instance:
+        if check:
+            # No file was written: the update the changed files call for.
+            done["updated"] = sorted({g["process_group"] for g in p["changed_groups"] if g["supervisor"] == name})
+        else:
+            done["updated"] = update(server)
+    now = states(server)
+    before = dict(now)
+    active = {n for n, st in now.items() if st in ACTIVE}
+    updated = set(done["updated"]) | {g["process_group"] for g in p["changed_groups"] if g["supervisor"] == name}
+    if not restarted_instance:
+        done["restarted"] = sorted(
+            {n["process"] for n in p["notified"] if n["supervisor"] == name and n["group"] not in updated}
+            & active
+        )
+    procs = sup["processes"]
+    done["started"] = [x["status"] for x in procs if x["state"] in p["start_states"] and x["status"] not in active]
+    done["stopped"] = [x["status"] for x in procs if x["state"] in p["stop_states"] and x["status"] in active]
+    if check:
+        return done, []
+    for n in done["restarted"]:
+        stop(server, n)
+        start(server, n)
+    for n in done["started"]:
+        start(server, n)
+    for n in done["stopped"]:
+        stop(server, n)
+    # Only where something moved, or was moving: elsewhere every process is
+    # as read above.
+    moved = any(done.values()) or any(st in UNSETTLED for st in before.values())
+    if not moved:
+        return done, []
+    deadline = time.monotonic() + p["settle"]
+    while True:
+        now = states(server)
+        if not any(st in UNSETTLED for st in now.values()) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    should_run = {x["status"] for x in procs if x["state"] in p["start_states"]}
+    failed = []
+    for n in sorted(should_run):
+        if now.get(n) in FAILED:
+            failed.append((n, now[n], tail(server, n, "stdout"), tail(server, n, "stderr")))
+    return done, failed
+
+
+def converge(module):
+    p = module.params
+    changes = {}
+    failures = []
+    for sup in p["supervisors"]:
+        server = rpc(sup["socket"], max(p["timeout"], 300))
+        try:
+            server.supervisor.getState()
+        except (OSError, xmlrpc.client.Error, http.client.HTTPException):
+            # Not running: nothing of it to converge.
+            continue
+        try:
+            done, failed = converge_one(module, sup, p, server)
+        except (OSError, xmlrpc.client.Error, http.client.HTTPException) as e:
+            module.fail_json(msg="supervisor %s: %s" % (sup["name"], unreachable(sup["socket"], e)), changes=changes)
+        changes[sup["name"]] = done
+        failures.extend((sup["name"],) + f for f in failed)
+    changed = any(any(d.values()) for d in changes.values())
+    if failures:
+        lines = ["Programs did not start:"]
+        for sup, name, state, out, err in failures:
+            for stream, text in (("stdout", out), ("stderr", err)):
+                lines.append("==== %s %s %s (%s tail) ====" % (sup, name, state, stream))
+                lines.append(text.rstrip("\n"))
+        module.fail_json(msg="\n".join(lines), changed=changed, changes=changes)
+    module.exit_json(changed=changed, changes=changes)
+
+
 ARGUMENT_SPEC = dict(
-    action=dict(type="str", required=True, choices=["status"]),
+    action=dict(type="str", required=True, choices=["status", "converge"]),
     supervisors=dict(
         type="list",
         elements="dict",
         required=True,
         options=dict(
             name=dict(type="str", required=True),
-            managed=dict(type="bool", required=True),
+            managed=dict(type="bool", default=False),
             unit=dict(type="str"),
             socket=dict(type="path", required=True),
+            processes=dict(
+                type="list",
+                elements="dict",
+                default=[],
+                options=dict(
+                    status=dict(type="str", required=True),
+                    group=dict(type="str", required=True),
+                    state=dict(type="str", required=True, choices=["started", "stopped", "current"]),
+                ),
+            ),
         ),
     ),
+    update=dict(type="bool", default=False),
+    start_states=dict(type="list", elements="str", default=[]),
+    stop_states=dict(type="list", elements="str", default=[]),
+    notified=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            supervisor=dict(type="str", required=True),
+            process=dict(type="str", required=True),
+            group=dict(type="str", required=True),
+        ),
+    ),
+    changed_groups=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            supervisor=dict(type="str", required=True),
+            process_group=dict(type="str", required=True),
+        ),
+    ),
+    restarted=dict(type="list", elements="str", default=[]),
+    settle=dict(type="int", default=15),
     timeout=dict(type="int", default=10),
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if module.params["action"] == "converge":
+        converge(module)
     timeout = module.params["timeout"]
     supervisors = {
         s["name"]: supervisor_status(module, s, timeout) for s in module.params["supervisors"]
