@@ -37,6 +37,7 @@ fn kv(key: &str, value: impl Into<Value>) -> KeyValue {
 #[derive(Serialize)]
 struct CfgView {
     host_key_checking: Option<bool>,
+    forks: usize,
     vault_identity_list: Option<String>,
 }
 
@@ -161,6 +162,7 @@ impl<'a> Renderer<'a> {
             t::ANSIBLE_CFG,
             &CfgView {
                 host_key_checking: self.opts.host_key_checking,
+                forks: forks(self.model.hosts.len()),
                 vault_identity_list: self.vault_identity_list()?,
             },
         )?;
@@ -627,6 +629,16 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, RenderError> {
     })
 }
 
+/// Most hosts Ansible works on at once.
+const MAX_FORKS: usize = 50;
+
+/// Ansible's `forks`: every host at once (at least Ansible's default of 5),
+/// up to [`MAX_FORKS`], so that a run takes about as long on nine hosts as
+/// on two while the controller's processes stay bounded.
+fn forks(hosts: usize) -> usize {
+    hosts.clamp(5, MAX_FORKS)
+}
+
 /// The role variables of what belongs to the system, from
 /// [`hadeploy_model::system`]: the paths Ansible renders on a host are
 /// checked against them there (`tasks/check_paths.yml`), as the others are
@@ -657,6 +669,11 @@ fn system_vars() -> String {
 #[cfg(test)]
 mod tests {
     use hadeploy_model::SrcArg;
+
+    #[test]
+    fn forks_follow_the_number_of_hosts_within_bounds() {
+        assert_eq!([1, 2, 5, 9, 50, 51, 1000].map(super::forks), [5, 5, 5, 9, 50, 50, 50]);
+    }
 
     /// A program with every setting: the file the `program.ini` template
     /// wrote, byte for byte.
