@@ -593,6 +593,20 @@ scenario_9_supervisord_killed() {
         fi
     done
     ok "status: tsupv running and program1 RUNNING on ${HOSTS[*]}"
+    # Program logs from every host, read through supervisord, as JSON.
+    local logs=$WORK/logs-simple.json got rc=0
+    "$HADEPLOY" "${VARS[@]}" --src "$FIX/simple/app.yml" --action logs --format json --lines 3 \
+        --workingFolder "$WORK/project-simple" >"$logs" 2>"$LOGS/logs-simple.err" || rc=$?
+    ((rc == 0)) || fail "hadeploy --action logs exited $rc:"$'\n'"$(tail -n 20 "$LOGS/logs-simple.err")"
+    for h in "${HOSTS[@]}"; do
+        got=$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print("\n".join(d[sys.argv[2]]["supervisors"]["tsupv"]["programs"]["program1"]["lines"]))' "$logs" "$h") ||
+            fail "$h: no logs of program1 in the JSON:"$'\n'"$(cat "$logs")"
+        grep -q 'Hello from tsup:program1 to stdout' <<<"$got" || fail "$h: program1's log: [$got]"
+        (($(wc -l <<<"$got") <= 3)) || fail "$h: more than 3 lines with --lines 3: [$got]"
+    done
+    ok "logs: program1's greeting from ${HOSTS[*]} (--format json --lines 3)"
 }
 
 scenario_10_program_crashes() {

@@ -319,3 +319,39 @@ def test_converge_in_check_mode_says_what_it_would_do_and_does_nothing(instance)
 def test_converge_skips_an_instance_that_does_not_answer(tmp_path):
     done = run({"supervisors": [sup(str(tmp_path / "none.sock"), ("web", "started"))], "start_states": ["started"]})
     assert done.result == {"changed": False, "changes": {}}
+
+
+# ---------------------------------------------------------------------------
+# logs
+
+
+def test_logs_gives_the_last_lines_of_each_process(instance):
+    sock, server, program = instance
+    program("talker", command="/bin/sh -c 'for i in $(seq 1 30); do echo line $i; echo err $i >&2; done; exec sleep 1000'")
+    mod.update(server)
+    for _ in range(50):
+        if mod.last_lines(server, "talker", "stdout", 1) == ["line 30"]:
+            break
+        time.sleep(0.1)
+
+    def read(**params):
+        with pytest.raises(Done) as e:
+            mod.logs(FakeModule({"action": "logs", "supervisors": [sup(sock)], "program": None, "lines": 20,
+                                 "stream": "stdout", **params}))
+        return e.value.result
+
+    got = read(lines=3)
+    assert got["changed"] is False
+    assert got["logs"]["s"]["running"] is True
+    assert got["logs"]["s"]["programs"]["talker"]["lines"] == ["line 28", "line 29", "line 30"]
+    assert set(got["logs"]["s"]["programs"]) == {"web", "idle", "talker"}
+    only = read(program="talker", stream="stderr", lines=2)
+    assert only["logs"]["s"]["programs"] == {"talker": {"lines": ["err 29", "err 30"]}}
+
+
+def test_logs_report_an_instance_that_does_not_answer(tmp_path):
+    with pytest.raises(Done) as e:
+        mod.logs(FakeModule({"action": "logs", "supervisors": [sup(str(tmp_path / "none.sock"))], "program": None,
+                             "lines": 5, "stream": "stdout"}))
+    assert e.value.result["logs"]["s"]["running"] is False
+    assert "no such file" in e.value.result["logs"]["s"]["error"]

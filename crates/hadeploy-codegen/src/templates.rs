@@ -28,16 +28,17 @@ pub const SUPERVISORCTL: (&str, &str) = embedded!("supervisors/supervisorctl");
 pub const GROUP_INI: (&str, &str) = embedded!("supervisors/group.ini");
 
 /// Playbooks, rendered with Tera.
-pub const PLAYBOOKS: [(&str, &str); 5] = [
+pub const PLAYBOOKS: [(&str, &str); 6] = [
     embedded!("deploy.yml"),
     embedded!("remove.yml"),
     embedded!("start.yml"),
     embedded!("stop.yml"),
     embedded!("status.yml"),
+    embedded!("logs.yml"),
 ];
 
 /// Role files, copied as they are (plain Ansible).
-pub const STATIC: [(&str, &str); 12] = [
+pub const STATIC: [(&str, &str); 13] = [
     embedded!("roles/hadeploy_base/meta/main.yml"),
     embedded!("roles/hadeploy_base/tasks/check_paths.yml"),
     embedded!("roles/hadeploy_base/tasks/deploy.yml"),
@@ -47,6 +48,7 @@ pub const STATIC: [(&str, &str); 12] = [
     embedded!("roles/hadeploy_supervisor/tasks/start.yml"),
     embedded!("roles/hadeploy_supervisor/tasks/stop.yml"),
     embedded!("roles/hadeploy_supervisor/tasks/status.yml"),
+    embedded!("roles/hadeploy_supervisor/tasks/logs.yml"),
     embedded!("roles/hadeploy_supervisor/tasks/remove.yml"),
     embedded!("roles/hadeploy_supervisor/meta/main.yml"),
     embedded!("roles/hadeploy_supervisor/library/hadeploy_supervisor.py"),

@@ -207,7 +207,14 @@ fn ansible_accepts_generated_projects() {
     for case in ["seed/simple/app.srcs", "seed/nonroot/app.srcs", "rich/app.srcs"] {
         let tmp = tempfile::tempdir().unwrap();
         let out = write_case(case, tmp.path());
-        for pb in ["deploy.yml", "remove.yml", "start.yml", "stop.yml", "status.yml"] {
+        for pb in [
+            "deploy.yml",
+            "remove.yml",
+            "start.yml",
+            "stop.yml",
+            "status.yml",
+            "logs.yml",
+        ] {
             let o = Command::new(&playbook)
                 .arg("--syntax-check")
                 .arg(pb)

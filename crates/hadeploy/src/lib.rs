@@ -4,6 +4,7 @@
 
 mod child;
 mod inventory;
+pub mod logs;
 mod status;
 
 use std::io::Write as _;
@@ -89,16 +90,27 @@ pub struct RunArgs {
     /// See `--v`.
     #[arg(long = "vvv", hide = true)]
     pub vvv: bool,
-    /// How `--action status` reports, on standard output [default: table].
+    /// How `--action status` and `--action logs` report, on standard
+    /// output [default: table].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
+    /// `--action logs`: only this program's (or group's) processes.
+    #[arg(long, value_name = "NAME")]
+    pub program: Option<String>,
+    /// `--action logs`: how many lines of each log, at most.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub lines: u32,
+    /// `--action logs`: the error log (`stderr`) instead of the output.
+    #[arg(long)]
+    pub stderr: bool,
 }
 
-/// How `--action status` reports.
+/// How `--action status` and `--action logs` report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Per host, each supervisor, then its programs with state, pid and
-    /// uptime; Ansible's output goes to standard error.
+    /// status: per host, each supervisor, then its programs with state, pid
+    /// and uptime; logs: each line after its host and process. Ansible's
+    /// output goes to standard error.
     #[default]
     Table,
     /// One JSON document, `{HOST: {...}}`; Ansible's output only on failure.
@@ -312,6 +324,8 @@ pub enum Action {
     Stop,
     /// Show the state of every supervisor and program.
     Status,
+    /// Show the last lines of every program's log, from every host.
+    Logs,
     /// Check the description and generate the project; run nothing.
     None,
     /// Print every variable with its value and the file that set it.
@@ -327,6 +341,7 @@ impl Action {
             Action::Start => Some("start.yml"),
             Action::Stop => Some("stop.yml"),
             Action::Status => Some("status.yml"),
+            Action::Logs => Some("logs.yml"),
             Action::None | Action::Dumpvars => None,
         }
     }
@@ -460,8 +475,12 @@ fn run_action(args: &RunArgs) -> ExitCode {
         eprintln!("help: `hadeploy --help` lists the actions and subcommands");
         return ExitCode::from(2);
     };
-    if args.format.is_some() && action != Action::Status {
-        eprintln!("error: `--format` is for `--action status` only");
+    if args.format.is_some() && !matches!(action, Action::Status | Action::Logs) {
+        eprintln!("error: `--format` is for `--action status` and `--action logs` only");
+        return ExitCode::from(2);
+    }
+    if (args.program.is_some() || args.stderr) && action != Action::Logs {
+        eprintln!("error: `--program` and `--stderr` are for `--action logs` only");
         return ExitCode::from(2);
     }
     let srcs: Vec<SrcArg> = args.src.iter().map(|s| SrcArg::parse(s)).collect();
@@ -509,15 +528,18 @@ fn run_action(args: &RunArgs) -> ExitCode {
     if written != ExitCode::SUCCESS {
         return written;
     }
+    let hosts: Vec<String> = model.hosts.keys().cloned().collect();
+    let format = args.format.unwrap_or_default();
     if action == Action::Status {
-        let hosts: Vec<String> = model.hosts.keys().cloned().collect();
-        return run_status(
-            &dir,
-            &playbook_args,
-            args.format.unwrap_or_default(),
-            &hosts,
-            &interrupt,
-        );
+        return run_status(&dir, &playbook_args, format, &hosts, &interrupt);
+    }
+    if action == Action::Logs {
+        let query = logs::Query {
+            program: args.program.clone(),
+            lines: args.lines,
+            stderr: args.stderr,
+        };
+        return run_logs(&dir, &playbook_args, format, &query, &hosts, &interrupt);
     }
     let mut cmd = playbook_command(&dir, playbook, &playbook_args);
     match child::status(&mut cmd, &interrupt) {
@@ -695,24 +717,31 @@ fn cannot_run(e: &std::io::Error, dir: &Path, interrupt: &child::Interrupt) -> E
 /// so that standard output holds only the table; as JSON, it is shown only
 /// when `ansible-playbook` fails. Exit status: `ansible-playbook`'s when it
 /// fails, 4 when a host could not be reached, else 0.
-fn run_status(
+/// Runs `playbook`, whose last task writes each host's answer as
+/// `HOST.json` into the folder named by the extra variable `dir_var`, with
+/// `vars` too; the folder, or the exit code when it did not run. In JSON
+/// form, Ansible's output is shown only when it fails.
+fn run_collect(
     dir: &Path,
+    playbook: &str,
+    dir_var: &str,
+    vars: serde_json::Value,
     extra: &[String],
     format: Format,
-    hosts: &[String],
     interrupt: &child::Interrupt,
-) -> ExitCode {
-    let out_dir = match tempfile::Builder::new().prefix("hadeploy-status-").tempdir() {
+) -> Result<(std::process::ExitStatus, tempfile::TempDir), ExitCode> {
+    let out_dir = match tempfile::Builder::new().prefix("hadeploy-report-").tempdir() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: cannot create a temporary folder: {e}");
-            return ExitCode::FAILURE;
+            return Err(ExitCode::FAILURE);
         }
     };
-    let var = serde_json::json!({ status::DIR_VAR: out_dir.path() }).to_string();
-    let mut args = vec!["--extra-vars".to_string(), var];
+    let mut vars = vars;
+    vars[dir_var] = serde_json::json!(out_dir.path());
+    let mut args = vec!["--extra-vars".to_string(), vars.to_string()];
     args.extend(extra.iter().cloned());
-    let mut cmd = playbook_command(dir, "status.yml", &args);
+    let mut cmd = playbook_command(dir, playbook, &args);
     let ran = match format {
         Format::Table => child::status(cmd.stdout(std::io::stderr()), interrupt),
         Format::Json => child::output(&mut cmd, interrupt).map(|ran| {
@@ -726,14 +755,42 @@ fn run_status(
             }
         }),
     };
-    let status = match ran {
+    match ran {
         Ok(child::Ran {
             signal: Some(signal), ..
-        }) => return child::interrupted(signal, STOPPED),
-        Ok(ran) => ran.result,
-        Err(e) => return cannot_run(&e, dir, interrupt),
+        }) => Err(child::interrupted(signal, STOPPED)),
+        Ok(ran) => Ok((ran.result, out_dir)),
+        Err(e) => Err(cannot_run(&e, dir, interrupt)),
+    }
+}
+
+/// The exit code once a report is printed: `ansible-playbook`'s when it
+/// failed, else [`EXIT_UNREACHABLE`] when some host did not answer.
+fn report_exit(status: std::process::ExitStatus, lost: &[&str]) -> ExitCode {
+    if !status.success() {
+        return exit_code(status);
+    }
+    if lost.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: unreachable: {}", lost.join(", "));
+        ExitCode::from(EXIT_UNREACHABLE)
+    }
+}
+
+fn run_status(
+    dir: &Path,
+    extra: &[String],
+    format: Format,
+    hosts: &[String],
+    interrupt: &child::Interrupt,
+) -> ExitCode {
+    let vars = serde_json::json!({});
+    let (status, out_dir) = match run_collect(dir, "status.yml", status::DIR_VAR, vars, extra, format, interrupt) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    let report = status::collect(out_dir.path(), hosts);
+    let report: status::Report = status::collect(out_dir.path(), hosts);
     match format {
         Format::Table if report.is_empty() => eprintln!("no host reported a status"),
         Format::Table => {
@@ -744,16 +801,38 @@ fn run_status(
             let _ = print(&format!("{json}\n"));
         }
     }
-    if !status.success() {
-        return exit_code(status);
+    report_exit(status, &status::unreachable(&report))
+}
+
+fn run_logs(
+    dir: &Path,
+    extra: &[String],
+    format: Format,
+    query: &logs::Query,
+    hosts: &[String],
+    interrupt: &child::Interrupt,
+) -> ExitCode {
+    let (status, out_dir) = match run_collect(dir, "logs.yml", logs::DIR_VAR, query.vars(), extra, format, interrupt) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let report: logs::Report = status::collect_as(out_dir.path(), hosts, logs::HostLogs::unreadable);
+    match format {
+        Format::Table if report.is_empty() => eprintln!("no host reported its logs"),
+        Format::Table => {
+            let _ = print(&logs::table(&report));
+        }
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+            let _ = print(&format!("{json}\n"));
+        }
     }
-    let lost = status::unreachable(&report);
-    if lost.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("error: unreachable: {}", lost.join(", "));
-        ExitCode::from(EXIT_UNREACHABLE)
-    }
+    let lost: Vec<&str> = report
+        .iter()
+        .filter(|(_, h)| !h.reachable)
+        .map(|(h, _)| h.as_str())
+        .collect();
+    report_exit(status, &lost)
 }
 
 fn load(srcs: &[SrcArg], working_folder: Option<&Path>) -> Option<Model> {

@@ -83,7 +83,8 @@ pub struct ProgramStatus {
 }
 
 impl HostStatus {
-    fn unreadable(error: &str) -> Self {
+    /// A host whose answer could not be read.
+    pub fn unreadable(error: &str) -> Self {
         HostStatus {
             reachable: true,
             error: Some(error.to_string()),
@@ -95,7 +96,17 @@ impl HostStatus {
 /// The host documents found in `dir`, in the order of `hosts` (the
 /// description's), then any other in name order.
 pub fn collect(dir: &Path, hosts: &[String]) -> Report {
-    let mut found: Vec<(String, HostStatus)> = Vec::new();
+    collect_as(dir, hosts, HostStatus::unreadable)
+}
+
+/// [`collect`], for any kind of host document; `unreadable` stands for one
+/// that is not valid.
+pub fn collect_as<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    hosts: &[String],
+    unreadable: fn(&str) -> T,
+) -> IndexMap<String, T> {
+    let mut found: Vec<(String, T)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
@@ -108,7 +119,7 @@ pub fn collect(dir: &Path, hosts: &[String]) -> Report {
             let status = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_else(|| HostStatus::unreadable("the status written for this host is not valid"));
+                .unwrap_or_else(|| unreadable("what was written for this host is not valid"));
             found.push((stem.to_string(), status));
         }
     }
@@ -198,7 +209,7 @@ pub fn table(report: &Report) -> String {
 /// The table with every control or invisible formatting character that a
 /// host reported (a program name, an error message) written as an escape,
 /// so that a host cannot move the cursor, recolour or rewrite the terminal.
-fn escape_controls(table: &str) -> String {
+pub(crate) fn escape_controls(table: &str) -> String {
     let hostile = |c: char| {
         (c.is_control() && c != '\n')
             || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')

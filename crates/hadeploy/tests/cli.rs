@@ -647,7 +647,7 @@ fn status_reports_every_host_as_a_table_or_as_json() {
     assert_eq!(report["en2"]["reachable"], false);
     let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
     let dir = ran.split('"').nth(3).unwrap();
-    assert!(dir.contains("hadeploy-status-"), "{ran}");
+    assert!(dir.contains("hadeploy-report-"), "{ran}");
     assert_eq!(
         ran,
         format!("status.yml --extra-vars {{\"hadeploy_status_dir\":\"{dir}\"}} --limit en1:en2\n")
@@ -673,7 +673,70 @@ fn format_is_for_the_status_action_only() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`--format` is for `--action status` only"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`--format` is for `--action status` and `--action logs` only")
+    );
+    let out = hadeploy(&fixtures().join("seed/simple"))
+        .args(["--src", "app.yml", "--action", "status", "--stderr"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`--program` and `--stderr` are for `--action logs` only"));
+}
+
+#[test]
+fn logs_prints_each_line_with_its_host_and_process_or_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("en1.json"),
+        r#"{"reachable": true, "error": null, "supervisors": {"tsupv": {"running": true, "error": null,
+            "programs": {"program1": {"lines": ["Hello from tsup:program1", "again"]}}}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("en2.json"),
+        r#"{"reachable": true, "error": null, "supervisors": {"tsupv": {"running": true, "error": null,
+            "programs": {"program1": {"lines": ["Hello from tsup:program1"]}}}}}"#,
+    )
+    .unwrap();
+    let fake = fake_ansible_playbook(
+        tmp.path(),
+        "echo \"$*\" > ../ran.txt\n\
+         out=$(printf '%s' \"$3\" | sed 's/.*\"hadeploy_logs_dir\":\"\\([^\"]*\\)\".*/\\1/')\n\
+         cp ../logs/*.json \"$out\"/\n",
+    );
+    let run = |args: &[&str]| {
+        hadeploy(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .arg("--src")
+            .arg(fixtures().join("seed/simple/app.yml"))
+            .args(["--action", "logs"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--program", "program1", "--lines", "2", "--stderr"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap(), @r"
+    en1 tsupv/program1 | Hello from tsup:program1
+    en1 tsupv/program1 | again
+    en2 tsupv/program1 | Hello from tsup:program1
+    ");
+    let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
+    assert!(
+        ran.starts_with(
+            "logs.yml --extra-vars {\"hadeploy_logs_lines\":2,\"hadeploy_logs_stream\":\"stderr\",\"hadeploy_logs_program\":\"program1\",\"hadeploy_logs_dir\":"
+        ),
+        "{ran}"
+    );
+    let out = run(&["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["en2"]["supervisors"]["tsupv"]["programs"]["program1"]["lines"][0],
+        "Hello from tsup:program1"
+    );
 }
 
 /// An executable `ansible-playbook` stand-in in `dir` running `script` (sh).

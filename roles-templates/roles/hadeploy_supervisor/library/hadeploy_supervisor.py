@@ -24,14 +24,16 @@ description:
     waits while any is starting, and fails with the end of its logs for a
     process that should run and does not.
   - In check mode, C(converge) reports what it would do and does nothing.
+  - C(logs) reads the last lines of each process's log through supervisord
+    (C(tailProcessStdoutLog), C(tailProcessStderrLog)).
 options:
   action:
     description:
-      - What to do. C(status) reads and changes nothing; C(converge) brings
-        processes to their state.
+      - What to do. C(status) and C(logs) read and change nothing;
+        C(converge) brings processes to their state.
     type: str
     required: true
-    choices: [status, converge]
+    choices: [status, converge, logs]
   supervisors:
     description:
       - The supervisord instances of this host.
@@ -126,6 +128,20 @@ options:
     type: list
     elements: str
     default: []
+  program:
+    description: >-
+      Only the processes of this program or group (C(logs)): a process is
+      named by its name or its group's.
+    type: str
+  lines:
+    description: How many lines of each log, at most (C(logs)).
+    type: int
+    default: 20
+  stream:
+    description: Which log (C(logs)).
+    type: str
+    default: stdout
+    choices: [stdout, stderr]
   settle:
     description: Seconds to wait while a process is starting or backing off (C(converge)).
     type: int
@@ -156,6 +172,13 @@ changes:
     instance that answered: the groups C(updated), processes C(restarted),
     C(started) and C(stopped).
   returned: when action is converge
+  type: dict
+logs:
+  description: >-
+    For C(logs), each instance by name: C(running), C(error), and
+    C(programs), each process by the name supervisorctl gives it, with the
+    last O(lines) lines of its log.
+  returned: when action is logs
   type: dict
 supervisors:
   description: Each instance by name.
@@ -441,8 +464,47 @@ def converge(module):
     module.exit_json(changed=changed, changes=changes)
 
 
+# The most bytes read from one log: enough for a few thousand lines.
+MAX_LOG_READ = 1 << 20
+
+
+def last_lines(server, name, stream, lines):
+    """The last `lines` lines of a process's log."""
+    read = server.supervisor.tailProcessStdoutLog if stream == "stdout" else server.supervisor.tailProcessStderrLog
+    length = min(MAX_LOG_READ, max(lines, 1) * 512)
+    try:
+        text, _, overflow = read(name, 0, length)
+    except xmlrpc.client.Fault:
+        return []
+    got = text.splitlines()
+    if overflow and got:
+        # The read started inside a line.
+        got = got[1:]
+    return got[-lines:] if lines > 0 else []
+
+
+def logs(module):
+    p = module.params
+    out = {}
+    for sup in p["supervisors"]:
+        report = {"running": False, "error": None, "programs": {}}
+        try:
+            server = rpc(sup["socket"], p["timeout"])
+            infos = server.supervisor.getAllProcessInfo()
+            report["running"] = True
+            for i in infos:
+                if p["program"] and p["program"] not in (i["name"], i["group"]):
+                    continue
+                name = process_name(i)
+                report["programs"][name] = {"lines": last_lines(server, name, p["stream"], p["lines"])}
+        except (OSError, xmlrpc.client.Error, http.client.HTTPException) as e:
+            report["error"] = unreachable(sup["socket"], e)
+        out[sup["name"]] = report
+    module.exit_json(changed=False, logs=out)
+
+
 ARGUMENT_SPEC = dict(
-    action=dict(type="str", required=True, choices=["status", "converge"]),
+    action=dict(type="str", required=True, choices=["status", "converge", "logs"]),
     supervisors=dict(
         type="list",
         elements="dict",
@@ -487,6 +549,9 @@ ARGUMENT_SPEC = dict(
         ),
     ),
     restarted=dict(type="list", elements="str", default=[]),
+    program=dict(type="str"),
+    lines=dict(type="int", default=20),
+    stream=dict(type="str", default="stdout", choices=["stdout", "stderr"]),
     settle=dict(type="int", default=15),
     timeout=dict(type="int", default=10),
 )
@@ -496,6 +561,8 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if module.params["action"] == "converge":
         converge(module)
+    if module.params["action"] == "logs":
+        logs(module)
     timeout = module.params["timeout"]
     supervisors = {
         s["name"]: supervisor_status(module, s, timeout) for s in module.params["supervisors"]

@@ -1,0 +1,161 @@
+//! `--action logs`: the last lines of every program's log, from every host,
+//! read through each supervisord's XML-RPC interface by the role's module
+//! (one call per host), written back as one JSON document per host as the
+//! status is, and printed with each line prefixed by its host and process,
+//! or as one JSON document.
+
+use std::fmt::Write as _;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// The extra variable that names the folder the playbook writes to.
+pub const DIR_VAR: &str = "hadeploy_logs_dir";
+
+/// What to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Only this program's (or group's) processes.
+    pub program: Option<String>,
+    /// Lines of each log, at most.
+    pub lines: u32,
+    /// The error log rather than the output.
+    pub stderr: bool,
+}
+
+impl Query {
+    /// The playbook's extra variables.
+    pub fn vars(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "hadeploy_logs_lines": self.lines,
+            "hadeploy_logs_stream": if self.stderr { "stderr" } else { "stdout" },
+        });
+        if let Some(p) = &self.program {
+            v["hadeploy_logs_program"] = serde_json::json!(p);
+        }
+        v
+    }
+}
+
+/// Every host's logs, in the description's order of hosts.
+pub type Report = IndexMap<String, HostLogs>;
+
+/// What a host reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostLogs {
+    /// The host answered.
+    pub reachable: bool,
+    /// Why the host, or the module on it, gave no logs.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Each supervisord instance by name.
+    #[serde(default)]
+    pub supervisors: IndexMap<String, SupervisorLogs>,
+}
+
+impl HostLogs {
+    /// A host whose answer could not be read.
+    pub fn unreadable(error: &str) -> Self {
+        HostLogs {
+            reachable: true,
+            error: Some(error.to_string()),
+            supervisors: IndexMap::new(),
+        }
+    }
+}
+
+/// One supervisord instance's processes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupervisorLogs {
+    /// supervisord answered.
+    #[serde(default)]
+    pub running: bool,
+    /// Why it did not.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Each process by the name supervisorctl gives it.
+    #[serde(default)]
+    pub programs: IndexMap<String, ProcessLogs>,
+}
+
+/// The end of one process's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessLogs {
+    /// Its last lines, oldest first.
+    #[serde(default)]
+    pub lines: Vec<String>,
+}
+
+/// The report as text: each line as `HOST SUPERVISOR/PROCESS | LINE`, what
+/// did not answer said as such; controls a host sent escaped.
+pub fn table(report: &Report) -> String {
+    let mut out = String::new();
+    for (host, h) in report {
+        if !h.reachable {
+            let _ = writeln!(out, "{host}: unreachable: {}", first_line(h.error.as_deref()));
+            continue;
+        }
+        if let Some(e) = &h.error {
+            let _ = writeln!(out, "{host}: no logs: {}", first_line(Some(e)));
+            continue;
+        }
+        for (sup, s) in &h.supervisors {
+            if !s.running {
+                let _ = writeln!(
+                    out,
+                    "{host} {sup}: supervisord does not answer: {}",
+                    first_line(s.error.as_deref())
+                );
+                continue;
+            }
+            for (process, p) in &s.programs {
+                for line in &p.lines {
+                    let _ = writeln!(out, "{host} {sup}/{process} | {line}");
+                }
+            }
+        }
+    }
+    crate::status::escape_controls(&out)
+}
+
+fn first_line(error: Option<&str>) -> &str {
+    error.map_or("", |e| e.lines().next().unwrap_or("").trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_line_says_its_host_and_process() {
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "en1": {"reachable": true, "error": null, "supervisors": {
+                "tsupv": {"running": true, "error": null, "programs": {
+                    "program1": {"lines": ["hello", "world"]},
+                    "web:worker_00": {"lines": ["\u{1b}[31mred"]}}},
+                "offv": {"running": false, "error": "unix:///run/offv.sock no such file", "programs": {}}}},
+            "en2": {"reachable": false, "error": "Failed to connect to the host via ssh\nmore", "supervisors": {}}
+        }))
+        .unwrap();
+        insta::assert_snapshot!(table(&report), @r"
+        en1 tsupv/program1 | hello
+        en1 tsupv/program1 | world
+        en1 tsupv/web:worker_00 | \u{1b}[31mred
+        en1 offv: supervisord does not answer: unix:///run/offv.sock no such file
+        en2: unreachable: Failed to connect to the host via ssh
+        ");
+    }
+
+    #[test]
+    fn the_query_becomes_the_playbooks_variables() {
+        let q = Query {
+            program: Some("program1".into()),
+            lines: 5,
+            stderr: true,
+        };
+        assert_eq!(
+            q.vars(),
+            serde_json::json!({"hadeploy_logs_lines": 5, "hadeploy_logs_stream": "stderr", "hadeploy_logs_program": "program1"})
+        );
+    }
+}
