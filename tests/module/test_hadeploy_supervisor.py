@@ -20,7 +20,8 @@ import hadeploy_supervisor as mod  # noqa: E402
 # Ansible of the same venv as this Python.
 ANSIBLE = str(Path(sys.executable).parent / "ansible")
 
-CONF = """\
+# A supervisord of the tests' own, in the folder {dir}.
+HEADER = """\
 [unix_http_server]
 file={dir}/supervisor.sock
 chmod=0700
@@ -30,6 +31,9 @@ pidfile={dir}/supervisord.pid
 childlogdir={dir}
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+"""
+
+CONF = HEADER + """\
 [program:sleeper]
 command=/bin/sleep 1000
 startsecs=0
@@ -177,15 +181,7 @@ def test_the_documentation_says_what_the_argument_spec_checks():
 # converge: against a supervisord of its own, whose programs live in include
 # files the tests change, as a deploy changes them.
 
-CONVERGE_CONF = """\
-[unix_http_server]
-file={dir}/supervisor.sock
-[supervisord]
-logfile={dir}/supervisord.log
-pidfile={dir}/supervisord.pid
-childlogdir={dir}
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+CONVERGE_CONF = HEADER + """\
 [include]
 files={dir}/*.ini
 """

@@ -27,18 +27,32 @@ pub fn yaml(value: &Value) -> String {
 }
 
 fn yaml_into(value: &Value, out: &mut String) {
+    flow_into(value, out, false);
+}
+
+/// `value` in flow style; `ansible`: a value Ansible gave (an inventory's),
+/// its strings written as they are and its vault and unsafe values tagged
+/// again, else a description's, its strings through [`value_str_into`].
+fn flow_into(value: &Value, out: &mut String, ansible: bool) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) if ansible => yaml_str_into(s, out),
         Value::String(s) => value_str_into(s, out),
+        Value::Object(map) if ansible && tagged(map).is_some() => {
+            let (tag, text) = tagged(map).expect("checked");
+            out.push_str(tag);
+            out.push(' ');
+            yaml_str_into(text, out);
+        }
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                yaml_into(item, out);
+                flow_into(item, out, ansible);
             }
             out.push(']');
         }
@@ -50,11 +64,23 @@ fn yaml_into(value: &Value, out: &mut String) {
                 }
                 yaml_str_into(k, out);
                 out.push_str(": ");
-                yaml_into(v, out);
+                flow_into(v, out, ansible);
             }
             out.push('}');
         }
     }
+}
+
+/// A vault or unsafe value as `ansible-inventory` lists it
+/// (`{"__ansible_vault": TEXT}`): its YAML tag and its text.
+fn tagged(map: &serde_json::Map<String, Value>) -> Option<(&'static str, &str)> {
+    let (k, v) = map.iter().next().filter(|_| map.len() == 1)?;
+    let tag = match k.as_str() {
+        "__ansible_vault" => "!vault",
+        "__ansible_unsafe" => "!unsafe",
+        _ => return None,
+    };
+    v.as_str().map(|t| (tag, t))
 }
 
 /// A variable read from an Ansible inventory, as YAML flow text that
@@ -64,57 +90,8 @@ fn yaml_into(value: &Value, out: &mut String) {
 /// `!vault` and `!unsafe` again.
 pub fn yaml_ansible(value: &Value) -> String {
     let mut out = String::new();
-    ansible_into(value, &mut out);
+    flow_into(value, &mut out, true);
     out
-}
-
-fn ansible_into(value: &Value, out: &mut String) {
-    match value {
-        Value::String(s) => yaml_str_into(s, out),
-        Value::Object(map) if map.len() == 1 => {
-            let (k, v) = map.iter().next().expect("one entry");
-            match (k.as_str(), v) {
-                ("__ansible_vault", Value::String(s)) => {
-                    out.push_str("!vault ");
-                    yaml_str_into(s, out);
-                }
-                ("__ansible_unsafe", Value::String(s)) => {
-                    out.push_str("!unsafe ");
-                    yaml_str_into(s, out);
-                }
-                _ => {
-                    out.push('{');
-                    yaml_str_into(k, out);
-                    out.push_str(": ");
-                    ansible_into(v, out);
-                    out.push('}');
-                }
-            }
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                ansible_into(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                yaml_str_into(k, out);
-                out.push_str(": ");
-                ansible_into(v, out);
-            }
-            out.push('}');
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) => yaml_into(value, out),
-    }
 }
 
 /// A value as it follows `key:` in block style: scalars and empty
