@@ -20,7 +20,9 @@
 # Prints, per case and command: wall time (best and median of the runs, the
 # hadeploy command line as a user types it, generation included), the same
 # as a multiple of the ping, the tasks Ansible ran ("TASK [" and "RUNNING
-# HANDLER [" headers), the changed= total, and the PLAY RECAP of the last run.
+# HANDLER [" headers), the round trips to the busiest host (ssh and sftp
+# executions, counted by a wrapper given as Ansible's ssh and sftp
+# executables), the changed= total, and the PLAY RECAP of the last run.
 #
 # Environment:
 #   HADEPLOY_BIN          the hadeploy binary (default: built with
@@ -81,6 +83,15 @@ trap 'exit 143' TERM
 export ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 export ANSIBLE_HOME=$WORK/ansible-home
 
+# Round trips: every ssh and sftp execution Ansible makes, one line each
+# (the arguments, the host among them) in $HADEPLOY_BENCH_CALLS.
+for tool in ssh sftp; do
+    # shellcheck disable=SC2016  # expanded by the wrapper, when it runs
+    printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"$HADEPLOY_BENCH_CALLS"\nexec %s "$@"\n' "$tool" >"$WORK/count-$tool"
+    chmod +x "$WORK/count-$tool"
+done
+export ANSIBLE_SSH_EXECUTABLE=$WORK/count-ssh ANSIBLE_SFTP_EXECUTABLE=$WORK/count-sftp
+
 # ---------------------------------------------------------------------------
 # The descriptions: the simple case as the suite deploys it, and a variant
 # with NPROG programs, each with its own script file that notifies it.
@@ -136,6 +147,7 @@ addr() {
 }
 VARS=(--src "en1_addr=$(addr "${TB_HOSTS[0]}")" --src "en2_addr=$(addr "${TB_HOSTS[1]}")"
       --src "root_key=$HADEPLOY_TESTBED_KEY")
+ADDRS=("$(addr "${TB_HOSTS[0]}")" "$(addr "${TB_HOSTS[1]}")")
 
 # ---------------------------------------------------------------------------
 # Measuring
@@ -151,6 +163,9 @@ timed() {
     N=$((N + 1))
     LOG=$WORK/logs/$(printf '%03d' "$N")-$label.log
     export ANSIBLE_SSH_CONTROL_PATH_DIR=$WORK/cp/$N
+    HADEPLOY_BENCH_CALLS=${LOG%.log}.calls
+    export HADEPLOY_BENCH_CALLS
+    : >"$HADEPLOY_BENCH_CALLS"
     t0=$(now)
     "$@" >"$LOG" 2>&1 || rc=$?
     SECS=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
@@ -166,6 +181,15 @@ timed() {
 }
 
 tasks_of() { grep -Ec '^(TASK|RUNNING HANDLER) \[' "$1" || true; }
+# trips_of LOG: the ssh and sftp executions of the run to its busiest host.
+trips_of() {
+    local calls=${1%.log}.calls a n max=0
+    for a in "${ADDRS[@]}"; do
+        n=$(grep -cw -- "$a" "$calls" || true)
+        ((n > max)) && max=$n
+    done
+    echo "$max"
+}
 changed_of() {
     awk '/^PLAY RECAP/ { r = 1; next }
         r && NF { for (i = 2; i <= NF; i++) if ($i ~ /^changed=/) { sub(/changed=/, "", $i); s += $i } }
@@ -185,9 +209,9 @@ row() {
     local case=$1 cmd=$2 ping=$3 log=$4 best med
     shift 4
     read -r best med <<<"$(stats "$@")"
-    ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s |' "$case" "$cmd" "$#" "$best" "$med" \
+    ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |' "$case" "$cmd" "$#" "$best" "$med" \
         "$(awk -v m="$med" -v p="$ping" 'BEGIN { printf "%.1f", m / p }')" \
-        "$(tasks_of "$log")" "$(changed_of "$log")")")
+        "$(tasks_of "$log")" "$(trips_of "$log")" "$(changed_of "$log")")")
     RECAPS+=("$case, $cmd:" "$(recap_of "$log")" "")
 }
 
@@ -257,8 +281,8 @@ echo
 echo "hadeploy $("$HADEPLOY" --version 2>/dev/null | awk '{ print $NF }'), $("$VENV/bin/ansible-playbook" --version | head -n 1), hosts ${TB_HOSTS[*]}, $RUNS runs"
 echo "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| case | command | runs | best s | median s | x ping | tasks | changed |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| case | command | runs | best s | median s | x ping | tasks | round trips/host | changed |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "PLAY RECAP of the last run of each command:"
