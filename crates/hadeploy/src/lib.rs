@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use hadeploy_codegen::Project;
 use hadeploy_model::{Model, SrcArg};
+use indexmap::IndexMap;
 
 /// Deploys supervisord instances and their programs on Linux hosts with
 /// Ansible, from a short YAML description.
@@ -531,7 +532,8 @@ fn run_action(args: &RunArgs) -> ExitCode {
     let hosts: Vec<String> = model.hosts.keys().cloned().collect();
     let format = args.format.unwrap_or_default();
     if action == Action::Status {
-        return run_status(&dir, &playbook_args, format, &hosts, &interrupt);
+        let vars = serde_json::json!({});
+        return run_report::<status::HostStatus>(&dir, vars, &playbook_args, format, &hosts, &interrupt);
     }
     if action == Action::Logs {
         let query = logs::Query {
@@ -539,7 +541,7 @@ fn run_action(args: &RunArgs) -> ExitCode {
             lines: args.lines,
             stderr: args.stderr,
         };
-        return run_logs(&dir, &playbook_args, format, &query, &hosts, &interrupt);
+        return run_report::<logs::HostLogs>(&dir, query.vars(), &playbook_args, format, &hosts, &interrupt);
     }
     let mut cmd = playbook_command(&dir, playbook, &playbook_args);
     match child::status(&mut cmd, &interrupt) {
@@ -717,31 +719,32 @@ fn cannot_run(e: &std::io::Error, dir: &Path, interrupt: &child::Interrupt) -> E
 /// so that standard output holds only the table; as JSON, it is shown only
 /// when `ansible-playbook` fails. Exit status: `ansible-playbook`'s when it
 /// fails, 4 when a host could not be reached, else 0.
-/// Runs `playbook`, whose last task writes each host's answer as
-/// `HOST.json` into the folder named by the extra variable `dir_var`, with
-/// `vars` too; the folder, or the exit code when it did not run. In JSON
-/// form, Ansible's output is shown only when it fails.
-fn run_collect(
+/// Runs the playbook of the report `T`, whose last task writes each host's
+/// answer as `HOST.json` into a temporary folder named by `T::DIR_VAR`
+/// (with `vars` too), then prints the report as a table or one JSON
+/// document. In JSON form, Ansible's output is shown only when it fails.
+/// Exit status: `ansible-playbook`'s when it failed, else
+/// [`EXIT_UNREACHABLE`] when some host did not answer.
+fn run_report<T: status::HostReport>(
     dir: &Path,
-    playbook: &str,
-    dir_var: &str,
     vars: serde_json::Value,
     extra: &[String],
     format: Format,
+    hosts: &[String],
     interrupt: &child::Interrupt,
-) -> Result<(std::process::ExitStatus, tempfile::TempDir), ExitCode> {
+) -> ExitCode {
     let out_dir = match tempfile::Builder::new().prefix("hadeploy-report-").tempdir() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: cannot create a temporary folder: {e}");
-            return Err(ExitCode::FAILURE);
+            return ExitCode::FAILURE;
         }
     };
     let mut vars = vars;
-    vars[dir_var] = serde_json::json!(out_dir.path());
+    vars[T::DIR_VAR] = serde_json::json!(out_dir.path());
     let mut args = vec!["--extra-vars".to_string(), vars.to_string()];
     args.extend(extra.iter().cloned());
-    let mut cmd = playbook_command(dir, playbook, &args);
+    let mut cmd = playbook_command(dir, T::PLAYBOOK, &args);
     let ran = match format {
         Format::Table => child::status(cmd.stdout(std::io::stderr()), interrupt),
         Format::Json => child::output(&mut cmd, interrupt).map(|ran| {
@@ -755,84 +758,34 @@ fn run_collect(
             }
         }),
     };
-    match ran {
+    let ended = match ran {
         Ok(child::Ran {
             signal: Some(signal), ..
-        }) => Err(child::interrupted(signal, STOPPED)),
-        Ok(ran) => Ok((ran.result, out_dir)),
-        Err(e) => Err(cannot_run(&e, dir, interrupt)),
+        }) => return child::interrupted(signal, STOPPED),
+        Ok(ran) => ran.result,
+        Err(e) => return cannot_run(&e, dir, interrupt),
+    };
+    let report: IndexMap<String, T> = status::collect(out_dir.path(), hosts);
+    match format {
+        Format::Table if report.is_empty() => eprintln!("no host reported {}", T::WHAT),
+        Format::Table => {
+            let _ = print(&T::table(&report));
+        }
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+            let _ = print(&format!("{json}\n"));
+        }
     }
-}
-
-/// The exit code once a report is printed: `ansible-playbook`'s when it
-/// failed, else [`EXIT_UNREACHABLE`] when some host did not answer.
-fn report_exit(status: std::process::ExitStatus, lost: &[&str]) -> ExitCode {
-    if !status.success() {
-        return exit_code(status);
+    if !ended.success() {
+        return exit_code(ended);
     }
+    let lost = status::unreachable(&report);
     if lost.is_empty() {
         ExitCode::SUCCESS
     } else {
         eprintln!("error: unreachable: {}", lost.join(", "));
         ExitCode::from(EXIT_UNREACHABLE)
     }
-}
-
-fn run_status(
-    dir: &Path,
-    extra: &[String],
-    format: Format,
-    hosts: &[String],
-    interrupt: &child::Interrupt,
-) -> ExitCode {
-    let vars = serde_json::json!({});
-    let (status, out_dir) = match run_collect(dir, "status.yml", status::DIR_VAR, vars, extra, format, interrupt) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let report: status::Report = status::collect(out_dir.path(), hosts);
-    match format {
-        Format::Table if report.is_empty() => eprintln!("no host reported a status"),
-        Format::Table => {
-            let _ = print(&status::table(&report));
-        }
-        Format::Json => {
-            let json = serde_json::to_string_pretty(&report).expect("the report serializes");
-            let _ = print(&format!("{json}\n"));
-        }
-    }
-    report_exit(status, &status::unreachable(&report))
-}
-
-fn run_logs(
-    dir: &Path,
-    extra: &[String],
-    format: Format,
-    query: &logs::Query,
-    hosts: &[String],
-    interrupt: &child::Interrupt,
-) -> ExitCode {
-    let (status, out_dir) = match run_collect(dir, "logs.yml", logs::DIR_VAR, query.vars(), extra, format, interrupt) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let report: logs::Report = status::collect_as(out_dir.path(), hosts, logs::HostLogs::unreadable);
-    match format {
-        Format::Table if report.is_empty() => eprintln!("no host reported its logs"),
-        Format::Table => {
-            let _ = print(&logs::table(&report));
-        }
-        Format::Json => {
-            let json = serde_json::to_string_pretty(&report).expect("the report serializes");
-            let _ = print(&format!("{json}\n"));
-        }
-    }
-    let lost: Vec<&str> = report
-        .iter()
-        .filter(|(_, h)| !h.reachable)
-        .map(|(h, _)| h.as_str())
-        .collect();
-    report_exit(status, &lost)
 }
 
 fn load(srcs: &[SrcArg], working_folder: Option<&Path>) -> Option<Model> {

@@ -9,8 +9,7 @@ use std::fmt::Write as _;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-/// The extra variable that names the folder the playbook writes to.
-pub const DIR_VAR: &str = "hadeploy_logs_dir";
+use crate::status::{HostReport, first_line};
 
 /// What to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,14 +52,25 @@ pub struct HostLogs {
     pub supervisors: IndexMap<String, SupervisorLogs>,
 }
 
-impl HostLogs {
-    /// A host whose answer could not be read.
-    pub fn unreadable(error: &str) -> Self {
+impl HostReport for HostLogs {
+    const PLAYBOOK: &'static str = "logs.yml";
+    const DIR_VAR: &'static str = "hadeploy_logs_dir";
+    const WHAT: &'static str = "its logs";
+
+    fn unreadable(error: &str) -> Self {
         HostLogs {
             reachable: true,
             error: Some(error.to_string()),
             supervisors: IndexMap::new(),
         }
+    }
+
+    fn reachable(&self) -> bool {
+        self.reachable
+    }
+
+    fn table(report: &Report) -> String {
+        table(report)
     }
 }
 
@@ -116,10 +126,6 @@ pub fn table(report: &Report) -> String {
         }
     }
     crate::status::escape_controls(&out)
-}
-
-fn first_line(error: Option<&str>) -> &str {
-    error.map_or("", |e| e.lines().next().unwrap_or("").trim())
 }
 
 #[cfg(test)]

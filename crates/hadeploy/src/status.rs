@@ -12,8 +12,23 @@ use std::path::Path;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-/// The extra variable that names the folder the playbook writes to.
-pub const DIR_VAR: &str = "hadeploy_status_dir";
+/// What one host writes back for a report (`status`, `logs`): a playbook
+/// whose last task writes `HOST.json` into the folder named by an extra
+/// variable, read back into `Self`.
+pub trait HostReport: serde::de::DeserializeOwned + Serialize + Sized {
+    /// The playbook that writes it.
+    const PLAYBOOK: &'static str;
+    /// The extra variable that names the folder the playbook writes to.
+    const DIR_VAR: &'static str;
+    /// What the report holds, for "no host reported ...".
+    const WHAT: &'static str;
+    /// A host whose document could not be read.
+    fn unreadable(error: &str) -> Self;
+    /// The host answered.
+    fn reachable(&self) -> bool;
+    /// The report as text.
+    fn table(report: &IndexMap<String, Self>) -> String;
+}
 
 /// Every host's status, in the order of [`collect`].
 pub type Report = IndexMap<String, HostStatus>;
@@ -82,30 +97,32 @@ pub struct ProgramStatus {
     pub description: String,
 }
 
-impl HostStatus {
-    /// A host whose answer could not be read.
-    pub fn unreadable(error: &str) -> Self {
+impl HostReport for HostStatus {
+    const PLAYBOOK: &'static str = "status.yml";
+    const DIR_VAR: &'static str = "hadeploy_status_dir";
+    const WHAT: &'static str = "a status";
+
+    fn unreadable(error: &str) -> Self {
         HostStatus {
             reachable: true,
             error: Some(error.to_string()),
             supervisors: IndexMap::new(),
         }
     }
+
+    fn reachable(&self) -> bool {
+        self.reachable
+    }
+
+    fn table(report: &Report) -> String {
+        table(report)
+    }
 }
 
 /// The host documents found in `dir`, in the order of `hosts` (the
-/// description's), then any other in name order.
-pub fn collect(dir: &Path, hosts: &[String]) -> Report {
-    collect_as(dir, hosts, HostStatus::unreadable)
-}
-
-/// [`collect`], for any kind of host document; `unreadable` stands for one
-/// that is not valid.
-pub fn collect_as<T: serde::de::DeserializeOwned>(
-    dir: &Path,
-    hosts: &[String],
-    unreadable: fn(&str) -> T,
-) -> IndexMap<String, T> {
+/// description's), then any other in name order; one that is not valid
+/// stands as [`HostReport::unreadable`].
+pub fn collect<T: HostReport>(dir: &Path, hosts: &[String]) -> IndexMap<String, T> {
     let mut found: Vec<(String, T)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
@@ -119,7 +136,7 @@ pub fn collect_as<T: serde::de::DeserializeOwned>(
             let status = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_else(|| unreadable("what was written for this host is not valid"));
+                .unwrap_or_else(|| T::unreadable("what was written for this host is not valid"));
             found.push((stem.to_string(), status));
         }
     }
@@ -129,16 +146,16 @@ pub fn collect_as<T: serde::de::DeserializeOwned>(
 }
 
 /// Hosts that did not answer.
-pub fn unreachable(report: &Report) -> Vec<&str> {
+pub fn unreachable<T: HostReport>(report: &IndexMap<String, T>) -> Vec<&str> {
     report
         .iter()
-        .filter(|(_, h)| !h.reachable)
+        .filter(|(_, h)| !h.reachable())
         .map(|(h, _)| h.as_str())
         .collect()
 }
 
 /// The first line of an error: some are followed by usage hints.
-fn first_line(error: Option<&String>) -> &str {
+pub(crate) fn first_line(error: Option<&str>) -> &str {
     error.map_or("", |e| e.lines().next().unwrap_or("").trim())
 }
 
@@ -164,7 +181,7 @@ pub fn table(report: &Report) -> String {
     let mut out = String::new();
     for (host, h) in report {
         if !h.reachable {
-            let _ = writeln!(out, "{host}: unreachable: {}", first_line(h.error.as_ref()));
+            let _ = writeln!(out, "{host}: unreachable: {}", first_line(h.error.as_deref()));
             continue;
         }
         let _ = writeln!(out, "{host}");
@@ -186,7 +203,11 @@ pub fn table(report: &Report) -> String {
             };
             let _ = writeln!(out, "  {name}: {service}");
             if !s.running {
-                let _ = writeln!(out, "    supervisord does not answer: {}", first_line(s.error.as_ref()));
+                let _ = writeln!(
+                    out,
+                    "    supervisord does not answer: {}",
+                    first_line(s.error.as_deref())
+                );
                 continue;
             }
             if s.programs.is_empty() {
@@ -300,7 +321,7 @@ mod tests {
         }
         std::fs::write(dir.path().join("broken.json"), "{").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "").unwrap();
-        let report = collect(dir.path(), &["zz".into(), "en1".into()]);
+        let report: Report = collect(dir.path(), &["zz".into(), "en1".into()]);
         let hosts: Vec<&String> = report.keys().collect();
         assert_eq!(hosts, ["zz", "en1", "a", "b", "broken"]);
         assert!(report["broken"].error.as_deref().unwrap().contains("not valid"));
