@@ -213,6 +213,17 @@ pub fn rendered_on_host(path: &str) -> bool {
     path.contains("{{")
 }
 
+/// A path on the hosts as the model keeps it: normalised by
+/// [`normal_path`], or, holding an Ansible expression
+/// ([`rendered_on_host`]), as written but for its trailing `/`.
+pub fn host_path(path: &str) -> Cow<'_, str> {
+    if rendered_on_host(path) {
+        Cow::Borrowed(path.trim_end_matches('/'))
+    } else {
+        normal_path(path)
+    }
+}
+
 /// Whether `path` (normalised first) is a folder of the system:
 /// [`SYSTEM_DIRS`], or `/lib*` and `/usr/lib*`.
 pub fn is_system_path(path: &str) -> bool {

@@ -242,21 +242,11 @@ pub(crate) fn build(
             );
             break;
         }
-        let Ok(text) = read else {
-            sink.push(
-                Diagnostic::new(
-                    ErrorKind::Read {
-                        path: path.display().to_string(),
-                        reason: read.err().unwrap_or_default(),
-                    },
-                    file.span,
-                )
-                .help("give an Ansible inventory in INI or YAML format, relative to this file"),
-            );
-            continue;
-        };
         vault_id(&f, sources, &mut inv.vault_ids, sink);
-        match inventory_file::read(&path, &text, lister) {
+        let parsed = read
+            .map_err(inventory_file::Unreadable::from)
+            .and_then(|text| inventory_file::read(&path, &text, lister));
+        match parsed {
             Ok(parsed) => {
                 for (name, vars) in parsed.hosts {
                     // HADeploy's rule: a host the description names wins over

@@ -711,13 +711,12 @@ impl PyLiteral<'_> {
             return None;
         }
         let clean = digits.replace('_', "");
-        let radix = |p: &str, r: u32| clean.strip_prefix(p).and_then(|d| i64::from_str_radix(d, r).ok());
-        let int = if clean.starts_with("0x") || clean.starts_with("0X") {
-            radix(if clean.starts_with("0x") { "0x" } else { "0X" }, 16)
-        } else if clean.starts_with("0o") || clean.starts_with("0O") {
-            radix(if clean.starts_with("0o") { "0o" } else { "0O" }, 8)
-        } else if clean.starts_with("0b") || clean.starts_with("0B") {
-            radix(if clean.starts_with("0b") { "0b" } else { "0B" }, 2)
+        // `0x1F`, `0o17`, `0b101`, any case.
+        let radix = [("0x", 16), ("0o", 8), ("0b", 2)]
+            .into_iter()
+            .find(|(p, _)| clean.get(..2).is_some_and(|h| h.eq_ignore_ascii_case(p)));
+        let int = if let Some((_, r)) = radix {
+            i64::from_str_radix(&clean[2..], r).ok()
         } else if clean.bytes().all(|b| b.is_ascii_digit()) && !clean.is_empty() {
             // Python refuses leading zeros in a decimal integer.
             (clean == "0" || !clean.starts_with('0'))

@@ -650,11 +650,7 @@ fn folders(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<Folder> {
             continue;
         };
         let normal = Spanned {
-            value: if crate::system::rendered_on_host(&path.value) {
-                path.value.clone()
-            } else {
-                crate::system::normal_path(&path.value).into_owned()
-            },
+            value: crate::system::host_path(&path.value).into_owned(),
             span: path.span,
         };
         if check_host_path("path", &path, sink)
@@ -757,18 +753,13 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
         if !check_host_path("dest_folder", &dest_folder, sink) {
             continue;
         }
-        let folder_span = dest_folder.span;
-        let dest_folder = if crate::system::rendered_on_host(&dest_folder.value) {
-            dest_folder.value.trim_end_matches('/').to_string()
-        } else {
-            crate::system::normal_path(&dest_folder.value)
-                .trim_end_matches('/')
-                .to_string()
-        };
         let file = File {
             src,
             scope,
-            dest_folder,
+            // `/` itself too: the file is `/NAME`.
+            dest_folder: crate::system::host_path(&dest_folder.value)
+                .trim_end_matches('/')
+                .to_string(),
             dest_name: dest_name.value,
             owner,
             group,
@@ -778,7 +769,7 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
         };
         let dest = Spanned {
             value: file.dest(),
-            span: folder_span,
+            span: dest_folder.span,
         };
         if check_not_system_path("dest_folder", "a file", &dest, sink)
             && seen.check("file destination", &dest, &file.scope, sink)
