@@ -15,7 +15,7 @@ use hadeploy_model::{FileSource, Host, LocalSource, Model, Supervisor, is_system
 use serde_json::Value;
 
 use crate::quote::{self, BlockMap};
-use crate::views::{file_copy_path, state, status_name, supervisor_dirs};
+use crate::views::{file_copy_path, status_name, supervisor_dirs};
 use crate::{Content, Project, RenderError};
 
 /// The column of the `- ` of a top-level list item.
@@ -337,7 +337,7 @@ impl<'m> HostVars<'m> {
             .str("unit", &s.unit)
             .str("socket", &s.socket)
             .str("unit_path", &format!("/etc/systemd/system/{}", s.unit))
-            .str("state", state(s.state))
+            .str("state", s.state.as_str())
             .bool("enabled", s.enabled)
             .str("include_dir", &s.include_dir)
             .bool("no_remove", s.no_remove);
@@ -442,7 +442,7 @@ impl<'m> HostVars<'m> {
             for proc in &p.processes {
                 BlockMap::item(t, PROCESS_DASH)
                     .str("status", &status_name(proc))
-                    .str("state", state(p.state))
+                    .str("state", p.state.as_str())
                     .str("group", &p.process_group);
             }
             self.prog_procs.close();

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use hadeploy_model::format::is_var_name;
-use hadeploy_model::{ConnValue, FileSource, LocalSource, Model, Program, State, Supervisor, is_system_path};
+use hadeploy_model::{ConnValue, FileSource, LocalSource, Model, Program, Supervisor, is_system_path};
 use serde::Serialize;
 use serde_json::Value;
 use tera::Tera;
@@ -322,7 +322,7 @@ impl<'a> Renderer<'a> {
         let dir = format!("supervisors/{}", s.name);
         if s.managed {
             for d in supervisor_dirs(s).iter().chain([&s.conf_file_dst, &s.supervisorctl]) {
-                if d == "/" || is_system_path(d) {
+                if is_system_path(d) {
                     return Err(RenderError::Value {
                         what: format!("supervisor `{}`", s.name),
                         reason: format!("`{d}` is a system folder: it cannot be owned nor removed by an instance"),
@@ -492,10 +492,6 @@ pub(crate) fn status_name(full: &str) -> String {
         Some((g, p)) if g == p => p.to_string(),
         _ => full.to_string(),
     }
-}
-
-pub(crate) fn state(s: State) -> &'static str {
-    s.as_str()
 }
 
 /// `RuntimeDirectory=` names: pid and socket folders on tmpfs, which systemd
