@@ -247,6 +247,10 @@ class UnixTransport(xmlrpc.client.Transport):
         return UnixConnection(self.path, self.timeout)
 
 
+# What a call to supervisord may raise when it does not answer as it should.
+RPC_ERRORS = (OSError, xmlrpc.client.Error, http.client.HTTPException)
+
+
 def rpc(path, timeout):
     """The XML-RPC interface of the supervisord listening on `path`."""
     return xmlrpc.client.ServerProxy(
@@ -314,7 +318,7 @@ def supervisor_status(module, sup, timeout):
     }
     try:
         infos = rpc(sup["socket"], timeout).supervisor.getAllProcessInfo()
-    except (OSError, xmlrpc.client.Error, http.client.HTTPException) as e:
+    except RPC_ERRORS as e:
         report["error"] = unreachable(sup["socket"], e)
         return report
     report["running"] = True
@@ -351,12 +355,6 @@ def update(server):
     return sorted(added + changed + removed)
 
 
-def pending_update(server):
-    """The groups an update would apply."""
-    added, changed, removed = server.supervisor.reloadConfig()[0]
-    return sorted(added + changed + removed)
-
-
 def stop(server, name):
     try:
         server.supervisor.stopProcess(name, True)
@@ -373,13 +371,15 @@ def start(server, name):
             raise
 
 
-def tail(server, name, stream):
-    """The end of a process's log, or "" when it has none."""
+def tail(server, name, stream, length=TAIL):
+    """The last `length` bytes of a process's log (`stream`: stdout or
+    stderr), and whether the log is longer; "" when it has none."""
     read = server.supervisor.tailProcessStdoutLog if stream == "stdout" else server.supervisor.tailProcessStderrLog
     try:
-        return read(name, 0, TAIL)[0]
+        text, _, overflow = read(name, 0, length)
     except xmlrpc.client.Fault:
-        return ""
+        return "", False
+    return text, overflow
 
 
 def converge_one(module, sup, params, server):
@@ -389,17 +389,14 @@ def converge_one(module, sup, params, server):
     name = sup["name"]
     check = module.check_mode
     restarted_instance = name in p["restarted"]
+    changed_here = {g["process_group"] for g in p["changed_groups"] if g["supervisor"] == name}
     done = {"updated": [], "restarted": [], "started": [], "stopped": []}
     if p["update"] and not restarted_instance:
-        if check:
-            # No file was written: the update the changed files call for.
-            done["updated"] = sorted({g["process_group"] for g in p["changed_groups"] if g["supervisor"] == name})
-        else:
-            done["updated"] = update(server)
-    now = states(server)
-    before = dict(now)
-    active = {n for n, st in now.items() if st in ACTIVE}
-    updated = set(done["updated"]) | {g["process_group"] for g in p["changed_groups"] if g["supervisor"] == name}
+        # In check mode no file was written: the update the changed files call for.
+        done["updated"] = sorted(changed_here) if check else update(server)
+    before = states(server)
+    active = {n for n, st in before.items() if st in ACTIVE}
+    updated = set(done["updated"]) | changed_here
     if not restarted_instance:
         done["restarted"] = sorted(
             {n["process"] for n in p["notified"] if n["supervisor"] == name and n["group"] not in updated}
@@ -432,7 +429,7 @@ def converge_one(module, sup, params, server):
     failed = []
     for n in sorted(should_run):
         if now.get(n) in FAILED:
-            failed.append((n, now[n], tail(server, n, "stdout"), tail(server, n, "stderr")))
+            failed.append((n, now[n], tail(server, n, "stdout")[0], tail(server, n, "stderr")[0]))
     return done, failed
 
 
@@ -444,12 +441,12 @@ def converge(module):
         server = rpc(sup["socket"], max(p["timeout"], 300))
         try:
             server.supervisor.getState()
-        except (OSError, xmlrpc.client.Error, http.client.HTTPException):
+        except RPC_ERRORS:
             # Not running: nothing of it to converge.
             continue
         try:
             done, failed = converge_one(module, sup, p, server)
-        except (OSError, xmlrpc.client.Error, http.client.HTTPException) as e:
+        except RPC_ERRORS as e:
             module.fail_json(msg="supervisor %s: %s" % (sup["name"], unreachable(sup["socket"], e)), changes=changes)
         changes[sup["name"]] = done
         failures.extend((sup["name"],) + f for f in failed)
@@ -470,12 +467,7 @@ MAX_LOG_READ = 1 << 20
 
 def last_lines(server, name, stream, lines):
     """The last `lines` lines of a process's log."""
-    read = server.supervisor.tailProcessStdoutLog if stream == "stdout" else server.supervisor.tailProcessStderrLog
-    length = min(MAX_LOG_READ, max(lines, 1) * 512)
-    try:
-        text, _, overflow = read(name, 0, length)
-    except xmlrpc.client.Fault:
-        return []
+    text, overflow = tail(server, name, stream, min(MAX_LOG_READ, max(lines, 1) * 512))
     got = text.splitlines()
     if overflow and got:
         # The read started inside a line.
@@ -497,7 +489,7 @@ def logs(module):
                     continue
                 name = process_name(i)
                 report["programs"][name] = {"lines": last_lines(server, name, p["stream"], p["lines"])}
-        except (OSError, xmlrpc.client.Error, http.client.HTTPException) as e:
+        except RPC_ERRORS as e:
             report["error"] = unreachable(sup["socket"], e)
         out[sup["name"]] = report
     module.exit_json(changed=False, logs=out)
