@@ -177,6 +177,8 @@ tb_tsup() { ssh -F "$HADEPLOY_TESTBED_SSH_CONFIG" -i "$TSUP_KEY" -l tsup "$(tb_h
 
 LAST_LOG=
 HD_RC=0
+# hadeploy's own options for the next runs (a scenario sets them in its subshell).
+HD_OPTS=()
 # hd_rc DESC ACTION [FILES...] [-- ANSIBLE_ARGS...]: hadeploy --src FILES
 # --action ACTION [-- ANSIBLE_ARGS], with its own working folder per
 # description; output in $LAST_LOG, exit status in $HD_RC (never fails: for
@@ -197,7 +199,7 @@ hd_rc() {
     t0=$(now)
     HD_RC=0
     "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" --action "$action" \
-        --workingFolder "$WORK/project-$desc" "${extra[@]}" >"$LAST_LOG" 2>&1 || HD_RC=$?
+        --workingFolder "$WORK/project-$desc" "${HD_OPTS[@]}" "${extra[@]}" >"$LAST_LOG" 2>&1 || HD_RC=$?
     log "  hadeploy --src $args --action $action: exit $HD_RC ($(since "$t0") s, log $LAST_LOG)"
 }
 
@@ -310,10 +312,12 @@ scenario_4_web_interface() {
     hd web deploy web/app.yml -- --diff
     log "  (PLAY RECAP changed: en1=$(recap_changed en1) en2=$(recap_changed en2))"
     local h addr code page conf
-    for h in "${HOSTS[@]}"; do
-        grep -Fq "changed: [$h] => (item=/etc/supervisord_tsupv.conf)" "$LAST_LOG" ||
-            fail "$h: the deploy with --diff did not change /etc/supervisord_tsupv.conf"
-    done
+    # One diff of the conf per host, its content hidden.
+    local diffs
+    diffs=$(grep -Fxc -- '+++ after: /etc/supervisord_tsupv.conf' "$LAST_LOG" || true)
+    [[ $diffs == "${#HOSTS[@]}" ]] ||
+        fail "the deploy with --diff changed /etc/supervisord_tsupv.conf on $diffs hosts, not ${#HOSTS[@]}"
+    grep -Fq '+(hidden: it holds a secret)' "$LAST_LOG" || fail "the conf's diff does not say its content is hidden"
     if grep -Ein 'password|\{SHA\}' "$LAST_LOG" | grep -v 'TASK \[' >&2; then
         fail "the deploy with --diff shows the web password's line (above)"
     fi
@@ -823,7 +827,7 @@ scenario_13_interrupted_deploy() {
     # terminal, SIGINT to hadeploy's process group, once the supervisor
     # part has started (user, folder and file done, no instance yet).
     hd_bg rich deploy rich/app.yml
-    wait_log '^TASK \[hadeploy_supervisor : Create supervisord folders\]' 300
+    wait_log '^TASK \[hadeploy_supervisor : Look for supervisord\]' 300
     kill -INT -- "-$BG_PID"
     wait_bg 60
     ((HD_RC == 130)) || { tail -n 30 "$LAST_LOG" >&2; fail "hadeploy exited $HD_RC after SIGINT, expected 130"; }
@@ -837,10 +841,10 @@ scenario_13_interrupted_deploy() {
     ok "Ctrl-C (SIGINT to the process group) after the supervisor part started: exit 130, no ansible-playbook left"
 
     # Again, from that half state, stopped by SIGTERM to hadeploy alone (as
-    # kill PID, or a CI job's timeout), once supervisord instances start:
+    # kill PID, or a CI job's timeout), once the instances' deploy starts:
     # hadeploy passes it on to ansible-playbook and waits for it.
     hd_bg rich deploy rich/app.yml
-    wait_log '^TASK \[hadeploy_supervisor : Set supervisord services enabled and state\]' 300
+    wait_log '^TASK \[hadeploy_supervisor : Deploy supervisord instances and programs\]' 300
     kill -TERM "$BG_PID"
     wait_bg 60
     ((HD_RC == 143)) || { tail -n 30 "$LAST_LOG" >&2; fail "hadeploy exited $HD_RC after SIGTERM, expected 143"; }
@@ -988,6 +992,76 @@ scenario_15_hadeploy_forms() {
     ok "removed: no process, user or file of tech1 left"
 }
 
+scenario_16_pending_restarts() {
+    local h p_before=() s_before=() p s i=0
+    hd notify deploy notify/app.yml
+    for h in "${HOSTS[@]}"; do
+        p_before+=("$(program1_pid "$h")"); s_before+=("$(supervisord_pid "$h")")
+    done
+    # `--scope files` runs the files only: program1.sh changes, and the
+    # restart it notifies is made all the same.
+    sed -i -E 's/Hello( \(v[0-9]\))? from/Hello (v3) from/' "$FIX/templates/program1.sh"
+    HD_OPTS=(--scope files)
+    hd notify deploy notify/app.yml
+    HD_OPTS=()
+    if grep -q 'TASK \[hadeploy_supervisor : Deploy supervisord' "$LAST_LOG"; then
+        fail "--scope files deployed supervisors"
+    fi
+    for h in "${HOSTS[@]}"; do
+        tb "$h" 'grep -q "Hello (v3) from" /opt/tsup/program1.sh' || fail "$h: program1.sh was not updated"
+        p=$(program1_pid "$h"); s=$(supervisord_pid "$h")
+        [[ -n $p && $p != "${p_before[i]}" ]] || fail "$h: program1 pid '${p_before[i]}' -> '$p' (expected a restart)"
+        [[ $s == "${s_before[i]}" ]] || fail "$h: supervisord pid '${s_before[i]}' -> '$s' (expected unchanged)"
+        i=$((i + 1))
+    done
+    ok "--scope files: program1.sh changed and program1 restarted on ${HOSTS[*]}, supervisord untouched"
+
+    # A deploy killed between writing supervisord.conf and restarting
+    # supervisord: a systemctl first on the hosts' PATH kills the module
+    # that calls it to restart the instance.
+    local wrapper
+    # shellcheck disable=SC2016 # expanded on the host
+    wrapper='#!/bin/sh
+if [ "$1" = restart ]; then kill -KILL "$PPID"; sleep 5; fi
+exec /usr/bin/systemctl "$@"'
+    for h in "${HOSTS[@]}"; do
+        tb "$h" "cat >/usr/local/sbin/systemctl <<'EOF'
+$wrapper
+EOF
+chmod 755 /usr/local/sbin/systemctl"
+    done
+    s_before=()
+    for h in "${HOSTS[@]}"; do s_before+=("$(supervisord_pid "$h")"); done
+    hd_rc web deploy web/app.yml
+    for h in "${HOSTS[@]}"; do tb "$h" 'rm -f /usr/local/sbin/systemctl'; done
+    ((HD_RC != 0)) || fail "the deploy whose module was killed exited 0"
+    i=0
+    for h in "${HOSTS[@]}"; do
+        tb "$h" 'grep -q "^\[inet_http_server\]" /etc/supervisord_tsupv.conf' || fail "$h: supervisord.conf was not written"
+        [[ $(supervisord_pid "$h") == "${s_before[i]}" ]] || fail "$h: supervisord restarted before the kill"
+        tb "$h" 'test -s /etc/supervisord_tsupv.d/.hadeploy-pending.json' || fail "$h: no restart recorded"
+        i=$((i + 1))
+    done
+    ok "killed between write and restart: supervisord.conf written, supervisord not restarted, the restart recorded"
+    # The next deploy finds every file in place, and restarts supervisord.
+    hd web deploy web/app.yml
+    i=0
+    for h in "${HOSTS[@]}"; do
+        s=$(supervisord_pid "$h")
+        [[ -n $s && $s != "${s_before[i]}" ]] || fail "$h: supervisord pid '${s_before[i]}' -> '$s' (expected a restart)"
+        [[ $(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --max-time 10 "http://$(addr_of "$h"):9001/" || true) == 401 ]] ||
+            fail "$h: the web interface of the new supervisord.conf does not answer"
+        tb "$h" 'test ! -e /etc/supervisord_tsupv.d/.hadeploy-pending.json' || fail "$h: the journal was not cleared"
+        check_running "$h"
+        i=$((i + 1))
+    done
+    hd web deploy web/app.yml
+    for h in "${HOSTS[@]}"; do
+        [[ $(recap_changed "$h") == 0 ]] || fail "$h: changed=$(recap_changed "$h") on the deploy after"
+    done
+    ok "the next deploy restarted supervisord with its new configuration, and the one after changed nothing"
+}
+
 # ---------------------------------------------------------------------------
 
 # HADEPLOY_E2E_ONLY: the scenario numbers to run (all when empty).
@@ -1045,3 +1119,4 @@ run_scenario scenario_12_exit_on_fail      "12. fault: en2 unreachable, exit_on_
 run_scenario scenario_13_interrupted_deploy "13. fault: deploys interrupted (SIGINT, SIGTERM), the next converges"
 run_scenario scenario_14_other_user        "14. permissions: another user cannot use the instance's socket"
 run_scenario scenario_15_hadeploy_forms    "15. HADeploy's forms: quoted environment, %(ENV_PATH)s, \${port + 1}"
+run_scenario scenario_16_pending_restarts  "16. restarts kept: --scope files, deploy killed between write and restart"

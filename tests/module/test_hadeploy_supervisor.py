@@ -2,8 +2,10 @@
 unix socket in a temporary folder (supervisor comes with the test venv,
 tests/setup-venv.sh). Run with `python -m pytest tests/module`."""
 
+import grp
 import json
 import os
+import pwd
 import subprocess
 import sys
 import time
@@ -16,6 +18,8 @@ LIBRARY = Path(__file__).resolve().parents[2] / "roles-templates/roles/hadeploy_
 sys.path.insert(0, str(LIBRARY))
 
 import hadeploy_supervisor as mod  # noqa: E402
+
+PLUGINS = LIBRARY.parent / "action_plugins"
 
 # Ansible of the same venv as this Python.
 ANSIBLE = str(Path(sys.executable).parent / "ansible")
@@ -169,10 +173,20 @@ def spec_of(options):
     return spec
 
 
+def documented(spec):
+    """The argument spec without what DOCUMENTATION does not say (no_log)."""
+    return {
+        name: {k: (documented(v) if k == "options" else v) for k, v in o.items() if k != "no_log"}
+        for name, o in spec.items()
+    }
+
+
 def test_the_documentation_says_what_the_argument_spec_checks():
     doc = yaml.safe_load(mod.DOCUMENTATION)
     assert doc["module"] == "hadeploy_supervisor"
-    assert spec_of(doc["options"]) == mod.ARGUMENT_SPEC
+    assert spec_of(doc["options"]) == documented(mod.ARGUMENT_SPEC)
+    # File contents may hold secrets: never in Ansible's output.
+    assert mod.ARGUMENT_SPEC["files"]["options"]["content"]["no_log"] is True
     for section in (mod.EXAMPLES, mod.RETURN):
         yaml.safe_load(section)
 
@@ -198,16 +212,17 @@ class Done(Exception):
 
 
 class FakeModule:
-    def __init__(self, params, check_mode=False):
-        defaults = {
-            "update": False, "start_states": [], "stop_states": [], "notified": [],
-            "changed_groups": [], "restarted": [], "settle": 10, "timeout": 10,
-        }
-        self.params = {**defaults, **params}
+    def __init__(self, params, check_mode=False, diff=False):
+        defaults = {k: v.get("default") for k, v in mod.ARGUMENT_SPEC.items()}
+        self.params = {**defaults, "settle": 10, **params}
         self.check_mode = check_mode
+        self._diff = diff
 
     def exit_json(self, **result):
         raise Done(False, result)
+
+    def selinux_enabled(self):
+        return False
 
     def fail_json(self, **result):
         raise Done(True, result)
@@ -246,7 +261,8 @@ def run(params, check_mode=False):
 
 
 def sup(sock, *procs):
-    return {"name": "s", "socket": sock, "managed": False, "unit": None,
+    return {"name": "s", "socket": sock, "managed": False, "unit": None, "state": "current", "enabled": True,
+            "unit_path": None, "include_dir": os.path.dirname(sock),
             "processes": [{"status": n, "group": n, "state": st} for n, st in procs]}
 
 
@@ -351,3 +367,146 @@ def test_logs_report_an_instance_that_does_not_answer(tmp_path):
                              "lines": 5, "stream": "stdout"}))
     assert e.value.result["logs"]["s"]["running"] is False
     assert "no such file" in e.value.result["logs"]["s"]["error"]
+
+
+# ---------------------------------------------------------------------------
+# deploy and the journal: files written by the module, restarts recorded
+# before the change.
+
+ME = pwd.getpwuid(os.getuid()).pw_name
+MY_GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+def program_file(folder, name, command="/bin/sleep 1000", secret=False):
+    return {"dest": os.path.join(folder, "%s_prg.ini" % name),
+            "content": PROGRAM.format(name=name, command=command, startsecs=0, autostart="true"),
+            "owner": ME, "group": MY_GROUP, "mode": "0640", "supervisor": "s", "restart": False,
+            "process_group": name, "secret": secret}
+
+
+def deploy(params, check_mode=False, diff=False):
+    defaults = {"action": "deploy", "dirs": [], "log_dirs": [], "files": [], "notified": []}
+    with pytest.raises(Done) as e:
+        mod.deploy(FakeModule({**defaults, **params}, check_mode, diff))
+    return e.value
+
+
+def test_deploy_writes_the_files_that_differ_and_updates_their_groups_only(instance):
+    sock, server, _ = instance
+    folder = os.path.dirname(sock)
+    web_pid = pid(server, "web")
+    extra = program_file(folder, "extra")
+    s = sup(sock, ("web", "started"), ("idle", "stopped"), ("extra", "started"))
+    logs = os.path.join(folder, "logs")
+    done = deploy({"supervisors": [s], "files": [extra],
+                   "log_dirs": [{"path": logs, "owner": ME, "group": MY_GROUP}]})
+    assert not done.failed, done.result
+    assert done.result["files"] == [extra["dest"]] and done.result["folders"] == [logs]
+    assert done.result["changes"]["s"]["updated"] == ["extra"]
+    assert Path(extra["dest"]).read_text() == extra["content"]
+    assert oct(os.stat(extra["dest"]).st_mode & 0o777) == "0o640"
+    assert mod.states(server) == {"web": "RUNNING", "idle": "STOPPED", "extra": "RUNNING"}
+    assert pid(server, "web") == web_pid
+    # Nothing differs now: nothing is written, nothing moves.
+    again = deploy({"supervisors": [s], "files": [extra]})
+    assert again.result["changed"] is False, again.result
+    # A mode only: the file is set right, its group is not updated.
+    os.chmod(extra["dest"], 0o600)
+    extra_pid = pid(server, "extra")
+    mode = deploy({"supervisors": [s], "files": [extra]})
+    assert mode.result["files"] == [extra["dest"]] and "s" not in mode.result["changes"]
+    assert pid(server, "extra") == extra_pid
+
+
+def test_deploy_removes_program_files_no_longer_described_and_their_groups(instance):
+    sock, server, _ = instance
+    folder = os.path.dirname(sock)
+    old = program_file(folder, "old")
+    s = sup(sock, ("web", "started"), ("idle", "stopped"))
+    deploy({"supervisors": [s], "files": [old]})
+    assert "old" in mod.states(server)
+    done = deploy({"supervisors": [s], "files": []})
+    assert done.result["removed"] == [old["dest"]]
+    assert not os.path.exists(old["dest"])
+    assert "old" not in mod.states(server)
+
+
+def test_deploy_in_check_mode_says_what_it_would_write_and_changes_nothing(instance):
+    sock, server, _ = instance
+    folder = os.path.dirname(sock)
+    extra = program_file(folder, "extra")
+    hidden = dict(program_file(folder, "hidden"), secret=True)
+    Path(hidden["dest"]).write_text("[program:hidden]\ncommand=/bin/sleep 1\nautostart=false\n")
+    mod.update(server)
+    s = sup(sock, ("web", "started"), ("idle", "stopped"))
+    notified = [{"supervisor": "s", "process": "web", "group": "web"}]
+    done = deploy({"supervisors": [s], "files": [extra, hidden], "notified": notified}, check_mode=True, diff=True)
+    assert done.result["changed"]
+    assert done.result["files"] == [extra["dest"], hidden["dest"]]
+    assert done.result["changes"]["s"]["updated"] == ["extra", "hidden"]
+    # The secret file's content before stays out of the diff.
+    assert done.result["before"] == {extra["dest"]: "", hidden["dest"]: ""}
+    assert not os.path.exists(extra["dest"]) and not os.path.exists(os.path.join(folder, mod.JOURNAL))
+    assert "extra" not in mod.states(server)
+
+
+def test_a_restart_recorded_by_a_run_that_stopped_is_made_by_the_next_deploy(instance):
+    sock, server, _ = instance
+    web_pid = pid(server, "web")
+    s = sup(sock, ("web", "started"), ("idle", "stopped"))
+    # A run records the restart its file change calls for, writes the file,
+    # and stops before restarting.
+    with pytest.raises(Done) as e:
+        mod.record(FakeModule({"action": "record", "supervisors": [s],
+                               "notified": [{"supervisor": "s", "process": "web", "group": "web"}]}))
+    assert e.value.result["recorded"] == ["s"]
+    assert pid(server, "web") == web_pid
+    # The next deploy finds every file in place, and restarts web.
+    done = deploy({"supervisors": [s]})
+    assert done.result["changes"]["s"]["restarted"] == ["web"]
+    assert pid(server, "web") != web_pid
+    assert not os.path.exists(os.path.join(os.path.dirname(sock), mod.JOURNAL))
+    assert deploy({"supervisors": [s]}).result["changed"] is False
+
+
+def test_converge_with_the_journal_restarts_what_it_holds_and_clears_it(instance):
+    sock, server, _ = instance
+    web_pid = pid(server, "web")
+    s = sup(sock, ("web", "started"))
+    assert mod.write_journal(s, {"restart": True, "notified": [{"process": "web", "group": "web"}]})
+    done = run({"supervisors": [s], "journal": True})
+    assert done.result["changes"]["s"]["restarted"] == ["web"]
+    assert pid(server, "web") != web_pid
+    # The instance's own restart is left for a deploy.
+    assert mod.read_journal(s) == {"restart": True, "notified": []}
+
+
+def test_a_journal_that_does_not_read_is_ignored(tmp_path):
+    s = {"include_dir": str(tmp_path)}
+    (tmp_path / mod.JOURNAL).write_text("{not json")
+    assert mod.read_journal(s) == {"restart": False, "notified": []}
+    (tmp_path / mod.JOURNAL).write_text('{"restart": 1, "notified": [{"process": "x"}, 3]}')
+    assert mod.read_journal(s) == {"restart": False, "notified": []}
+    # No folder yet (a first deploy): nothing recorded, nothing to restart.
+    assert mod.write_journal({"include_dir": str(tmp_path / "none")}, {"restart": True, "notified": []}) is False
+
+
+def test_a_secret_file_s_content_stays_out_of_the_diff():
+    """The action plugin's diffs: a secret file's content, before or after,
+    is never in them."""
+    sys.path.insert(0, str(PLUGINS))
+    try:
+        import importlib
+        plugin = importlib.import_module("hadeploy_supervisor")
+        if plugin is mod:
+            del sys.modules["hadeploy_supervisor"]
+            plugin = importlib.import_module("hadeploy_supervisor")
+    finally:
+        sys.path.remove(str(PLUGINS))
+        sys.modules["hadeploy_supervisor"] = mod
+    assert hasattr(plugin, "ActionModule")
+    files = [{"dest": "/a.ini", "content": "new\n", "secret": False},
+             {"dest": "/s.conf", "content": "password={SHA}abc\n", "secret": True}]
+    got = plugin.diffs({"/a.ini": "old\n", "/s.conf": "password={SHA}old\n"}, files)
+    assert got[0] == {"before_header": "/a.ini", "after_header": "/a.ini", "before": "old\n", "after": "new\n"}
+    assert "SHA" not in repr(got[1]) and got[1]["after"] == "(hidden: it holds a secret)\n"

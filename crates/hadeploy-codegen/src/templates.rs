@@ -38,7 +38,7 @@ pub const PLAYBOOKS: [(&str, &str); 6] = [
 ];
 
 /// Role files, copied as they are (plain Ansible).
-pub const STATIC: [(&str, &str); 13] = [
+pub const STATIC: [(&str, &str); 14] = [
     embedded!("roles/hadeploy_base/meta/main.yml"),
     embedded!("roles/hadeploy_base/tasks/check_paths.yml"),
     embedded!("roles/hadeploy_base/tasks/deploy.yml"),
@@ -52,6 +52,7 @@ pub const STATIC: [(&str, &str); 13] = [
     embedded!("roles/hadeploy_supervisor/tasks/remove.yml"),
     embedded!("roles/hadeploy_supervisor/meta/main.yml"),
     embedded!("roles/hadeploy_supervisor/library/hadeploy_supervisor.py"),
+    embedded!("roles/hadeploy_supervisor/action_plugins/hadeploy_supervisor.py"),
 ];
 
 /// The engine with every Tera template and the quoting filters.

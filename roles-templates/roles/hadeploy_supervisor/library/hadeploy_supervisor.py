@@ -23,17 +23,33 @@ description:
     restarted by this run), starts and stops processes to their state,
     waits while any is starting, and fails with the end of its logs for a
     process that should run and does not.
-  - In check mode, C(converge) reports what it would do and does nothing.
+  - C(deploy) writes the instances' folders and files (their content given
+    by the role's action plugin, which reads and renders them on the
+    controller), compared first and written atomically with their owner
+    and mode where they differ, removes program files no longer described,
+    reloads systemd when a unit changed, brings each managed instance's
+    service to its state, restarting it when its files changed, then
+    converges programs as C(converge) does (with O(update)).
+  - A restart that a change calls for (an instance's, or a process's named
+    in O(notified)) is written, before the change, to a journal in the
+    instance's include folder and cleared once done, so that C(deploy)
+    completes what a run stopped in between left. C(record) only writes it, for
+    files that other tasks write; C(converge) with O(journal) completes the
+    process restarts it holds.
+  - In check mode, C(converge) and C(deploy) report what they would do and
+    do nothing.
   - C(logs) reads the last lines of each process's log through supervisord
     (C(tailProcessStdoutLog), C(tailProcessStderrLog)).
 options:
   action:
     description:
       - What to do. C(status) and C(logs) read and change nothing;
-        C(converge) brings processes to their state.
+        C(converge) brings processes to their state; C(deploy) writes
+        files, then brings services and processes to their state;
+        C(record) writes restarts to the journal.
     type: str
     required: true
-    choices: [status, converge, logs]
+    choices: [status, converge, deploy, record, logs]
   supervisors:
     description:
       - The supervisord instances of this host.
@@ -52,10 +68,27 @@ options:
       unit:
         description: The instance's systemd unit, read when it is managed.
         type: str
+      unit_path:
+        description: The path of its unit file, among O(files) (C(deploy)).
+        type: path
       socket:
         description: The path of the instance's unix socket.
         type: path
         required: true
+      state:
+        description: The state of its service (C(deploy), when it is managed).
+        type: str
+        default: current
+        choices: [started, stopped, current]
+      enabled:
+        description: Whether its service starts at boot (C(deploy), when it is managed).
+        type: bool
+        default: true
+      include_dir:
+        description: >-
+          The folder of its program files: stale ones are removed from it
+          (C(deploy)), and it holds the journal.
+        type: path
       processes:
         description: Its processes, for C(converge).
         type: list
@@ -128,6 +161,95 @@ options:
     type: list
     elements: str
     default: []
+  journal:
+    description: Also restart the processes the journal holds (C(converge)).
+    type: bool
+    default: false
+  dirs:
+    description: Folders of the instances, created or set to their owner, group and mode (C(deploy)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The folder.
+        type: path
+        required: true
+      owner:
+        description: Its owner.
+        type: str
+        required: true
+      group:
+        description: Its group.
+        type: str
+        required: true
+      mode:
+        description: Its mode, octal.
+        type: str
+        required: true
+  log_dirs:
+    description: >-
+      Folders of program logs, created when missing and otherwise left as
+      they are: one may belong to the system (C(deploy)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The folder.
+        type: path
+        required: true
+      owner:
+        description: Its owner, when it is created.
+        type: str
+        required: true
+      group:
+        description: Its group, when it is created.
+        type: str
+        required: true
+  files:
+    description: >-
+      Files of the instances and their programs (C(deploy)): configuration,
+      unit, wrapper, program and group files.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest:
+        description: Where it is written.
+        type: path
+        required: true
+      content:
+        description: Its content.
+        type: str
+        required: true
+      owner:
+        description: Its owner.
+        type: str
+        required: true
+      group:
+        description: Its group.
+        type: str
+        required: true
+      mode:
+        description: Its mode, octal.
+        type: str
+        required: true
+      supervisor:
+        description: The instance it belongs to.
+        type: str
+        required: true
+      restart:
+        description: Whether the instance restarts when it changes.
+        type: bool
+        default: false
+      process_group:
+        description: The process group it describes, for a program or group file.
+        type: str
+      secret:
+        description: Whether it holds a secret, kept out of the diff.
+        type: bool
+        default: false
   program:
     description: >-
       Only the processes of this program or group (C(logs)): a process is
@@ -209,8 +331,14 @@ supervisors:
 """
 
 import datetime
+import grp
 import http.client
+import json
+import os
+import pwd
 import socket
+import stat
+import tempfile
 import time
 import xmlrpc.client
 
@@ -444,21 +572,360 @@ def converge(module):
         except RPC_ERRORS:
             # Not running: nothing of it to converge.
             continue
+        params = p
+        if p["journal"]:
+            # The restarts of processes that earlier runs recorded; an
+            # instance's own restart is left to a deploy.
+            pending = read_journal(sup)
+            recorded = [dict(n, supervisor=sup["name"]) for n in pending["notified"]]
+            params = dict(p, notified=p["notified"] + recorded)
         try:
-            done, failed = converge_one(module, sup, p, server)
+            done, failed = converge_one(module, sup, params, server)
         except RPC_ERRORS as e:
             module.fail_json(msg="supervisor %s: %s" % (sup["name"], unreachable(sup["socket"], e)), changes=changes)
+        if p["journal"] and pending["notified"] and not module.check_mode:
+            if pending["restart"]:
+                write_journal(sup, {"restart": True, "notified": []})
+            else:
+                clear_journal(sup)
         changes[sup["name"]] = done
         failures.extend((sup["name"],) + f for f in failed)
     changed = any(any(d.values()) for d in changes.values())
     if failures:
-        lines = ["Programs did not start:"]
-        for sup, name, state, out, err in failures:
-            for stream, text in (("stdout", out), ("stderr", err)):
-                lines.append("==== %s %s %s (%s tail) ====" % (sup, name, state, stream))
-                lines.append(text.rstrip("\n"))
-        module.fail_json(msg="\n".join(lines), changed=changed, changes=changes)
+        module.fail_json(msg=did_not_start(failures), changed=changed, changes=changes)
     module.exit_json(changed=changed, changes=changes)
+
+
+def did_not_start(failures):
+    """The message for processes that did not start, with their logs' ends."""
+    lines = ["Programs did not start:"]
+    for sup, name, state, out, err in failures:
+        for stream, text in (("stdout", out), ("stderr", err)):
+            lines.append("==== %s %s %s (%s tail) ====" % (sup, name, state, stream))
+            lines.append(text.rstrip("\n"))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# deploy: the files of the instances and their programs, the instances'
+# services, then the programs.
+
+# The journal of an instance: restarts that a change calls for, written
+# before the change and cleared once done, so that a run stopped in
+# between (killed, failed, or limited to some tags) is completed by the
+# next one.
+JOURNAL = ".hadeploy-pending.json"
+
+
+def journal_path(sup):
+    return os.path.join(sup["include_dir"], JOURNAL) if sup.get("include_dir") else None
+
+
+def read_journal(sup):
+    """What an earlier run left to do on an instance."""
+    path = journal_path(sup)
+    empty = {"restart": False, "notified": []}
+    if not path:
+        return empty
+    try:
+        with open(path) as f:
+            got = json.load(f)
+    except (OSError, ValueError):
+        return empty
+    if not isinstance(got, dict):
+        return empty
+    notified = [n for n in got.get("notified", []) if isinstance(n, dict) and {"process", "group"} <= set(n)]
+    return {"restart": got.get("restart") is True, "notified": notified}
+
+
+def write_journal(sup, pending):
+    """Records `pending` for an instance (atomically); False when its folder
+    does not exist yet, as before its first deploy (nothing runs there that
+    a restart would concern)."""
+    path = journal_path(sup)
+    if not path or not os.path.isdir(os.path.dirname(path)):
+        return False
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".hadeploy-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(pending, f, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def clear_journal(sup):
+    path = journal_path(sup)
+    if path and os.path.lexists(path):
+        os.unlink(path)
+
+
+def merge_pending(pending, restart=False, notified=()):
+    """`pending` with a restart of the instance or of processes added."""
+    seen = {(n["process"], n["group"]) for n in pending["notified"]}
+    out = {"restart": pending["restart"] or restart, "notified": list(pending["notified"])}
+    for n in notified:
+        if (n["process"], n["group"]) not in seen:
+            seen.add((n["process"], n["group"]))
+            out["notified"].append({"process": n["process"], "group": n["group"]})
+    return out
+
+
+def uid_of(owner):
+    return int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid
+
+
+def gid_of(group):
+    return int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+
+
+def differs(path, want, owner, group, mode):
+    """Whether the file (or folder, `want` None) at `path` differs from what
+    is described: its content, owner, group or mode. A symbolic link always
+    differs: it is replaced."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    if stat.S_ISLNK(st.st_mode):
+        return True
+    if (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (uid_of(owner), gid_of(group), int(mode, 8)):
+        return True
+    if want is None:
+        return not stat.S_ISDIR(st.st_mode)
+    if not stat.S_ISREG(st.st_mode) or st.st_size != len(want):
+        return True
+    with open(path, "rb") as f:
+        return f.read() != want
+
+
+def before_text(path):
+    """A file's content for a diff, or "" when it is absent or not text."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(1 << 20).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def write_file(module, path, content, owner, group, mode):
+    """Writes a file atomically (a temporary file beside it, renamed), with
+    its owner, group and mode set before it takes its name."""
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".hadeploy-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fchown(f.fileno(), uid_of(owner), gid_of(group))
+            os.fchmod(f.fileno(), int(mode, 8))
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    if module.selinux_enabled():
+        module.set_default_selinux_context(path, False)
+
+
+def ensure_dir(path, owner, group, mode):
+    if os.path.islink(path):
+        os.unlink(path)
+    if not os.path.isdir(path):
+        os.makedirs(path)
+    os.chown(path, uid_of(owner), gid_of(group))
+    os.chmod(path, int(mode, 8))
+
+
+def unit_state(module, unit):
+    """(active, enabled, loaded) of a systemd unit."""
+    rc, out, _ = module.run_command(
+        ["systemctl", "show", unit, "--property=LoadState,ActiveState,UnitFileState"]
+    )
+    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    loaded = rc == 0 and props.get("LoadState") not in (None, "not-found")
+    return (
+        props.get("ActiveState") in ("active", "activating", "reloading"),
+        props.get("UnitFileState") == "enabled",
+        loaded,
+    )
+
+
+def systemctl(module, *args):
+    rc, out, err = module.run_command(["systemctl"] + list(args))
+    if rc != 0:
+        module.fail_json(msg="systemctl %s: %s" % (" ".join(args), (err or out).strip()))
+
+
+def wait_answer(sup, seconds):
+    """The instance's XML-RPC interface once it answers, or None."""
+    deadline = time.monotonic() + seconds
+    server = rpc(sup["socket"], 10)
+    while True:
+        try:
+            server.supervisor.getState()
+            return server
+        except RPC_ERRORS:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.2)
+
+
+def plan_files(p):
+    """The described files that differ on the host, and the program files
+    in the instances' include folders that are no longer described."""
+    changed = [f for f in p["files"] if differs(f["dest"], f["content"].encode("utf-8"), f["owner"], f["group"], f["mode"])]
+    described = {f["dest"] for f in p["files"]}
+    stale = []
+    for sup in p["supervisors"]:
+        folder = sup.get("include_dir")
+        if folder and os.path.isdir(folder):
+            for name in sorted(os.listdir(folder)):
+                path = os.path.join(folder, name)
+                if (name.endswith("_prg.ini") or name.endswith("_grp.ini")) and path not in described:
+                    stale.append(path)
+    return changed, stale
+
+
+def deploy(module):
+    p = module.params
+    check = module.check_mode
+    diff = module._diff
+    result = {"changed": False, "files": [], "removed": [], "folders": [], "services": {}, "changes": {}}
+    by_name = {s["name"]: s for s in p["supervisors"]}
+
+    # Folders first: files go inside them.
+    for d in p["dirs"]:
+        if differs(d["path"], None, d["owner"], d["group"], d["mode"]) if os.path.lexists(d["path"]) else True:
+            result["folders"].append(d["path"])
+            if not check:
+                ensure_dir(d["path"], d["owner"], d["group"], d["mode"])
+    # A log folder may be shared with the system (/var/log): created when
+    # missing, never taken over.
+    for d in p["log_dirs"]:
+        if not os.path.isdir(d["path"]):
+            result["folders"].append(d["path"])
+            if not check:
+                ensure_dir(d["path"], d["owner"], d["group"], "0755")
+
+    changed, stale = plan_files(p)
+    result["files"] = [f["dest"] for f in changed]
+    result["removed"] = stale
+    if diff:
+        result["before"] = {f["dest"]: ("" if f["secret"] else before_text(f["dest"])) for f in changed}
+
+    # What each instance must do, recorded before anything changes.
+    pending = {}
+    for name, sup in by_name.items():
+        restart = any(f["restart"] for f in changed if f["supervisor"] == name)
+        notified = [n for n in p["notified"] if n["supervisor"] == name]
+        pending[name] = merge_pending(read_journal(sup), restart, notified)
+        if not check and pending[name] != read_journal(sup):
+            write_journal(sup, pending[name])
+
+    if not check:
+        for f in changed:
+            write_file(module, f["dest"], f["content"].encode("utf-8"), f["owner"], f["group"], f["mode"])
+        for path in stale:
+            os.unlink(path)
+    changed_groups = {(f["supervisor"], f["process_group"]) for f in changed if f.get("process_group")}
+    units_changed = any(f["dest"] == by_name[f["supervisor"]].get("unit_path") for f in changed if f["supervisor"] in by_name)
+    if units_changed and not check:
+        systemctl(module, "daemon-reload")
+
+    # Instances: enabled and in their state, restarted when their files
+    # changed (now or in a run that stopped before restarting them).
+    restarted = set()
+    for name, sup in by_name.items():
+        if not sup["managed"] or not sup.get("unit"):
+            continue
+        unit = sup["unit"]
+        active, enabled, loaded = unit_state(module, unit)
+        done = []
+        if loaded and enabled != sup["enabled"]:
+            done.append("enabled" if sup["enabled"] else "disabled")
+        want = sup["state"]
+        if want == "started" and not active:
+            done.append("started")
+        elif want == "stopped" and active:
+            done.append("stopped")
+        elif active and pending[name]["restart"]:
+            done.append("restarted")
+        if check and not loaded:
+            # In check mode no unit was written: it would be, then started.
+            done = ["enabled"] * sup["enabled"] + ["started"] * (want == "started")
+        if not check:
+            for what in done:
+                verb = {"enabled": "enable", "disabled": "disable", "started": "start",
+                        "stopped": "stop", "restarted": "restart"}[what]
+                systemctl(module, verb, unit)
+        if "started" in done or "restarted" in done:
+            restarted.add(name)
+        if done:
+            result["services"][name] = done
+
+    # Programs, on each instance that runs.
+    failures = []
+    for name, sup in by_name.items():
+        if name in restarted and not check:
+            server = wait_answer(sup, p["settle"])
+        else:
+            server = rpc(sup["socket"], max(p["timeout"], 300))
+            try:
+                server.supervisor.getState()
+            except RPC_ERRORS:
+                server = None
+        if server is None:
+            # Not running: no process to restart, the file changes are
+            # loaded when it starts.
+            if not check:
+                clear_journal(sup)
+            continue
+        params = dict(
+            p,
+            update=True,
+            start_states=["started"],
+            stop_states=["stopped"],
+            notified=[dict(n, supervisor=name) for n in pending[name]["notified"]],
+            changed_groups=[{"supervisor": s, "process_group": g} for s, g in changed_groups],
+            restarted=sorted(restarted),
+        )
+        try:
+            done, failed = converge_one(module, sup, params, server)
+        except RPC_ERRORS as e:
+            module.fail_json(msg="supervisor %s: %s" % (name, unreachable(sup["socket"], e)), **result)
+        if not check:
+            clear_journal(sup)
+        if any(done.values()):
+            result["changes"][name] = done
+        failures.extend((name,) + f for f in failed)
+
+    result["changed"] = bool(result["files"] or result["removed"] or result["folders"] or result["services"] or result["changes"])
+    if failures:
+        module.fail_json(msg=did_not_start(failures), **result)
+    module.exit_json(**result)
+
+
+def record(module):
+    """Records restarts of processes (`notified`) on their instances, before
+    the files that call for them are written by other tasks."""
+    p = module.params
+    recorded = []
+    for sup in p["supervisors"]:
+        notified = [n for n in p["notified"] if n["supervisor"] == sup["name"]]
+        if not notified:
+            continue
+        before = read_journal(sup)
+        after = merge_pending(before, False, notified)
+        if after != before and not module.check_mode and write_journal(sup, after):
+            recorded.append(sup["name"])
+    module.exit_json(changed=False, recorded=recorded)
 
 
 # The most bytes read from one log: enough for a few thousand lines.
@@ -496,7 +963,7 @@ def logs(module):
 
 
 ARGUMENT_SPEC = dict(
-    action=dict(type="str", required=True, choices=["status", "converge", "logs"]),
+    action=dict(type="str", required=True, choices=["status", "converge", "deploy", "record", "logs"]),
     supervisors=dict(
         type="list",
         elements="dict",
@@ -505,7 +972,11 @@ ARGUMENT_SPEC = dict(
             name=dict(type="str", required=True),
             managed=dict(type="bool", default=False),
             unit=dict(type="str"),
+            unit_path=dict(type="path"),
             socket=dict(type="path", required=True),
+            state=dict(type="str", default="current", choices=["started", "stopped", "current"]),
+            enabled=dict(type="bool", default=True),
+            include_dir=dict(type="path"),
             processes=dict(
                 type="list",
                 elements="dict",
@@ -541,6 +1012,44 @@ ARGUMENT_SPEC = dict(
         ),
     ),
     restarted=dict(type="list", elements="str", default=[]),
+    journal=dict(type="bool", default=False),
+    dirs=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            path=dict(type="path", required=True),
+            owner=dict(type="str", required=True),
+            group=dict(type="str", required=True),
+            mode=dict(type="str", required=True),
+        ),
+    ),
+    log_dirs=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            path=dict(type="path", required=True),
+            owner=dict(type="str", required=True),
+            group=dict(type="str", required=True),
+        ),
+    ),
+    files=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            dest=dict(type="path", required=True),
+            content=dict(type="str", required=True, no_log=True),
+            owner=dict(type="str", required=True),
+            group=dict(type="str", required=True),
+            mode=dict(type="str", required=True),
+            supervisor=dict(type="str", required=True),
+            restart=dict(type="bool", default=False),
+            process_group=dict(type="str"),
+            secret=dict(type="bool", default=False),
+        ),
+    ),
     program=dict(type="str"),
     lines=dict(type="int", default=20),
     stream=dict(type="str", default="stdout", choices=["stdout", "stderr"]),
@@ -553,6 +1062,10 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if module.params["action"] == "converge":
         converge(module)
+    if module.params["action"] == "deploy":
+        deploy(module)
+    if module.params["action"] == "record":
+        record(module)
     if module.params["action"] == "logs":
         logs(module)
     timeout = module.params["timeout"]
