@@ -825,9 +825,10 @@ scenario_13_interrupted_deploy() {
 
     # rich/app.yml from nothing (8 removed it), stopped like a Ctrl-C in a
     # terminal, SIGINT to hadeploy's process group, once the supervisor
-    # part has started (user, folder and file done, no instance yet).
+    # part has started (user, folder and file done, no instance yet: the
+    # module's call is under way).
     hd_bg rich deploy rich/app.yml
-    wait_log '^TASK \[hadeploy_supervisor : Look for supervisord\]' 300
+    wait_log '^TASK \[hadeploy_supervisor : Deploy supervisord instances and programs\]' 300
     kill -INT -- "-$BG_PID"
     wait_bg 60
     ((HD_RC == 130)) || { tail -n 30 "$LAST_LOG" >&2; fail "hadeploy exited $HD_RC after SIGINT, expected 130"; }
@@ -841,10 +842,16 @@ scenario_13_interrupted_deploy() {
     ok "Ctrl-C (SIGINT to the process group) after the supervisor part started: exit 130, no ansible-playbook left"
 
     # Again, from that half state, stopped by SIGTERM to hadeploy alone (as
-    # kill PID, or a CI job's timeout), once the instances' deploy starts:
+    # kill PID, or a CI job's timeout), once an instance runs:
     # hadeploy passes it on to ansible-playbook and waits for it.
     hd_bg rich deploy rich/app.yml
     wait_log '^TASK \[hadeploy_supervisor : Deploy supervisord instances and programs\]' 300
+    local tries=0
+    until tb en1 'pgrep -u rich -f "supervisord "' >/dev/null; do
+        bg_running || fail "hadeploy ended before an instance started"
+        ((++tries < 600)) || fail "no instance started in 120 s"
+        sleep 0.2
+    done
     kill -TERM "$BG_PID"
     wait_bg 60
     ((HD_RC == 143)) || { tail -n 30 "$LAST_LOG" >&2; fail "hadeploy exited $HD_RC after SIGTERM, expected 143"; }
@@ -1022,7 +1029,7 @@ scenario_16_pending_restarts() {
     local wrapper
     # shellcheck disable=SC2016 # expanded on the host
     wrapper='#!/bin/sh
-if [ "$1" = restart ]; then kill -KILL "$PPID"; sleep 5; fi
+if [ "$1" = restart ]; then kill -KILL "$PPID"; exit 137; fi
 exec /usr/bin/systemctl "$@"'
     for h in "${HOSTS[@]}"; do
         tb "$h" "cat >/usr/local/sbin/systemctl <<'EOF'
@@ -1060,6 +1067,38 @@ chmod 755 /usr/local/sbin/systemctl"
         [[ $(recap_changed "$h") == 0 ]] || fail "$h: changed=$(recap_changed "$h") on the deploy after"
     done
     ok "the next deploy restarted supervisord with its new configuration, and the one after changed nothing"
+}
+
+scenario_17_check_mode() {
+    local h
+    # A host with nothing of the application: --check --diff says what a
+    # deploy would do, and does nothing.
+    hd web remove web/app.yml
+    hd simple deploy simple/app.yml -- --check --diff
+    for h in "${HOSTS[@]}"; do
+        [[ $(recap_changed "$h") -gt 0 ]] || fail "$h: --check on a fresh host reports no change"
+        if tb "$h" 'id tsup || ls /etc/supervisord_tsupv.conf /opt/tsup' >/dev/null 2>&1; then
+            fail "$h: --check created something of the application"
+        fi
+    done
+    ok "--check --diff on fresh hosts: changes reported, nothing created"
+
+    # A deployed host and a changed file: the diff shows it, nothing moves.
+    hd notify deploy notify/app.yml
+    local p_before=() p i=0
+    for h in "${HOSTS[@]}"; do p_before+=("$(program1_pid "$h")"); done
+    sed -i -E 's/Hello( \(v[0-9]\))? from/Hello (v4) from/' "$FIX/templates/program1.sh"
+    hd notify deploy notify/app.yml -- --check --diff
+    grep -q '^+.*Hello (v4) from' "$LAST_LOG" || fail "the --diff does not show program1.sh's new line"
+    for h in "${HOSTS[@]}"; do
+        [[ $(recap_changed "$h") -gt 0 ]] || fail "$h: --check reports no change for program1.sh"
+        tb "$h" 'grep -q "Hello (v4) from" /opt/tsup/program1.sh' && fail "$h: --check wrote program1.sh"
+        p=$(program1_pid "$h")
+        [[ $p == "${p_before[i]}" ]] || fail "$h: --check restarted program1 ('${p_before[i]}' -> '$p')"
+        tb "$h" 'test ! -e /etc/supervisord_tsupv.d/.hadeploy-pending.json' || fail "$h: --check recorded a restart"
+        i=$((i + 1))
+    done
+    ok "--check --diff on deployed hosts: program1.sh's change shown, nothing written or restarted"
 }
 
 # ---------------------------------------------------------------------------
@@ -1120,3 +1159,4 @@ run_scenario scenario_13_interrupted_deploy "13. fault: deploys interrupted (SIG
 run_scenario scenario_14_other_user        "14. permissions: another user cannot use the instance's socket"
 run_scenario scenario_15_hadeploy_forms    "15. HADeploy's forms: quoted environment, %(ENV_PATH)s, \${port + 1}"
 run_scenario scenario_16_pending_restarts  "16. restarts kept: --scope files, deploy killed between write and restart"
+run_scenario scenario_17_check_mode        "17. --check --diff: fresh hosts and a changed file, nothing changes"

@@ -3,6 +3,7 @@ unix socket in a temporary folder (supervisor comes with the test venv,
 tests/setup-venv.sh). Run with `python -m pytest tests/module`."""
 
 import grp
+import hashlib
 import json
 import os
 import pwd
@@ -450,18 +451,22 @@ def test_deploy_in_check_mode_says_what_it_would_write_and_changes_nothing(insta
     assert "extra" not in mod.states(server)
 
 
-def test_a_restart_recorded_by_a_run_that_stopped_is_made_by_the_next_deploy(instance):
+def test_a_restart_recorded_by_a_run_that_stopped_is_made_by_the_next_deploy(instance, tmp_path_factory):
     sock, server, _ = instance
     web_pid = pid(server, "web")
     s = sup(sock, ("web", "started"), ("idle", "stopped"))
-    # A run records the restart its file change calls for, writes the file,
-    # and stops before restarting.
-    with pytest.raises(Done) as e:
-        mod.record(FakeModule({"action": "record", "supervisors": [s],
-                               "notified": [{"supervisor": "s", "process": "web", "group": "web"}]}))
-    assert e.value.result["recorded"] == ["s"]
+    # A run reads that a file web's change notifies is about to change, and
+    # records its restart; it writes the file, and stops before restarting.
+    script = tmp_path_factory.mktemp("files") / "web.sh"
+    script.write_text("old\n")
+    described = {"dest": str(script), "checksum": hashlib.sha1(b"new\n").hexdigest(), "owner": ME,
+                 "group": MY_GROUP, "mode": "0644", "notify": [{"supervisor": "s", "process": "web", "group": "web"}]}
+    seen = inspect({"supervisors": [s], "described_files": [described]})
+    assert seen["files"] == [str(script)] and seen["recorded"] == ["s"]
+    script.write_text("new\n")
     assert pid(server, "web") == web_pid
     # The next deploy finds every file in place, and restarts web.
+    assert inspect({"supervisors": [s], "described_files": [described]})["recorded"] == []
     done = deploy({"supervisors": [s]})
     assert done.result["changes"]["s"]["restarted"] == ["web"]
     assert pid(server, "web") != web_pid
@@ -510,3 +515,126 @@ def test_a_secret_file_s_content_stays_out_of_the_diff():
     got = plugin.diffs({"/a.ini": "old\n", "/s.conf": "password={SHA}old\n"}, files)
     assert got[0] == {"before_header": "/a.ini", "after_header": "/a.ini", "before": "old\n", "after": "new\n"}
     assert "SHA" not in repr(got[1]) and got[1]["after"] == "(hidden: it holds a secret)\n"
+
+
+def inspect(params, check_mode=False):
+    defaults = {"action": "inspect", "supervisors": []}
+    with pytest.raises(Done) as e:
+        mod.inspect(FakeModule({**defaults, **params}, check_mode))
+    assert e.value.result["changed"] is False
+    return e.value.result
+
+
+def test_inspect_names_only_what_differs(tmp_path):
+    me = pwd.getpwuid(os.getuid())
+    there = tmp_path / "there"
+    there.mkdir(mode=0o750)
+    os.chmod(there, 0o750)
+    same = tmp_path / "same.txt"
+    same.write_text("same\n")
+    os.chmod(same, 0o640)
+    other_mode = tmp_path / "mode.txt"
+    other_mode.write_text("mode\n")
+    os.chmod(other_mode, 0o600)
+
+    def described(path, content, mode="0640"):
+        return {"dest": str(path), "checksum": hashlib.sha1(content).hexdigest(), "owner": ME,
+                "group": MY_GROUP, "mode": mode, "notify": []}
+
+    got = inspect({
+        "groups": [{"name": MY_GROUP}, {"name": "hadeploy-no-such-group"}],
+        "users": [
+            {"login": ME, "comment": me.pw_gecos, "group": MY_GROUP, "groups": None, "password": None},
+            {"login": ME, "comment": me.pw_gecos + " (changed)", "group": None, "groups": None, "password": None},
+            {"login": "hadeploy-no-such-user", "comment": None, "group": None, "groups": None, "password": None},
+        ],
+        "authorized_keys": [{"user": "hadeploy-no-such-user", "key": "ssh-ed25519 AAAA"}],
+        "folders": [{"path": str(there), "owner": ME, "group": MY_GROUP, "mode": "0750"},
+                    {"path": str(there), "owner": ME, "group": MY_GROUP, "mode": "0755"},
+                    {"path": str(tmp_path / "new"), "owner": ME, "group": MY_GROUP, "mode": "0750"}],
+        "described_files": [described(same, b"same\n"), described(same, b"other\n"),
+                            described(other_mode, b"mode\n", "0644"), described(tmp_path / "new.txt", b"x")],
+    })
+    assert got["groups"] == ["hadeploy-no-such-group"]
+    # The one whose comment differs, and the one that does not exist.
+    assert got["users"] == [ME, "hadeploy-no-such-user"]
+    assert got["authorized_keys"] == ["hadeploy-no-such-user"]
+    assert got["folders"] == [str(there), str(tmp_path / "new")]
+    assert got["files"] == [str(same), str(other_mode), str(tmp_path / "new.txt")]
+    assert got["recorded"] == []
+
+
+def test_inspect_records_only_content_changes_and_nothing_in_check_mode(instance, tmp_path_factory):
+    sock, _, _ = instance
+    s = sup(sock, ("web", "started"))
+    folder = tmp_path_factory.mktemp("files")
+    (folder / "a").write_text("a\n")
+    os.chmod(folder / "a", 0o600)
+    web = [{"supervisor": "s", "process": "web", "group": "web"}]
+    mode_only = {"dest": str(folder / "a"), "checksum": hashlib.sha1(b"a\n").hexdigest(), "owner": ME,
+                 "group": MY_GROUP, "mode": "0644", "notify": web}
+    seen = inspect({"supervisors": [s], "described_files": [mode_only]})
+    assert seen["files"] == [str(folder / "a")] and seen["recorded"] == []
+    content = dict(mode_only, checksum=hashlib.sha1(b"b\n").hexdigest())
+    assert inspect({"supervisors": [s], "described_files": [content]}, check_mode=True)["recorded"] == []
+    assert mod.read_journal(s) == {"restart": False, "notified": []}
+    assert inspect({"supervisors": [s], "described_files": [content]})["recorded"] == ["s"]
+    assert mod.read_journal(s) == {"restart": False, "notified": [{"process": "web", "group": "web"}]}
+
+
+def test_deploy_changes_nothing_where_the_supervisor_package_is_missing(instance, monkeypatch):
+    sock, server, _ = instance
+    extra = program_file(os.path.dirname(sock), "extra")
+    monkeypatch.setattr(mod, "SUPERVISORD", os.path.join(os.path.dirname(sock), "no-supervisord"))
+    done = deploy({"supervisors": [sup(sock)], "files": [extra], "package": True})
+    assert done.result["missing"] is True and done.result["changed"] is False
+    assert not os.path.exists(extra["dest"])
+    # Where the role does not install the package, it is not looked for.
+    assert deploy({"supervisors": [sup(sock)], "files": [extra]}).result["missing"] is False
+    assert os.path.exists(extra["dest"])
+
+
+def test_write_writes_what_differs_text_or_not_and_names_what_it_notifies(tmp_path):
+    web = [{"supervisor": "s", "process": "web", "group": "web"}]
+    text = {"dest": str(tmp_path / "a.sh"), "content": "echo a\n", "base64": False, "owner": ME,
+            "group": MY_GROUP, "mode": "0750", "notify": web}
+    raw = {"dest": str(tmp_path / "b.bin"), "content": "AP8=", "base64": True, "owner": ME,
+           "group": MY_GROUP, "mode": "0640", "notify": []}
+
+    def write(files, check_mode=False):
+        with pytest.raises(Done) as e:
+            mod.write(FakeModule({"action": "write", "described_files": files}, check_mode, diff=True))
+        return e.value.result
+
+    (tmp_path / "a.sh").write_text("echo old\n")
+    dry = write([text, raw], check_mode=True)
+    assert dry["written"] == [text["dest"], raw["dest"]] and (tmp_path / "a.sh").read_text() == "echo old\n"
+    assert dry["before"] == {text["dest"]: "echo old\n"}
+    done = write([text, raw])
+    assert done["changed"] and done["notified"] == web
+    assert (tmp_path / "a.sh").read_text() == "echo a\n" and (tmp_path / "b.bin").read_bytes() == b"\x00\xff"
+    assert oct(os.stat(tmp_path / "a.sh").st_mode & 0o777) == "0o750"
+    again = write([text, raw])
+    assert again["changed"] is False and again["notified"] == []
+
+
+def test_delete_removes_what_exists_and_refuses_paths_it_does_not_own(tmp_path):
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    (tmp_path / "d" / "e" / "f").write_text("x")
+    (tmp_path / "g").write_text("y")
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+
+    def delete(paths, check_mode=False):
+        with pytest.raises(Done) as e:
+            mod.delete(FakeModule({"action": "delete", "paths": paths}, check_mode))
+        return e.value
+
+    paths = [str(tmp_path / "link"), str(tmp_path / "d"), str(tmp_path / "g"), str(tmp_path / "none")]
+    dry = delete(paths, check_mode=True)
+    assert dry.result["removed"] == paths[:3] and (tmp_path / "g").exists()
+    done = delete(paths)
+    assert done.result == {"changed": True, "removed": paths[:3]}
+    assert sorted(os.listdir(tmp_path)) == []
+    assert delete(paths).result["changed"] is False
+    for bad in ("/", "relative", str(tmp_path / ".." / "x")):
+        assert delete([bad]).failed

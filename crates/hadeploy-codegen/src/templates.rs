@@ -38,12 +38,13 @@ pub const PLAYBOOKS: [(&str, &str); 6] = [
 ];
 
 /// Role files, copied as they are (plain Ansible).
-pub const STATIC: [(&str, &str); 14] = [
+pub const STATIC: [(&str, &str); 15] = [
     embedded!("roles/hadeploy_base/meta/main.yml"),
     embedded!("roles/hadeploy_base/tasks/check_paths.yml"),
     embedded!("roles/hadeploy_base/tasks/deploy.yml"),
     embedded!("roles/hadeploy_base/tasks/remove.yml"),
     embedded!("roles/hadeploy_supervisor/tasks/deploy.yml"),
+    embedded!("roles/hadeploy_supervisor/tasks/instances.yml"),
     embedded!("roles/hadeploy_supervisor/tasks/converge.yml"),
     embedded!("roles/hadeploy_supervisor/tasks/start.yml"),
     embedded!("roles/hadeploy_supervisor/tasks/stop.yml"),

@@ -2,6 +2,7 @@
 //! one snapshot holding every generated file, plus checks that the output is
 //! deterministic, parses, and passes Ansible's own tools when present.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -330,4 +331,110 @@ fn ansible_refuses_rendered_paths_that_are_not_the_applications() {
             assert!(text.contains("or a folder or file of the system"), "{app_home}: {text}");
         }
     }
+}
+
+/// The `hadeploy_*` names in `text`.
+fn hadeploy_names(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("hadeploy_") {
+        let before = rest[..at].chars().next_back();
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            out.insert(name.clone());
+        }
+        rest = &rest[at + name.len()..];
+    }
+    out
+}
+
+/// The keys a generated YAML file sets at its top level.
+fn top_keys(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k))
+        .filter(|k| k.starts_with("hadeploy_"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Given by `hadeploy` on the command line (`--extra-vars`): `status.rs`
+/// and `logs.rs` of the CLI.
+const COMMAND_LINE_INPUTS: [&str; 5] = [
+    "hadeploy_status_dir",
+    "hadeploy_logs_dir",
+    "hadeploy_logs_lines",
+    "hadeploy_logs_stream",
+    "hadeploy_logs_program",
+];
+
+/// The typed contract between the generator and the roles: what the roles
+/// and playbooks read is exactly what the generator writes (or the command
+/// line gives), and docs/generated-project.md lists every input.
+#[test]
+fn roles_read_exactly_the_inputs_the_generator_writes() {
+    let mut written = BTreeSet::new();
+    let mut read = BTreeSet::new();
+    let mut own = BTreeSet::from(["hadeploy_base".to_string(), "hadeploy_supervisor".to_string()]);
+    for case in ["rich/app.srcs", "seed/simple/app.srcs", "seed/nonroot/app.srcs"] {
+        let project = project_of(&fixtures().join(case));
+        for (path, content) in project.iter() {
+            let Some(text) = content.as_bytes().and_then(|b| std::str::from_utf8(b).ok()) else {
+                continue;
+            };
+            if path.starts_with("host_vars/") || path.starts_with("group_vars/") || path.ends_with("vars/main.yml") {
+                written.extend(top_keys(text));
+            } else if path.ends_with(".yml") && !path.starts_with("supervisors/") {
+                read.extend(hadeploy_names(text));
+                // What the roles name themselves: registered results, facts
+                // and task variables.
+                for line in text.lines() {
+                    let t = line.trim_start();
+                    let name = t.strip_prefix("register: ").map(str::trim).or_else(|| {
+                        t.split_once(':')
+                            .map(|(k, _)| k)
+                            .filter(|k| k.starts_with("hadeploy_") && line.starts_with("    "))
+                    });
+                    if let Some(n) = name {
+                        own.insert(n.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let read: BTreeSet<String> = read.difference(&own).cloned().collect();
+    let given: BTreeSet<String> = COMMAND_LINE_INPUTS.iter().map(|s| s.to_string()).collect();
+    let inputs: BTreeSet<String> = written.union(&given).cloned().collect();
+    let unwritten: Vec<&String> = read.difference(&inputs).collect();
+    let unread: Vec<&String> = inputs.difference(&read).collect();
+    assert!(
+        unwritten.is_empty(),
+        "the roles read inputs nothing writes: {unwritten:?}"
+    );
+    assert!(unread.is_empty(), "inputs written that no role reads: {unread:?}");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/generated-project.md")).unwrap();
+    let listed = doc
+        .split("## The roles' inputs")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap_or_default();
+    let undocumented: Vec<&String> = inputs.iter().filter(|i| !listed.contains(&format!("`{i}`"))).collect();
+    assert!(
+        undocumented.is_empty(),
+        "docs/generated-project.md does not list: {undocumented:?}"
+    );
+    // The table's first column.
+    let listed_names: BTreeSet<String> = listed
+        .lines()
+        .filter_map(|l| l.strip_prefix("| ")?.split(" | ").next())
+        .flat_map(hadeploy_names)
+        .collect();
+    let stale: Vec<&String> = listed_names.difference(&inputs).collect();
+    assert!(
+        stale.is_empty(),
+        "docs/generated-project.md lists inputs that are none: {stale:?}"
+    );
 }

@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
 
@@ -24,8 +26,16 @@ ITEM_KEYS = {
     "dirs": ("path", "owner", "group", "mode"),
     "log_dirs": ("path", "owner", "group"),
     "notified": ("supervisor", "process", "group"),
+    "groups": ("name",),
+    "users": ("login", "comment", "group", "groups", "password"),
+    "authorized_keys": ("user", "key"),
+    "sudoers": ("dest", "content"),
+    "folders": ("path", "owner", "group", "mode"),
     "changed_groups": ("supervisor", "process_group"),
 }
+# The largest file whose content goes in the module's call; larger ones are
+# copied by Ansible's copy module, which streams them.
+INLINE_LIMIT = 1 << 20
 # What a user's own templates (a `conf_file_src`) can use, besides the
 # host's variables: of an instance's files, and of a program's.
 LAYOUT_VARS = (
@@ -47,8 +57,8 @@ def diffs(before, files):
         {
             "before_header": dest,
             "after_header": dest,
-            "before": "" if after[dest]["secret"] else text,
-            "after": "(hidden: it holds a secret)\n" if after[dest]["secret"] else after[dest]["content"],
+            "before": "" if after[dest].get("secret") else text,
+            "after": "(hidden: it holds a secret)\n" if after[dest].get("secret") else after[dest]["content"],
         }
         for dest, text in before.items()
     ]
@@ -60,6 +70,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
+        self._task_vars = task_vars
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
         for key, keys in ITEM_KEYS.items():
@@ -68,11 +79,74 @@ class ActionModule(ActionBase):
         sources = args.pop("sources", None)
         if sources is not None:
             args["files"] = [self._file(s, task_vars) for s in sources]
+        left = []
+        if args.get("action") == "write":
+            to_write = []
+            for f in args.get("described_files", []):
+                if f["kind"] == "url":
+                    continue
+                item = self._to_write(f, task_vars)
+                (to_write if item else left).append(item or f["dest"])
+            args["described_files"] = to_write
+        elif "described_files" in args:
+            args["described_files"] = [
+                self._described(f, task_vars) for f in args["described_files"] if f["kind"] != "url"
+            ]
         result.update(self._execute_module(module_name="hadeploy_supervisor", module_args=args, task_vars=task_vars))
+        if args.get("action") == "write":
+            # Files too large to go in the call: the role's copy task writes them.
+            result["left"] = left
         before = result.pop("before", None)
         if before is not None and self._task.diff:
-            result["diff"] = diffs(before, args["files"])
+            result["diff"] = diffs(before, args.get("files") or args["described_files"])
         return result
+
+    def _to_write(self, f, task_vars):
+        """A file of `hadeploy_files` with its content, as the module writes
+        it; None for a copied file too large to go in the call."""
+        path = os.path.join(task_vars.get("playbook_dir", "."), f["src"])
+        item = dict(pick(f, ("dest", "owner", "group", "mode")), base64=False)
+        item["notify"] = [pick(n, ITEM_KEYS["notified"]) for n in f.get("notify", [])]
+        try:
+            if f["kind"] == "template":
+                item["content"] = self._render(path, {})
+                return item
+            if os.path.getsize(path) > INLINE_LIMIT:
+                return None
+            with open(path, "rb") as stream:
+                data = stream.read()
+        except (OSError, UnicodeError) as e:
+            raise AnsibleActionFail("cannot read %s: %s" % (f["src"], e))
+        try:
+            item["content"] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            item["content"], item["base64"] = to_text(base64.b64encode(data)), True
+        return item
+
+    def _render(self, path, template_vars):
+        """A template rendered by Ansible's template lookup, with the host's
+        variables and `template_vars`."""
+        lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
+        return to_text(lookup.run([path], variables=self._task_vars, template_vars=template_vars)[0])
+
+    def _described(self, f, task_vars):
+        """A file of `hadeploy_files` as the module compares it: the SHA-1
+        of its content, rendered here for a template that hadeploy could
+        not render (it uses the host's variables)."""
+        checksum = f.get("checksum")
+        if checksum is None:
+            path = os.path.join(task_vars.get("playbook_dir", "."), f["src"])
+            try:
+                if f["kind"] == "template":
+                    data = to_bytes(self._render(path, {}))
+                else:
+                    with open(path, "rb") as stream:
+                        data = stream.read()
+            except OSError as e:
+                raise AnsibleActionFail("cannot read %s: %s" % (f["src"], e))
+            checksum = hashlib.sha1(data).hexdigest()
+        notify = [pick(n, ITEM_KEYS["notified"]) for n in f.get("notify", [])]
+        return dict(pick(f, ("dest", "owner", "group", "mode")), checksum=checksum, notify=notify)
 
     def _file(self, src, task_vars):
         """A file of the host's variables as the module takes it: its
@@ -87,8 +161,7 @@ class ActionModule(ActionBase):
                     }
                 else:
                     template_vars = {"program_name": src["program"], "supervisor_name": src["supervisor"]}
-                lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
-                content = to_text(lookup.run([path], variables=task_vars, template_vars=template_vars)[0])
+                content = self._render(path, template_vars)
             else:
                 # Fixed content, as hadeploy wrote it.
                 with open(path, "rb") as f:

@@ -46,16 +46,18 @@ options:
       - What to do. C(status) and C(logs) read and change nothing;
         C(converge) brings processes to their state; C(deploy) writes
         files, then brings services and processes to their state;
-        C(record) writes restarts to the journal.
+        C(inspect) reads which groups, users, keys, sudoers rules,
+        folders and files differ; C(write) writes O(described_files);
+        C(delete) removes O(paths).
     type: str
     required: true
-    choices: [status, converge, deploy, record, logs]
+    choices: [status, converge, deploy, inspect, write, delete, logs]
   supervisors:
     description:
       - The supervisord instances of this host.
     type: list
     elements: dict
-    required: true
+    default: []
     suboptions:
       name:
         description: The instance's name.
@@ -70,10 +72,10 @@ options:
         type: str
       unit_path:
         description: The path of its unit file, among O(files) (C(deploy)).
-        type: path
+        type: str
       socket:
         description: The path of the instance's unix socket.
-        type: path
+        type: str
         required: true
       state:
         description: The state of its service (C(deploy), when it is managed).
@@ -88,7 +90,7 @@ options:
         description: >-
           The folder of its program files: stale ones are removed from it
           (C(deploy)), and it holds the journal.
-        type: path
+        type: str
       processes:
         description: Its processes, for C(converge).
         type: list
@@ -165,6 +167,13 @@ options:
     description: Also restart the processes the journal holds (C(converge)).
     type: bool
     default: false
+  package:
+    description: >-
+      The role installs the supervisor package (C(deploy)): when
+      C(/usr/bin/supervisord) is missing, change nothing and return
+      C(missing).
+    type: bool
+    default: false
   dirs:
     description: Folders of the instances, created or set to their owner, group and mode (C(deploy)).
     type: list
@@ -173,7 +182,7 @@ options:
     suboptions:
       path:
         description: The folder.
-        type: path
+        type: str
         required: true
       owner:
         description: Its owner.
@@ -197,7 +206,7 @@ options:
     suboptions:
       path:
         description: The folder.
-        type: path
+        type: str
         required: true
       owner:
         description: Its owner, when it is created.
@@ -217,7 +226,7 @@ options:
     suboptions:
       dest:
         description: Where it is written.
-        type: path
+        type: str
         required: true
       content:
         description: Its content.
@@ -250,6 +259,148 @@ options:
         description: Whether it holds a secret, kept out of the diff.
         type: bool
         default: false
+  groups:
+    description: Groups to find (C(inspect)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The group.
+        type: str
+        required: true
+  users:
+    description: Accounts to compare (C(inspect)), as the C(user) module takes them.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      login:
+        description: The account.
+        type: str
+        required: true
+      comment:
+        description: Its comment (GECOS).
+        type: str
+      group:
+        description: Its primary group.
+        type: str
+      groups:
+        description: Groups it belongs to, among others.
+        type: list
+        elements: str
+      password:
+        description: Its password's hash, compared with C(/etc/shadow).
+        type: str
+  authorized_keys:
+    description: Keys that accounts' C(~/.ssh/authorized_keys) must hold (C(inspect)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      user:
+        description: The account.
+        type: str
+        required: true
+      key:
+        description: The key's line.
+        type: str
+        required: true
+  sudoers:
+    description: Sudoers rules files, C(root:root) mode C(0440) (C(inspect)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest:
+        description: The file.
+        type: str
+        required: true
+      content:
+        description: Its content.
+        type: str
+        required: true
+  folders:
+    description: Folders to compare (C(inspect)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The folder.
+        type: str
+        required: true
+      owner:
+        description: Its owner.
+        type: str
+        required: true
+      group:
+        description: Its group.
+        type: str
+        required: true
+      mode:
+        description: Its mode, octal.
+        type: str
+        required: true
+  described_files:
+    description: >-
+      Files to compare (C(inspect)): the restarts that those whose content
+      changes notify are recorded. Files to write (C(write)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest:
+        description: The file.
+        type: str
+        required: true
+      checksum:
+        description: The SHA-1 of its content (hex), for C(inspect).
+        type: str
+      content:
+        description: Its content, for C(write).
+        type: str
+      base64:
+        description: Whether O(described_files[].content) is base64 (a file that is not UTF-8 text).
+        type: bool
+        default: false
+      owner:
+        description: Its owner.
+        type: str
+        required: true
+      group:
+        description: Its group.
+        type: str
+        required: true
+      mode:
+        description: Its mode, octal.
+        type: str
+        required: true
+      notify:
+        description: The processes its change restarts.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          supervisor:
+            description: The instance.
+            type: str
+            required: true
+          process:
+            description: The process, as supervisorctl names it.
+            type: str
+            required: true
+          group:
+            description: Its process group.
+            type: str
+            required: true
+  paths:
+    description: >-
+      Files and folders to remove, a folder with what it holds (C(delete)):
+      absolute, without C(..).
+    type: list
+    elements: str
+    default: []
   program:
     description: >-
       Only the processes of this program or group (C(logs)): a process is
@@ -290,11 +441,79 @@ EXAMPLES = r"""
 RETURN = r"""
 changes:
   description: >-
-    For C(converge), what was done (or in check mode would be) on each
-    instance that answered: the groups C(updated), processes C(restarted),
-    C(started) and C(stopped).
-  returned: when action is converge
+    For C(converge) and C(deploy), what was done (or in check mode would
+    be) on each instance that answered: the groups C(updated), processes
+    C(restarted), C(started) and C(stopped).
+  returned: when action is converge or deploy
   type: dict
+missing:
+  description: >-
+    For C(deploy) with O(package), whether C(/usr/bin/supervisord) is
+    missing (then nothing was done).
+  returned: when action is deploy
+  type: bool
+files:
+  description: >-
+    The files that differ: for C(deploy), those written (or in check mode
+    that would be); for C(inspect), those to write.
+  returned: when action is deploy or inspect
+  type: list
+  elements: str
+folders:
+  description: >-
+    The folders that differ: for C(deploy), those created or set (or that
+    would be); for C(inspect), those to create or set.
+  returned: when action is deploy or inspect
+  type: list
+  elements: str
+services:
+  description: >-
+    For C(deploy), what was done to each managed instance's service:
+    C(enabled), C(disabled), C(started), C(stopped), C(restarted).
+  returned: when action is deploy
+  type: dict
+groups:
+  description: For C(inspect), the groups to create.
+  returned: when action is inspect
+  type: list
+  elements: str
+users:
+  description: For C(inspect), the accounts the C(user) module would change.
+  returned: when action is inspect
+  type: list
+  elements: str
+authorized_keys:
+  description: For C(inspect), the accounts whose keys or C(.ssh) differ.
+  returned: when action is inspect
+  type: list
+  elements: str
+sudoers:
+  description: For C(inspect), the sudoers rules files that differ.
+  returned: when action is inspect
+  type: list
+  elements: str
+recorded:
+  description: For C(inspect), the instances whose journal got restarts.
+  returned: when action is inspect
+  type: list
+  elements: str
+removed:
+  description: >-
+    For C(deploy), the program files removed, no longer described; for
+    C(delete), the paths removed (or that would be).
+  returned: when action is deploy or delete
+  type: list
+  elements: str
+written:
+  description: For C(write), the files written (or that would be).
+  returned: when action is write
+  type: list
+  elements: str
+notified:
+  description: For C(write), the processes the written files notify.
+  returned: when action is write
+  type: list
+  elements: dict
 logs:
   description: >-
     For C(logs), each instance by name: C(running), C(error), and
@@ -330,12 +549,15 @@ supervisors:
       type: dict
 """
 
+import base64
 import datetime
 import grp
+import hashlib
 import http.client
 import json
 import os
 import pwd
+import shutil
 import socket
 import stat
 import tempfile
@@ -461,6 +683,7 @@ FAILED = ("FATAL", "BACKOFF", "EXITED")
 # Faults supervisor answers when a process is already where it is asked to go.
 ALREADY_STARTED = 60
 NOT_RUNNING = 70
+SPAWN_ERROR = 50
 # Bytes of a log's end shown for a process that did not start (as
 # `supervisorctl tail`).
 TAIL = 1600
@@ -495,7 +718,9 @@ def start(server, name):
     try:
         server.supervisor.startProcess(name, False)
     except xmlrpc.client.Fault as e:
-        if e.faultCode != ALREADY_STARTED:
+        # A process that cannot be spawned is reported with those that did
+        # not start, its logs' ends with it.
+        if e.faultCode not in (ALREADY_STARTED, SPAWN_ERROR):
             raise
 
 
@@ -615,6 +840,8 @@ def did_not_start(failures):
 # between (killed, failed, or limited to some tags) is completed by the
 # next one.
 JOURNAL = ".hadeploy-pending.json"
+# Where the supervisor package puts supervisord.
+SUPERVISORD = "/usr/bin/supervisord"
 
 
 def journal_path(sup):
@@ -684,6 +911,16 @@ def gid_of(group):
     return int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
 
 
+def attrs_differ(st, owner, group, mode):
+    """Whether a file's `os.stat` differs in owner, group or mode (an owner
+    or group that does not exist yet differs)."""
+    try:
+        want = (uid_of(owner), gid_of(group), int(mode, 8))
+    except KeyError:
+        return True
+    return (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != want
+
+
 def differs(path, want, owner, group, mode):
     """Whether the file (or folder, `want` None) at `path` differs from what
     is described: its content, owner, group or mode. A symbolic link always
@@ -692,9 +929,7 @@ def differs(path, want, owner, group, mode):
         st = os.lstat(path)
     except FileNotFoundError:
         return True
-    if stat.S_ISLNK(st.st_mode):
-        return True
-    if (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (uid_of(owner), gid_of(group), int(mode, 8)):
+    if stat.S_ISLNK(st.st_mode) or attrs_differ(st, owner, group, mode):
         return True
     if want is None:
         return not stat.S_ISDIR(st.st_mode)
@@ -798,6 +1033,10 @@ def deploy(module):
     check = module.check_mode
     diff = module._diff
     result = {"changed": False, "files": [], "removed": [], "folders": [], "services": {}, "changes": {}}
+    if p["package"] and not os.path.exists(SUPERVISORD):
+        # The role installs the package first, then calls again.
+        module.exit_json(missing=True, **result)
+    result["missing"] = False
     by_name = {s["name"]: s for s in p["supervisors"]}
 
     # Folders first: files go inside them.
@@ -912,20 +1151,165 @@ def deploy(module):
     module.exit_json(**result)
 
 
-def record(module):
-    """Records restarts of processes (`notified`) on their instances, before
-    the files that call for them are written by other tasks."""
+# ---------------------------------------------------------------------------
+# inspect: what of the host's groups, users, keys, sudoers rules, folders
+# and files differs from the description, read in one call; the role's
+# tasks then work on those only. The restarts that files about to change
+# notify are recorded first.
+
+
+def sha1_of(path):
+    """The SHA-1 (hex) of a regular file's content, or None when it is
+    absent, not a regular file, or unreadable."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        digest = hashlib.sha1()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def user_differs(u):
+    """Whether Ansible's `user` module (state present, append) would change
+    this account: absent, another comment or primary group, a supplementary
+    group missing, another password hash. True when it cannot tell."""
+    try:
+        pw = pwd.getpwnam(u["login"])
+        if u["comment"] is not None and pw.pw_gecos != u["comment"]:
+            return True
+        if u["group"] and pw.pw_gid != gid_of(u["group"]):
+            return True
+        for name in u["groups"] or []:
+            g = grp.getgrnam(name)
+            if u["login"] not in g.gr_mem and g.gr_gid != pw.pw_gid:
+                return True
+        if u["password"] is not None:
+            with open("/etc/shadow") as f:
+                hashes = dict(line.split(":")[:2] for line in f if ":" in line)
+            if hashes.get(u["login"]) != u["password"]:
+                return True
+    except (KeyError, OSError, ValueError):
+        return True
+    return False
+
+
+def keys_differ(user, keys):
+    """Whether an account's ~/.ssh (owner, mode 0700) or its
+    authorized_keys (owner, mode 0600) differs, or lacks one of `keys`."""
+    try:
+        pw = pwd.getpwnam(user)
+        ssh = os.path.join(pw.pw_dir, ".ssh")
+        path = os.path.join(ssh, "authorized_keys")
+        for each, kind, mode in ((ssh, stat.S_ISDIR, 0o700), (path, stat.S_ISREG, 0o600)):
+            st = os.lstat(each)
+            if not kind(st.st_mode) or st.st_uid != pw.pw_uid or stat.S_IMODE(st.st_mode) != mode:
+                return True
+        with open(path) as f:
+            lines = {line.rstrip("\n") for line in f}
+    except (KeyError, OSError, UnicodeDecodeError):
+        return True
+    return not all(k in lines for k in keys)
+
+
+def inspect(module):
     p = module.params
-    recorded = []
-    for sup in p["supervisors"]:
-        notified = [n for n in p["notified"] if n["supervisor"] == sup["name"]]
-        if not notified:
+    groups = []
+    for g in p["groups"]:
+        try:
+            grp.getgrnam(g["name"])
+        except KeyError:
+            groups.append(g["name"])
+    users = [u["login"] for u in p["users"] if user_differs(u)]
+    by_user = {}
+    for k in p["authorized_keys"]:
+        by_user.setdefault(k["user"], []).append(k["key"])
+    keys = [user for user, lines in by_user.items() if keys_differ(user, lines)]
+    sudoers = [
+        s["dest"] for s in p["sudoers"] if differs(s["dest"], s["content"].encode("utf-8"), "root", "root", "0440")
+    ]
+    folders = [d["path"] for d in p["folders"] if differs(d["path"], None, d["owner"], d["group"], d["mode"])]
+    files = []
+    notified = []
+    for f in p["described_files"]:
+        current = sha1_of(f["dest"])
+        if current == f["checksum"]:
+            # Owner, group or mode only: set by the copy, and no restart.
+            if attrs_differ(os.lstat(f["dest"]), f["owner"], f["group"], f["mode"]):
+                files.append(f["dest"])
             continue
-        before = read_journal(sup)
-        after = merge_pending(before, False, notified)
-        if after != before and not module.check_mode and write_journal(sup, after):
-            recorded.append(sup["name"])
-    module.exit_json(changed=False, recorded=recorded)
+        files.append(f["dest"])
+        if current is not None or not os.path.lexists(f["dest"]):
+            # Content that changes for certain (a file that cannot be read
+            # is left to the copy to tell): its restarts are recorded now.
+            notified.extend(f["notify"])
+    recorded = []
+    if notified and not module.check_mode:
+        for sup in p["supervisors"]:
+            mine = [n for n in notified if n["supervisor"] == sup["name"]]
+            before = read_journal(sup)
+            after = merge_pending(before, False, mine)
+            if mine and after != before and write_journal(sup, after):
+                recorded.append(sup["name"])
+    module.exit_json(
+        changed=False,
+        groups=groups,
+        users=users,
+        authorized_keys=keys,
+        sudoers=sudoers,
+        folders=folders,
+        files=files,
+        recorded=recorded,
+    )
+
+
+def write(module):
+    """Writes the described files given with their content that differ
+    (content, owner, group or mode), atomically; the processes they notify."""
+    p = module.params
+    written = []
+    notified = []
+    before = {}
+    for f in p["described_files"]:
+        if f["content"] is None:
+            module.fail_json(msg="%s: no content to write" % f["dest"])
+        data = base64.b64decode(f["content"]) if f["base64"] else f["content"].encode("utf-8")
+        if not differs(f["dest"], data, f["owner"], f["group"], f["mode"]):
+            continue
+        written.append(f["dest"])
+        notified.extend(n for n in f["notify"] if n not in notified)
+        if module._diff and not f["base64"]:
+            before[f["dest"]] = before_text(f["dest"])
+        if not module.check_mode:
+            if os.path.isdir(f["dest"]) and not os.path.islink(f["dest"]):
+                module.fail_json(msg="%s is a folder: the file cannot be written" % f["dest"])
+            write_file(module, f["dest"], data, f["owner"], f["group"], f["mode"])
+    result = {"changed": bool(written), "written": written, "notified": notified}
+    if module._diff:
+        result["before"] = before
+    module.exit_json(**result)
+
+
+def delete(module):
+    """Removes `paths` (a folder with what it holds), those that exist."""
+    removed = []
+    for path in module.params["paths"]:
+        parts = path.split("/")
+        if not path.startswith("/") or path.rstrip("/") == "" or ".." in parts:
+            module.fail_json(msg="%s: not a path hadeploy removes (absolute, without ..)" % path)
+        if not os.path.lexists(path):
+            continue
+        removed.append(path)
+        if module.check_mode:
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    module.exit_json(changed=bool(removed), removed=removed)
 
 
 # The most bytes read from one log: enough for a few thousand lines.
@@ -962,94 +1346,76 @@ def logs(module):
     module.exit_json(changed=False, logs=out)
 
 
+def items(**options):
+    """An option that is a list of items with these `options`."""
+    return dict(type="list", elements="dict", default=[], options=options)
+
+
+def required(kind="str"):
+    return dict(type=kind, required=True)
+
+
+# Where a file or folder goes and whose it is.
+OWNED = dict(owner=required(), group=required(), mode=required())
+# A process a file's change restarts.
+NOTIFIED = dict(supervisor=required(), process=required(), group=required())
+
 ARGUMENT_SPEC = dict(
-    action=dict(type="str", required=True, choices=["status", "converge", "deploy", "record", "logs"]),
-    supervisors=dict(
-        type="list",
-        elements="dict",
-        required=True,
-        options=dict(
-            name=dict(type="str", required=True),
-            managed=dict(type="bool", default=False),
-            unit=dict(type="str"),
-            unit_path=dict(type="path"),
-            socket=dict(type="path", required=True),
-            state=dict(type="str", default="current", choices=["started", "stopped", "current"]),
-            enabled=dict(type="bool", default=True),
-            include_dir=dict(type="path"),
-            processes=dict(
-                type="list",
-                elements="dict",
-                default=[],
-                options=dict(
-                    status=dict(type="str", required=True),
-                    group=dict(type="str", required=True),
-                    state=dict(type="str", required=True, choices=["started", "stopped", "current"]),
-                ),
-            ),
+    action=dict(type="str", required=True, choices=["status", "converge", "deploy", "inspect", "write", "delete", "logs"]),
+    supervisors=items(
+        name=required(),
+        managed=dict(type="bool", default=False),
+        unit=dict(type="str"),
+        unit_path=dict(type="str"),
+        socket=required(),
+        state=dict(type="str", default="current", choices=["started", "stopped", "current"]),
+        enabled=dict(type="bool", default=True),
+        include_dir=dict(type="str"),
+        processes=items(
+            status=required(),
+            group=required(),
+            state=dict(type="str", required=True, choices=["started", "stopped", "current"]),
         ),
     ),
     update=dict(type="bool", default=False),
     start_states=dict(type="list", elements="str", default=[]),
     stop_states=dict(type="list", elements="str", default=[]),
-    notified=dict(
-        type="list",
-        elements="dict",
-        default=[],
-        options=dict(
-            supervisor=dict(type="str", required=True),
-            process=dict(type="str", required=True),
-            group=dict(type="str", required=True),
-        ),
-    ),
-    changed_groups=dict(
-        type="list",
-        elements="dict",
-        default=[],
-        options=dict(
-            supervisor=dict(type="str", required=True),
-            process_group=dict(type="str", required=True),
-        ),
-    ),
+    notified=items(**NOTIFIED),
+    changed_groups=items(supervisor=required(), process_group=required()),
     restarted=dict(type="list", elements="str", default=[]),
     journal=dict(type="bool", default=False),
-    dirs=dict(
-        type="list",
-        elements="dict",
-        default=[],
-        options=dict(
-            path=dict(type="path", required=True),
-            owner=dict(type="str", required=True),
-            group=dict(type="str", required=True),
-            mode=dict(type="str", required=True),
-        ),
+    package=dict(type="bool", default=False),
+    dirs=items(path=required(), **OWNED),
+    log_dirs=items(path=required(), owner=required(), group=required()),
+    files=items(
+        dest=required(),
+        content=dict(type="str", required=True, no_log=True),
+        **OWNED,
+        supervisor=required(),
+        restart=dict(type="bool", default=False),
+        process_group=dict(type="str"),
+        secret=dict(type="bool", default=False),
     ),
-    log_dirs=dict(
-        type="list",
-        elements="dict",
-        default=[],
-        options=dict(
-            path=dict(type="path", required=True),
-            owner=dict(type="str", required=True),
-            group=dict(type="str", required=True),
-        ),
+    groups=items(name=required()),
+    users=items(
+        login=required(),
+        comment=dict(type="str"),
+        group=dict(type="str"),
+        groups=dict(type="list", elements="str"),
+        password=dict(type="str", no_log=True),
     ),
-    files=dict(
-        type="list",
-        elements="dict",
-        default=[],
-        options=dict(
-            dest=dict(type="path", required=True),
-            content=dict(type="str", required=True, no_log=True),
-            owner=dict(type="str", required=True),
-            group=dict(type="str", required=True),
-            mode=dict(type="str", required=True),
-            supervisor=dict(type="str", required=True),
-            restart=dict(type="bool", default=False),
-            process_group=dict(type="str"),
-            secret=dict(type="bool", default=False),
-        ),
+    authorized_keys=items(user=required(), key=required()),
+    sudoers=items(dest=required(), content=required()),
+    folders=items(path=required(), **OWNED),
+    described_files=items(
+        dest=required(),
+        checksum=dict(type="str"),
+        content=dict(type="str", no_log=True),
+        base64=dict(type="bool", default=False),
+        **OWNED,
+        notify=items(**NOTIFIED),
     ),
+    paths=dict(type="list", elements="str", default=[]),
     program=dict(type="str"),
     lines=dict(type="int", default=20),
     stream=dict(type="str", default="stdout", choices=["stdout", "stderr"]),
@@ -1064,8 +1430,12 @@ def main():
         converge(module)
     if module.params["action"] == "deploy":
         deploy(module)
-    if module.params["action"] == "record":
-        record(module)
+    if module.params["action"] == "inspect":
+        inspect(module)
+    if module.params["action"] == "write":
+        write(module)
+    if module.params["action"] == "delete":
+        delete(module)
     if module.params["action"] == "logs":
         logs(module)
     timeout = module.params["timeout"]
