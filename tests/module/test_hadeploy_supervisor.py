@@ -331,7 +331,7 @@ def test_converge_in_check_mode_says_what_it_would_do_and_does_nothing(instance)
 
 def test_converge_skips_an_instance_that_does_not_answer(tmp_path):
     done = run({"supervisors": [sup(str(tmp_path / "none.sock"), ("web", "started"))], "start_states": ["started"]})
-    assert done.result == {"changed": False, "changes": {}}
+    assert done.result == {"changed": False, "changes": {}, "services": {}}
 
 
 # ---------------------------------------------------------------------------
@@ -638,3 +638,37 @@ def test_delete_removes_what_exists_and_refuses_paths_it_does_not_own(tmp_path):
     assert delete(paths).result["changed"] is False
     for bad in ("/", "relative", str(tmp_path / ".." / "x")):
         assert delete([bad]).failed
+
+
+class Systemd(FakeModule):
+    """A module whose `systemctl` is a table of unit states, and which
+    notes the commands it runs."""
+
+    def __init__(self, params, active, check_mode=False):
+        super().__init__(params, check_mode)
+        self.active, self.ran = active, []
+
+    def run_command(self, argv):
+        self.ran.append(argv[1:])
+        if argv[1] == "show":
+            state = "active" if self.active[argv[2]] else "inactive"
+            return 0, "LoadState=loaded\nActiveState=%s\nUnitFileState=enabled\n" % state, ""
+        return 0, "", ""
+
+
+def test_start_and_stop_set_the_managed_instances_services(tmp_path):
+    def unit(name, state="started"):
+        return dict(sup(str(tmp_path / ("%s.sock" % name))), name=name, managed=True, unit=name + ".service",
+                    state=state)
+
+    sups = [unit("up"), unit("down"), unit("off", state="stopped"), dict(unit("ext"), managed=False)]
+    active = {"up.service": True, "down.service": False, "off.service": False, "ext.service": False}
+    m = Systemd({"action": "converge", "supervisors": sups, "service_state": "started"}, active)
+    # "down" is started, and does not answer here (no supervisord).
+    assert mod.set_services(m, sups, "started") == {"down": ["started"]}
+    assert ["start", "down.service"] in m.ran and ["start", "off.service"] not in m.ran
+    stop = Systemd({}, active)
+    assert mod.set_services(stop, sups, "stopped") == {"up": ["stopped"]}
+    dry = Systemd({}, active, check_mode=True)
+    assert mod.set_services(dry, sups, "stopped") == {"up": ["stopped"]}
+    assert all(c[0] == "show" for c in dry.ran)

@@ -167,6 +167,13 @@ options:
     description: Also restart the processes the journal holds (C(converge)).
     type: bool
     default: false
+  service_state:
+    description: >-
+      Also start the services of the managed instances first (but those
+      described C(stopped)), or stop them after their programs
+      (C(converge)).
+    type: str
+    choices: [started, stopped]
   package:
     description: >-
       The role installs the supervisor package (C(deploy)): when
@@ -468,9 +475,9 @@ folders:
   elements: str
 services:
   description: >-
-    For C(deploy), what was done to each managed instance's service:
-    C(enabled), C(disabled), C(started), C(stopped), C(restarted).
-  returned: when action is deploy
+    For C(deploy) and C(converge), what was done to each managed instance's
+    service: C(enabled), C(disabled), C(started), C(stopped), C(restarted).
+  returned: when action is deploy or converge
   type: dict
 groups:
   description: For C(inspect), the groups to create.
@@ -684,6 +691,8 @@ FAILED = ("FATAL", "BACKOFF", "EXITED")
 ALREADY_STARTED = 60
 NOT_RUNNING = 70
 SPAWN_ERROR = 50
+# Seconds to wait for processes to stop, at most.
+STOP_WAIT = 300
 # Bytes of a log's end shown for a process that did not start (as
 # `supervisorctl tail`).
 TAIL = 1600
@@ -694,24 +703,47 @@ def states(server):
     return {process_name(i): i["statename"] for i in server.supervisor.getAllProcessInfo()}
 
 
+def wait_stopped(server, names=(), groups=()):
+    """Waits until no process named in `names`, or of one of `groups`, runs
+    (supervisor kills one that outlives its `stopwaitsecs`)."""
+    deadline = time.monotonic() + STOP_WAIT
+    while True:
+        running = [
+            i
+            for i in server.supervisor.getAllProcessInfo()
+            if i["statename"] in ACTIVE + ("STOPPING",) and (process_name(i) in names or i["group"] in groups)
+        ]
+        if not running or time.monotonic() >= deadline:
+            return
+        time.sleep(0.2)
+
+
 def update(server):
     """Applies changed program files as `supervisorctl update` does; the
-    groups added, changed and removed."""
+    groups added, changed and removed. The groups to stop are stopped all
+    at once, not one after the other."""
     added, changed, removed = server.supervisor.reloadConfig()[0]
-    for group in removed + changed:
-        server.supervisor.stopProcessGroup(group, True)
+    going = removed + changed
+    for group in going:
+        server.supervisor.stopProcessGroup(group, False)
+    wait_stopped(server, groups=set(going))
+    for group in going:
         server.supervisor.removeProcessGroup(group)
     for group in changed + added:
         server.supervisor.addProcessGroup(group)
     return sorted(added + changed + removed)
 
 
-def stop(server, name):
-    try:
-        server.supervisor.stopProcess(name, True)
-    except xmlrpc.client.Fault as e:
-        if e.faultCode != NOT_RUNNING:
-            raise
+def stop(server, names):
+    """Stops the processes `names`, all at once, and waits until they are."""
+    for name in names:
+        try:
+            server.supervisor.stopProcess(name, False)
+        except xmlrpc.client.Fault as e:
+            if e.faultCode != NOT_RUNNING:
+                raise
+    if names:
+        wait_stopped(server, names=set(names))
 
 
 def start(server, name):
@@ -760,13 +792,10 @@ def converge_one(module, sup, params, server):
     done["stopped"] = [x["status"] for x in procs if x["state"] in p["stop_states"] and x["status"] in active]
     if check:
         return done, []
-    for n in done["restarted"]:
-        stop(server, n)
+    stop(server, done["restarted"])
+    for n in done["restarted"] + done["started"]:
         start(server, n)
-    for n in done["started"]:
-        start(server, n)
-    for n in done["stopped"]:
-        stop(server, n)
+    stop(server, done["stopped"])
     # Only where something moved, or was moving: elsewhere every process is
     # as read above.
     moved = any(done.values()) or any(st in UNSETTLED for st in before.values())
@@ -786,11 +815,32 @@ def converge_one(module, sup, params, server):
     return done, failed
 
 
+def set_services(module, supervisors, state):
+    """Starts (`state` started: those not described `stopped`) or stops the
+    services of the managed instances where they are not so already; what
+    was done, by instance."""
+    done = {}
+    for sup in supervisors:
+        if not sup["managed"] or not sup.get("unit") or (state == "started" and sup["state"] == "stopped"):
+            continue
+        active, _, loaded = unit_state(module, sup["unit"])
+        if loaded and active != (state == "started"):
+            done[sup["name"]] = [state]
+            if not module.check_mode:
+                systemctl(module, "start" if state == "started" else "stop", sup["unit"])
+    return done
+
+
 def converge(module):
     p = module.params
     changes = {}
     failures = []
+    services = set_services(module, p["supervisors"], "started") if p["service_state"] == "started" else {}
     for sup in p["supervisors"]:
+        if sup["name"] in services and not module.check_mode:
+            server = wait_answer(sup, p["settle"])
+            if server is None:
+                module.fail_json(msg="supervisor %s: started, but does not answer on %s" % (sup["name"], sup["socket"]))
         server = rpc(sup["socket"], max(p["timeout"], 300))
         try:
             server.supervisor.getState()
@@ -815,10 +865,12 @@ def converge(module):
                 clear_journal(sup)
         changes[sup["name"]] = done
         failures.extend((sup["name"],) + f for f in failed)
-    changed = any(any(d.values()) for d in changes.values())
+    if p["service_state"] == "stopped":
+        services = set_services(module, p["supervisors"], "stopped")
+    changed = bool(services) or any(any(d.values()) for d in changes.values())
     if failures:
-        module.fail_json(msg=did_not_start(failures), changed=changed, changes=changes)
-    module.exit_json(changed=changed, changes=changes)
+        module.fail_json(msg=did_not_start(failures), changed=changed, changes=changes, services=services)
+    module.exit_json(changed=changed, changes=changes, services=services)
 
 
 def did_not_start(failures):
@@ -1384,6 +1436,7 @@ ARGUMENT_SPEC = dict(
     changed_groups=items(supervisor=required(), process_group=required()),
     restarted=dict(type="list", elements="str", default=[]),
     journal=dict(type="bool", default=False),
+    service_state=dict(type="str", choices=["started", "stopped"]),
     package=dict(type="bool", default=False),
     dirs=items(path=required(), **OWNED),
     log_dirs=items(path=required(), owner=required(), group=required()),
