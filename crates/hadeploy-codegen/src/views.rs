@@ -67,6 +67,8 @@ struct InventoryGroup {
 struct InventoryView {
     hosts: Vec<InventoryHost>,
     groups: Vec<InventoryGroup>,
+    /// The group of every host, which the playbooks target.
+    target_group: &'static str,
 }
 
 #[derive(Serialize)]
@@ -85,6 +87,7 @@ struct VaultView {
 #[derive(Serialize)]
 struct PlaybookView {
     exit_on_fail: bool,
+    target_group: &'static str,
 }
 
 #[derive(Serialize)]
@@ -194,6 +197,7 @@ impl<'a> Renderer<'a> {
                 pb,
                 &PlaybookView {
                     exit_on_fail: self.model.exit_on_fail,
+                    target_group: hadeploy_model::format::TARGET_GROUP,
                 },
             )?;
             self.put(pb.0, text)?;
@@ -315,7 +319,11 @@ impl<'a> Renderer<'a> {
                 children: g.children.clone(),
             })
             .collect();
-        InventoryView { hosts, groups }
+        InventoryView {
+            hosts,
+            groups,
+            target_group: hadeploy_model::format::TARGET_GROUP,
+        }
     }
 
     fn supervisor(&mut self, s: &Supervisor) -> Result<(), RenderError> {

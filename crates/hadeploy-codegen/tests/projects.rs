@@ -438,3 +438,53 @@ fn roles_read_exactly_the_inputs_the_generator_writes() {
         "docs/generated-project.md lists inputs that are none: {stale:?}"
     );
 }
+
+/// An estate's inventory may hold other hosts than the description's: the
+/// playbooks target the group of the described hosts, so those are left
+/// alone (and cannot abort the run of the others).
+#[test]
+fn playbooks_leave_other_inventory_hosts_alone() {
+    let Some(playbook) = venv_bin("ansible-playbook") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide /var/tmp/hadeploy-venv (see .ci/run)"
+        );
+        eprintln!("SKIPPED: no /var/tmp/hadeploy-venv with ansible-core (bash tests/setup-venv.sh)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = write_case("rich/app.srcs", tmp.path());
+    let estate = tmp.path().join("estate.yml");
+    std::fs::write(
+        &estate,
+        "all:\n  hosts:\n    estate1: {}\n  children:\n    edges:\n      hosts:\n        estate2: {}\n",
+    )
+    .unwrap();
+    for pb in [
+        "deploy.yml",
+        "remove.yml",
+        "start.yml",
+        "stop.yml",
+        "status.yml",
+        "logs.yml",
+    ] {
+        let o = Command::new(&playbook)
+            .args(["--list-hosts", "-i", "inventory.yml", "-i"])
+            .arg(&estate)
+            .arg(pb)
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{pb}: {text}{}", String::from_utf8_lossy(&o.stderr));
+        let mut hosts: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.contains("hosts ("))
+            .skip(1)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        hosts.sort_unstable();
+        assert_eq!(hosts, ["en1", "en2", "w1"], "{pb}: {text}");
+    }
+}

@@ -656,6 +656,11 @@ pub const OTHER_SCOPES: &[&str] = &[
     "hdfs", "hbase", "kafka", "hive", "ansible", "ranger", "systemd", "storm", "yarn", "elastic",
 ];
 
+/// The inventory group of every described host, which the generated
+/// playbooks target: an estate's other hosts in the same inventory are left
+/// alone. A description cannot name a group so.
+pub const TARGET_GROUP: &str = "hadeploy_hosts";
+
 /// The scopes of this tool: its areas, `all` and `none`.
 pub const SCOPES: &[&str] = &["users", "files", "supervisor", "all", "none"];
 

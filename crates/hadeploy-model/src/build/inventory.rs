@@ -286,6 +286,10 @@ pub(crate) fn build(
     let mut raw: IndexMap<String, RawGroup> = IndexMap::new();
     let mut from_inventory: HashSet<String> = HashSet::new();
     for (name, hosts, children, span) in inv_groups {
+        if name == format::TARGET_GROUP {
+            reserved_group(&Spanned { value: name, span }, sink);
+            continue;
+        }
         // The first inventory naming a group defines it.
         if !from_inventory.insert(name.clone()) {
             continue;
@@ -307,6 +311,10 @@ pub(crate) fn build(
         };
         let Some(name) = f.req_str("name", sink) else { continue };
         check_host_name(&name, sink);
+        if name.value == format::TARGET_GROUP {
+            reserved_group(&name, sink);
+            continue;
+        }
         if name.value == "all" {
             sink.push(
                 Diagnostic::new(
@@ -904,6 +912,24 @@ fn apply_ansible_var(host: &mut Host, key: &str, value: serde_json::Value, inven
             host.ansible_vars.insert(key.to_string(), value);
         }
     }
+}
+
+/// A group named as the one hadeploy writes for every described host.
+fn reserved_group(name: &Spanned<String>, sink: &mut Sink) {
+    sink.push(
+        Diagnostic::new(
+            ErrorKind::Duplicate {
+                what: "host group",
+                name: name.value.clone(),
+            },
+            name.span,
+        )
+        .help(format!(
+            "hadeploy writes the group `{}` with every host of the description, for its playbooks to target: \
+             choose another name",
+            format::TARGET_GROUP
+        )),
+    );
 }
 
 fn check_host_name(name: &Spanned<String>, sink: &mut Sink) {
