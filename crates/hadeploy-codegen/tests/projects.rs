@@ -187,6 +187,20 @@ fn venv_bin(tool: &str) -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// `ansible-playbook` of the venv; `None` (the test skips, saying so) where
+/// there is none, but never in CI.
+fn ansible_playbook() -> Option<PathBuf> {
+    let found = venv_bin("ansible-playbook");
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide /var/tmp/hadeploy-venv (see .ci/run)"
+        );
+        eprintln!("SKIPPED: no /var/tmp/hadeploy-venv with ansible-core (bash tests/setup-venv.sh)");
+    }
+    found
+}
+
 fn write_case(case: &str, dir: &Path) -> PathBuf {
     let project = project_of(&fixtures().join(case));
     let out = dir.join("project");
@@ -293,14 +307,7 @@ fn rhel_hosts_differ_only_by_their_interpreter() {
 /// with the rendered values of each case.
 #[test]
 fn ansible_refuses_rendered_paths_that_are_not_the_applications() {
-    let Some(playbook) = venv_bin("ansible-playbook") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide /var/tmp/hadeploy-venv (see .ci/run)"
-        );
-        eprintln!("SKIPPED: no /var/tmp/hadeploy-venv (bash tests/setup-venv.sh)");
-        return;
-    };
+    let Some(playbook) = ansible_playbook() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = write_case("hadeploy-docs/rendered_paths.srcs", tmp.path());
     std::fs::write(
@@ -444,14 +451,7 @@ fn roles_read_exactly_the_inputs_the_generator_writes() {
 /// alone (and cannot abort the run of the others).
 #[test]
 fn playbooks_leave_other_inventory_hosts_alone() {
-    let Some(playbook) = venv_bin("ansible-playbook") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide /var/tmp/hadeploy-venv (see .ci/run)"
-        );
-        eprintln!("SKIPPED: no /var/tmp/hadeploy-venv with ansible-core (bash tests/setup-venv.sh)");
-        return;
-    };
+    let Some(playbook) = ansible_playbook() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = write_case("rich/app.srcs", tmp.path());
     let estate = tmp.path().join("estate.yml");

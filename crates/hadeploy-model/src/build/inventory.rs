@@ -311,21 +311,8 @@ pub(crate) fn build(
         };
         let Some(name) = f.req_str("name", sink) else { continue };
         check_host_name(&name, sink);
-        if name.value == format::TARGET_GROUP {
+        if name.value == format::TARGET_GROUP || name.value == "all" {
             reserved_group(&name, sink);
-            continue;
-        }
-        if name.value == "all" {
-            sink.push(
-                Diagnostic::new(
-                    ErrorKind::Duplicate {
-                        what: "host group",
-                        name: "all".into(),
-                    },
-                    name.span,
-                )
-                .help("the group `all` always exists and holds every host: choose another name"),
-            );
             continue;
         }
         if inv.hosts.contains_key(&name.value) {
@@ -914,8 +901,18 @@ fn apply_ansible_var(host: &mut Host, key: &str, value: serde_json::Value, inven
     }
 }
 
-/// A group named as the one hadeploy writes for every described host.
+/// A group named as one that always exists: Ansible's `all`, or the one
+/// hadeploy writes with every described host.
 fn reserved_group(name: &Spanned<String>, sink: &mut Sink) {
+    let help = if name.value == "all" {
+        "the group `all` always exists and holds every host: choose another name".to_string()
+    } else {
+        format!(
+            "hadeploy writes the group `{}` with every host of the description, for its playbooks to target: \
+             choose another name",
+            format::TARGET_GROUP
+        )
+    };
     sink.push(
         Diagnostic::new(
             ErrorKind::Duplicate {
@@ -924,11 +921,7 @@ fn reserved_group(name: &Spanned<String>, sink: &mut Sink) {
             },
             name.span,
         )
-        .help(format!(
-            "hadeploy writes the group `{}` with every host of the description, for its playbooks to target: \
-             choose another name",
-            format::TARGET_GROUP
-        )),
+        .help(help),
     );
 }
 
