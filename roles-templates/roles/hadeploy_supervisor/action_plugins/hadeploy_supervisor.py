@@ -47,6 +47,11 @@ def pick(item, keys):
     return {k: item[k] for k in keys if k in item}
 
 
+def notified(f):
+    """The processes a file's change restarts, as the module takes them."""
+    return [pick(n, ITEM_KEYS["notified"]) for n in f.get("notify", [])]
+
+
 def diffs(before, files):
     """Ansible's diffs of the files the module changed: `before`, their
     contents then (by path, as the module read them: "" for a secret
@@ -69,30 +74,29 @@ class ActionModule(ActionBase):
     _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        self._task_vars = task_vars
-        result = super().run(tmp, task_vars)
+        self._task_vars = task_vars or {}
+        result = super().run(tmp, self._task_vars)
         args = dict(self._task.args)
         for key, keys in ITEM_KEYS.items():
             if key in args and isinstance(args[key], list):
                 args[key] = [pick(i, keys) for i in args[key]]
         sources = args.pop("sources", None)
         if sources is not None:
-            args["files"] = [self._file(s, task_vars) for s in sources]
+            args["files"] = [self._file(s) for s in sources]
         left = []
         if args.get("action") == "write":
             to_write = []
             for f in args.get("described_files", []):
                 if f["kind"] == "url":
                     continue
-                item = self._to_write(f, task_vars)
+                item = self._to_write(f)
                 (to_write if item else left).append(item or f["dest"])
             args["described_files"] = to_write
         elif "described_files" in args:
-            args["described_files"] = [
-                self._described(f, task_vars) for f in args["described_files"] if f["kind"] != "url"
-            ]
-        result.update(self._execute_module(module_name="hadeploy_supervisor", module_args=args, task_vars=task_vars))
+            args["described_files"] = [self._described(f) for f in args["described_files"] if f["kind"] != "url"]
+        result.update(
+            self._execute_module(module_name="hadeploy_supervisor", module_args=args, task_vars=self._task_vars)
+        )
         if args.get("action") == "write":
             # Files too large to go in the call: the role's copy task writes them.
             result["left"] = left
@@ -101,72 +105,66 @@ class ActionModule(ActionBase):
             result["diff"] = diffs(before, args.get("files") or args["described_files"])
         return result
 
-    def _to_write(self, f, task_vars):
-        """A file of `hadeploy_files` with its content, as the module writes
-        it; None for a copied file too large to go in the call."""
-        path = os.path.join(task_vars.get("playbook_dir", "."), f["src"])
-        item = dict(pick(f, ("dest", "owner", "group", "mode")), base64=False)
-        item["notify"] = [pick(n, ITEM_KEYS["notified"]) for n in f.get("notify", [])]
+    def _path(self, f):
+        """Where a file of the host's variables is, in the project."""
+        return os.path.join(self._task_vars.get("playbook_dir", "."), f["src"])
+
+    def _content(self, f, template_vars=None):
+        """The bytes of a file of the host's variables: as they are in the
+        project, or rendered by Ansible's template lookup, with the host's
+        variables and `template_vars`, when these are given."""
+        path = self._path(f)
         try:
-            if f["kind"] == "template":
-                item["content"] = self._render(path, {})
-                return item
-            if os.path.getsize(path) > INLINE_LIMIT:
-                return None
-            with open(path, "rb") as stream:
-                data = stream.read()
+            if template_vars is None:
+                with open(path, "rb") as stream:
+                    return stream.read()
+            lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
+            return to_bytes(lookup.run([path], variables=self._task_vars, template_vars=template_vars)[0])
         except (OSError, UnicodeError) as e:
             raise AnsibleActionFail("cannot read %s: %s" % (f["src"], e))
+
+    def _described(self, f):
+        """A file of `hadeploy_files` as the module compares it: the SHA-1
+        of its content, rendered here for a template that hadeploy could
+        not render (it uses the host's variables)."""
+        checksum = f.get("checksum")
+        if checksum is None:
+            checksum = hashlib.sha1(self._content(f, {} if f["kind"] == "template" else None)).hexdigest()
+        return dict(pick(f, ("dest", "owner", "group", "mode")), checksum=checksum, notify=notified(f))
+
+    def _to_write(self, f):
+        """A file of `hadeploy_files` with its content, as the module writes
+        it; None for a copied file too large to go in the call."""
+        if f["kind"] != "template" and self._size(f) > INLINE_LIMIT:
+            return None
+        data = self._content(f, {} if f["kind"] == "template" else None)
+        item = dict(pick(f, ("dest", "owner", "group", "mode")), notify=notified(f), base64=False)
         try:
             item["content"] = data.decode("utf-8")
         except UnicodeDecodeError:
             item["content"], item["base64"] = to_text(base64.b64encode(data)), True
         return item
 
-    def _render(self, path, template_vars):
-        """A template rendered by Ansible's template lookup, with the host's
-        variables and `template_vars`."""
-        lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
-        return to_text(lookup.run([path], variables=self._task_vars, template_vars=template_vars)[0])
-
-    def _described(self, f, task_vars):
-        """A file of `hadeploy_files` as the module compares it: the SHA-1
-        of its content, rendered here for a template that hadeploy could
-        not render (it uses the host's variables)."""
-        checksum = f.get("checksum")
-        if checksum is None:
-            path = os.path.join(task_vars.get("playbook_dir", "."), f["src"])
-            try:
-                if f["kind"] == "template":
-                    data = to_bytes(self._render(path, {}))
-                else:
-                    with open(path, "rb") as stream:
-                        data = stream.read()
-            except OSError as e:
-                raise AnsibleActionFail("cannot read %s: %s" % (f["src"], e))
-            checksum = hashlib.sha1(data).hexdigest()
-        notify = [pick(n, ITEM_KEYS["notified"]) for n in f.get("notify", [])]
-        return dict(pick(f, ("dest", "owner", "group", "mode")), checksum=checksum, notify=notify)
-
-    def _file(self, src, task_vars):
-        """A file of the host's variables as the module takes it: its
-        content read or rendered here."""
-        path = os.path.join(task_vars.get("playbook_dir", "."), src["src"])
+    def _size(self, f):
         try:
-            if src.get("render") and "checksum" not in src:
-                if "layout" in src:
-                    template_vars = {
-                        ("supervisor_" + k if k in ("name", "user", "group") else k): src["layout"][k]
-                        for k in LAYOUT_VARS
-                    }
-                else:
-                    template_vars = {"program_name": src["program"], "supervisor_name": src["supervisor"]}
-                content = self._render(path, template_vars)
+            return os.path.getsize(self._path(f))
+        except OSError as e:
+            raise AnsibleActionFail("cannot read %s: %s" % (f["src"], e))
+
+    def _file(self, src):
+        """A file of the instances as the module takes it: its content read
+        or rendered here."""
+        template_vars = None
+        if src.get("render") and "checksum" not in src:
+            if "layout" in src:
+                template_vars = {
+                    ("supervisor_" + k if k in ("name", "user", "group") else k): src["layout"][k] for k in LAYOUT_VARS
+                }
             else:
-                # Fixed content, as hadeploy wrote it.
-                with open(path, "rb") as f:
-                    content = to_text(f.read(), errors="surrogate_or_strict")
-        except (OSError, UnicodeError) as e:
+                template_vars = {"program_name": src["program"], "supervisor_name": src["supervisor"]}
+        try:
+            content = self._content(src, template_vars).decode("utf-8")
+        except UnicodeError as e:
             raise AnsibleActionFail("cannot read %s: %s" % (src["src"], e))
         return {
             "dest": src["dest"],

@@ -649,13 +649,22 @@ def program_status(info):
     }
 
 
-def service_status(module, unit):
-    """The systemd unit of an instance, as `systemctl show` reports it."""
+def unit_props(module, unit):
+    """A systemd unit's properties as `systemctl show` gives them, or None
+    when systemd does not know it."""
     rc, out, _ = module.run_command(
-        ["systemctl", "show", unit, "--property=LoadState,SubState,UnitFileState"]
+        ["systemctl", "show", unit, "--property=LoadState,ActiveState,SubState,UnitFileState"]
     )
     props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     if rc != 0 or props.get("LoadState") in (None, "not-found"):
+        return None
+    return props
+
+
+def service_status(module, unit):
+    """The systemd unit of an instance, for the status."""
+    props = unit_props(module, unit)
+    if props is None:
         return {"unit": unit, "state": "absent", "enabled": False}
     return {
         "unit": unit,
@@ -838,13 +847,10 @@ def converge(module):
     services = set_services(module, p["supervisors"], "started") if p["service_state"] == "started" else {}
     for sup in p["supervisors"]:
         if sup["name"] in services and not module.check_mode:
-            server = wait_answer(sup, p["settle"])
-            if server is None:
+            if wait_answer(sup, p["settle"]) is None:
                 module.fail_json(msg="supervisor %s: started, but does not answer on %s" % (sup["name"], sup["socket"]))
-        server = rpc(sup["socket"], max(p["timeout"], 300))
-        try:
-            server.supervisor.getState()
-        except RPC_ERRORS:
+        server = answering(sup, p["timeout"])
+        if server is None:
             # Not running: nothing of it to converge.
             continue
         params = p
@@ -924,18 +930,17 @@ def write_journal(sup, pending):
     path = journal_path(sup)
     if not path or not os.path.isdir(os.path.dirname(path)):
         return False
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".hadeploy-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(pending, f, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, json.dumps(pending, sort_keys=True).encode("utf-8"))
     return True
+
+
+def add_to_journal(sup, restart=False, notified=(), check=False):
+    """What is pending on an instance once the journal holds `restart` and
+    `notified` too, written unless in check mode; and whether it was."""
+    before = read_journal(sup)
+    pending = merge_pending(before, restart, notified)
+    written = pending != before and not check and write_journal(sup, pending)
+    return pending, written
 
 
 def clear_journal(sup):
@@ -1000,23 +1005,29 @@ def before_text(path):
         return ""
 
 
-def write_file(module, path, content, owner, group, mode):
-    """Writes a file atomically (a temporary file beside it, renamed), with
-    its owner, group and mode set before it takes its name."""
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".hadeploy-")
+def atomic_write(path, data, owner=None, group=None, mode=None):
+    """Writes `data` to `path` atomically: a temporary file beside it, with
+    its owner, group and mode (when given) set before it takes its name."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".hadeploy-")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(content)
+            f.write(data)
             f.flush()
-            os.fchown(f.fileno(), uid_of(owner), gid_of(group))
-            os.fchmod(f.fileno(), int(mode, 8))
+            if owner is not None:
+                os.fchown(f.fileno(), uid_of(owner), gid_of(group))
+                os.fchmod(f.fileno(), int(mode, 8))
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_file(module, path, content, owner, group, mode):
+    """Writes a described file atomically, with its owner, group and mode,
+    and the SELinux context of its place."""
+    atomic_write(path, content, owner, group, mode)
     if module.selinux_enabled():
         module.set_default_selinux_context(path, False)
 
@@ -1032,22 +1043,26 @@ def ensure_dir(path, owner, group, mode):
 
 def unit_state(module, unit):
     """(active, enabled, loaded) of a systemd unit."""
-    rc, out, _ = module.run_command(
-        ["systemctl", "show", unit, "--property=LoadState,ActiveState,UnitFileState"]
-    )
-    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    loaded = rc == 0 and props.get("LoadState") not in (None, "not-found")
-    return (
-        props.get("ActiveState") in ("active", "activating", "reloading"),
-        props.get("UnitFileState") == "enabled",
-        loaded,
-    )
+    props = unit_props(module, unit)
+    if props is None:
+        return False, False, False
+    return props.get("ActiveState") in ("active", "activating", "reloading"), props.get("UnitFileState") == "enabled", True
 
 
 def systemctl(module, *args):
     rc, out, err = module.run_command(["systemctl"] + list(args))
     if rc != 0:
         module.fail_json(msg="systemctl %s: %s" % (" ".join(args), (err or out).strip()))
+
+
+def answering(sup, timeout):
+    """The instance's XML-RPC interface when it answers now, or None."""
+    server = rpc(sup["socket"], max(timeout, 300))
+    try:
+        server.supervisor.getState()
+    except RPC_ERRORS:
+        return None
+    return server
 
 
 def wait_answer(sup, seconds):
@@ -1093,7 +1108,7 @@ def deploy(module):
 
     # Folders first: files go inside them.
     for d in p["dirs"]:
-        if differs(d["path"], None, d["owner"], d["group"], d["mode"]) if os.path.lexists(d["path"]) else True:
+        if differs(d["path"], None, d["owner"], d["group"], d["mode"]):
             result["folders"].append(d["path"])
             if not check:
                 ensure_dir(d["path"], d["owner"], d["group"], d["mode"])
@@ -1116,9 +1131,7 @@ def deploy(module):
     for name, sup in by_name.items():
         restart = any(f["restart"] for f in changed if f["supervisor"] == name)
         notified = [n for n in p["notified"] if n["supervisor"] == name]
-        pending[name] = merge_pending(read_journal(sup), restart, notified)
-        if not check and pending[name] != read_journal(sup):
-            write_journal(sup, pending[name])
+        pending[name], _ = add_to_journal(sup, restart, notified, check)
 
     if not check:
         for f in changed:
@@ -1164,14 +1177,7 @@ def deploy(module):
     # Programs, on each instance that runs.
     failures = []
     for name, sup in by_name.items():
-        if name in restarted and not check:
-            server = wait_answer(sup, p["settle"])
-        else:
-            server = rpc(sup["socket"], max(p["timeout"], 300))
-            try:
-                server.supervisor.getState()
-            except RPC_ERRORS:
-                server = None
+        server = wait_answer(sup, p["settle"]) if name in restarted and not check else answering(sup, p["timeout"])
         if server is None:
             # Not running: no process to restart, the file changes are
             # loaded when it starts.
@@ -1299,13 +1305,10 @@ def inspect(module):
             # is left to the copy to tell): its restarts are recorded now.
             notified.extend(f["notify"])
     recorded = []
-    if notified and not module.check_mode:
-        for sup in p["supervisors"]:
-            mine = [n for n in notified if n["supervisor"] == sup["name"]]
-            before = read_journal(sup)
-            after = merge_pending(before, False, mine)
-            if mine and after != before and write_journal(sup, after):
-                recorded.append(sup["name"])
+    for sup in p["supervisors"]:
+        mine = [n for n in notified if n["supervisor"] == sup["name"]]
+        if mine and add_to_journal(sup, notified=mine, check=module.check_mode)[1]:
+            recorded.append(sup["name"])
     module.exit_json(
         changed=False,
         groups=groups,
