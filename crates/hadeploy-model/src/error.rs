@@ -165,6 +165,17 @@ impl Diagnostic {
         }
     }
 
+    /// "duplicate WHAT `name`", at a position.
+    pub fn duplicate(what: &'static str, name: impl Into<String>, span: Span) -> Self {
+        Diagnostic::new(
+            ErrorKind::Duplicate {
+                what,
+                name: name.into(),
+            },
+            span,
+        )
+    }
+
     /// "invalid `key`: reason", at a position.
     pub fn invalid_value(key: impl Into<String>, reason: impl Into<String>, span: Span) -> Self {
         Diagnostic::new(

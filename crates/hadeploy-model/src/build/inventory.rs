@@ -317,14 +317,8 @@ pub(crate) fn build(
         }
         if inv.hosts.contains_key(&name.value) {
             sink.push(
-                Diagnostic::new(
-                    ErrorKind::Duplicate {
-                        what: "host or host group name",
-                        name: name.value.clone(),
-                    },
-                    name.span,
-                )
-                .help("a scope could not tell the host from the group: rename one of them"),
+                Diagnostic::duplicate("host or host group name", name.value, name.span)
+                    .help("a scope could not tell the host from the group: rename one of them"),
             );
             continue;
         }
@@ -337,14 +331,8 @@ pub(crate) fn build(
         }
         if let Some(RawGroup { span: first, .. }) = raw.get(&name.value) {
             sink.push(
-                Diagnostic::new(
-                    ErrorKind::Duplicate {
-                        what: "host group",
-                        name: name.value.clone(),
-                    },
-                    name.span,
-                )
-                .help(format!("it is first defined at line {}", first.line)),
+                Diagnostic::duplicate("host group", name.value, name.span)
+                    .help(format!("it is first defined at line {}", first.line)),
             );
             continue;
         }
@@ -445,18 +433,9 @@ fn group_overrides(root: &[(Node, Node)], raw: &mut IndexMap<String, RawGroup>, 
 fn add_host(inv: &mut Inventory, spans: &mut IndexMap<String, Span>, host: Host, span: Span, sink: &mut Sink) {
     if let Some(first) = spans.get(&host.name) {
         let at = sources_line(*first);
-        sink.push(
-            Diagnostic::new(
-                ErrorKind::Duplicate {
-                    what: "host",
-                    name: host.name.clone(),
-                },
-                span,
-            )
-            .help(format!(
-                "it is first defined {at}; use `host_overrides` to change a host's attributes"
-            )),
-        );
+        sink.push(Diagnostic::duplicate("host", host.name, span).help(format!(
+            "it is first defined {at}; use `host_overrides` to change a host's attributes"
+        )));
         return;
     }
     spans.insert(host.name.clone(), span);
@@ -913,16 +892,7 @@ fn reserved_group(name: &Spanned<String>, sink: &mut Sink) {
             format::TARGET_GROUP
         )
     };
-    sink.push(
-        Diagnostic::new(
-            ErrorKind::Duplicate {
-                what: "host group",
-                name: name.value.clone(),
-            },
-            name.span,
-        )
-        .help(help),
-    );
+    sink.push(Diagnostic::duplicate("host group", &name.value, name.span).help(help));
 }
 
 fn check_host_name(name: &Spanned<String>, sink: &mut Sink) {

@@ -193,14 +193,8 @@ fn encrypted_vars(root: &[(Node, Node)], vars: &IndexMap<String, Node>, sink: &m
         }
         if vars.contains_key(name) {
             sink.push(
-                Diagnostic::new(
-                    ErrorKind::Duplicate {
-                        what: "variable",
-                        name: name.to_string(),
-                    },
-                    k.span,
-                )
-                .help("a variable is either in `vars` or in `encrypted_vars`: remove one"),
+                Diagnostic::duplicate("variable", name.to_string(), k.span)
+                    .help("a variable is either in `vars` or in `encrypted_vars`: remove one"),
             );
             continue;
         }
@@ -800,19 +794,10 @@ impl Seen {
             .filter_map(|h| hosts.get(h))
             .min_by_key(|(order, _)| *order)
         {
-            sink.push(
-                Diagnostic::new(
-                    ErrorKind::Duplicate {
-                        what,
-                        name: name.value.clone(),
-                    },
-                    name.span,
-                )
-                .help(format!(
-                    "it is first defined at line {}; give each a distinct name, or disjoint scopes",
-                    first.line
-                )),
-            );
+            sink.push(Diagnostic::duplicate(what, &name.value, name.span).help(format!(
+                "it is first defined at line {}; give each a distinct name, or disjoint scopes",
+                first.line
+            )));
             return false;
         }
         let order = self.items;

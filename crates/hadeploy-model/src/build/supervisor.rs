@@ -37,18 +37,9 @@ pub(super) fn build(root: &[(Node, Node)], cx: &mut Cx<'_>, sink: &mut Sink) -> 
         }
         if let Some(s) = supervisor(&f, cx, sink) {
             if let Some(line) = names.get(&s.0.value) {
-                sink.push(
-                    Diagnostic::new(
-                        ErrorKind::Duplicate {
-                            what: "supervisor",
-                            name: s.0.value.clone(),
-                        },
-                        s.0.span,
-                    )
-                    .help(format!(
-                        "it is first defined at line {line}; supervisor names are unique on every host"
-                    )),
-                );
+                sink.push(Diagnostic::duplicate("supervisor", s.0.value, s.0.span).help(format!(
+                    "it is first defined at line {line}; supervisor names are unique on every host"
+                )));
                 continue;
             }
             names.insert(s.0.value.clone(), s.0.span.line);
@@ -375,14 +366,8 @@ fn programs(
         }
         if names[si].contains(&name.value) {
             sink.push(
-                Diagnostic::new(
-                    ErrorKind::Duplicate {
-                        what: "program",
-                        name: name.value.clone(),
-                    },
-                    name.span,
-                )
-                .help(format!("program names are unique within supervisor `{}`", sup.name)),
+                Diagnostic::duplicate("program", name.value, name.span)
+                    .help(format!("program names are unique within supervisor `{}`", sup.name)),
             );
             continue;
         }
@@ -828,14 +813,7 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mu
         }
         if group_names[si].contains(&name.value) || index.program(si, &name.value).is_some() {
             sink.push(
-                Diagnostic::new(
-                    ErrorKind::Duplicate {
-                        what: "program or group name",
-                        name: name.value.clone(),
-                    },
-                    name.span,
-                )
-                .help(format!(
+                Diagnostic::duplicate("program or group name", name.value, name.span).help(format!(
                     "supervisor `{}` already has a program or group of that name",
                     sup.name
                 )),
