@@ -220,6 +220,14 @@ recap_changed() {
         "$LAST_LOG"
 }
 
+# no_change WHAT: the last run reported changed=0 on every host.
+no_change() {
+    local h
+    for h in "${HOSTS[@]}"; do
+        [[ $(recap_changed "$h") == 0 ]] || fail "$h: $1 reports changed=$(recap_changed "$h")"
+    done
+}
+
 pids_of() { tb "$1" "pgrep -u tsup -f '$2'" | paste -sd' ' - || true; }
 program1_pid() { pids_of "$1" '^/bin/bash /opt/tsup/program1.sh$'; }
 supervisord_pid() { pids_of "$1" 'supervisord .*-c /etc/supervisord_tsupv.conf'; }
@@ -987,9 +995,7 @@ scenario_15_hadeploy_forms() {
         ok "$h: the folder {{ app_home }}/logs is /opt/hdoc/logs, hdoc's, mode 750"
     done
     hd hadeploy deploy hadeploy/app.yml
-    for h in "${HOSTS[@]}"; do
-        [[ $(recap_changed "$h") == 0 ]] || fail "$h: second deploy reports changed=$(recap_changed "$h")"
-    done
+    no_change "the second deploy"
     ok "second deploy: changed=0"
     hd hadeploy remove hadeploy/app.yml
     for h in "${HOSTS[@]}"; do
@@ -1063,9 +1069,7 @@ chmod 755 /usr/local/sbin/systemctl"
         i=$((i + 1))
     done
     hd web deploy web/app.yml
-    for h in "${HOSTS[@]}"; do
-        [[ $(recap_changed "$h") == 0 ]] || fail "$h: changed=$(recap_changed "$h") on the deploy after"
-    done
+    no_change "the deploy after"
     ok "the next deploy restarted supervisord with its new configuration, and the one after changed nothing"
 }
 

@@ -135,28 +135,25 @@ def test_the_unit_is_read_from_systemctl_show(rc, out, want):
     assert (got["state"], got["enabled"]) == want
 
 
-def test_ansible_runs_the_module_and_gets_typed_data(supervisord, tmp_path):
-    """The module as Ansible runs it: arguments checked against its spec."""
-    args = json.dumps({"action": "status", "supervisors": [{"name": "t", "managed": False, "socket": str(supervisord)}]})
-    out = subprocess.run(
-        [ANSIBLE, "localhost", "-c", "local", "-m", "hadeploy_supervisor", "-a", args, "-o"],
+def ansible_module(args):
+    """Runs the module as Ansible does (ad hoc, on this machine): its output."""
+    return subprocess.run(
+        [ANSIBLE, "localhost", "-c", "local", "-m", "hadeploy_supervisor", "-a", json.dumps(args), "-o"],
         env={**os.environ, "ANSIBLE_LIBRARY": str(LIBRARY), "ANSIBLE_LOCALHOST_WARNING": "False"},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_ansible_runs_the_module_and_gets_typed_data(supervisord, tmp_path):
+    """The module as Ansible runs it: arguments checked against its spec."""
+    out = ansible_module({"action": "status", "supervisors": [{"name": "t", "managed": False, "socket": str(supervisord)}]})
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout.split(" => ", 1)[1])
     assert result["changed"] is False
     assert result["supervisors"]["t"]["programs"]["sleeper"]["state"] == "RUNNING"
-    bad = json.dumps({"action": "status", "supervisors": [{"name": "t", "managed": False, "socket": "/x", "sockett": 1}]})
-    out = subprocess.run(
-        [ANSIBLE, "localhost", "-c", "local", "-m", "hadeploy_supervisor", "-a", bad, "-o"],
-        env={**os.environ, "ANSIBLE_LIBRARY": str(LIBRARY), "ANSIBLE_LOCALHOST_WARNING": "False"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = ansible_module({"action": "status", "supervisors": [{"name": "t", "managed": False, "socket": "/x", "sockett": 1}]})
     assert out.returncode != 0 and "sockett" in out.stdout, out.stdout
 
 

@@ -201,6 +201,16 @@ fn ansible_playbook() -> Option<PathBuf> {
     found
 }
 
+/// The playbooks of every project.
+const PLAYBOOKS: [&str; 6] = [
+    "deploy.yml",
+    "remove.yml",
+    "start.yml",
+    "stop.yml",
+    "status.yml",
+    "logs.yml",
+];
+
 fn write_case(case: &str, dir: &Path) -> PathBuf {
     let project = project_of(&fixtures().join(case));
     let out = dir.join("project");
@@ -222,14 +232,7 @@ fn ansible_accepts_generated_projects() {
     for case in ["seed/simple/app.srcs", "seed/nonroot/app.srcs", "rich/app.srcs"] {
         let tmp = tempfile::tempdir().unwrap();
         let out = write_case(case, tmp.path());
-        for pb in [
-            "deploy.yml",
-            "remove.yml",
-            "start.yml",
-            "stop.yml",
-            "status.yml",
-            "logs.yml",
-        ] {
+        for pb in PLAYBOOKS {
             let o = Command::new(&playbook)
                 .arg("--syntax-check")
                 .arg(pb)
@@ -460,14 +463,7 @@ fn playbooks_leave_other_inventory_hosts_alone() {
         "all:\n  hosts:\n    estate1: {}\n  children:\n    edges:\n      hosts:\n        estate2: {}\n",
     )
     .unwrap();
-    for pb in [
-        "deploy.yml",
-        "remove.yml",
-        "start.yml",
-        "stop.yml",
-        "status.yml",
-        "logs.yml",
-    ] {
+    for pb in PLAYBOOKS {
         let o = Command::new(&playbook)
             .args(["--list-hosts", "-i", "inventory.yml", "-i"])
             .arg(&estate)
