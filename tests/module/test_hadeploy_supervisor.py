@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-LIBRARY = Path(__file__).resolve().parents[2] / "roles-templates/roles/hadeploy_supervisor/library"
+COLLECTION = Path(__file__).resolve().parents[2] / "roles-templates/collections/ansible_collections/hadeploy/supervisor"
+LIBRARY = COLLECTION / "plugins/modules"
 sys.path.insert(0, str(LIBRARY))
 
 import hadeploy_supervisor as mod  # noqa: E402
 
-PLUGINS = LIBRARY.parent / "action_plugins"
+PLUGINS = COLLECTION / "plugins/action"
 
 # Ansible of the same venv as this Python.
 ANSIBLE = str(Path(sys.executable).parent / "ansible")

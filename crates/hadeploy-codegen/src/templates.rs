@@ -7,7 +7,7 @@ use tera::{Context, Delimiters, Kwargs, State, Tera, TeraResult, Value};
 use crate::quote;
 
 macro_rules! embedded {
-    ($path:literal) => {
+    ($path:expr) => {
         ($path, include_str!(concat!("../../../roles-templates/", $path)))
     };
 }
@@ -37,23 +37,42 @@ pub const PLAYBOOKS: [(&str, &str); 6] = [
     embedded!("logs.yml"),
 ];
 
-/// Role files, copied as they are (plain Ansible).
-pub const STATIC: [(&str, &str); 15] = [
-    embedded!("roles/hadeploy_base/meta/main.yml"),
-    embedded!("roles/hadeploy_base/tasks/check_paths.yml"),
-    embedded!("roles/hadeploy_base/tasks/deploy.yml"),
-    embedded!("roles/hadeploy_base/tasks/remove.yml"),
-    embedded!("roles/hadeploy_supervisor/tasks/deploy.yml"),
-    embedded!("roles/hadeploy_supervisor/tasks/instances.yml"),
-    embedded!("roles/hadeploy_supervisor/tasks/converge.yml"),
-    embedded!("roles/hadeploy_supervisor/tasks/start.yml"),
-    embedded!("roles/hadeploy_supervisor/tasks/stop.yml"),
-    embedded!("roles/hadeploy_supervisor/tasks/status.yml"),
-    embedded!("roles/hadeploy_supervisor/tasks/logs.yml"),
-    embedded!("roles/hadeploy_supervisor/tasks/remove.yml"),
-    embedded!("roles/hadeploy_supervisor/meta/main.yml"),
-    embedded!("roles/hadeploy_supervisor/library/hadeploy_supervisor.py"),
-    embedded!("roles/hadeploy_supervisor/action_plugins/hadeploy_supervisor.py"),
+/// Where the project holds its collection: next to the playbooks, where
+/// Ansible looks for collections first.
+pub const COLLECTION: &str = "collections/ansible_collections/hadeploy/supervisor";
+
+macro_rules! collection {
+    ($path:literal) => {
+        embedded!(concat!("collections/ansible_collections/hadeploy/supervisor/", $path))
+    };
+}
+
+/// The collection's `galaxy.yml`, rendered with Tera (its version).
+pub const GALAXY: (&str, &str) = collection!("galaxy.yml");
+/// The collection's `CHANGELOG.md`, rendered with Tera (its version).
+pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
+
+/// The collection's other files, and the project's lint settings, copied as
+/// they are (plain Ansible).
+pub const STATIC: [(&str, &str); 18] = [
+    embedded!(".ansible-lint"),
+    collection!("README.md"),
+    collection!("meta/runtime.yml"),
+    collection!("plugins/modules/hadeploy_supervisor.py"),
+    collection!("plugins/action/hadeploy_supervisor.py"),
+    collection!("roles/hadeploy_base/meta/main.yml"),
+    collection!("roles/hadeploy_base/tasks/check_paths.yml"),
+    collection!("roles/hadeploy_base/tasks/deploy.yml"),
+    collection!("roles/hadeploy_base/tasks/remove.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/deploy.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/instances.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/converge.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/start.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/stop.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/status.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/logs.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/remove.yml"),
+    collection!("roles/hadeploy_supervisor/meta/main.yml"),
 ];
 
 /// The engine with every Tera template and the quoting filters.
@@ -98,7 +117,7 @@ pub fn engine() -> TeraResult<Tera> {
             )))
         }
     });
-    let mut all = vec![ANSIBLE_CFG, INVENTORY, GROUP_VARS];
+    let mut all = vec![ANSIBLE_CFG, INVENTORY, GROUP_VARS, GALAXY, CHANGELOG];
     all.extend([SUPERVISORD_CONF, SUPERVISORD_UNIT, SUPERVISORCTL, GROUP_INI]);
     all.extend(PLAYBOOKS);
     for (name, text) in all {

@@ -118,6 +118,12 @@ struct UnitView<'a> {
     runtime_dirs: Vec<String>,
 }
 
+/// The collection's `galaxy.yml`.
+#[derive(Serialize)]
+struct GalaxyView {
+    version: &'static str,
+}
+
 #[derive(Serialize)]
 struct GroupView<'a> {
     name: &'a str,
@@ -202,10 +208,26 @@ impl<'a> Renderer<'a> {
             )?;
             self.put(pb.0, text)?;
         }
+        let galaxy = render(
+            self.tera,
+            t::GALAXY,
+            &GalaxyView {
+                version: env!("CARGO_PKG_VERSION"),
+            },
+        )?;
+        self.put(t::GALAXY.0, galaxy)?;
+        let changelog = render(
+            self.tera,
+            t::CHANGELOG,
+            &GalaxyView {
+                version: env!("CARGO_PKG_VERSION"),
+            },
+        )?;
+        self.put(t::CHANGELOG.0, changelog)?;
         for (path, text) in t::STATIC {
             self.put(path, text)?;
         }
-        self.put(SYSTEM_VARS, system_vars())?;
+        self.put(format!("{}/{SYSTEM_VARS}", t::COLLECTION), system_vars())?;
         for (i, f) in self.model.files.iter().enumerate() {
             match &f.src {
                 // Streamed when written: only its size and checksum are read now.
@@ -646,7 +668,7 @@ fn forks(hosts: usize) -> usize {
 /// The role variables of what belongs to the system, from
 /// [`hadeploy_model::system`]: the paths Ansible renders on a host are
 /// checked against them there (`tasks/check_paths.yml`), as the others are
-/// when the project is generated.
+/// when the project is generated. In the collection.
 const SYSTEM_VARS: &str = "roles/hadeploy_base/vars/main.yml";
 
 fn system_vars() -> String {

@@ -285,7 +285,10 @@ fn the_web_password_hash_is_never_shown_in_a_diff() {
     // The role's action plugin keeps a secret file's content out of the
     // diff (tests/module: `a_secret_file_s_content_stays_out_of_the_diff`,
     // and scenario 4 on real hosts): the deploy hands it every file.
-    let tasks = file(&p, "roles/hadeploy_supervisor/tasks/instances.yml");
+    let tasks = file(
+        &p,
+        "collections/ansible_collections/hadeploy/supervisor/roles/hadeploy_supervisor/tasks/instances.yml",
+    );
     assert!(
         tasks.contains("sources: \"{{ hadeploy_supervisor_files + hadeploy_program_files }}\""),
         "{tasks}"

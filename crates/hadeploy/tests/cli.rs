@@ -809,8 +809,8 @@ fn check_neither_follows_links_nor_opens_pipes_nor_prints_passwords() {
     std::fs::write(&secret, "TOP-SECRET-CONTENT\n").unwrap();
     std::fs::remove_file(work.join("deploy.yml")).unwrap();
     std::os::unix::fs::symlink(&secret, work.join("deploy.yml")).unwrap();
-    std::fs::remove_dir_all(work.join("roles")).unwrap();
-    std::os::unix::fs::symlink("/usr", work.join("roles")).unwrap();
+    std::fs::remove_dir_all(work.join("collections")).unwrap();
+    std::os::unix::fs::symlink("/usr", work.join("collections")).unwrap();
     assert!(
         std::process::Command::new("mkfifo")
             .arg(work.join("stop.yml.fifo"))
@@ -834,9 +834,12 @@ fn check_neither_follows_links_nor_opens_pipes_nor_prints_passwords() {
         "{stdout}"
     );
     assert!(stderr.contains("~ deploy.yml (a symbolic link)"), "{stderr}");
-    assert!(stderr.contains("- roles (a symbolic link)"), "{stderr}");
+    assert!(stderr.contains("- collections (a symbolic link)"), "{stderr}");
     assert!(stderr.contains("- stop.yml.fifo (a FIFO)"), "{stderr}");
-    assert!(stderr.contains("+ roles/"), "the project's roles are missing: {stderr}");
+    assert!(
+        stderr.contains("+ collections/"),
+        "the project's collection is missing: {stderr}"
+    );
     assert!(
         stdout.contains("inventory.yml"),
         "the password change is a difference: {stdout}"
