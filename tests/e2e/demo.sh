@@ -79,7 +79,7 @@ sed -n '/^PLAY RECAP/,$p' "$DEMO_DIR/deploy.log"
 run status
 echo
 echo "==================== hadeploy --action status ===================="
-sed -n '/^TASK \[hadeploy_supervisor : Show supervisors and programs\]/,/^PLAY RECAP/{/^PLAY RECAP/d;p}' "$DEMO_DIR/status.log"
+sed -n '/^TASK \[hadeploy.supervisor.hadeploy_supervisor : Show supervisors and programs\]/,/^PLAY RECAP/{/^PLAY RECAP/d;p}' "$DEMO_DIR/status.log"
 
 code=$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --max-time 10 -u admin:admin "http://$EN1_ADDR:9001/" || true)
 [[ $code == 200 ]] || say "warning: http://$EN1_ADDR:9001/ answered '$code' with admin:admin"

@@ -836,7 +836,7 @@ scenario_13_interrupted_deploy() {
     # part has started (user, folder and file done, no instance yet: the
     # module's call is under way).
     hd_bg rich deploy rich/app.yml
-    wait_log '^TASK \[hadeploy_supervisor : Deploy supervisord instances and programs\]' 300
+    wait_log '^TASK \[hadeploy.supervisor.hadeploy_supervisor : Deploy supervisord instances and programs\]' 300
     kill -INT -- "-$BG_PID"
     wait_bg 60
     ((HD_RC == 130)) || { tail -n 30 "$LAST_LOG" >&2; fail "hadeploy exited $HD_RC after SIGINT, expected 130"; }
@@ -853,7 +853,7 @@ scenario_13_interrupted_deploy() {
     # kill PID, or a CI job's timeout), once an instance runs:
     # hadeploy passes it on to ansible-playbook and waits for it.
     hd_bg rich deploy rich/app.yml
-    wait_log '^TASK \[hadeploy_supervisor : Deploy supervisord instances and programs\]' 300
+    wait_log '^TASK \[hadeploy.supervisor.hadeploy_supervisor : Deploy supervisord instances and programs\]' 300
     local tries=0
     until tb en1 'pgrep -u rich -f "supervisord "' >/dev/null; do
         bg_running || fail "hadeploy ended before an instance started"
@@ -1017,7 +1017,7 @@ scenario_16_pending_restarts() {
     HD_OPTS=(--scope files)
     hd notify deploy notify/app.yml
     HD_OPTS=()
-    if grep -q 'TASK \[hadeploy_supervisor : Deploy supervisord' "$LAST_LOG"; then
+    if grep -q 'TASK \[hadeploy.supervisor.hadeploy_supervisor : Deploy supervisord' "$LAST_LOG"; then
         fail "--scope files deployed supervisors"
     fi
     for h in "${HOSTS[@]}"; do

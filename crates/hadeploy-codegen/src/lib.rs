@@ -4,13 +4,13 @@
 //!
 //! Model -> per-file view structs (`views`) -> embedded templates
 //! (`templates`, `roles-templates/`) -> [`Project`] (path -> bytes) ->
-//! [`write()`]. The files there are many of (each host's `host_vars`, each
-//! program's file) are written straight to text instead, by `host_vars` and
+//! [`write()`]. The files there are many of or large (the roles' inputs,
+//! each program's file) are written straight to text instead, by `data` and
 //! `views`. User values only reach output through the quoting of [`quote`].
 
+mod data;
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
-mod host_vars;
 pub mod quote;
 mod templates;
 mod views;
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use hadeploy_model::Model;
 
-pub use host_vars::sudoers_rule;
+pub use data::sudoers_rule;
 pub use write::{Drift, Lock, MARKER, MAX_SHOWN, OnDisk, WriteError, check, check_ours, lock, write, write_unless};
 
 /// Choices that are not part of the description.

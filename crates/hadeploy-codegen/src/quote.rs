@@ -1,8 +1,8 @@
 //! The only two ways a user value reaches a generated file: as a YAML scalar
 //! or as a supervisor INI value. Templates call these through the `yaml`,
 //! `yaml_block`, `ini` and `ini_conf` filters and never print a user value raw; the files
-//! written without a template (`host_vars`, program files) call them
-//! directly, `host_vars` through [`BlockMap`].
+//! written without a template (the roles' inputs, program files) call them
+//! directly, `data` through [`BlockMap`].
 
 use hadeploy_model::format::{ini_value_problem, is_word, supervisor_comment_start};
 
@@ -180,7 +180,7 @@ fn indent(out: &mut String, n: usize) {
 /// The keys of one map, written in block style straight into a `String`,
 /// exactly as [`yaml_block`] writes the same map built as a [`Value`]: keys
 /// through the same key rule, every scalar through the same quoting. For
-/// files too large to build as values first (`host_vars`).
+/// files too large to build as values first (`vars/hadeploy.yml`).
 pub struct BlockMap<'a> {
     out: &'a mut String,
     /// The column of the keys.
@@ -224,6 +224,14 @@ impl<'a> BlockMap<'a> {
     pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k);
         self.out.push_str(if v { " true" } else { " false" });
+        self
+    }
+
+    /// `k: 45`.
+    pub fn int(&mut self, k: &str, v: u64) -> &mut Self {
+        self.key(k);
+        self.out.push(' ');
+        self.out.push_str(&v.to_string());
         self
     }
 

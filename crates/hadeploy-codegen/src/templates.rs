@@ -54,16 +54,20 @@ pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
 
 /// The collection's other files, and the project's lint settings, copied as
 /// they are (plain Ansible).
-pub const STATIC: [(&str, &str); 18] = [
+pub const STATIC: [(&str, &str); 22] = [
     embedded!(".ansible-lint"),
     collection!("README.md"),
     collection!("meta/runtime.yml"),
     collection!("plugins/modules/hadeploy_supervisor.py"),
     collection!("plugins/action/hadeploy_supervisor.py"),
+    collection!("roles/hadeploy_base/defaults/main.yml"),
     collection!("roles/hadeploy_base/meta/main.yml"),
+    collection!("roles/hadeploy_base/tasks/select.yml"),
     collection!("roles/hadeploy_base/tasks/check_paths.yml"),
     collection!("roles/hadeploy_base/tasks/deploy.yml"),
     collection!("roles/hadeploy_base/tasks/remove.yml"),
+    collection!("roles/hadeploy_supervisor/defaults/main.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/select.yml"),
     collection!("roles/hadeploy_supervisor/tasks/deploy.yml"),
     collection!("roles/hadeploy_supervisor/tasks/instances.yml"),
     collection!("roles/hadeploy_supervisor/tasks/converge.yml"),

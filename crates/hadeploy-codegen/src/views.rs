@@ -1,7 +1,7 @@
 //! One view per generated file, built from the model. Templates see only
 //! these, never the model itself. Program files, one per program, are
-//! written straight to text ([`program_ini`]); `host_vars` has its own
-//! module.
+//! written straight to text ([`program_ini`]); the roles' inputs have their own
+//! module, `data`.
 
 use std::path::Path;
 
@@ -11,7 +11,6 @@ use serde::Serialize;
 use serde_json::Value;
 use tera::Tera;
 
-use crate::host_vars::HostVars;
 use crate::quote::{self, IniError};
 use crate::templates::{self as t, render};
 use crate::{Content, MAX_PROJECT_BYTES, Options, Project, RenderError};
@@ -236,11 +235,12 @@ impl<'a> Renderer<'a> {
                         path: path.clone(),
                         source,
                     })?;
-                    self.project.insert(file_copy_path(i, f), Content::Copy(copied));
+                    self.project
+                        .insert(format!("{SOURCES}/{}", file_copy_path(i, f)), Content::Copy(copied));
                 }
                 FileSource::Template { path } => {
                     let room = MAX_PROJECT_BYTES.saturating_sub(self.bytes);
-                    self.put(file_copy_path(i, f), read_within(path, room)?)?;
+                    self.put(format!("{SOURCES}/{}", file_copy_path(i, f)), read_within(path, room)?)?;
                 }
                 FileSource::Url { .. } => {}
             }
@@ -248,19 +248,8 @@ impl<'a> Renderer<'a> {
         for s in &self.model.supervisors {
             self.supervisor(s)?;
         }
-        let mut host_vars = HostVars::new(self.model, &self.project);
-        let mut text = String::new();
-        for (x, h) in self.model.hosts.values().enumerate() {
-            if !h.name.chars().all(is_word_char) || h.name.contains('/') || h.name.starts_with('.') {
-                return Err(RenderError::Value {
-                    what: format!("host `{}`", h.name),
-                    reason: "its name cannot be a file name in host_vars/".into(),
-                });
-            }
-            text.clear();
-            host_vars.host(x, h, &mut text)?;
-            self.put(format!("host_vars/{}.yml", h.name), text.as_bytes())?;
-        }
+        let data = crate::data::write(self.model, &self.project)?;
+        self.put(DATA, data)?;
         Ok(self.project)
     }
 
@@ -302,7 +291,7 @@ impl<'a> Renderer<'a> {
             .hosts
             .values()
             .map(|h| {
-                let vars: Vec<KeyValue> = h
+                let mut vars: Vec<KeyValue> = h
                     .connection_vars()
                     .into_iter()
                     .map(|(k, v)| match v {
@@ -312,6 +301,10 @@ impl<'a> Renderer<'a> {
                         ConnValue::LocalPath(p) => kv(k, self.seen_from_project(p)),
                     })
                     .collect();
+                if !h.privileged {
+                    // Not root there: the supervisor role installs no package.
+                    vars.push(kv("hadeploy_supervisor_install", false));
+                }
                 // Written as plain YAML keys: the model only lets variable
                 // names through; an attribute of the description's wins.
                 let raw = h
@@ -349,7 +342,7 @@ impl<'a> Renderer<'a> {
     }
 
     fn supervisor(&mut self, s: &Supervisor) -> Result<(), RenderError> {
-        let dir = format!("supervisors/{}", s.name);
+        let dir = format!("{SOURCES}/supervisors/{}", s.name);
         if s.managed {
             for d in supervisor_dirs(s).iter().chain([&s.conf_file_dst, &s.supervisorctl]) {
                 if is_system_path(d) {
@@ -556,9 +549,18 @@ pub(crate) fn supervisor_dirs(s: &Supervisor) -> Vec<String> {
     out
 }
 
+/// The folder of the project that holds every file the roles send to the
+/// hosts (`hadeploy_files_dir`): the description's copies and templates,
+/// and each instance's files.
+pub(crate) const SOURCES: &str = "files";
+
+/// The roles' inputs (`crate::data`).
+pub(crate) const DATA: &str = "vars/hadeploy.yml";
+
+/// Where the `i`th file of the model is, under [`SOURCES`].
 pub(crate) fn file_copy_path(i: usize, f: &hadeploy_model::File) -> String {
     let (folder, path) = match &f.src {
-        FileSource::File { path } => ("files", path),
+        FileSource::File { path } => ("copies", path),
         FileSource::Template { path } => ("templates", path),
         FileSource::Url { .. } => unreachable!("downloaded files are not copied"),
     };
@@ -678,8 +680,8 @@ fn system_vars() -> String {
          # path of the description may be once Ansible renders it.\n---\n",
     );
     for (key, list) in [
-        ("hadeploy_base_system_dirs", [SYSTEM_DIRS, LIB_DIRS].concat()),
-        ("hadeploy_base_system_files", SYSTEM_FILES.to_vec()),
+        ("hadeploy_base__system_dirs", [SYSTEM_DIRS, LIB_DIRS].concat()),
+        ("hadeploy_base__system_files", SYSTEM_FILES.to_vec()),
     ] {
         out.push_str(key);
         out.push_str(":\n");
@@ -711,7 +713,7 @@ mod tests {
         let model = hadeploy_model::load(&[SrcArg::File(app)]).unwrap_or_else(|d| panic!("{d}"));
         let project = crate::render(&model, &crate::Options::default()).unwrap();
         let ini = String::from_utf8(
-            project["supervisors/sv/programs/p_prg.ini"]
+            project["files/supervisors/sv/programs/p_prg.ini"]
                 .as_bytes()
                 .unwrap()
                 .to_vec(),

@@ -51,7 +51,7 @@ fn hostile_values_arrive_intact() {
 
     // INI: what supervisor reads back is what was described.
     let ini = String::from_utf8(
-        project["supervisors/sv/programs/p_prg.ini"]
+        project["files/supervisors/sv/programs/p_prg.ini"]
             .as_bytes()
             .unwrap()
             .to_vec(),

@@ -146,7 +146,7 @@ enum Land {
     Inventory(&'static str),
     /// `group_vars/all.yml`, variable `v`.
     GroupVar,
-    /// `host_vars/h1.yml`: a path in its tree, and the model's value.
+    /// `vars/hadeploy.yml`: a path in its tree, and the model's value.
     HostVars(&'static [PathStep], fn(&Model) -> String),
     /// The program's INI file: an option as supervisor reads it.
     Program(&'static str),
@@ -224,7 +224,7 @@ fn fields() -> Vec<Field> {
         Field {
             name: "user comment",
             describe: |v| base("", "", "", &format!("users:\n- login: app\n  comment: {v}\n")),
-            land: Land::HostVars(&[Key("hadeploy_users"), Index(0), Key("comment")], |m| {
+            land: Land::HostVars(&[Key("hadeploy_base_users"), Index(0), Key("comment")], |m| {
                 m.users[0].comment.clone().unwrap_or_default()
             }),
             kept: Some(|m| m.users[0].comment.clone().unwrap_or_default()),
@@ -240,7 +240,7 @@ fn fields() -> Vec<Field> {
                     &format!("users:\n- login: app\n  password: \"$6$s$h{}\n", &v[1..]),
                 )
             },
-            land: Land::HostVars(&[Key("hadeploy_users"), Index(0), Key("password")], |m| {
+            land: Land::HostVars(&[Key("hadeploy_base_users"), Index(0), Key("password")], |m| {
                 m.users[0].password.clone().unwrap_or_default()
             }),
             kept: None,
@@ -256,7 +256,7 @@ fn fields() -> Vec<Field> {
                     &format!("folders:\n- path: {p}\n  owner: app\n  group: app\n  mode: \"0755\"\n"),
                 )
             },
-            land: Land::HostVars(&[Key("hadeploy_folders"), Index(0), Key("path")], |m| {
+            land: Land::HostVars(&[Key("hadeploy_base_folders"), Index(0), Key("path")], |m| {
                 m.folders[0].path.clone()
             }),
             kept: None,
@@ -264,13 +264,17 @@ fn fields() -> Vec<Field> {
         Field {
             name: "file dest_folder",
             describe: |v| base("", "", "", &format!("{FILE}  dest_folder: \"/{}\n", &v[1..])),
-            land: Land::HostVars(&[Key("hadeploy_files"), Index(0), Key("dest")], |m| m.files[0].dest()),
+            land: Land::HostVars(&[Key("hadeploy_base_files"), Index(0), Key("dest")], |m| {
+                m.files[0].dest()
+            }),
             kept: None,
         },
         Field {
             name: "file dest_name",
             describe: |v| base("", "", "", &format!("{FILE}  dest_folder: /opt\n  dest_name: {v}\n")),
-            land: Land::HostVars(&[Key("hadeploy_files"), Index(0), Key("dest")], |m| m.files[0].dest()),
+            land: Land::HostVars(&[Key("hadeploy_base_files"), Index(0), Key("dest")], |m| {
+                m.files[0].dest()
+            }),
             kept: Some(|m| m.files[0].dest_name.clone()),
         },
         Field {
@@ -282,7 +286,7 @@ fn fields() -> Vec<Field> {
                 );
                 base("", "", "", &format!("{file}  dest_folder: /opt\n  dest_name: f\n"))
             },
-            land: Land::HostVars(&[Key("hadeploy_files"), Index(0), Key("url")], |m| {
+            land: Land::HostVars(&[Key("hadeploy_base_files"), Index(0), Key("url")], |m| {
                 match &m.files[0].src {
                     hadeploy_model::FileSource::Url { url, .. } => url.clone(),
                     _ => String::new(),
@@ -293,23 +297,25 @@ fn fields() -> Vec<Field> {
         Field {
             name: "url_username",
             describe: |v| base("", "", "", &format!("{FILE}  dest_folder: /opt\n  url_username: {v}\n")),
-            land: Land::HostVars(&[Key("hadeploy_files"), Index(0), Key("url_username")], |m| {
-                match &m.files[0].src {
+            land: Land::HostVars(
+                &[Key("hadeploy_base_files"), Index(0), Key("url_username")],
+                |m| match &m.files[0].src {
                     hadeploy_model::FileSource::Url { username, .. } => username.clone().unwrap_or_default(),
                     _ => String::new(),
-                }
-            }),
+                },
+            ),
             kept: None,
         },
         Field {
             name: "url_password",
             describe: |v| base("", "", "", &format!("{FILE}  dest_folder: /opt\n  url_password: {v}\n")),
-            land: Land::HostVars(&[Key("hadeploy_files"), Index(0), Key("url_password")], |m| {
-                match &m.files[0].src {
+            land: Land::HostVars(
+                &[Key("hadeploy_base_files"), Index(0), Key("url_password")],
+                |m| match &m.files[0].src {
                     hadeploy_model::FileSource::Url { password, .. } => password.clone().unwrap_or_default(),
                     _ => String::new(),
-                }
-            }),
+                },
+            ),
             kept: None,
         },
         Field {
@@ -333,7 +339,7 @@ fn fields() -> Vec<Field> {
         Field {
             name: "supervisor conf_file_dst",
             describe: |v| base("", &format!("  conf_file_dst: \"/{}\n", &v[1..]), "", ""),
-            land: Land::HostVars(&[Key("hadeploy_supervisors"), Index(0), Key("conf")], |m| {
+            land: Land::HostVars(&[Key("hadeploy_supervisor_instances"), Index(0), Key("conf")], |m| {
                 sup0(m).conf_file_dst.clone()
             }),
             kept: None,
@@ -478,7 +484,7 @@ fn one_case(field: &Field, value: &str, batch: &RefCell<Batch>) -> Result<(), Te
                 .push(json!({"kind": "jinja", "name": field.name, "text": tree["v"], "expected": value}));
         }
         Land::HostVars(path, expected) => {
-            let mut node = yaml_tree(&text(&project, "host_vars/h1.yml"));
+            let mut node = yaml_tree(&text(&project, "vars/hadeploy.yml"));
             for step in path {
                 node = match step {
                     Key(k) => node[*k].clone(),
@@ -489,7 +495,7 @@ fn one_case(field: &Field, value: &str, batch: &RefCell<Batch>) -> Result<(), Te
             prop_assert_eq!(
                 &node,
                 &json!(jinja_literal(&expected)),
-                "{}: host_vars/h1.yml",
+                "{}: vars/hadeploy.yml",
                 field.name
             );
             b.cases
@@ -511,13 +517,13 @@ fn one_case(field: &Field, value: &str, batch: &RefCell<Batch>) -> Result<(), Te
             };
             b.cases.push(json!({
                 "kind": "program", "name": field.name, "option": option, "expected": expected,
-                "text": text(&project, "supervisors/sv/programs/p_prg.ini"),
+                "text": text(&project, "files/supervisors/sv/programs/p_prg.ini"),
             }));
         }
         Land::Supervisord(section, option, expected) => {
             b.cases.push(json!({
                 "kind": "supervisord", "name": field.name, "section": section, "option": option,
-                "expected": expected(&model), "text": text(&project, "supervisors/sv/supervisord.conf"),
+                "expected": expected(&model), "text": text(&project, "files/supervisors/sv/supervisord.conf"),
             }));
         }
     }
@@ -690,7 +696,7 @@ supervisor_programs:
 "#;
     let model = load(description).unwrap_or_else(|d| panic!("{d}"));
     let project = render(&model, &Options::default()).unwrap();
-    let ini = text(&project, "supervisors/sv/programs/p_prg.ini");
+    let ini = text(&project, "files/supervisors/sv/programs/p_prg.ini");
     assert!(
         // `%` doubled for supervisor, then `{%` neutralised for Jinja.
         ini.contains("command=/bin/echo {{ x }} {{ '{%' }}% raw %%} ${{ '{#' }}a[@]} {{ '{#' }}\n"),
@@ -741,8 +747,8 @@ print(json.dumps([shlex.split(p.saneget('program:p', 'command')),
     hadeploy_codegen::write(&project, &out).unwrap();
     std::fs::write(
         out.join("check.yml"),
-        "- hosts: h1\n  gather_facts: false\n  connection: local\n  tasks:\n\
-         \x20   - ansible.builtin.copy:\n        content: \"{{ [tpl, shell, hadeploy_users[0].comment] | to_json }}\"\n\
+        "- hosts: h1\n  gather_facts: false\n  connection: local\n  vars_files: [vars/hadeploy.yml]\n  tasks:\n\
+         \x20   - ansible.builtin.copy:\n        content: \"{{ [tpl, shell, hadeploy_base_users[0].comment] | to_json }}\"\n\
          \x20       dest: \"{{ playbook_dir }}/seen.json\"\n        mode: \"0600\"\n",
     )
     .unwrap();

@@ -308,7 +308,7 @@ fn rhel_hosts_differ_only_by_their_interpreter() {
         assert!(!deploy.contains(&format!("ansible.builtin.{manager}:")), "{manager}");
     }
     assert!(deploy.contains("from EPEL, which hadeploy does not enable"));
-    let unit = text(&rhel, "supervisors/tsupv/supervisord_tsupv.service");
+    let unit = text(&rhel, "files/supervisors/tsupv/supervisord_tsupv.service");
     assert!(unit.contains("ExecStart=/usr/bin/supervisord -n -c /etc/supervisord_tsupv.conf"));
 }
 
@@ -322,7 +322,8 @@ fn ansible_refuses_rendered_paths_that_are_not_the_applications() {
     let out = write_case("hadeploy-docs/rendered_paths.srcs", tmp.path());
     std::fs::write(
         out.join("check.yml"),
-        "- name: Check\n  hosts: en1\n  connection: local\n  gather_facts: false\n  tasks:\n    \
+        "- name: Check\n  hosts: en1\n  connection: local\n  gather_facts: false\n  vars_files: [vars/hadeploy.yml]\n  tasks:\n    \
+         - name: Select\n      ansible.builtin.import_role:\n        name: hadeploy.supervisor.hadeploy_base\n        tasks_from: select\n    \
          - name: Check\n      ansible.builtin.import_role:\n        name: hadeploy.supervisor.hadeploy_base\n        tasks_from: check_paths\n",
     )
     .unwrap();
@@ -380,11 +381,11 @@ fn top_keys(text: &str) -> BTreeSet<String> {
 /// Given by `hadeploy` on the command line (`--extra-vars`): `status.rs`
 /// and `logs.rs` of the CLI.
 const COMMAND_LINE_INPUTS: [&str; 5] = [
-    "hadeploy_status_dir",
-    "hadeploy_logs_dir",
-    "hadeploy_logs_lines",
-    "hadeploy_logs_stream",
-    "hadeploy_logs_program",
+    "hadeploy_supervisor_status_dir",
+    "hadeploy_supervisor_logs_dir",
+    "hadeploy_supervisor_logs_lines",
+    "hadeploy_supervisor_logs_stream",
+    "hadeploy_supervisor_logs_program",
 ];
 
 /// The typed contract between the generator and the roles: what the roles
@@ -401,12 +402,17 @@ fn roles_read_exactly_the_inputs_the_generator_writes() {
             let Some(text) = content.as_bytes().and_then(|b| std::str::from_utf8(b).ok()) else {
                 continue;
             };
-            if path.starts_with("host_vars/") || path.starts_with("group_vars/") || path.ends_with("vars/main.yml") {
+            if path == "vars/hadeploy.yml"
+                || path.starts_with("group_vars/")
+                || path.ends_with("/vars/main.yml")
+                || path.ends_with("/defaults/main.yml")
+            {
                 written.extend(top_keys(text));
-            } else if path.ends_with(".yml") && !path.starts_with("supervisors/") {
+            } else if path.ends_with(".yml") && !path.starts_with("files/") && path != "inventory.yml" {
                 read.extend(hadeploy_names(text));
                 // What the roles name themselves: registered results, facts
-                // and task variables.
+                // and task variables; a playbook's `vars` are inputs it gives.
+                let playbook = !path.contains('/');
                 for line in text.lines() {
                     let t = line.trim_start();
                     let name = t.strip_prefix("register: ").map(str::trim).or_else(|| {
@@ -414,13 +420,17 @@ fn roles_read_exactly_the_inputs_the_generator_writes() {
                             .map(|(k, _)| k)
                             .filter(|k| k.starts_with("hadeploy_") && line.starts_with("    "))
                     });
-                    if let Some(n) = name {
-                        own.insert(n.to_string());
-                    }
+                    match name {
+                        Some(n) if playbook => written.insert(n.to_string()),
+                        Some(n) => own.insert(n.to_string()),
+                        None => false,
+                    };
                 }
             }
         }
     }
+    // The group the playbooks target, not a variable.
+    own.insert(hadeploy_model::format::TARGET_GROUP.to_string());
     let read: BTreeSet<String> = read.difference(&own).cloned().collect();
     let given: BTreeSet<String> = COMMAND_LINE_INPUTS.iter().map(|s| s.to_string()).collect();
     let inputs: BTreeSet<String> = written.union(&given).cloned().collect();
@@ -438,7 +448,11 @@ fn roles_read_exactly_the_inputs_the_generator_writes() {
         .nth(1)
         .and_then(|s| s.split("\n## ").next())
         .unwrap_or_default();
-    let undocumented: Vec<&String> = inputs.iter().filter(|i| !listed.contains(&format!("`{i}`"))).collect();
+    // A role's internal names hold `__`: not inputs anyone gives.
+    let undocumented: Vec<&String> = inputs
+        .iter()
+        .filter(|i| !i.contains("__") && !listed.contains(&format!("`{i}`")))
+        .collect();
     assert!(
         undocumented.is_empty(),
         "docs/generated-project.md does not list: {undocumented:?}"

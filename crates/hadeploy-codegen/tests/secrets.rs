@@ -100,15 +100,15 @@ fn clear_secrets_appear_only_where_ansible_reads_them() {
     // Connection secrets: in the inventory only, where Ansible reads them.
     assert_eq!(holding(&p, SSH), ["inventory.yml"]);
     assert_eq!(holding(&p, BECOME), ["inventory.yml"]);
-    // A download password: only in the variables of the host that downloads.
-    assert_eq!(holding(&p, URL), ["host_vars/h1.yml"]);
+    // A download password: only in the roles' inputs.
+    assert_eq!(holding(&p, URL), ["vars/hadeploy.yml"]);
     let inventory = file(&p, "inventory.yml");
     assert_eq!(inventory.matches(SSH).count(), 1, "{inventory}");
     // The crypted user password goes where the `user` task reads it.
-    assert_eq!(holding(&p, CRYPTED), ["host_vars/h1.yml", "host_vars/h2.yml"]);
+    assert_eq!(holding(&p, CRYPTED), ["vars/hadeploy.yml"]);
     // The web password's hash, in the instance's configuration only.
     let hash = format!("{{SHA}}{}", sha1_hex(HTTP));
-    assert_eq!(holding(&p, &hash), ["supervisors/sv/supervisord.conf"]);
+    assert_eq!(holding(&p, &hash), ["files/supervisors/sv/supervisord.conf"]);
 }
 
 fn sha1_hex(s: &str) -> String {
@@ -174,7 +174,7 @@ fn clear_user_passwords_and_misplaced_vault_values_are_refused() {
 #[test]
 fn files_holding_credentials_are_not_world_readable() {
     let p = project(SSH);
-    let vars = yaml_tree(&file(&p, "host_vars/h1.yml"));
+    let vars = yaml_tree(&file(&p, "vars/hadeploy.yml"));
     let entry = |list: &str, dest: &str| -> Value {
         vars[list]
             .as_array()
@@ -188,10 +188,10 @@ fn files_holding_credentials_are_not_world_readable() {
         (&json!("root"), &json!("app"), &json!("0640"))
     );
     // Program files (commands, environments): the instance's account and group only.
-    let prg = entry("hadeploy_program_files", "/etc/supervisord_sv.d/p_prg.ini");
+    let prg = entry("hadeploy_supervisor_program_files", "/etc/supervisord_sv.d/p_prg.ini");
     assert_eq!((&prg["owner"], &prg["mode"]), (&json!("app"), &json!("0640")));
     // The control socket: the instance's account only.
-    let conf = file(&p, "supervisors/sv/supervisord.conf");
+    let conf = file(&p, "files/supervisors/sv/supervisord.conf");
     assert!(conf.contains("\nchmod=0700\nchown=app:app\n"), "{conf}");
     // The working folder: its owner only.
     let tmp = tempfile::tempdir().unwrap();
@@ -274,14 +274,14 @@ fn ansible_decrypts_encrypted_vars_at_run_time() {
 #[test]
 fn the_web_password_hash_is_never_shown_in_a_diff() {
     let p = project(SSH);
-    let vars = yaml_tree(&file(&p, "host_vars/h1.yml"));
+    let vars = yaml_tree(&file(&p, "vars/hadeploy.yml"));
     let files = vars["hadeploy_supervisor_files"].as_array().unwrap();
     // yaml_tree reads every scalar as a string.
     let secret: Vec<&Value> = files.iter().filter(|f| f["secret"] == json!("true")).collect();
     // Only the configuration that holds the hash.
     assert_eq!(secret.len(), 1, "{files:?}");
     assert_eq!(secret[0]["dest"], json!("/etc/supervisord_sv.conf"));
-    assert!(file(&p, secret[0]["src"].as_str().unwrap()).contains("password={SHA}"));
+    assert!(file(&p, &format!("files/{}", secret[0]["src"].as_str().unwrap())).contains("password={SHA}"));
     // The role's action plugin keeps a secret file's content out of the
     // diff (tests/module: `a_secret_file_s_content_stays_out_of_the_diff`,
     // and scenario 4 on real hosts): the deploy hands it every file.
@@ -290,7 +290,7 @@ fn the_web_password_hash_is_never_shown_in_a_diff() {
         "collections/ansible_collections/hadeploy/supervisor/roles/hadeploy_supervisor/tasks/instances.yml",
     );
     assert!(
-        tasks.contains("sources: \"{{ hadeploy_supervisor_files + hadeploy_program_files }}\""),
+        tasks.contains("sources: \"{{ hadeploy_supervisor__here.files + hadeploy_supervisor__here.program_files }}\""),
         "{tasks}"
     );
 }

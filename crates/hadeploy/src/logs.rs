@@ -26,11 +26,11 @@ impl Query {
     /// The playbook's extra variables.
     pub fn vars(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
-            "hadeploy_logs_lines": self.lines,
-            "hadeploy_logs_stream": if self.stderr { "stderr" } else { "stdout" },
+            "hadeploy_supervisor_logs_lines": self.lines,
+            "hadeploy_supervisor_logs_stream": if self.stderr { "stderr" } else { "stdout" },
         });
         if let Some(p) = &self.program {
-            v["hadeploy_logs_program"] = serde_json::json!(p);
+            v["hadeploy_supervisor_logs_program"] = serde_json::json!(p);
         }
         v
     }
@@ -54,7 +54,7 @@ pub struct HostLogs {
 
 impl HostReport for HostLogs {
     const PLAYBOOK: &'static str = "logs.yml";
-    const DIR_VAR: &'static str = "hadeploy_logs_dir";
+    const DIR_VAR: &'static str = "hadeploy_supervisor_logs_dir";
     const WHAT: &'static str = "its logs";
 
     fn unreadable(error: &str) -> Self {
@@ -161,7 +161,7 @@ mod tests {
         };
         assert_eq!(
             q.vars(),
-            serde_json::json!({"hadeploy_logs_lines": 5, "hadeploy_logs_stream": "stderr", "hadeploy_logs_program": "program1"})
+            serde_json::json!({"hadeploy_supervisor_logs_lines": 5, "hadeploy_supervisor_logs_stream": "stderr", "hadeploy_supervisor_logs_program": "program1"})
         );
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The playbook's last task copies each host's `hadeploy_supervisor_report` fact to
 //! `HOST.json` in a folder of this machine (`delegate_to: localhost`), named
-//! by the extra variable `hadeploy_status_dir`: plain files, whatever
+//! by the extra variable `hadeploy_supervisor_status_dir`: plain files, whatever
 //! callback, verbosity or `--check` the user gives Ansible.
 
 use std::fmt::Write as _;
@@ -99,7 +99,7 @@ pub struct ProgramStatus {
 
 impl HostReport for HostStatus {
     const PLAYBOOK: &'static str = "status.yml";
-    const DIR_VAR: &'static str = "hadeploy_status_dir";
+    const DIR_VAR: &'static str = "hadeploy_supervisor_status_dir";
     const WHAT: &'static str = "a status";
 
     fn unreadable(error: &str) -> Self {

@@ -329,7 +329,7 @@ fn generate_check_passes_when_up_to_date_and_shows_a_diff_when_not() {
     assert_eq!(out.status.code(), Some(1));
     let diff = String::from_utf8(out.stdout).unwrap();
     assert!(diff.contains("+  - path: \"/opt/extra\""), "{diff}");
-    assert!(String::from_utf8(out.stderr).unwrap().contains("~ host_vars/en1.yml"));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("~ vars/hadeploy.yml"));
 }
 
 #[test]
@@ -586,7 +586,7 @@ fn hadeploy_options_are_understood() {
 
 /// A fake `ansible-playbook` that does what the status playbook's last task
 /// does: copies the host documents of `status/` (as a real run on test hosts
-/// wrote them) into the folder named by `hadeploy_status_dir`, printing
+/// wrote them) into the folder named by `hadeploy_supervisor_status_dir`, printing
 /// Ansible-like output and recording its arguments.
 fn fake_status_playbook(dir: &Path) -> PathBuf {
     let status = dir.join("status");
@@ -609,7 +609,7 @@ fn fake_status_playbook(dir: &Path) -> PathBuf {
         dir,
         "echo 'PLAY RECAP ********'\n\
          echo \"$*\" > ../ran.txt\n\
-         out=$(printf '%s' \"$3\" | sed 's/^{\"hadeploy_status_dir\":\"\\(.*\\)\"}$/\\1/')\n\
+         out=$(printf '%s' \"$3\" | sed 's/^{\"hadeploy_supervisor_status_dir\":\"\\(.*\\)\"}$/\\1/')\n\
          cp ../status/*.json \"$out\"/\n",
     )
 }
@@ -650,7 +650,7 @@ fn status_reports_every_host_as_a_table_or_as_json() {
     assert!(dir.contains("hadeploy-report-"), "{ran}");
     assert_eq!(
         ran,
-        format!("status.yml --extra-vars {{\"hadeploy_status_dir\":\"{dir}\"}} --limit en1:en2\n")
+        format!("status.yml --extra-vars {{\"hadeploy_supervisor_status_dir\":\"{dir}\"}} --limit en1:en2\n")
     );
     assert!(!Path::new(dir).exists(), "the temporary folder is removed");
 
@@ -704,7 +704,7 @@ fn logs_prints_each_line_with_its_host_and_process_or_json() {
     let fake = fake_ansible_playbook(
         tmp.path(),
         "echo \"$*\" > ../ran.txt\n\
-         out=$(printf '%s' \"$3\" | sed 's/.*\"hadeploy_logs_dir\":\"\\([^\"]*\\)\".*/\\1/')\n\
+         out=$(printf '%s' \"$3\" | sed 's/.*\"hadeploy_supervisor_logs_dir\":\"\\([^\"]*\\)\".*/\\1/')\n\
          cp ../logs/*.json \"$out\"/\n",
     );
     let run = |args: &[&str]| {
@@ -727,7 +727,7 @@ fn logs_prints_each_line_with_its_host_and_process_or_json() {
     let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
     assert!(
         ran.starts_with(
-            "logs.yml --extra-vars {\"hadeploy_logs_lines\":2,\"hadeploy_logs_stream\":\"stderr\",\"hadeploy_logs_program\":\"program1\",\"hadeploy_logs_dir\":"
+            "logs.yml --extra-vars {\"hadeploy_supervisor_logs_lines\":2,\"hadeploy_supervisor_logs_stream\":\"stderr\",\"hadeploy_supervisor_logs_program\":\"program1\",\"hadeploy_supervisor_logs_dir\":"
         ),
         "{ran}"
     );
@@ -1067,10 +1067,11 @@ fn an_ansible_playbook_killed_by_a_signal_gives_128_plus_its_number() {
     assert!(stderr.contains("killed by signal 11"), "{stderr}");
 }
 
-/// A long variable used in many paths on many hosts once wrote 800 MB: the
-/// project is bounded, the run fails with a clear error and writes nothing.
+/// A long variable used in many paths on many hosts once wrote 800 MB, each
+/// host's variables repeating every item: each item is now written once,
+/// whatever the number of hosts.
 #[test]
-fn a_description_that_multiplies_into_a_huge_project_is_refused() {
+fn a_long_value_on_many_hosts_is_written_once() {
     let tmp = tempfile::tempdir().unwrap();
     let big = "a".repeat((1 << 20) - 100);
     let hosts: String = (0..100)
@@ -1088,6 +1089,32 @@ fn a_description_that_multiplies_into_a_huge_project_is_refused() {
         .args(["--src", "app.yml", "--action", "none"])
         .output()
         .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let data = std::fs::metadata(tmp.path().join("hadeploy-work/vars/hadeploy.yml")).unwrap();
+    assert!(data.len() > 8 << 20 && data.len() < 9 << 20, "{}", data.len());
+}
+
+/// The project is bounded all the same: a template larger than the bound
+/// fails the run with a clear error, and nothing is written.
+#[test]
+fn a_project_over_its_bound_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("templates")).unwrap();
+    // Sparse: its size is all that is read before the refusal.
+    std::fs::File::create(tmp.path().join("templates/big.j2"))
+        .unwrap()
+        .set_len(300 << 20)
+        .unwrap();
+    std::fs::write(
+        tmp.path().join("app.yml"),
+        "hosts:\n- { name: h0, ssh_host: 10.0.0.1 }\nlocal_templates_folders: [templates]\n\
+         files:\n- { scope: all, src: 'tmpl://big.j2', dest_folder: /opt/app, owner: app, group: app, mode: '0644' }\n",
+    )
+    .unwrap();
+    let out = hadeploy(tmp.path())
+        .args(["--src", "app.yml", "--action", "none"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -1095,11 +1122,12 @@ fn a_description_that_multiplies_into_a_huge_project_is_refused() {
         "{stderr}"
     );
     assert!(stderr.contains("help: "), "{stderr}");
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
+    let mut left: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(left, vec![std::ffi::OsString::from("app.yml")]);
+    left.sort();
+    assert_eq!(left, ["app.yml", "templates"].map(std::ffi::OsString::from));
 }
 
 /// A `file://` source is copied as a stream: one larger than the whole
@@ -1123,14 +1151,14 @@ fn large_file_sources_are_streamed_into_the_project() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let copies: Vec<_> = std::fs::read_dir(tmp.path().join("hadeploy-work/files"))
+    let copies: Vec<_> = std::fs::read_dir(tmp.path().join("hadeploy-work/files/copies"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(copies.len(), 1, "{copies:?}");
     assert_eq!(std::fs::metadata(&copies[0]).unwrap().len(), 300 << 20);
     // SHA-1 of 300 MiB of zeros, as `sha1sum` prints it.
-    let host_vars = std::fs::read_to_string(tmp.path().join("hadeploy-work/host_vars/en1.yml")).unwrap();
+    let host_vars = std::fs::read_to_string(tmp.path().join("hadeploy-work/vars/hadeploy.yml")).unwrap();
     let zeros = {
         let mut h = sha1_smol::Sha1::new();
         let block = vec![0u8; 1 << 20];
@@ -1292,7 +1320,7 @@ fn host_and_group_scopes_select_files_and_folders() {
             .unwrap();
         let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap_or_default();
         let _ = std::fs::remove_file(tmp.path().join("ran.txt"));
-        let vars = std::fs::read_to_string(tmp.path().join("hadeploy-work/host_vars/en1.yml")).unwrap_or_default();
+        let vars = std::fs::read_to_string(tmp.path().join("hadeploy-work/vars/hadeploy.yml")).unwrap_or_default();
         let folders: Vec<&str> = ["/opt/edge_only", "/opt/everywhere", "/opt/both"]
             .into_iter()
             .filter(|f| vars.contains(&format!("\"{f}\"")))

@@ -4,7 +4,8 @@
 # run by Ansible in place of a plain module call. It reads and renders,
 # here, the files a deploy writes, so that the module gets their content in
 # its one call, and gives the module, of each item of the roles' inputs,
-# the keys it takes.
+# the keys it takes. It also keeps, of the roles' inputs, the items whose
+# scope names the host (`select`), without calling the module.
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ ITEM_KEYS = {
     "folders": ("path", "owner", "group", "mode"),
     "changed_groups": ("supervisor", "process_group"),
 }
+# Of a supervisor's `processes` items.
+PROCESS_KEYS = ("status", "state", "group")
 # The largest file whose content goes in the module's call; larger ones are
 # copied by Ansible's copy module, which streams them.
 INLINE_LIMIT = 1 << 20
@@ -43,8 +46,47 @@ LAYOUT_VARS = (
 )
 
 
+def in_scope(item, names):
+    """Whether an item goes to the host whose name and groups are `names`:
+    its `scope` (hosts and host groups joined with `:`) names one of them,
+    or is `all`, or the item has none."""
+    scope = item.get("scope")
+    return scope is None or any(part == "all" or part in names for part in scope.split(":"))
+
+
+def select(lists, names):
+    """Of each list of items, those whose scope `names` meets, and of a
+    supervisor's `processes`, those too; a folder (`path`) given twice is
+    kept once."""
+    out = {}
+    for key, items in lists.items():
+        if not isinstance(items, list):
+            raise AnsibleActionFail("%s: a list of items is expected" % key)
+        kept, paths = [], set()
+        for item in items:
+            if not isinstance(item, dict):
+                raise AnsibleActionFail("%s: each item is a dict, not %r" % (key, type(item).__name__))
+            if not in_scope(item, names):
+                continue
+            if "processes" in item:
+                item = dict(item, processes=[p for p in item["processes"] if in_scope(p, names)])
+            if key == "log_dirs":
+                if item["path"] in paths:
+                    continue
+                paths.add(item["path"])
+            kept.append(item)
+        out[key] = kept
+    return out
+
+
 def pick(item, keys):
     return {k: item[k] for k in keys if k in item}
+
+
+def renders(f):
+    """Whether a file of `hadeploy_base_files` is rendered by Ansible: a
+    template that depends on the host (one that does not is sent as it is)."""
+    return f["kind"] == "template" and f.get("render", True)
 
 
 def notified(f):
@@ -77,9 +119,20 @@ class ActionModule(ActionBase):
         self._task_vars = task_vars or {}
         result = super().run(tmp, self._task_vars)
         args = dict(self._task.args)
+        if args.get("action") == "select":
+            names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
+            result.update(select(args.get("lists") or {}, names), changed=False)
+            return result
+        self._files_dir = args.pop("files_dir", None)
+        if args.get("settle") is None and "supervisors" in args:
+            # Long enough for the slowest program of these instances to start.
+            args["settle"] = max([s.get("settle", 15) for s in args["supervisors"]] or [15])
         for key, keys in ITEM_KEYS.items():
             if key in args and isinstance(args[key], list):
                 args[key] = [pick(i, keys) for i in args[key]]
+        for s in args.get("supervisors") or []:
+            if isinstance(s.get("processes"), list):
+                s["processes"] = [pick(p, PROCESS_KEYS) for p in s["processes"]]
         sources = args.pop("sources", None)
         if sources is not None:
             args["files"] = [self._file(s) for s in sources]
@@ -106,8 +159,13 @@ class ActionModule(ActionBase):
         return result
 
     def _path(self, f):
-        """Where a file of the host's variables is, in the project."""
-        return os.path.join(self._task_vars.get("playbook_dir", "."), f["src"])
+        """Where a file of the roles' inputs is: under `files_dir`."""
+        if not self._files_dir:
+            raise AnsibleActionFail(
+                "hadeploy_files_dir is not set: it names the folder of the files the roles send"
+                " (the files/ folder of hadeploy's project)"
+            )
+        return os.path.join(self._files_dir, f["src"])
 
     def _content(self, f, template_vars=None):
         """The bytes of a file of the host's variables: as they are in the
@@ -124,12 +182,12 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("cannot read %s: %s" % (f["src"], e))
 
     def _described(self, f):
-        """A file of `hadeploy_files` as the module compares it: the SHA-1
-        of its content, rendered here for a template that hadeploy could
-        not render (it uses the host's variables)."""
+        """A file of `hadeploy_base_files` as the module compares it: the
+        SHA-1 of its content (a copy's is given), rendered here for a
+        template that depends on the host (`render`)."""
         checksum = f.get("checksum")
         if checksum is None:
-            checksum = hashlib.sha1(self._content(f, {} if f["kind"] == "template" else None)).hexdigest()
+            checksum = hashlib.sha1(self._content(f, {} if renders(f) else None)).hexdigest()
         return dict(pick(f, ("dest", "owner", "group", "mode")), checksum=checksum, notify=notified(f))
 
     def _to_write(self, f):
@@ -137,7 +195,7 @@ class ActionModule(ActionBase):
         it; None for a copied file too large to go in the call."""
         if f["kind"] != "template" and self._size(f) > INLINE_LIMIT:
             return None
-        data = self._content(f, {} if f["kind"] == "template" else None)
+        data = self._content(f, {} if renders(f) else None)
         item = dict(pick(f, ("dest", "owner", "group", "mode")), notify=notified(f), base64=False)
         try:
             item["content"] = data.decode("utf-8")
@@ -155,7 +213,7 @@ class ActionModule(ActionBase):
         """A file of the instances as the module takes it: its content read
         or rendered here."""
         template_vars = None
-        if src.get("render") and "checksum" not in src:
+        if src.get("render"):
             if "layout" in src:
                 template_vars = {
                     ("supervisor_" + k if k in ("name", "user", "group") else k): src["layout"][k] for k in LAYOUT_VARS

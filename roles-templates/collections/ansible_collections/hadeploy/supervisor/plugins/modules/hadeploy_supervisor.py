@@ -48,10 +48,19 @@ options:
         files, then brings services and processes to their state;
         C(inspect) reads which groups, users, keys, sudoers rules,
         folders and files differ; C(write) writes O(described_files);
-        C(delete) removes O(paths).
+        C(delete) removes O(paths). C(select) is done by the action plugin
+        on the controller, which keeps of O(lists) the items whose scope names the
+        host.
     type: str
     required: true
-    choices: [status, converge, deploy, inspect, write, delete, logs]
+    choices: [status, converge, deploy, inspect, write, delete, logs, select]
+  lists:
+    description:
+      - Lists of items, each item with its C(scope) (hosts and host groups
+        joined with C(:), or C(all)), for C(select), which returns each
+        list with the items that go to this host only. The module itself
+        never gets it.
+    type: dict
   supervisors:
     description:
       - The supervisord instances of this host.
@@ -1416,7 +1425,12 @@ OWNED = dict(owner=required(), group=required(), mode=required())
 NOTIFIED = dict(supervisor=required(), process=required(), group=required())
 
 ARGUMENT_SPEC = dict(
-    action=dict(type="str", required=True, choices=["status", "converge", "deploy", "inspect", "write", "delete", "logs"]),
+    action=dict(
+        type="str",
+        required=True,
+        choices=["status", "converge", "deploy", "inspect", "write", "delete", "logs", "select"],
+    ),
+    lists=dict(type="dict"),
     supervisors=items(
         name=required(),
         managed=dict(type="bool", default=False),
@@ -1482,6 +1496,8 @@ ARGUMENT_SPEC = dict(
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if module.params["action"] == "select":
+        module.fail_json(msg="select runs on the controller, in the action plugin: call the module through it")
     if module.params["action"] == "converge":
         converge(module)
     if module.params["action"] == "deploy":
