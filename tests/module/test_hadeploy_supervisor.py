@@ -494,9 +494,9 @@ def test_a_journal_that_does_not_read_is_ignored(tmp_path):
     assert mod.write_journal({"include_dir": str(tmp_path / "none")}, {"restart": True, "notified": []}) is False
 
 
-def test_a_secret_file_s_content_stays_out_of_the_diff():
-    """The action plugin's diffs: a secret file's content, before or after,
-    is never in them."""
+@pytest.fixture
+def plugin():
+    """The action plugin, imported as a Python module of its own."""
     sys.path.insert(0, str(PLUGINS))
     try:
         import importlib
@@ -508,6 +508,51 @@ def test_a_secret_file_s_content_stays_out_of_the_diff():
         sys.path.remove(str(PLUGINS))
         sys.modules["hadeploy_supervisor"] = mod
     assert hasattr(plugin, "ActionModule")
+    return plugin
+
+
+def test_select_keeps_what_goes_to_the_host(plugin):
+    """Items (and an instance's processes) whose scope names the host or
+    one of its groups, or all; a log folder once."""
+    names = {"en1", "edges"}
+    items = [
+        {"path": "/a", "scope": "all"},
+        {"path": "/b", "scope": "edges"},
+        {"path": "/c", "scope": "en9:en1"},
+        {"path": "/d", "scope": "workers"},
+        {"path": "/e", "scope": "en10"},
+        {"path": "/a", "scope": "edges"},
+    ]
+    got = plugin.select({"log_dirs": items, "folders": items}, names)
+    assert [i["path"] for i in got["folders"]] == ["/a", "/b", "/c", "/a"]
+    assert [i["path"] for i in got["log_dirs"]] == ["/a", "/b", "/c"]
+    instance = {"name": "sv", "scope": "all", "processes": [
+        {"status": "p1", "scope": "en1"}, {"status": "p2", "scope": "en2"}]}
+    got = plugin.select({"instances": [instance]}, names)
+    assert [p["status"] for p in got["instances"][0]["processes"]] == ["p1"]
+    assert len(instance["processes"]) == 2, "the input is left as it is"
+
+
+def test_a_misspelt_input_is_named_with_what_was_meant(plugin):
+    """A variable named like a role's input that its argument specs do not
+    list fails the first task, whichever role it belongs to; internal names
+    (`__`) and other variables are left alone."""
+    got = plugin.unknown_inputs({
+        "hadeploy_supervisor_instaces": [],
+        "hadeploy_base_users": [],
+        "hadeploy_base__here": {},
+        "hadeploy_files_dir": "/x",
+        "inventory_hostname": "en1",
+    })
+    assert got == [
+        "hadeploy_supervisor_instaces is not an input of the role hadeploy_supervisor;"
+        " did you mean hadeploy_supervisor_instances?"
+    ]
+
+
+def test_a_secret_file_s_content_stays_out_of_the_diff(plugin):
+    """The action plugin's diffs: a secret file's content, before or after,
+    is never in them."""
     files = [{"dest": "/a.ini", "content": "new\n", "secret": False},
              {"dest": "/s.conf", "content": "password={SHA}abc\n", "secret": True}]
     got = plugin.diffs({"/a.ini": "old\n", "/s.conf": "password={SHA}old\n"}, files)

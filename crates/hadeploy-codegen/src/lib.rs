@@ -11,6 +11,7 @@
 mod data;
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
+pub mod inputs;
 pub mod quote;
 mod templates;
 mod views;

@@ -54,7 +54,7 @@ pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
 
 /// The collection's other files, and the project's lint settings, copied as
 /// they are (plain Ansible).
-pub const STATIC: [(&str, &str); 22] = [
+pub const STATIC: [(&str, &str); 26] = [
     embedded!(".ansible-lint"),
     collection!("README.md"),
     collection!("meta/runtime.yml"),
@@ -62,6 +62,8 @@ pub const STATIC: [(&str, &str); 22] = [
     collection!("plugins/action/hadeploy_supervisor.py"),
     collection!("roles/hadeploy_base/defaults/main.yml"),
     collection!("roles/hadeploy_base/meta/main.yml"),
+    collection!("roles/hadeploy_base/meta/argument_specs.yml"),
+    collection!("roles/hadeploy_base/tasks/main.yml"),
     collection!("roles/hadeploy_base/tasks/select.yml"),
     collection!("roles/hadeploy_base/tasks/check_paths.yml"),
     collection!("roles/hadeploy_base/tasks/deploy.yml"),
@@ -77,6 +79,8 @@ pub const STATIC: [(&str, &str); 22] = [
     collection!("roles/hadeploy_supervisor/tasks/logs.yml"),
     collection!("roles/hadeploy_supervisor/tasks/remove.yml"),
     collection!("roles/hadeploy_supervisor/meta/main.yml"),
+    collection!("roles/hadeploy_supervisor/meta/argument_specs.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/main.yml"),
 ];
 
 /// The engine with every Tera template and the quoting filters.

@@ -9,6 +9,8 @@ use std::process::Command;
 use hadeploy_codegen::{Content, Options, Project, render};
 use hadeploy_model::SrcArg;
 
+mod common;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
@@ -408,7 +410,11 @@ fn roles_read_exactly_the_inputs_the_generator_writes() {
                 || path.ends_with("/defaults/main.yml")
             {
                 written.extend(top_keys(text));
-            } else if path.ends_with(".yml") && !path.starts_with("files/") && path != "inventory.yml" {
+            } else if path.ends_with(".yml")
+                && !path.starts_with("files/")
+                && path != "inventory.yml"
+                && !path.ends_with("/meta/argument_specs.yml")
+            {
                 read.extend(hadeploy_names(text));
                 // What the roles name themselves: registered results, facts
                 // and task variables; a playbook's `vars` are inputs it gives.
@@ -441,6 +447,14 @@ fn roles_read_exactly_the_inputs_the_generator_writes() {
         "the roles read inputs nothing writes: {unwritten:?}"
     );
     assert!(unread.is_empty(), "inputs written that no role reads: {unread:?}");
+    // The argument specs declare exactly these.
+    let declared: BTreeSet<String> = hadeploy_codegen::inputs::ROLES
+        .iter()
+        .flat_map(|r| r.inputs().into_iter().chain([&r.action]))
+        .map(|k| k.name.to_string())
+        .collect();
+    let public: BTreeSet<String> = inputs.iter().filter(|i| !i.contains("__")).cloned().collect();
+    assert_eq!(declared, public, "the argument specs and the inputs the roles read");
     let doc =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/generated-project.md")).unwrap();
     let listed = doc
@@ -504,4 +518,75 @@ fn playbooks_leave_other_inventory_hosts_alone() {
         hosts.sort_unstable();
         assert_eq!(hosts, ["en1", "en2", "w1"], "{pb}: {text}");
     }
+}
+
+/// Every item the generator writes in `vars/hadeploy.yml` holds the keys
+/// the roles' argument specs declare (`hadeploy_codegen::inputs`), of their
+/// type, the required ones at least: the specs Ansible checks the inputs
+/// against are those the data is written to.
+#[test]
+fn the_data_written_is_what_the_argument_specs_declare() {
+    use hadeploy_codegen::inputs::{Key, ROLES, Ty};
+    fn check(at: &str, v: &serde_json::Value, ty: Ty) {
+        let scalar = v.as_str();
+        match ty {
+            Ty::Str | Ty::Path => assert!(scalar.is_some(), "{at}: {v}"),
+            Ty::Bool => assert!(matches!(scalar, Some("true" | "false")), "{at}: {v}"),
+            Ty::Int => assert!(scalar.is_some_and(|s| s.parse::<u64>().is_ok()), "{at}: {v}"),
+            Ty::Strs => assert!(
+                v.as_array().is_some_and(|a| a.iter().all(|s| s.is_string())),
+                "{at}: {v}"
+            ),
+            Ty::AnyItems => assert!(v.is_array(), "{at}: {v}"),
+            Ty::Items(keys) => {
+                for (i, item) in v.as_array().unwrap_or_else(|| panic!("{at}: {v}")).iter().enumerate() {
+                    map(&format!("{at}[{i}]"), item, keys);
+                }
+            }
+            Ty::Map(keys) => map(at, v, keys),
+        }
+    }
+    fn map(at: &str, v: &serde_json::Value, keys: &[Key]) {
+        let m = v.as_object().unwrap_or_else(|| panic!("{at}: {v}"));
+        for (k, value) in m {
+            let key = keys
+                .iter()
+                .find(|d| d.name == k)
+                .unwrap_or_else(|| panic!("{at}.{k} is not declared"));
+            check(&format!("{at}.{k}"), value, key.ty);
+            if !key.choices.is_empty() {
+                assert!(key.choices.contains(&value.as_str().unwrap()), "{at}.{k}: {value}");
+            }
+        }
+        for d in keys.iter().filter(|d| d.required) {
+            assert!(m.contains_key(d.name), "{at} has no {}", d.name);
+        }
+    }
+    let inputs: Vec<&Key> = ROLES.iter().flat_map(|r| r.inputs()).collect();
+    let mut seen = BTreeSet::new();
+    for case in [
+        "rich/app.srcs",
+        "seed/simple/app.srcs",
+        "seed/notify/app.srcs",
+        "hadeploy-docs/files.srcs",
+    ] {
+        let project = project_of(&fixtures().join(case));
+        let text = String::from_utf8(project["vars/hadeploy.yml"].as_bytes().unwrap().to_vec()).unwrap();
+        let data = common::yaml_tree(&text);
+        for (name, value) in data.as_object().unwrap() {
+            let key = inputs
+                .iter()
+                .find(|k| k.name == name)
+                .unwrap_or_else(|| panic!("{case}: {name} is not an input"));
+            check(&format!("{case}: {name}"), value, key.ty);
+            seen.insert(name.clone());
+        }
+    }
+    // Every list input is written.
+    let lists: BTreeSet<String> = inputs
+        .iter()
+        .filter(|k| matches!(k.ty, Ty::Items(_)))
+        .map(|k| k.name.to_string())
+        .collect();
+    assert_eq!(seen, lists);
 }

@@ -10,8 +10,11 @@
 from __future__ import annotations
 
 import base64
+import difflib
 import hashlib
 import os
+
+import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -79,6 +82,35 @@ def select(lists, names):
     return out
 
 
+ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
+
+
+def role_inputs(role):
+    """The inputs of `role` of this collection: the options of every entry
+    point of its meta/argument_specs.yml."""
+    with open(os.path.join(ROLES, role, "meta", "argument_specs.yml"), encoding="utf-8") as stream:
+        specs = yaml.safe_load(stream)["argument_specs"]
+    return {name for entry in specs.values() for name in entry.get("options", {})}
+
+
+def unknown_inputs(names):
+    """Messages for the variables of `names` that look like inputs of a
+    role of the collection (its prefix, no `__`, which marks its internal
+    names) but are none: a misspelt input would otherwise be silently
+    ignored. Every role's, so the first role run catches them all."""
+    out = []
+    for role in sorted(os.listdir(ROLES)):
+        known = role_inputs(role)
+        for name in sorted(names):
+            if name.startswith(role + "_") and "__" not in name and name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                out.append(
+                    "%s is not an input of the role %s%s"
+                    % (name, role, "; did you mean %s?" % close[0] if close else "")
+                )
+    return out
+
+
 def pick(item, keys):
     return {k: item[k] for k in keys if k in item}
 
@@ -120,6 +152,11 @@ class ActionModule(ActionBase):
         result = super().run(tmp, self._task_vars)
         args = dict(self._task.args)
         if args.get("action") == "select":
+            wrong = unknown_inputs(self._task_vars)
+            if wrong:
+                raise AnsibleActionFail(
+                    "%s (meta/argument_specs.yml of each role lists its inputs)" % "; ".join(wrong)
+                )
             names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
             result.update(select(args.get("lists") or {}, names), changed=False)
             return result

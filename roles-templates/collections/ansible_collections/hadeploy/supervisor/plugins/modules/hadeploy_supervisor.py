@@ -58,8 +58,10 @@ options:
     description:
       - Lists of items, each item with its C(scope) (hosts and host groups
         joined with C(:), or C(all)), for C(select), which returns each
-        list with the items that go to this host only. The module itself
-        never gets it.
+        list with the items that go to this host only. It also fails on a
+        variable named like an input of a role of the collection that its
+        C(meta/argument_specs.yml) does not list. The module itself never
+        gets it.
     type: dict
   supervisors:
     description:

@@ -1,0 +1,645 @@
+//! The roles' inputs, declared once: every variable the roles read, and of
+//! each list, the keys of its items. [`argument_specs`] writes each role's
+//! `meta/argument_specs.yml` from them (Ansible checks the inputs against
+//! it before a role's first task), the action plugin refuses a variable of
+//! a role's prefix that none of them names, and a test checks every item
+//! `crate::data` writes against them: the data and its description cannot
+//! drift apart.
+
+use crate::quote;
+
+/// The type of a value, as Ansible's argument specs name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    /// `str`.
+    Str,
+    /// `bool`.
+    Bool,
+    /// `int`.
+    Int,
+    /// `path`: a string, `~` expanded.
+    Path,
+    /// A list of strings.
+    Strs,
+    /// A list of maps with these keys.
+    Items(&'static [Key]),
+    /// A map with these keys.
+    Map(&'static [Key]),
+    /// A list of maps another role describes.
+    AnyItems,
+}
+
+/// A key of an item, or a role's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    /// As the variable or the item names it.
+    pub name: &'static str,
+    /// What it holds.
+    pub ty: Ty,
+    /// An item without it is refused.
+    pub required: bool,
+    /// The values it may take, when they are few.
+    pub choices: &'static [&'static str],
+    /// Its default, as YAML, for an input.
+    pub default: Option<&'static str>,
+    /// What it is, for `ansible-doc`.
+    pub doc: &'static str,
+}
+
+const fn key(name: &'static str, ty: Ty, doc: &'static str) -> Key {
+    Key {
+        name,
+        ty,
+        required: false,
+        choices: &[],
+        default: None,
+        doc,
+    }
+}
+
+const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Key {
+    Key {
+        required: true,
+        ..key(name, ty, doc)
+    }
+}
+
+const fn one_of(k: Key, choices: &'static [&'static str]) -> Key {
+    Key { choices, ..k }
+}
+
+const fn with_default(k: Key, default: &'static str) -> Key {
+    Key {
+        default: Some(default),
+        ..k
+    }
+}
+
+const SCOPE: Key = key(
+    "scope",
+    Ty::Str,
+    "The hosts and host groups the item goes to, joined with C(:); C(all) for every host (the default).",
+);
+const NO_REMOVE: Key = key("no_remove", Ty::Bool, "C(remove) leaves it in place.");
+const OWNER: Key = key("owner", Ty::Str, "Its owner.");
+const GROUP: Key = key("group", Ty::Str, "Its group.");
+const MODE: Key = key("mode", Ty::Str, "Its mode, in octal (C(0755)).");
+const STATES: &[&str] = &["started", "stopped", "current"];
+
+const GROUPS: &[Key] = &[
+    req("name", Ty::Str, "The group's name."),
+    key("system", Ty::Bool, "A system group."),
+    NO_REMOVE,
+    SCOPE,
+];
+const USERS: &[Key] = &[
+    req("login", Ty::Str, "The account's name."),
+    key(
+        "managed",
+        Ty::Bool,
+        "The role creates and removes it (else it only uses it).",
+    ),
+    key("comment", Ty::Str, "Its GECOS field."),
+    key("group", Ty::Str, "Its primary group."),
+    key("groups", Ty::Strs, "Its other groups, added to those it has."),
+    key("system", Ty::Bool, "A system account."),
+    key("create_home", Ty::Bool, "Its home folder is created."),
+    key(
+        "password",
+        Ty::Str,
+        "Its password, crypted (the role's tasks keep it out of the output).",
+    ),
+    NO_REMOVE,
+    SCOPE,
+];
+const AUTHORIZED_KEYS: &[Key] = &[
+    req("user", Ty::Str, "The account whose C(authorized_keys) holds the line."),
+    req(
+        "key",
+        Ty::Str,
+        "One line of C(authorized_keys): options, then the public key.",
+    ),
+    SCOPE,
+];
+const SUDOERS: &[Key] = &[
+    req("user", Ty::Str, "The account the rule lets run commands as others."),
+    req("dest", Ty::Path, "Its file, in C(/etc/sudoers.d/)."),
+    req(
+        "content",
+        Ty::Str,
+        "The rule, checked by C(visudo) before it is written.",
+    ),
+    NO_REMOVE,
+    SCOPE,
+];
+const FOLDERS: &[Key] = &[
+    req("path", Ty::Path, "The folder."),
+    OWNER,
+    GROUP,
+    MODE,
+    NO_REMOVE,
+    key(
+        "rendered",
+        Ty::Bool,
+        "The path holds an Ansible expression: checked once rendered.",
+    ),
+    SCOPE,
+];
+const NOTIFIED: &[Key] = &[
+    req("supervisor", Ty::Str, "The instance."),
+    req("process", Ty::Str, "The process, as C(supervisorctl) names it."),
+    req("group", Ty::Str, "Its process group."),
+];
+const FILES: &[Key] = &[
+    one_of(
+        req(
+            "kind",
+            Ty::Str,
+            "How the file is made: copied, rendered by Ansible, or downloaded.",
+        ),
+        &["copy", "template", "url"],
+    ),
+    key(
+        "src",
+        Ty::Str,
+        "C(copy) and C(template): its source, under O(hadeploy_files_dir).",
+    ),
+    key(
+        "checksum",
+        Ty::Str,
+        "C(copy): the source's SHA-1, so the controller does not read it for each host.",
+    ),
+    key(
+        "render",
+        Ty::Bool,
+        "C(template): it depends on the host (else it is sent as it is).",
+    ),
+    key("url", Ty::Str, "C(url): where it is downloaded from."),
+    key(
+        "validate_certs",
+        Ty::Bool,
+        "C(url): the server's certificate is checked.",
+    ),
+    key(
+        "force_basic_auth",
+        Ty::Bool,
+        "C(url): the credentials are sent without being asked for.",
+    ),
+    key("url_username", Ty::Str, "C(url): the user name."),
+    key(
+        "url_password",
+        Ty::Str,
+        "C(url): the password (kept out of the output).",
+    ),
+    req("dest", Ty::Path, "The file on the host."),
+    key(
+        "rendered",
+        Ty::Bool,
+        "The path holds an Ansible expression: checked once rendered.",
+    ),
+    OWNER,
+    GROUP,
+    MODE,
+    NO_REMOVE,
+    key(
+        "notify",
+        Ty::Items(NOTIFIED),
+        "The processes restarted when its content changes.",
+    ),
+    SCOPE,
+];
+
+const PROCESSES: &[Key] = &[
+    req("status", Ty::Str, "The process, as C(supervisorctl status) names it."),
+    one_of(key("state", Ty::Str, "Its state after a deploy or start."), STATES),
+    key("group", Ty::Str, "Its process group."),
+    SCOPE,
+];
+const INSTANCES: &[Key] = &[
+    req("name", Ty::Str, "The instance's name."),
+    key(
+        "managed",
+        Ty::Bool,
+        "The role installs it, with its systemd unit (else it is only used).",
+    ),
+    key("conf", Ty::Path, "Its configuration file."),
+    key("unit", Ty::Str, "Its systemd unit."),
+    key("socket", Ty::Path, "Its XML-RPC unix socket."),
+    key("unit_path", Ty::Path, "Its unit file."),
+    one_of(key("state", Ty::Str, "The service's state after a deploy."), STATES),
+    key("enabled", Ty::Bool, "The service starts at boot."),
+    key("include_dir", Ty::Path, "The folder of its program files."),
+    NO_REMOVE,
+    key(
+        "settle",
+        Ty::Int,
+        "How long, in seconds, its programs may take to start (their C(startsecs) and C(startretries)).",
+    ),
+    SCOPE,
+    key("processes", Ty::Items(PROCESSES), "Its programs' processes."),
+];
+const DIRS: &[Key] = &[req("path", Ty::Path, "The folder."), OWNER, GROUP, MODE, SCOPE];
+const LAYOUT: &[Key] = &[
+    key("name", Ty::Str, "C(supervisor_name)."),
+    key("user", Ty::Str, "C(supervisor_user)."),
+    key("group", Ty::Str, "C(supervisor_group)."),
+    key("conf_file_dst", Ty::Path, "C(conf_file_dst)."),
+    key("include_dir", Ty::Path, "C(include_dir)."),
+    key("logs_dir", Ty::Path, "C(logs_dir)."),
+    key("pid_dir", Ty::Path, "C(pid_dir)."),
+    key("socks_dir", Ty::Path, "C(socks_dir)."),
+    key("socket", Ty::Path, "C(socket)."),
+    key("pid_file", Ty::Path, "C(pid_file)."),
+];
+const INSTANCE_FILES: &[Key] = &[
+    req("supervisor", Ty::Str, "The instance."),
+    req("src", Ty::Str, "Its source, under O(hadeploy_files_dir)."),
+    req("dest", Ty::Path, "The file on the host."),
+    OWNER,
+    GROUP,
+    MODE,
+    key(
+        "render",
+        Ty::Bool,
+        "Rendered by Ansible (it depends on the host), else sent as it is.",
+    ),
+    key("restart", Ty::Bool, "The instance restarts when it changes."),
+    key("secret", Ty::Bool, "Its content is never shown in a diff."),
+    key(
+        "layout",
+        Ty::Map(LAYOUT),
+        "The variables its template can use, of its instance.",
+    ),
+    SCOPE,
+];
+const REMOVE: &[Key] = &[
+    req("path", Ty::Path, "A file or folder C(remove) deletes."),
+    key(
+        "unit",
+        Ty::Bool,
+        "A systemd unit file: systemd reloads once it is gone.",
+    ),
+    SCOPE,
+];
+const LOG_DIRS: &[Key] = &[req("path", Ty::Path, "The folder."), OWNER, GROUP, SCOPE];
+const PROGRAM_FILES: &[Key] = &[
+    req("supervisor", Ty::Str, "The instance."),
+    req("program", Ty::Str, "The program or program group."),
+    req("src", Ty::Str, "Its source, under O(hadeploy_files_dir)."),
+    req(
+        "dest",
+        Ty::Path,
+        "The file on the host, in the instance's include folder.",
+    ),
+    OWNER,
+    GROUP,
+    MODE,
+    key(
+        "render",
+        Ty::Bool,
+        "Rendered by Ansible (it depends on the host), else sent as it is.",
+    ),
+    key("process_group", Ty::Str, "The process group it defines."),
+    NO_REMOVE,
+    SCOPE,
+];
+
+const fn list(name: &'static str, items: &'static [Key], doc: &'static str) -> Key {
+    with_default(key(name, Ty::Items(items), doc), "[]")
+}
+
+const FILES_DIR: Key = key(
+    "hadeploy_files_dir",
+    Ty::Path,
+    "The folder of the files the roles send (C(src) of the items): the C(files/) folder of hadeploy's project.",
+);
+
+const BASE_GROUPS: Key = list("hadeploy_base_groups", GROUPS, "Groups.");
+const BASE_USERS: Key = list("hadeploy_base_users", USERS, "Accounts.");
+const BASE_KEYS: Key = list(
+    "hadeploy_base_authorized_keys",
+    AUTHORIZED_KEYS,
+    "Lines of C(authorized_keys).",
+);
+const BASE_SUDOERS: Key = list("hadeploy_base_sudoers", SUDOERS, "C(sudo) rules.");
+const BASE_FOLDERS: Key = list("hadeploy_base_folders", FOLDERS, "Folders.");
+const BASE_FILES: Key = list("hadeploy_base_files", FILES, "Files.");
+const BASE_SUPERVISORS: Key = key(
+    "hadeploy_base_supervisors",
+    Ty::AnyItems,
+    "The supervisord instances whose programs the files notify: by default, O(hadeploy_supervisor_instances).",
+);
+
+const SUP_INSTANCES: Key = list("hadeploy_supervisor_instances", INSTANCES, "supervisord instances.");
+const SUP_DIRS: Key = list(
+    "hadeploy_supervisor_dirs",
+    DIRS,
+    "The folders of the managed instances.",
+);
+const SUP_FILES: Key = list(
+    "hadeploy_supervisor_files",
+    INSTANCE_FILES,
+    "The managed instances' files: configuration, systemd unit, C(supervisorctl_NAME).",
+);
+const SUP_REMOVE: Key = list(
+    "hadeploy_supervisor_remove",
+    REMOVE,
+    "What C(remove) deletes of the instances.",
+);
+const SUP_LOG_DIRS: Key = list(
+    "hadeploy_supervisor_log_dirs",
+    LOG_DIRS,
+    "Programs' log folders, created when missing.",
+);
+const SUP_PROGRAM_FILES: Key = list(
+    "hadeploy_supervisor_program_files",
+    PROGRAM_FILES,
+    "Program and program group files.",
+);
+const SUP_INSTALL: Key = with_default(
+    key(
+        "hadeploy_supervisor_install",
+        Ty::Bool,
+        "The host may get the C(supervisor) package (it needs root there).",
+    ),
+    "true",
+);
+const SUP_STATUS_DIR: Key = key(
+    "hadeploy_supervisor_status_dir",
+    Ty::Path,
+    "A folder of the controller where C(status) writes each host's answer (C(HOST.json)).",
+);
+const SUP_LOGS_DIR: Key = key(
+    "hadeploy_supervisor_logs_dir",
+    Ty::Path,
+    "A folder of the controller where C(logs) writes each host's answer (C(HOST.json)).",
+);
+const SUP_LOGS_LINES: Key = with_default(
+    key("hadeploy_supervisor_logs_lines", Ty::Int, "How many lines of each log."),
+    "20",
+);
+const SUP_LOGS_STREAM: Key = with_default(
+    one_of(
+        key("hadeploy_supervisor_logs_stream", Ty::Str, "Which log."),
+        &["stdout", "stderr"],
+    ),
+    "stdout",
+);
+const SUP_LOGS_PROGRAM: Key = key(
+    "hadeploy_supervisor_logs_program",
+    Ty::Str,
+    "Only the processes of this program or group.",
+);
+
+/// One of a role's entry points: a file of its `tasks/`.
+pub struct EntryPoint {
+    /// The file's name, without `.yml`.
+    pub name: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+    /// The inputs it reads.
+    pub inputs: &'static [Key],
+}
+
+/// A role and its entry points.
+pub struct Role {
+    /// Its name in the collection.
+    pub name: &'static str,
+    /// What it deploys.
+    pub doc: &'static str,
+    /// The input `tasks/main.yml` dispatches on.
+    pub action: Key,
+    /// Its entry points but `main`.
+    pub entry_points: &'static [EntryPoint],
+}
+
+impl Role {
+    /// Every input of the role, each once, in the order of its entry points.
+    pub fn inputs(&self) -> Vec<&'static Key> {
+        let mut out: Vec<&'static Key> = Vec::new();
+        for e in self.entry_points {
+            for k in e.inputs {
+                if !out.iter().any(|o| o.name == k.name) {
+                    out.push(k);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The roles of the collection.
+pub const ROLES: [Role; 2] = [
+    Role {
+        name: "hadeploy_base",
+        doc: "Groups, users, ssh keys, sudo rules, folders and files, as described to hadeploy.",
+        action: with_default(
+            one_of(
+                key(
+                    "hadeploy_base_action",
+                    Ty::Str,
+                    "What C(main) does: the entry point it runs.",
+                ),
+                &["deploy", "remove"],
+            ),
+            "deploy",
+        ),
+        entry_points: &[
+            EntryPoint {
+                name: "deploy",
+                doc: "Creates or updates groups, users, keys, sudo rules, folders and files that differ.",
+                inputs: &[
+                    BASE_GROUPS,
+                    BASE_USERS,
+                    BASE_KEYS,
+                    BASE_SUDOERS,
+                    BASE_FOLDERS,
+                    BASE_FILES,
+                    BASE_SUPERVISORS,
+                    FILES_DIR,
+                ],
+            },
+            EntryPoint {
+                name: "remove",
+                doc: "Removes them, but those marked no_remove.",
+                inputs: &[BASE_GROUPS, BASE_USERS, BASE_SUDOERS, BASE_FOLDERS, BASE_FILES],
+            },
+        ],
+    },
+    Role {
+        name: "hadeploy_supervisor",
+        doc: "supervisord instances and their programs, as described to hadeploy.",
+        action: with_default(
+            one_of(
+                key(
+                    "hadeploy_supervisor_action",
+                    Ty::Str,
+                    "What C(main) does: the entry point it runs.",
+                ),
+                &["deploy", "remove", "start", "stop", "status", "logs"],
+            ),
+            "deploy",
+        ),
+        entry_points: &[
+            EntryPoint {
+                name: "deploy",
+                doc: "Installs the instances and their programs, and brings them to their state.",
+                inputs: &[
+                    SUP_INSTANCES,
+                    SUP_DIRS,
+                    SUP_FILES,
+                    SUP_REMOVE,
+                    SUP_LOG_DIRS,
+                    SUP_PROGRAM_FILES,
+                    SUP_INSTALL,
+                    FILES_DIR,
+                ],
+            },
+            EntryPoint {
+                name: "remove",
+                doc: "Stops and removes the programs and the managed instances, but those marked no_remove.",
+                inputs: &[
+                    SUP_INSTANCES,
+                    SUP_DIRS,
+                    SUP_FILES,
+                    SUP_REMOVE,
+                    SUP_LOG_DIRS,
+                    SUP_PROGRAM_FILES,
+                ],
+            },
+            EntryPoint {
+                name: "start",
+                doc: "Starts the managed instances' services, then the programs.",
+                inputs: &[SUP_INSTANCES],
+            },
+            EntryPoint {
+                name: "stop",
+                doc: "Stops the programs, then the managed instances' services.",
+                inputs: &[SUP_INSTANCES],
+            },
+            EntryPoint {
+                name: "status",
+                doc: "Reports every instance and program of the host.",
+                inputs: &[SUP_INSTANCES, SUP_STATUS_DIR],
+            },
+            EntryPoint {
+                name: "logs",
+                doc: "Shows the last lines of every program's log.",
+                inputs: &[
+                    SUP_INSTANCES,
+                    SUP_LOGS_DIR,
+                    SUP_LOGS_LINES,
+                    SUP_LOGS_STREAM,
+                    SUP_LOGS_PROGRAM,
+                ],
+            },
+        ],
+    },
+];
+
+/// The role's `meta/argument_specs.yml`: `main` (every input, and the
+/// action it runs) and each entry point with the inputs it reads.
+pub fn argument_specs(role: &Role) -> String {
+    let mut out = String::from(
+        "---\n# Generated by hadeploy from the roles' inputs as its code declares them\n\
+         # (crates/hadeploy-codegen/src/inputs.rs). Ansible checks the inputs\n\
+         # against it before the role's first task.\nargument_specs:\n",
+    );
+    let mut main: Vec<&Key> = vec![&role.action];
+    main.extend(role.inputs());
+    entry(&mut out, "main", role.doc, &main);
+    for e in role.entry_points {
+        let inputs: Vec<&Key> = e.inputs.iter().collect();
+        entry(&mut out, e.name, e.doc, &inputs);
+    }
+    out
+}
+
+fn entry(out: &mut String, name: &str, doc: &str, inputs: &[&Key]) {
+    out.push_str(&format!("  {name}:\n    short_description: "));
+    out.push_str(&quote::yaml_str(doc));
+    out.push_str("\n    options:\n");
+    for k in inputs {
+        option(out, k, 6);
+    }
+}
+
+fn option(out: &mut String, k: &Key, ind: usize) {
+    let pad = " ".repeat(ind);
+    out.push_str(&format!("{pad}{}:\n", k.name));
+    let pad = " ".repeat(ind + 2);
+    out.push_str(&format!("{pad}description: {}\n", quote::yaml_str(k.doc)));
+    let (ty, elements, keys) = match k.ty {
+        Ty::Str => ("str", None, None),
+        Ty::Bool => ("bool", None, None),
+        Ty::Int => ("int", None, None),
+        Ty::Path => ("path", None, None),
+        Ty::Strs => ("list", Some("str"), None),
+        Ty::Items(keys) => ("list", Some("dict"), Some(keys)),
+        Ty::Map(keys) => ("dict", None, Some(keys)),
+        Ty::AnyItems => ("list", Some("dict"), None),
+    };
+    out.push_str(&format!("{pad}type: {ty}\n"));
+    if let Some(e) = elements {
+        out.push_str(&format!("{pad}elements: {e}\n"));
+    }
+    if k.required {
+        out.push_str(&format!("{pad}required: true\n"));
+    }
+    if let Some(d) = k.default {
+        out.push_str(&format!("{pad}default: {d}\n"));
+    }
+    if !k.choices.is_empty() {
+        out.push_str(&format!("{pad}choices: [{}]\n", k.choices.join(", ")));
+    }
+    if let Some(keys) = keys {
+        out.push_str(&format!("{pad}options:\n"));
+        for sub in keys {
+            option(out, sub, ind + 4);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The collection's argument specs, kept in `roles-templates/` so that
+    /// projects copy them, are what [`argument_specs`] writes from the
+    /// inputs. `HADEPLOY_BLESS=1 cargo test -p hadeploy-codegen argument_specs`
+    /// writes them again after a change of the inputs.
+    #[test]
+    fn argument_specs_are_written_from_the_inputs() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../roles-templates")
+            .join(crate::templates::COLLECTION);
+        for role in &ROLES {
+            let path = dir.join(format!("roles/{}/meta/argument_specs.yml", role.name));
+            let want = argument_specs(role);
+            if std::env::var_os("HADEPLOY_BLESS").is_some() {
+                std::fs::write(&path, &want).unwrap();
+            }
+            let have = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                have == want,
+                "{} is not what the inputs give: HADEPLOY_BLESS=1 cargo test -p hadeploy-codegen argument_specs",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn every_input_carries_its_role_s_prefix_or_is_shared() {
+        for role in &ROLES {
+            for k in role.inputs().into_iter().chain([&role.action]) {
+                assert!(
+                    k.name.starts_with(&format!("{}_", role.name)) || k.name == FILES_DIR.name,
+                    "{}: {}",
+                    role.name,
+                    k.name
+                );
+                assert!(!k.name.contains("__"), "{} is an internal name", k.name);
+            }
+        }
+    }
+}
