@@ -159,6 +159,10 @@ class ActionModule(ActionBase):
                 )
             names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
             result.update(select(args.get("lists") or {}, names), changed=False)
+            # The items may hold secrets (users' password hashes, download
+            # passwords): the answer stays out of the output. An error above
+            # (a misspelt input) is shown.
+            result["_ansible_no_log"] = True
             return result
         self._files_dir = args.pop("files_dir", None)
         if args.get("settle") is None and "supervisors" in args:
