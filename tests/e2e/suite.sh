@@ -1105,6 +1105,138 @@ scenario_17_check_mode() {
     ok "--check --diff on deployed hosts: program1.sh's change shown, nothing written or restarted"
 }
 
+# run_log NAME CMD...: CMD, output in a new $LAST_LOG, exit status in
+# $HD_RC (for Ansible run without hadeploy).
+run_log() {
+    local n t0
+    n=$(find "$LOGS" -name '*.log' | wc -l)
+    LAST_LOG=$LOGS/$(printf '%02d' "$((n + 1))")-$1.log
+    t0=$(now)
+    HD_RC=0
+    "${@:2}" >"$LAST_LOG" 2>&1 || HD_RC=$?
+    log "  $1: exit $HD_RC ($(since "$t0") s, log $LAST_LOG)"
+}
+
+# An estate's own playbook and inventory, with the collection of a
+# generated project installed by ansible-galaxy: the inventory has one more
+# host (nothing answers at its address), which the play does not target.
+scenario_18_estate() {
+    local dir=$WORK/estate h p_before=() p i=0
+    hd notify remove notify/app.yml
+    mkdir -p "$dir"
+    run_log estate-generate "$HADEPLOY" generate "${VARS[@]}" --src "$FIX/simple/app.yml" --out "$dir/shop"
+    ((HD_RC == 0)) || fail "hadeploy generate exited with $HD_RC"
+    run_log estate-build "$VENV/bin/ansible-galaxy" collection build --output-path "$dir/build" \
+        "$dir/shop/collections/ansible_collections/hadeploy/supervisor"
+    ((HD_RC == 0)) || fail "ansible-galaxy collection build exited with $HD_RC"
+    run_log estate-install "$VENV/bin/ansible-galaxy" collection install -p "$dir/collections" \
+        "$dir"/build/hadeploy-supervisor-*.tar.gz
+    ((HD_RC == 0)) || fail "ansible-galaxy collection install exited with $HD_RC"
+    [[ -f $dir/collections/ansible_collections/hadeploy/supervisor/roles/hadeploy_supervisor/meta/argument_specs.yml ]] ||
+        fail "the installed collection has no argument specs"
+    ok "the collection builds and installs with ansible-galaxy"
+    cat >"$dir/inventory.yml" <<INVENTORY
+all:
+  children:
+    shop:
+      hosts:
+        en1: { ansible_host: "$(addr_of en1)", ansible_user: root, ansible_ssh_private_key_file: "$HADEPLOY_TESTBED_KEY" }
+        en2: { ansible_host: "$(addr_of en2)", ansible_user: root, ansible_ssh_private_key_file: "$HADEPLOY_TESTBED_KEY" }
+    elsewhere:
+      hosts:
+        other1: { ansible_host: 192.0.2.1, ansible_user: root }
+INVENTORY
+    cat >"$dir/site.yml" <<'PLAYBOOK'
+- name: Deploy the shop application
+  hosts: shop
+  gather_facts: false
+  any_errors_fatal: true
+  vars_files:
+    - shop/vars/hadeploy.yml
+  vars:
+    hadeploy_files_dir: "{{ playbook_dir }}/shop/files"
+  roles:
+    - hadeploy.supervisor.hadeploy_base
+    - hadeploy.supervisor.hadeploy_supervisor
+PLAYBOOK
+    estate() {
+        run_log "estate-$1" env -C "$dir" ANSIBLE_COLLECTIONS_PATH="$dir/collections" \
+            "$VENV/bin/ansible-playbook" -i inventory.yml site.yml "${@:2}"
+    }
+    estate deploy
+    if ((HD_RC != 0)); then
+        sed 's/^/    | /' "$LAST_LOG" | tail -n 40 >&2
+        fail "the estate's playbook exited with $HD_RC"
+    fi
+    if grep -q 'other1' "$LAST_LOG"; then fail "the run went near other1"; fi
+    for h in "${HOSTS[@]}"; do
+        check_running "$h"
+        p_before+=("$(program1_pid "$h")")
+    done
+    ok "the estate's playbook deploys the simple case with roles:, other1 untouched"
+    estate again
+    ((HD_RC == 0)) || fail "the second run exited with $HD_RC"
+    no_change "the estate's second run"
+    for h in "${HOSTS[@]}"; do
+        p=$(program1_pid "$h")
+        [[ $p == "${p_before[i]}" ]] || fail "$h: the second run restarted program1 ('${p_before[i]}' -> '$p')"
+        i=$((i + 1))
+    done
+    ok "the second run: changed=0, program1 keeps its pid"
+
+    # Misspelt inputs fail before anything is done, naming what is wrong.
+    estate item-typo -e '{"hadeploy_base_users": [{"login": "tsup", "manged": true}]}'
+    ((HD_RC != 0)) || fail "a misspelt item key passed"
+    grep -m1 '^TASK \[' "$LAST_LOG" | grep -q 'Validating arguments against arg spec' ||
+        fail "the first task is not the argument check: $(grep -m1 '^TASK \[' "$LAST_LOG")"
+    grep -q 'manged' "$LAST_LOG" || fail "the error does not name manged"
+    if grep -q '^changed:' "$LAST_LOG"; then fail "a task changed something before the error"; fi
+    ok "a misspelt item key fails the first task, naming it"
+    estate name-typo -e '{"hadeploy_supervisor_instaces": []}'
+    ((HD_RC != 0)) || fail "a misspelt input name passed"
+    grep -q '^fatal: .*hadeploy_supervisor_instaces is not an input of the role hadeploy_supervisor; did you mean hadeploy_supervisor_instances' \
+        "$LAST_LOG" || fail "the error does not name the input meant"
+    if grep -q '^changed:' "$LAST_LOG"; then fail "a task changed something before the error"; fi
+    ok "a misspelt input name fails before any change, naming the input meant"
+}
+
+# The simple case as AWX runs it: ansible-runner, with a private data folder
+# holding the generated project, the inventory, and the machine credential
+# (user and ssh key) the runner gives; the description names neither.
+scenario_19_ansible_runner() {
+    local pd=$WORK/runner h
+    hd simple remove simple/app.yml
+    mkdir -p "$pd/inventory" "$pd/env"
+    run_log runner-generate "$HADEPLOY" generate --src "en1_addr=$(addr_of en1)" --src "en2_addr=$(addr_of en2)" \
+        --src "$FIX/runner/app.yml" --out "$pd/project"
+    ((HD_RC == 0)) || fail "hadeploy generate exited with $HD_RC"
+    if grep -Eq 'ansible_user|ansible_ssh_private_key_file|ansible_password' "$pd/project/inventory.yml"; then
+        fail "the inventory names connection settings the description does not give"
+    fi
+    # The inventory as AWX would import it; the credential as the runner gives it.
+    cp "$pd/project/inventory.yml" "$pd/inventory/hosts.yml"
+    install -m 0600 "$HADEPLOY_TESTBED_KEY" "$pd/env/ssh_key"
+    printf '%s\n' '-u root' >"$pd/env/cmdline"
+    printf 'ANSIBLE_HOST_KEY_CHECKING: "False"\n' >"$pd/env/envvars"
+    runner() {
+        rm -rf "$pd/artifacts"
+        run_log "runner-$1" env PATH="$VENV/bin:$PATH" "$VENV/bin/ansible-runner" run "$pd" -p "$1.yml"
+    }
+    runner deploy
+    if ((HD_RC != 0)); then
+        sed 's/^/    | /' "$LAST_LOG" | tail -n 40 >&2
+        fail "ansible-runner run -p deploy.yml exited with $HD_RC"
+    fi
+    for h in "${HOSTS[@]}"; do check_running "$h"; done
+    ok "ansible-runner deploys with the runner's inventory and credential"
+    runner deploy
+    ((HD_RC == 0)) || fail "the second ansible-runner run exited with $HD_RC"
+    no_change "ansible-runner's second deploy"
+    runner status
+    ((HD_RC == 0)) || fail "ansible-runner run -p status.yml exited with $HD_RC"
+    grep -q 'program1  RUNNING' "$LAST_LOG" || fail "status.yml does not show program1 RUNNING"
+    ok "ansible-runner: second deploy changed=0, status shows program1 RUNNING"
+}
 # ---------------------------------------------------------------------------
 
 # HADEPLOY_E2E_ONLY: the scenario numbers to run (all when empty).
@@ -1164,3 +1296,5 @@ run_scenario scenario_14_other_user        "14. permissions: another user cannot
 run_scenario scenario_15_hadeploy_forms    "15. HADeploy's forms: quoted environment, %(ENV_PATH)s, \${port + 1}"
 run_scenario scenario_16_pending_restarts  "16. restarts kept: --scope files, deploy killed between write and restart"
 run_scenario scenario_17_check_mode        "17. --check --diff: fresh hosts and a changed file, nothing changes"
+run_scenario scenario_18_estate            "18. estate: its playbook and inventory, the collection installed, typos refused"
+run_scenario scenario_19_ansible_runner    "19. ansible-runner: its inventory and credential, as AWX runs it"
