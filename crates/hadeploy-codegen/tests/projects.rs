@@ -590,3 +590,76 @@ fn the_data_written_is_what_the_argument_specs_declare() {
         .collect();
     assert_eq!(seen, lists);
 }
+
+/// A description of `hosts` hosts in groups of ten, each group running one
+/// supervisor with `programs` programs; `command` is program p0_0's.
+fn cluster(hosts: usize, programs: usize, command: &str) -> String {
+    let mut d = String::from("hosts:\n");
+    for h in 0..hosts {
+        d.push_str(&format!(
+            "- {{ name: h{h}, ssh_host: 10.0.{}.{} }}\n",
+            h / 200,
+            h % 200 + 1
+        ));
+    }
+    d.push_str("host_groups:\n");
+    for g in 0..hosts.div_ceil(10) {
+        let members: Vec<String> = (g * 10..hosts.min(g * 10 + 10)).map(|h| format!("h{h}")).collect();
+        d.push_str(&format!("- {{ name: rack{g}, hosts: [{}] }}\n", members.join(", ")));
+    }
+    d.push_str("users:\n- login: app\nsupervisors:\n");
+    for g in 0..hosts.div_ceil(10) {
+        d.push_str(&format!("- {{ name: sv{g}, scope: rack{g}, user: app, group: app }}\n"));
+    }
+    d.push_str("supervisor_programs:\n");
+    for g in 0..hosts.div_ceil(10) {
+        for p in 0..programs {
+            let cmd = if g == 0 && p == 0 {
+                command.to_string()
+            } else {
+                format!("/bin/sleep {}", 1000 + p)
+            };
+            d.push_str(&format!(
+                "- {{ name: p{g}_{p}, supervisor: sv{g}, command: \"{cmd}\" }}\n"
+            ));
+        }
+    }
+    d
+}
+
+fn project_from(dir: &Path, text: &str) -> Project {
+    let app = dir.join("app.yml");
+    std::fs::write(&app, text).unwrap();
+    let model = hadeploy_model::load(&[SrcArg::File(app)]).unwrap_or_else(|d| panic!("{d}"));
+    render(&model, &Options::default()).unwrap()
+}
+
+fn changed_files(a: &Project, b: &Project) -> Vec<String> {
+    a.keys()
+        .chain(b.keys())
+        .filter(|p| a.get(*p) != b.get(*p))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The roles' inputs are written once, not per host: on 100 hosts, a
+/// program's new command changes its own file only, and a new host the
+/// inventory only.
+#[test]
+fn a_one_command_change_on_a_hundred_hosts_changes_one_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let before = project_from(tmp.path(), &cluster(100, 5, "/bin/sleep 1000"));
+    let after = project_from(tmp.path(), &cluster(100, 5, "/bin/sleep 2000"));
+    assert_eq!(
+        changed_files(&before, &after),
+        ["files/supervisors/sv0/programs/p0_0_prg.ini"]
+    );
+    let more = project_from(
+        tmp.path(),
+        &cluster(100, 5, "/bin/sleep 1000")
+            .replace("host_groups:\n", "- { name: h100, ssh_host: 10.0.9.9 }\nhost_groups:\n"),
+    );
+    assert_eq!(changed_files(&before, &more), ["inventory.yml"]);
+}
