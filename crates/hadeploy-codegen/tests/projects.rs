@@ -591,9 +591,10 @@ fn the_data_written_is_what_the_argument_specs_declare() {
     assert_eq!(seen, lists);
 }
 
-/// A description of `hosts` hosts in groups of ten, each group running one
-/// supervisor with `programs` programs; `command` is program p0_0's.
-fn cluster(hosts: usize, programs: usize, command: &str) -> String {
+/// A description of `hosts` hosts in `racks` host groups, each group
+/// running one supervisor with `programs` programs; `command` is program
+/// p0_0's.
+fn cluster(hosts: usize, racks: usize, programs: usize, command: &str) -> String {
     let mut d = String::from("hosts:\n");
     for h in 0..hosts {
         d.push_str(&format!(
@@ -603,16 +604,16 @@ fn cluster(hosts: usize, programs: usize, command: &str) -> String {
         ));
     }
     d.push_str("host_groups:\n");
-    for g in 0..hosts.div_ceil(10) {
-        let members: Vec<String> = (g * 10..hosts.min(g * 10 + 10)).map(|h| format!("h{h}")).collect();
+    for g in 0..racks {
+        let members: Vec<String> = (0..hosts).filter(|h| h % racks == g).map(|h| format!("h{h}")).collect();
         d.push_str(&format!("- {{ name: rack{g}, hosts: [{}] }}\n", members.join(", ")));
     }
     d.push_str("users:\n- login: app\nsupervisors:\n");
-    for g in 0..hosts.div_ceil(10) {
+    for g in 0..racks {
         d.push_str(&format!("- {{ name: sv{g}, scope: rack{g}, user: app, group: app }}\n"));
     }
     d.push_str("supervisor_programs:\n");
-    for g in 0..hosts.div_ceil(10) {
+    for g in 0..racks {
         for p in 0..programs {
             let cmd = if g == 0 && p == 0 {
                 command.to_string()
@@ -650,16 +651,27 @@ fn changed_files(a: &Project, b: &Project) -> Vec<String> {
 #[test]
 fn a_one_command_change_on_a_hundred_hosts_changes_one_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let before = project_from(tmp.path(), &cluster(100, 5, "/bin/sleep 1000"));
-    let after = project_from(tmp.path(), &cluster(100, 5, "/bin/sleep 2000"));
+    let before = project_from(tmp.path(), &cluster(100, 10, 5, "/bin/sleep 1000"));
+    let after = project_from(tmp.path(), &cluster(100, 10, 5, "/bin/sleep 2000"));
     assert_eq!(
         changed_files(&before, &after),
         ["files/supervisors/sv0/programs/p0_0_prg.ini"]
     );
     let more = project_from(
         tmp.path(),
-        &cluster(100, 5, "/bin/sleep 1000")
+        &cluster(100, 10, 5, "/bin/sleep 1000")
             .replace("host_groups:\n", "- { name: h100, ssh_host: 10.0.9.9 }\nhost_groups:\n"),
     );
     assert_eq!(changed_files(&before, &more), ["inventory.yml"]);
+}
+
+/// What the roles deploy does not grow with the hosts: the same
+/// applications on 60 or on 1,000 hosts give the same files, but the
+/// inventory (and `forks`, at most 50, reached from 50 hosts).
+#[test]
+fn only_the_inventory_grows_with_the_hosts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let few = project_from(tmp.path(), &cluster(60, 5, 20, "/bin/sleep 1000"));
+    let many = project_from(tmp.path(), &cluster(1000, 5, 20, "/bin/sleep 1000"));
+    assert_eq!(changed_files(&few, &many), ["inventory.yml"]);
 }
