@@ -19,7 +19,7 @@ fi
 cargo fmt --all -- --check
 # Every shell script of the suite and of CI.
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck -x .ci/run tests/*.sh tests/e2e/*.sh
+  shellcheck -x .ci/run tests/*.sh tests/e2e/*.sh packaging/*.sh
 elif [ -n "${CI:-}" ]; then
   echo "CI must provide shellcheck (.ci/run installs it)" >&2
   exit 1
@@ -33,6 +33,10 @@ CI=true cargo insta test --workspace --check --unreferenced reject
 
 # The roles' own module, against a real supervisord (pytest from the venv).
 PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/module
+
+# The wheel and the Debian package, built and installed as users do
+# (installs cargo-deb when missing).
+bash tests/packaging.sh
 
 # Real hosts: deploys the user story on systemd-nspawn containers. Needs root;
 # skipped with a message where it cannot run, never when CI is set.
