@@ -533,7 +533,7 @@ fn run_action(args: &RunArgs) -> ExitCode {
     let format = args.format.unwrap_or_default();
     if action == Action::Status {
         let vars = serde_json::json!({});
-        return run_report::<status::HostStatus>(&dir, vars, &playbook_args, format, &hosts, &interrupt);
+        return run_report::<status::SupervisorStatus>(&dir, vars, &playbook_args, format, &hosts, &interrupt);
     }
     if action == Action::Logs {
         let query = logs::Query {
@@ -541,7 +541,7 @@ fn run_action(args: &RunArgs) -> ExitCode {
             lines: args.lines,
             stderr: args.stderr,
         };
-        return run_report::<logs::HostLogs>(&dir, query.vars(), &playbook_args, format, &hosts, &interrupt);
+        return run_report::<logs::SupervisorLogs>(&dir, query.vars(), &playbook_args, format, &hosts, &interrupt);
     }
     let mut cmd = playbook_command(&dir, playbook, &playbook_args);
     match child::status(&mut cmd, &interrupt) {
@@ -713,19 +713,15 @@ fn cannot_run(e: &std::io::Error, dir: &Path, interrupt: &child::Interrupt) -> E
     ExitCode::from(EXIT_NO_ANSIBLE)
 }
 
-/// `--action status`: runs `status.yml`, whose last task writes each host's
-/// status as `HOST.json` into a temporary folder of this machine, then prints
-/// them as one report. In a table, Ansible's output goes to standard error,
-/// so that standard output holds only the table; as JSON, it is shown only
-/// when `ansible-playbook` fails. Exit status: `ansible-playbook`'s when it
-/// fails, 4 when a host could not be reached, else 0.
-/// Runs the playbook of the report `T`, whose last task writes each host's
-/// answer as `HOST.json` into a temporary folder named by `T::DIR_VAR`
-/// (with `vars` too), then prints the report as a table or one JSON
-/// document. In JSON form, Ansible's output is shown only when it fails.
+/// `--action status` and `logs`: runs the playbook of the report of `S`
+/// (each instance's answer), whose last task writes each host's answer as
+/// `HOST.json` into a temporary folder named by `S::DIR_VAR` (with `vars`
+/// too), then prints the report as a table or one JSON document. In a
+/// table, Ansible's output goes to standard error, so that standard output
+/// holds only the table; in JSON form, it is shown only when it fails.
 /// Exit status: `ansible-playbook`'s when it failed, else
 /// [`EXIT_UNREACHABLE`] when some host did not answer.
-fn run_report<T: status::HostReport>(
+fn run_report<S: status::HostReport>(
     dir: &Path,
     vars: serde_json::Value,
     extra: &[String],
@@ -741,10 +737,10 @@ fn run_report<T: status::HostReport>(
         }
     };
     let mut vars = vars;
-    vars[T::DIR_VAR] = serde_json::json!(out_dir.path());
+    vars[S::DIR_VAR] = serde_json::json!(out_dir.path());
     let mut args = vec!["--extra-vars".to_string(), vars.to_string()];
     args.extend(extra.iter().cloned());
-    let mut cmd = playbook_command(dir, T::PLAYBOOK, &args);
+    let mut cmd = playbook_command(dir, S::PLAYBOOK, &args);
     let ran = match format {
         Format::Table => child::status(cmd.stdout(std::io::stderr()), interrupt),
         Format::Json => child::output(&mut cmd, interrupt).map(|ran| {
@@ -765,11 +761,11 @@ fn run_report<T: status::HostReport>(
         Ok(ran) => ran.result,
         Err(e) => return cannot_run(&e, dir, interrupt),
     };
-    let report: IndexMap<String, T> = status::collect(out_dir.path(), hosts);
+    let report: IndexMap<String, status::HostAnswer<S>> = status::collect(out_dir.path(), hosts);
     match format {
-        Format::Table if report.is_empty() => eprintln!("no host reported {}", T::WHAT),
+        Format::Table if report.is_empty() => eprintln!("no host reported {}", S::WHAT),
         Format::Table => {
-            let _ = print(&T::table(&report));
+            let _ = print(&S::table(&report));
         }
         Format::Json => {
             let json = serde_json::to_string_pretty(&report).expect("the report serializes");

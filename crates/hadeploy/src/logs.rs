@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::status::{HostReport, first_line};
+use crate::status::{HostAnswer, HostReport, first_line};
 
 /// What to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,35 +39,13 @@ impl Query {
 /// Every host's logs, in the description's order of hosts.
 pub type Report = IndexMap<String, HostLogs>;
 
-/// What a host reported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HostLogs {
-    /// The host answered.
-    pub reachable: bool,
-    /// Why the host, or the module on it, gave no logs.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Each supervisord instance by name.
-    #[serde(default)]
-    pub supervisors: IndexMap<String, SupervisorLogs>,
-}
+/// What a host reported for `logs`.
+pub type HostLogs = HostAnswer<SupervisorLogs>;
 
-impl HostReport for HostLogs {
+impl HostReport for SupervisorLogs {
     const PLAYBOOK: &'static str = "logs.yml";
     const DIR_VAR: &'static str = "hadeploy_supervisor_logs_dir";
     const WHAT: &'static str = "its logs";
-
-    fn unreadable(error: &str) -> Self {
-        HostLogs {
-            reachable: true,
-            error: Some(error.to_string()),
-            supervisors: IndexMap::new(),
-        }
-    }
-
-    fn reachable(&self) -> bool {
-        self.reachable
-    }
 
     fn table(report: &Report) -> String {
         table(report)

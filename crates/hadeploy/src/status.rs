@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// What one host writes back for a report (`status`, `logs`): a playbook
 /// whose last task writes `HOST.json` into the folder named by an extra
-/// variable, read back into `Self`.
+/// variable, read back into a [`HostAnswer`] of `Self` per instance.
 pub trait HostReport: serde::de::DeserializeOwned + Serialize + Sized {
     /// The playbook that writes it.
     const PLAYBOOK: &'static str;
@@ -22,30 +22,42 @@ pub trait HostReport: serde::de::DeserializeOwned + Serialize + Sized {
     const DIR_VAR: &'static str;
     /// What the report holds, for "no host reported ...".
     const WHAT: &'static str;
-    /// A host whose document could not be read.
-    fn unreadable(error: &str) -> Self;
-    /// The host answered.
-    fn reachable(&self) -> bool;
     /// The report as text.
-    fn table(report: &IndexMap<String, Self>) -> String;
+    fn table(report: &IndexMap<String, HostAnswer<Self>>) -> String;
 }
 
-/// Every host's status, in the order of [`collect`].
-pub type Report = IndexMap<String, HostStatus>;
-
 /// What a host reported: the role module's answer (`hadeploy_supervisor`
-/// with `action: status`), or why there is none.
+/// with `action: status` or `logs`), `S` for each instance, or why there is
+/// none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HostStatus {
+#[serde(bound(deserialize = "S: serde::de::DeserializeOwned"))]
+pub struct HostAnswer<S> {
     /// The host answered.
     pub reachable: bool,
-    /// Why the host, or the module on it, gave no status.
+    /// Why the host, or the module on it, gave no answer.
     #[serde(default)]
     pub error: Option<String>,
     /// Each supervisord instance by name.
-    #[serde(default)]
-    pub supervisors: IndexMap<String, SupervisorStatus>,
+    #[serde(default = "IndexMap::new")]
+    pub supervisors: IndexMap<String, S>,
 }
+
+impl<S> HostAnswer<S> {
+    /// A host whose document could not be read.
+    pub fn unreadable(error: &str) -> Self {
+        HostAnswer {
+            reachable: true,
+            error: Some(error.to_string()),
+            supervisors: IndexMap::new(),
+        }
+    }
+}
+
+/// What a host reported for `status`.
+pub type HostStatus = HostAnswer<SupervisorStatus>;
+
+/// Every host's status, in the order of [`collect`].
+pub type Report = IndexMap<String, HostStatus>;
 
 /// One supervisord instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,22 +109,10 @@ pub struct ProgramStatus {
     pub description: String,
 }
 
-impl HostReport for HostStatus {
+impl HostReport for SupervisorStatus {
     const PLAYBOOK: &'static str = "status.yml";
     const DIR_VAR: &'static str = "hadeploy_supervisor_status_dir";
     const WHAT: &'static str = "a status";
-
-    fn unreadable(error: &str) -> Self {
-        HostStatus {
-            reachable: true,
-            error: Some(error.to_string()),
-            supervisors: IndexMap::new(),
-        }
-    }
-
-    fn reachable(&self) -> bool {
-        self.reachable
-    }
 
     fn table(report: &Report) -> String {
         table(report)
@@ -121,9 +121,9 @@ impl HostReport for HostStatus {
 
 /// The host documents found in `dir`, in the order of `hosts` (the
 /// description's), then any other in name order; one that is not valid
-/// stands as [`HostReport::unreadable`].
-pub fn collect<T: HostReport>(dir: &Path, hosts: &[String]) -> IndexMap<String, T> {
-    let mut found: Vec<(String, T)> = Vec::new();
+/// stands as [`HostAnswer::unreadable`].
+pub fn collect<S: HostReport>(dir: &Path, hosts: &[String]) -> IndexMap<String, HostAnswer<S>> {
+    let mut found: Vec<(String, HostAnswer<S>)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
@@ -136,7 +136,7 @@ pub fn collect<T: HostReport>(dir: &Path, hosts: &[String]) -> IndexMap<String, 
             let status = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_else(|| T::unreadable("what was written for this host is not valid"));
+                .unwrap_or_else(|| HostAnswer::unreadable("what was written for this host is not valid"));
             found.push((stem.to_string(), status));
         }
     }
@@ -146,10 +146,10 @@ pub fn collect<T: HostReport>(dir: &Path, hosts: &[String]) -> IndexMap<String, 
 }
 
 /// Hosts that did not answer.
-pub fn unreachable<T: HostReport>(report: &IndexMap<String, T>) -> Vec<&str> {
+pub fn unreachable<S>(report: &IndexMap<String, HostAnswer<S>>) -> Vec<&str> {
     report
         .iter()
-        .filter(|(_, h)| !h.reachable())
+        .filter(|(_, h)| !h.reachable)
         .map(|(h, _)| h.as_str())
         .collect()
 }
