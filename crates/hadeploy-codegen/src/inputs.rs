@@ -85,6 +85,12 @@ const OWNER: Key = key("owner", Ty::Str, "Its owner.");
 const GROUP: Key = key("group", Ty::Str, "Its group.");
 const MODE: Key = key("mode", Ty::Str, "Its mode, in octal (C(0755)).");
 const STATES: &[&str] = &["started", "stopped", "current"];
+const SRC: Key = req("src", Ty::Str, "Its source, under O(hadeploy_files_dir).");
+const RENDER: Key = key(
+    "render",
+    Ty::Bool,
+    "Rendered by Ansible (it depends on the host), else sent as it is.",
+);
 
 const GROUPS: &[Key] = &[
     req("name", Ty::Str, "The group's name."),
@@ -253,16 +259,12 @@ const LAYOUT: &[Key] = &[
 ];
 const INSTANCE_FILES: &[Key] = &[
     req("supervisor", Ty::Str, "The instance."),
-    req("src", Ty::Str, "Its source, under O(hadeploy_files_dir)."),
+    SRC,
     req("dest", Ty::Path, "The file on the host."),
     OWNER,
     GROUP,
     MODE,
-    key(
-        "render",
-        Ty::Bool,
-        "Rendered by Ansible (it depends on the host), else sent as it is.",
-    ),
+    RENDER,
     key("restart", Ty::Bool, "The instance restarts when it changes."),
     key("secret", Ty::Bool, "Its content is never shown in a diff."),
     key(
@@ -285,7 +287,7 @@ const LOG_DIRS: &[Key] = &[req("path", Ty::Path, "The folder."), OWNER, GROUP, S
 const PROGRAM_FILES: &[Key] = &[
     req("supervisor", Ty::Str, "The instance."),
     req("program", Ty::Str, "The program or program group."),
-    req("src", Ty::Str, "Its source, under O(hadeploy_files_dir)."),
+    SRC,
     req(
         "dest",
         Ty::Path,
@@ -294,11 +296,7 @@ const PROGRAM_FILES: &[Key] = &[
     OWNER,
     GROUP,
     MODE,
-    key(
-        "render",
-        Ty::Bool,
-        "Rendered by Ansible (it depends on the host), else sent as it is.",
-    ),
+    RENDER,
     key("process_group", Ty::Str, "The process group it defines."),
     NO_REMOVE,
     SCOPE,

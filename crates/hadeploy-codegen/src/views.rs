@@ -117,7 +117,7 @@ struct UnitView<'a> {
     runtime_dirs: Vec<String>,
 }
 
-/// The collection's `galaxy.yml`.
+/// The collection's `galaxy.yml` and `CHANGELOG.md`.
 #[derive(Serialize)]
 struct GalaxyView {
     version: &'static str,
@@ -207,22 +207,14 @@ impl<'a> Renderer<'a> {
             )?;
             self.put(pb.0, text)?;
         }
-        let galaxy = render(
-            self.tera,
-            t::GALAXY,
-            &GalaxyView {
+        // The collection's files that carry the tool's version.
+        for tpl in [t::GALAXY, t::CHANGELOG] {
+            let version = GalaxyView {
                 version: env!("CARGO_PKG_VERSION"),
-            },
-        )?;
-        self.put(t::GALAXY.0, galaxy)?;
-        let changelog = render(
-            self.tera,
-            t::CHANGELOG,
-            &GalaxyView {
-                version: env!("CARGO_PKG_VERSION"),
-            },
-        )?;
-        self.put(t::CHANGELOG.0, changelog)?;
+            };
+            let text = render(self.tera, tpl, &version)?;
+            self.put(tpl.0, text)?;
+        }
         for (path, text) in t::STATIC {
             self.put(path, text)?;
         }
