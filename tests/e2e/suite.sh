@@ -1151,10 +1151,12 @@ INVENTORY
   hosts: shop
   gather_facts: false
   any_errors_fatal: true
-  vars_files:
-    - shop/vars/hadeploy.yml
   vars:
     hadeploy_files_dir: "{{ playbook_dir }}/shop/files"
+  pre_tasks:
+    - name: Read the inputs hadeploy wrote
+      tags: [always]
+      ansible.builtin.include_vars: shop/vars/hadeploy.yml
   roles:
     - hadeploy.supervisor.hadeploy_base
     - hadeploy.supervisor.hadeploy_supervisor
