@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Deploy benchmark: times what a user runs every day against two test bed
-# hosts (testbed.sh), for the user story's simple case and for a 50-program
-# variant of it, and prints the figures. A measurement, not a test: it fails
+# Deploy benchmark: times what a user runs every day against test bed hosts
+# (testbed.sh; two by default, up to nine), for the user story's simple case
+# and for a 50-program variant of it, and prints the figures. A measurement, not a test: it fails
 # only when a command fails or a no-change deploy changes something.
 #
 #   sudo tests/e2e/bench-deploy.sh
@@ -28,7 +28,8 @@
 #   HADEPLOY_BIN          the hadeploy binary (default: built with
 #                         "cargo build --release -p hadeploy", honouring CARGO_TARGET_DIR)
 #   HADEPLOY_VENV         virtualenv with ansible-core (default /var/tmp/hadeploy-venv)
-#   HADEPLOY_BENCH_HOSTS  the two test bed hosts to use (default "en1 en2")
+#   HADEPLOY_BENCH_HOSTS  the test bed hosts to use, two to nine (default "en1 en2"):
+#                         the descriptions name them en1, en2... in this order
 #   HADEPLOY_BENCH_RUNS   runs of each repeated command (default 3)
 #   HADEPLOY_BENCH_CASES  cases to run (default "simple p50")
 #   HADEPLOY_BENCH_PROGRAMS  programs of the large case (default 50; its name follows)
@@ -48,7 +49,7 @@ say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 now() { date +%s.%N; }
 
-((${#TB_HOSTS[@]} == 2)) || die "HADEPLOY_BENCH_HOSTS must name two hosts"
+((${#TB_HOSTS[@]} >= 2 && ${#TB_HOSTS[@]} <= 9)) || die "HADEPLOY_BENCH_HOSTS must name two to nine hosts"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "HADEPLOY_BENCH_RUNS must be a positive number"
 [[ $NPROG =~ ^[1-9][0-9]*$ ]] || die "HADEPLOY_BENCH_PROGRAMS must be a positive number"
 [[ $(id -u) -eq 0 ]] || die "must run as root (the test bed needs namespaces and systemd-nspawn)"
@@ -97,10 +98,24 @@ export ANSIBLE_SSH_EXECUTABLE=$WORK/count-ssh ANSIBLE_SFTP_EXECUTABLE=$WORK/coun
 # with NPROG programs, each with its own script file that notifies it.
 
 mkdir -p "$WORK/desc/cases" "$WORK/desc/templates" "$WORK/logs"
-cp "$HERE/fixtures/simple/app.yml" "$WORK/desc/cases/simple.yml"
+# The simple case's hosts, one per test bed host: en1 to enN, each at the
+# address of the Nth host of HADEPLOY_BENCH_HOSTS (variable enN_addr).
+hosts_block() {
+    local i
+    echo "hosts:"
+    for ((i = 1; i <= ${#TB_HOSTS[@]}; i++)); do
+        # shellcheck disable=SC2016  # ${...} is hadeploy's, not the shell's
+        printf -- '- { name: en%d, ssh_host: "${en%d_addr}", ssh_user: root, ssh_private_key_file: "${root_key}" }\n' "$i" "$i"
+    done
+    echo
+}
+{
+    hosts_block
+    sed '/^hosts:/,/^$/d' "$HERE/fixtures/simple/app.yml"
+} >"$WORK/desc/cases/simple.yml"
 cp "$HERE/fixtures/templates/program1.sh" "$WORK/desc/templates/"
 {
-    sed -n '/^hosts:/,/^$/p' "$HERE/fixtures/simple/app.yml"
+    hosts_block
     cat <<'EOF'
 local_templates_folders:
 - ../templates
@@ -145,9 +160,13 @@ addr() {
     [[ $1 =~ ^en([1-9])$ ]] || die "unknown test bed host '$1' (expected en1..en9)"
     echo "${HADEPLOY_TESTBED_BRIDGE_ADDR%.*}.$((10 + BASH_REMATCH[1]))"
 }
-VARS=(--src "en1_addr=$(addr "${TB_HOSTS[0]}")" --src "en2_addr=$(addr "${TB_HOSTS[1]}")"
-      --src "root_key=$HADEPLOY_TESTBED_KEY")
-ADDRS=("$(addr "${TB_HOSTS[0]}")" "$(addr "${TB_HOSTS[1]}")")
+VARS=()
+ADDRS=()
+for ((i = 0; i < ${#TB_HOSTS[@]}; i++)); do
+    ADDRS+=("$(addr "${TB_HOSTS[i]}")")
+    VARS+=(--src "en$((i + 1))_addr=${ADDRS[i]}")
+done
+VARS+=(--src "root_key=$HADEPLOY_TESTBED_KEY")
 
 # ---------------------------------------------------------------------------
 # Measuring
