@@ -1189,8 +1189,9 @@ PLAYBOOK
     # Misspelt inputs fail before anything is done, naming what is wrong.
     estate item-typo -e '{"hadeploy_base_users": [{"login": "tsup", "manged": true}]}'
     ((HD_RC != 0)) || fail "a misspelt item key passed"
-    grep -m1 '^TASK \[' "$LAST_LOG" | grep -q 'Validating arguments against arg spec' ||
-        fail "the first task is not the argument check: $(grep -m1 '^TASK \[' "$LAST_LOG")"
+    # The play's own first task reads the inputs; the roles' first checks them.
+    grep -m1 '^TASK \[hadeploy\.supervisor\.' "$LAST_LOG" | grep -q 'Validating arguments against arg spec' ||
+        fail "the roles' first task is not the argument check: $(grep -m1 '^TASK \[hadeploy' "$LAST_LOG")"
     grep -q 'manged' "$LAST_LOG" || fail "the error does not name manged"
     if grep -q '^changed:' "$LAST_LOG"; then fail "a task changed something before the error"; fi
     ok "a misspelt item key fails the first task, naming it"
