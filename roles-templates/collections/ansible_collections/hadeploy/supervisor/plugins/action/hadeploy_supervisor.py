@@ -89,7 +89,9 @@ def role_inputs(role):
     """The inputs of `role` of this collection: the options of every entry
     point of its meta/argument_specs.yml."""
     with open(os.path.join(ROLES, role, "meta", "argument_specs.yml"), encoding="utf-8") as stream:
-        specs = yaml.safe_load(stream)["argument_specs"]
+        # libyaml's loader where PyYAML has it: ten times faster, and this
+        # runs for every host.
+        specs = yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["argument_specs"]
     return {name for entry in specs.values() for name in entry.get("options", {})}
 
 
