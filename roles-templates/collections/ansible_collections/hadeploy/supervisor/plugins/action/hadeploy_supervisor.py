@@ -4,8 +4,10 @@
 # run by Ansible in place of a plain module call. It reads and renders,
 # here, the files a deploy writes, so that the module gets their content in
 # its one call, and gives the module, of each item of the roles' inputs,
-# the keys it takes. It also keeps, of the roles' inputs, the items whose
-# scope names the host (`select`), without calling the module.
+# the keys it takes. Of the lists it is given, it keeps the items whose
+# scope names the host; `select` returns them without calling the module,
+# for the roles' loops over Ansible's own modules. `check_inputs: true`
+# (and `select`) first refuse a misspelt input of the collection's roles.
 
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ ITEM_KEYS = {
     "folders": ("path", "owner", "group", "mode"),
     "changed_groups": ("supervisor", "process_group"),
 }
+# The options that are lists of items with a scope.
+SCOPED = ("supervisors", "dirs", "log_dirs", "sources")
 # Of a supervisor's `processes` items.
 PROCESS_KEYS = ("status", "state", "group")
 # The largest file whose content goes in the module's call; larger ones are
@@ -153,13 +157,14 @@ class ActionModule(ActionBase):
         self._task_vars = task_vars or {}
         result = super().run(tmp, self._task_vars)
         args = dict(self._task.args)
-        if args.get("action") == "select":
+        if args.pop("check_inputs", False) or args.get("action") == "select":
             wrong = unknown_inputs(self._task_vars)
             if wrong:
                 raise AnsibleActionFail(
                     "%s (meta/argument_specs.yml of each role lists its inputs)" % "; ".join(wrong)
                 )
-            names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
+        names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
+        if args.get("action") == "select":
             result.update(select(args.get("lists") or {}, names), changed=False)
             # The items may hold secrets (users' password hashes, download
             # passwords): the answer stays out of the output. An error above
@@ -167,6 +172,11 @@ class ActionModule(ActionBase):
             result["_ansible_no_log"] = True
             return result
         self._files_dir = args.pop("files_dir", None)
+        # The host's items: the roles may give every item of their inputs.
+        args.update(select({k: args[k] for k in SCOPED if isinstance(args.get(k), list)}, names))
+        if args.get("package") and not any(s.get("managed") for s in args.get("supervisors") or []):
+            # No instance to install here: no package to look for.
+            args["package"] = False
         if args.get("settle") is None and "supervisors" in args:
             # Long enough for the slowest program of these instances to start.
             args["settle"] = max([s.get("settle", 15) for s in args["supervisors"]] or [15])
