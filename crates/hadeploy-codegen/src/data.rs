@@ -4,7 +4,7 @@
 //!
 //! No item is written per host: each carries `scope`, the hosts and host
 //! groups it goes to (HADeploy's expression, `:`-joined, `all` for every
-//! host), and the roles' first task keeps, on each host, the items whose
+//! host), and the roles' action plugin keeps, on each host, the items whose
 //! scope names the host or one of its groups. So adding a host changes the
 //! inventory only, and changing one program changes its own file only.
 //! [`crate::inputs`] declares every key written here, and a test checks
@@ -24,23 +24,19 @@ const DASH: usize = 2;
 /// The column of the `- ` of a supervisor's `processes` items.
 const PROCESS_DASH: usize = DASH + 4;
 
-/// The SHA-1 (hex, as Ansible writes checksums) of the file that the copy
-/// module (`render` false) or the template module writes on a host from the
-/// project file `bytes`, when it does not depend on the host: a copied file's
-/// bytes, and a template in UTF-8 (the module reads it as such) without Jinja
-/// marker (`{{`, `{%`, `{#`) nor carriage return (Jinja writes those as line
-/// feeds). Such a template is sent as it is, not rendered.
-pub(crate) fn fixed_checksum(bytes: &[u8], render: bool) -> Option<String> {
-    let fixed =
-        !render || !bytes.contains(&b'\r') && std::str::from_utf8(bytes).is_ok_and(|t| !quote::has_jinja_marker(t));
-    fixed.then(|| sha1_smol::Sha1::from(bytes).digest().to_string())
+/// Whether Ansible's template lookup gives a template's `bytes` back
+/// unchanged, whatever the host: UTF-8 (it reads templates as such) without
+/// Jinja marker (`{{`, `{%`, `{#`) nor carriage return (Jinja writes those
+/// as line feeds). Such a template is sent as it is, not rendered.
+fn renders_to_itself(bytes: &[u8]) -> bool {
+    !bytes.contains(&b'\r') && std::str::from_utf8(bytes).is_ok_and(|t| !quote::has_jinja_marker(t))
 }
 
 /// Whether project file `src`, a template, must be rendered by Ansible (it
 /// depends on the host), rather than sent as it is.
 fn needs_rendering(project: &Project, src: &str) -> bool {
     match project.get(src) {
-        Some(Content::Bytes(b)) => fixed_checksum(b, true).is_none(),
+        Some(Content::Bytes(b)) => !renders_to_itself(b),
         Some(Content::Copy(_)) | None => true,
     }
 }
@@ -490,21 +486,17 @@ mod tests {
     }
 
     #[test]
-    fn only_contents_known_before_the_deploy_get_a_checksum() {
-        let hello = Some("f572d396fae9206628714fb2ce00f72e94f2258f".to_string());
-        // Copied: the bytes, whatever they are.
-        assert_eq!(fixed_checksum(b"hello\n", false), hello);
-        assert!(fixed_checksum(b"{{ x }}\r\n\xff", false).is_some());
-        // Rendered: only what Jinja writes back unchanged.
-        assert_eq!(fixed_checksum(b"hello\n", true), hello);
-        assert!(fixed_checksum(b"echo ${x} {}\n", true).is_some());
+    fn only_templates_jinja_would_change_are_rendered() {
+        assert!(renders_to_itself(b"hello\n"));
+        assert!(renders_to_itself(b"echo ${x} {}\n"));
         for dynamic in [&b"{{ x }}"[..], b"{% if a %}", b"n=${#list[@]}", b"a\r\nb", b"\xff"] {
-            assert_eq!(
-                fixed_checksum(dynamic, true),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(dynamic)
-            );
+            assert!(!renders_to_itself(dynamic), "{:?}", String::from_utf8_lossy(dynamic));
         }
+        let mut project = Project::new();
+        project.insert("files/t/fixed".into(), Content::Bytes(b"hello\n".to_vec()));
+        project.insert("files/t/jinja".into(), Content::Bytes(b"{{ x }}\n".to_vec()));
+        assert!(!needs_rendering(&project, "files/t/fixed"));
+        assert!(needs_rendering(&project, "files/t/jinja"));
+        assert!(needs_rendering(&project, "files/t/absent"));
     }
 }

@@ -270,7 +270,7 @@ pub(crate) fn copied(path: &Path) -> std::io::Result<Copied> {
 }
 
 /// Copies `c.from` to `to` as a stream, checking on the way that it is
-/// still the file whose checksum the host variables carry.
+/// still the file whose checksum the roles' inputs carry.
 fn copy(c: &Copied, to: &Path) -> Result<(), WriteError> {
     use std::io::Write as _;
     let mut from = open_regular(&c.from, false).map_err(io(&c.from))?;
