@@ -177,6 +177,20 @@ tb_tsup() { ssh -F "$HADEPLOY_TESTBED_SSH_CONFIG" -i "$TSUP_KEY" -l tsup "$(tb_h
 
 LAST_LOG=
 HD_RC=0
+# logged NAME SHOWN CMD...: CMD, its output in a new $LAST_LOG (numbered,
+# named NAME), its exit status in $HD_RC (never fails); says SHOWN, the exit
+# status and the time.
+logged() {
+    local n t0
+    n=$(find "$LOGS" -name '*.log' | wc -l)
+    LAST_LOG=$LOGS/$(printf '%02d' "$((n + 1))")-$1.log
+    t0=$(now)
+    HD_RC=0
+    "${@:3}" >"$LAST_LOG" 2>&1 || HD_RC=$?
+    log "  $2: exit $HD_RC ($(since "$t0") s, log $LAST_LOG)"
+}
+# run_log NAME CMD...: logged, for Ansible or a tool run without hadeploy.
+run_log() { logged "$1" "$1" "${@:2}"; }
 # hadeploy's own options for the next runs (a scenario sets them in its subshell).
 HD_OPTS=()
 # hd_rc DESC ACTION [FILES...] [-- ANSIBLE_ARGS...]: hadeploy --src FILES
@@ -192,15 +206,8 @@ hd_rc() {
         srcs+=(--src "$FIX/$1")
         shift
     done
-    local n
-    n=$(find "$LOGS" -name '*.log' | wc -l)
-    LAST_LOG=$LOGS/$(printf '%02d' "$((n + 1))")-$desc-$action.log
-    local t0
-    t0=$(now)
-    HD_RC=0
-    "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" --action "$action" \
-        --workingFolder "$WORK/project-$desc" "${HD_OPTS[@]}" "${extra[@]}" >"$LAST_LOG" 2>&1 || HD_RC=$?
-    log "  hadeploy --src $args --action $action: exit $HD_RC ($(since "$t0") s, log $LAST_LOG)"
+    logged "$desc-$action" "hadeploy --src $args --action $action" "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" \
+        --action "$action" --workingFolder "$WORK/project-$desc" "${HD_OPTS[@]}" "${extra[@]}"
 }
 
 # hd DESC ACTION [FILES...]: as hd_rc, and the scenario fails (showing the
@@ -1103,18 +1110,6 @@ scenario_17_check_mode() {
         i=$((i + 1))
     done
     ok "--check --diff on deployed hosts: program1.sh's change shown, nothing written or restarted"
-}
-
-# run_log NAME CMD...: CMD, output in a new $LAST_LOG, exit status in
-# $HD_RC (for Ansible run without hadeploy).
-run_log() {
-    local n t0
-    n=$(find "$LOGS" -name '*.log' | wc -l)
-    LAST_LOG=$LOGS/$(printf '%02d' "$((n + 1))")-$1.log
-    t0=$(now)
-    HD_RC=0
-    "${@:2}" >"$LAST_LOG" 2>&1 || HD_RC=$?
-    log "  $1: exit $HD_RC ($(since "$t0") s, log $LAST_LOG)"
 }
 
 # An estate's own playbook and inventory, with the collection of a
