@@ -177,13 +177,18 @@ tb_tsup() { ssh -F "$HADEPLOY_TESTBED_SSH_CONFIG" -i "$TSUP_KEY" -l tsup "$(tb_h
 
 LAST_LOG=
 HD_RC=0
-# logged NAME SHOWN CMD...: CMD, its output in a new $LAST_LOG (numbered,
-# named NAME), its exit status in $HD_RC (never fails); says SHOWN, the exit
-# status and the time.
-logged() {
-    local n t0
+# next_log NAME: $LAST_LOG becomes the next log of the run, NN-NAME.log.
+next_log() {
+    local n
     n=$(find "$LOGS" -name '*.log' | wc -l)
     LAST_LOG=$LOGS/$(printf '%02d' "$((n + 1))")-$1.log
+}
+# logged NAME SHOWN CMD...: CMD, its output in a new $LAST_LOG (next_log
+# NAME), its exit status in $HD_RC (never fails); says SHOWN, the exit
+# status and the time.
+logged() {
+    local t0
+    next_log "$1"
     t0=$(now)
     HD_RC=0
     "${@:3}" >"$LAST_LOG" 2>&1 || HD_RC=$?
@@ -766,11 +771,10 @@ BG_PID=
 # in a terminal); pid (= process group) in $BG_PID, output in $LAST_LOG,
 # unbuffered so that it can be followed.
 hd_bg() {
-    local desc=$1 action=$2 f srcs=() n
+    local desc=$1 action=$2 f srcs=()
     shift 2
     for f in "$@"; do srcs+=(--src "$FIX/$f"); done
-    n=$(find "$LOGS" -name '*.log' | wc -l)
-    LAST_LOG=$LOGS/$(printf '%02d' "$((n + 1))")-$desc-$action-interrupted.log
+    next_log "$desc-$action-interrupted"
     PYTHONUNBUFFERED=1 setsid "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" --action "$action" \
         --workingFolder "$WORK/project-$desc" >"$LAST_LOG" 2>&1 &
     BG_PID=$!
