@@ -436,8 +436,29 @@ pub const PROGRAM: Keys = Keys {
         opt("environment", Ty::Environment),
         opt("directory", Ty::Str),
         opt("umask", Ty::Mode),
+        opt("healthcheck", Ty::Map(&HEALTHCHECK)),
     ]],
     one_of: &["command", "conf_file_src"],
+    removable: &[],
+};
+
+/// A program's `healthcheck`: one probe, and how long it may take to pass.
+pub const HEALTHCHECK: Keys = Keys {
+    what: "a program's `healthcheck`",
+    parts: &[&[
+        opt("http", Ty::Str),
+        opt("command", Ty::Str),
+        opt("timeout", Ty::Int { min: 1, max: 3600 }),
+    ]],
+    one_of: &["http", "command"],
+    removable: &[],
+};
+
+/// The top-level `rolling`.
+pub const ROLLING: Keys = Keys {
+    what: "`rolling`",
+    parts: &[&[req("batch", Ty::Str)]],
+    one_of: &[],
     removable: &[],
 };
 
@@ -488,6 +509,11 @@ pub const SECTIONS: &[Section] = &[
         name: "exit_on_fail",
         ty: Ty::Bool,
         doc: "Stop at the first host that fails (default yes).",
+    },
+    Section {
+        name: "rolling",
+        ty: Ty::Map(&ROLLING),
+        doc: "Deploy `batch` hosts at a time (`2`, or `25%` of them), each batch's restarted programs running and healthy before the next; the first failed batch ends the deploy.",
     },
     Section {
         name: "included_scopes",

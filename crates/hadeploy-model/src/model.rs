@@ -16,6 +16,10 @@ use serde::Serialize;
 pub struct Model {
     /// Stop every host at the first failure.
     pub exit_on_fail: bool,
+    /// `rolling`: deploys go to this many hosts at a time, each batch
+    /// healthy before the next starts; `None` deploys every host at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolling: Option<Batch>,
     /// `included_scopes`: the scopes to run when the command line names none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub included_scopes: Vec<String>,
@@ -495,6 +499,77 @@ pub struct Program {
     pub processes: Vec<String>,
     /// Settings written to its `[program:NAME]` section.
     pub settings: ProgramSettings,
+    /// What tells, on the host, that it serves once (re)started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthCheck>,
+}
+
+/// A program's health check: run on its host after the program is
+/// (re)started by a deploy or `start`, retried until it passes or
+/// `timeout` seconds have gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthCheck {
+    /// What is tried.
+    pub probe: Probe,
+    /// Seconds it may take to pass, from the program's processes running.
+    pub timeout: u32,
+}
+
+/// How a health check asks a program whether it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Probe {
+    /// An HTTP(S) GET, from the host, answered with a 2xx status (after
+    /// redirects); no proxy, no credentials.
+    Http(String),
+    /// A command, its arguments split as a POSIX shell would but run
+    /// without one, as the supervisor's user; passes when it exits 0.
+    Command(Vec<String>),
+}
+
+/// The size of a batch of hosts in a rolling deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Batch {
+    /// This many hosts (at least 1).
+    Hosts(u32),
+    /// This percentage of the hosts (1 to 100), rounded down, at least one host.
+    Percent(u8),
+}
+
+impl Batch {
+    /// Reads `N` or `N%`, as `--rolling` and the description write it.
+    ///
+    /// # Errors
+    /// What is wrong with `text`, to follow "the batch ...".
+    pub fn parse(text: &str) -> Result<Batch, String> {
+        let t = text.trim();
+        let (digits, percent) = match t.strip_suffix('%') {
+            Some(d) => (d.trim_end(), true),
+            None => (t, false),
+        };
+        let n: u32 = digits
+            .parse()
+            .ok()
+            .filter(|_| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| format!("`{text}` is not a number of hosts (`2`) nor a percentage (`25%`)"))?;
+        match (percent, n) {
+            (_, 0) => Err("a batch of 0 hosts deploys nothing: give at least 1 (or 1%)".to_string()),
+            (true, 1..=100) => Ok(Batch::Percent(n as u8)),
+            (true, _) => Err(format!("`{text}` is more than 100%")),
+            (false, n) => Ok(Batch::Hosts(n)),
+        }
+    }
+}
+
+impl std::fmt::Display for Batch {
+    /// As Ansible's `serial` takes it: `2`, `25%`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Batch::Hosts(n) => write!(f, "{n}"),
+            Batch::Percent(p) => write!(f, "{p}%"),
+        }
+    }
 }
 
 /// The supervisor settings of a program, each as supervisor defines it.
@@ -577,5 +652,35 @@ impl Model {
     pub fn program(&self, r: &ProgramRef) -> (&Supervisor, &Program) {
         let s = &self.supervisors[r.supervisor];
         (s, &s.programs[r.program])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Batch;
+
+    #[test]
+    fn batches_are_hosts_or_percentages() {
+        assert_eq!(Batch::parse("1"), Ok(Batch::Hosts(1)));
+        assert_eq!(Batch::parse(" 12 "), Ok(Batch::Hosts(12)));
+        assert_eq!(Batch::parse("25%"), Ok(Batch::Percent(25)));
+        assert_eq!(Batch::parse("100%"), Ok(Batch::Percent(100)));
+        assert_eq!(Batch::Percent(25).to_string(), "25%");
+        assert_eq!(Batch::Hosts(3).to_string(), "3");
+        for bad in [
+            "0",
+            "0%",
+            "101%",
+            "-1",
+            "+1",
+            "1.5",
+            "",
+            "%",
+            "two",
+            "25 %%",
+            "99999999999",
+        ] {
+            assert!(Batch::parse(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

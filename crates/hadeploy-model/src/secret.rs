@@ -108,6 +108,40 @@ fn secret_values(line: &str) -> Vec<Hidden> {
         }
         i = end.max(i + key.len());
     }
+    for h in url_passwords(line) {
+        if !out.iter().any(|o| o.start <= h.start && h.end <= o.end) {
+            out.push(h);
+        }
+    }
+    out.sort_by_key(|h| h.start);
+    out
+}
+
+/// The passwords of URLs written with credentials (`scheme://user:password@host`),
+/// whatever key holds them: a `url` of `files`, a health check's `http`.
+fn url_passwords(line: &str) -> Vec<Hidden> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = line[from..].find("://") {
+        let start = from + at + 3;
+        // The authority ends where the path, query or fragment starts, or
+        // where the value does.
+        let end = b[start..]
+            .iter()
+            .position(|c| matches!(c, b'/' | b'?' | b'#' | b' ' | b'\t' | b'"' | b'\'' | b',' | b'}'))
+            .map_or(b.len(), |n| start + n);
+        if let Some(userinfo) = line[start..end].rfind('@').map(|n| &line[start..start + n])
+            && let Some(colon) = userinfo.find(':')
+            && colon + 1 < userinfo.len()
+        {
+            out.push(Hidden {
+                start: start + colon + 1,
+                end: start + userinfo.len(),
+            });
+        }
+        from = end.max(start);
+    }
     out
 }
 
@@ -162,5 +196,25 @@ mod tests {
         assert_eq!(r("  passwords: x"), "  passwords: x");
         assert_eq!(r("  my_password: x"), "  my_password: x");
         assert_eq!(r("  login: password"), "  login: password");
+    }
+
+    #[test]
+    fn hides_the_passwords_of_urls() {
+        assert_eq!(
+            r("  healthcheck: { http: \"http://admin:s3cret@127.0.0.1:8080/health\" }"),
+            "  healthcheck: { http: \"http://admin:<redacted>@127.0.0.1:8080/health\" }"
+        );
+        assert_eq!(
+            r("- { url: https://u:p%40ss@repo/x.tgz, dest: /x, password: q }"),
+            "- { url: https://u:<redacted>@repo/x.tgz, dest: /x, password: <redacted> }"
+        );
+        assert_eq!(
+            r("url: https://u:p@h?a=1 and ftp://v:w@k"),
+            "url: https://u:<redacted>@h?a=1 and ftp://v:<redacted>@k"
+        );
+        // No password, or no credentials: nothing to hide.
+        assert_eq!(r("url: https://token@repo/x"), "url: https://token@repo/x");
+        assert_eq!(r("url: https://repo/a@b:c"), "url: https://repo/a@b:c");
+        assert_eq!(r("command: echo ://"), "command: echo ://");
     }
 }

@@ -285,6 +285,14 @@ fn the_schema_lists_exactly_the_keys_the_loader_accepts() {
     );
     let mut maps = 0;
     for section in property_names(&schema) {
+        if let Some(map) = map_in(&schema["properties"][&section]) {
+            maps += 1;
+            assert_eq!(
+                accepted_by_loader(&format!("{section}: {{ zz_not_a_key: 1 }}\n")),
+                property_names(map),
+                "`{section}`"
+            );
+        }
         let Some(item) = defs.get(format!("{section}_item")) else {
             continue;
         };
@@ -305,6 +313,7 @@ fn the_schema_lists_exactly_the_keys_the_loader_accepts() {
             }
         }
     }
-    // Twelve list sections (`host_group_overrides` included) and `http_server`.
-    assert_eq!(maps, 13);
+    // Twelve list sections (`host_group_overrides` included), `http_server`,
+    // `healthcheck` and `rolling`.
+    assert_eq!(maps, 15);
 }

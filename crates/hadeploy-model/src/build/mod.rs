@@ -1,6 +1,7 @@
 //! From the loaded tree to the resolved [`Model`]: types every value, applies
 //! defaults, resolves every name, and checks every rule of the reference.
 
+mod healthcheck;
 mod inventory;
 mod inventory_file;
 mod supervisor;
@@ -101,6 +102,10 @@ pub(crate) fn build(loaded: &Loaded, lister: Option<&dyn InventoryLister>, sink:
             }
         },
     };
+    let rolling = root
+        .iter()
+        .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "rolling"))
+        .and_then(|(_, v)| healthcheck::rolling(v, sink));
     let item_scope =
         |w: &str| crate::model::names_hosts(w, |p| cx.inv.hosts.contains_key(p) || cx.inv.groups.contains_key(p));
     let included_scopes = scopes_list(root, "included_scopes", &item_scope, sink);
@@ -119,6 +124,7 @@ pub(crate) fn build(loaded: &Loaded, lister: Option<&dyn InventoryLister>, sink:
     let encrypted_vars = encrypted_vars(root, &loaded.vars, sink);
     Model {
         exit_on_fail,
+        rolling,
         included_scopes,
         excluded_scopes,
         hosts: cx.inv.hosts,

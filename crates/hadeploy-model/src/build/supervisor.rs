@@ -291,6 +291,7 @@ fn programs(
         let state = state(&f, sink);
         let no_remove = f.bool_or("no_remove", false, sink);
         let settings = settings(&f, state, sink);
+        let healthcheck = f.get("healthcheck").map(|n| super::healthcheck::healthcheck(n, sink));
         let (Some(name), Some(sup_name)) = (name, sup_name) else {
             continue;
         };
@@ -345,6 +346,9 @@ fn programs(
             continue;
         }
         let Some(settings) = settings else { continue };
+        let Some(healthcheck) = healthcheck.map_or(Some(None), |h| h.map(Some)) else {
+            continue;
+        };
         // An invalid `command` or `conf_file_src` was reported where it was read.
         if command.is_none() && conf_file_src.is_none() {
             continue;
@@ -392,6 +396,7 @@ fn programs(
             process_group: name.value,
             processes: Vec::new(),
             settings,
+            healthcheck,
         });
     }
     for (si, _, name) in no_remove_spans {
