@@ -25,7 +25,7 @@
 #                       "cargo build --release -p hadeploy", honouring CARGO_TARGET_DIR)
 #   HADEPLOY_VENV       virtualenv with ansible-core (default /var/tmp/hadeploy-venv,
 #                       created by tests/setup-venv.sh when missing)
-#   HADEPLOY_E2E_HOSTS  the two test bed hosts to use (default "en1 en2")
+#   HADEPLOY_E2E_HOSTS  the three test bed hosts to use (default "en1 en2 en3")
 #   HADEPLOY_E2E_KEEP   1: keep the work folder (generated projects, logs) even on success
 #   HADEPLOY_E2E_ONLY   run only these scenarios, by number (e.g. "1 12 13"); the
 #                       others are listed as SKIP and not counted. 1, 8 and 9 to 14
@@ -39,10 +39,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 TESTBED=$HERE/testbed.sh
-# The descriptions name their hosts en1 and en2 (as in the user story); they
-# run on these two test bed hosts (e.g. "en5 en6" beside another user of the
-# test bed).
-read -r -a TB_HOSTS <<<"${HADEPLOY_E2E_HOSTS:-en1 en2}"
+# The descriptions name their hosts en1 and en2 (as in the user story), and
+# en3 for the rolling deploys; they run on these three test bed hosts (e.g.
+# "en5 en6 en7" beside another user of the test bed).
+read -r -a TB_HOSTS <<<"${HADEPLOY_E2E_HOSTS:-en1 en2 en3}"
 HOSTS=(en1 en2)
 
 in_ci() { [[ -n ${CI:-} && ${CI,,} != false && ${CI} != 0 ]]; }
@@ -59,7 +59,7 @@ cannot_run() {
     exit 0
 }
 
-((${#TB_HOSTS[@]} == 2)) || { echo "suite: HADEPLOY_E2E_HOSTS must name two hosts" >&2; exit 2; }
+((${#TB_HOSTS[@]} == 3)) || { echo "suite: HADEPLOY_E2E_HOSTS must name three hosts" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || cannot_run "must run as root (the test bed needs namespaces and systemd-nspawn)"
 
 # Become a child subreaper (see testbed.sh): the nspawn processes "up" leaves
@@ -148,7 +148,8 @@ fi
 ((rc == 0)) || { log "testbed.sh up failed ($rc)"; exit 1; }
 RESULTS+=("      $(printf '%6s' "$(since "$up_start")") s  (testbed up --fresh)")
 eval "$("$TESTBED" env)"
-tb_host() { [[ $1 == en1 ]] && echo "${TB_HOSTS[0]}" || echo "${TB_HOSTS[1]}"; }
+# The test bed host that runs the descriptions' host en1, en2 or en3.
+tb_host() { echo "${TB_HOSTS[${1#en} - 1]}"; }
 addr_of() { local v; v=HADEPLOY_TESTBED_$(tb_host "$1" | tr '[:lower:]' '[:upper:]')_ADDR; echo "${!v}"; }
 
 # ---------------------------------------------------------------------------
@@ -161,7 +162,7 @@ ssh-keygen -q -t ed25519 -N '' -C tsup@hadeploy-e2e -f "$WORK/keys/tsup_id"
 TSUP_KEY=$WORK/keys/tsup_id
 
 # Variables every fixture may use, given before the description files.
-VARS=(--src "en1_addr=$(addr_of en1)" --src "en2_addr=$(addr_of en2)"
+VARS=(--src "en1_addr=$(addr_of en1)" --src "en2_addr=$(addr_of en2)" --src "en3_addr=$(addr_of en3)"
       --src "root_key=$HADEPLOY_TESTBED_KEY" --src "tsup_key=$TSUP_KEY")
 
 # ---------------------------------------------------------------------------
@@ -198,7 +199,7 @@ logged() {
 run_log() { logged "$1" "$1" "${@:2}"; }
 # hadeploy's own options for the next runs (a scenario sets them in its subshell).
 HD_OPTS=()
-# hd_rc DESC ACTION [FILES...] [-- ANSIBLE_ARGS...]: hadeploy --src FILES
+# hd_rc DESC ACTION [FILES|NAME=VALUE...] [-- ANSIBLE_ARGS...]: hadeploy --src FILES
 # --action ACTION [-- ANSIBLE_ARGS], with its own working folder per
 # description; output in $LAST_LOG, exit status in $HD_RC (never fails: for
 # runs that are meant to fail).
@@ -208,7 +209,8 @@ hd_rc() {
     local args="$*"
     while (($#)); do
         if [[ $1 == -- ]]; then extra=("$@"); break; fi
-        srcs+=(--src "$FIX/$1")
+        # NAME=VALUE defines a variable; anything else is a fixture file.
+        if [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then srcs+=(--src "$1"); else srcs+=(--src "$FIX/$1"); fi
         shift
     done
     logged "$desc-$action" "hadeploy --src $args --action $action" "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" \
@@ -1239,6 +1241,67 @@ scenario_19_ansible_runner() {
     grep -q 'program1  RUNNING' "$LAST_LOG" || fail "status.yml does not show program1 RUNNING"
     ok "ansible-runner: second deploy changed=0, status shows program1 RUNNING"
 }
+# web's pid on host H, and when it started (clock ticks since the kernel
+# booted: the test bed's hosts share one kernel, so these compare across hosts).
+web_pid() { tb "$1" "pgrep -u tsup -f '^/usr/bin/python3 -m http.server 9180'" || true; }
+started_at() { tb "$1" "cut -d' ' -f22 /proc/$2/stat"; }
+
+scenario_20_rolling_deploy() {
+    local h pid before=() after=() at=() good=(rolling/app.yml www=/opt/tsup/www)
+    local all=(en1 en2 en3)
+    hd rolling deploy "${good[@]}" version=1
+    for h in "${all[@]}"; do
+        before+=("$(web_pid "$h")")
+        [[ -n ${before[-1]} ]] || fail "$h: web does not run after the first deploy"
+    done
+    ok "web runs on en1, en2, en3 (pids ${before[*]})"
+
+    # A version whose health check fails (the folder it serves has no
+    # `health`): en1 restarts it, it fails its check, the deploy ends there.
+    HD_OPTS=(--rolling 1)
+    hd_rc rolling deploy rolling/app.yml www=/opt/tsup/empty version=1
+    HD_OPTS=()
+    ((HD_RC != 0)) || fail "the deploy of a version that fails its health check exited 0"
+    grep -Eq '^fatal: \[en1\]: FAILED!' "$LAST_LOG" || { tail -n 40 "$LAST_LOG" >&2; fail "en1 is not reported failed"; }
+    if ! grep -q 'Programs did not pass their health check:' "$LAST_LOG" ||
+        ! grep -qF '==== tsupv web health check `http://127.0.0.1:9180/health` did not pass in 6 s (last: HTTP 404)' "$LAST_LOG" ||
+        ! grep -q '"GET /health HTTP/1.1" 404' "$LAST_LOG"; then
+        tail -n 40 "$LAST_LOG" >&2
+        fail "the output does not name web's failed check with its log tail"
+    fi
+    grep -Eq '^en[23] ' "$LAST_LOG" && fail "en2 or en3 took part in the failed rolling deploy"
+    grep -E 'fatal|health check|404' "$LAST_LOG" | cut -c1-200 | head -n 8 | sed 's/^/    | /' >&2
+    [[ $(web_pid en1) != "${before[0]}" ]] || fail "en1: web was not restarted"
+    for h in en2 en3; do
+        [[ $(web_pid "$h") == "${before[${h#en} - 1]}" ]] || fail "$h: web's pid changed: the rollout went on"
+        tb "$h" 'grep -q -- "--directory /opt/tsup/www" /etc/supervisord_tsupv.d/web_prg.ini' ||
+            fail "$h: web's program file changed: the rollout went on"
+    done
+    ok "the failed check stops the rollout at en1; en2 and en3 keep web (same pids, same files)"
+
+    # A good new version, one host at a time (the description's `rolling`).
+    for h in "${all[@]}"; do before[${h#en} - 1]=$(web_pid "$h"); done
+    hd rolling deploy "${good[@]}" rolling/rolling.yml version=2
+    for h in "${all[@]}"; do
+        pid=$(web_pid "$h")
+        [[ -n $pid && $pid != "${before[${h#en} - 1]}" ]] || fail "$h: web was not restarted (pid '$pid')"
+        tb "$h" "tr '\\0' '\\n' </proc/$pid/environ" | grep -qx VERSION=2 || fail "$h: web does not run version 2"
+        after+=("$pid")
+        at+=("$(started_at "$h" "$pid")")
+    done
+    # Each host's web started after the one before had run its startsecs (2 s) and passed its check.
+    ((at[1] - at[0] >= 200 && at[2] - at[1] >= 200)) ||
+        fail "web did not restart host after host: start times ${at[*]} (clock ticks)"
+    ok "version 2 rolls through en1, en2, en3 one at a time (start times ${at[*]} ticks apart by >= 2 s)"
+
+    hd rolling deploy "${good[@]}" rolling/rolling.yml version=2
+    for h in "${all[@]}"; do
+        [[ $(recap_changed "$h") == 0 ]] || fail "$h: the rerun reports changed=$(recap_changed "$h")"
+        [[ $(web_pid "$h") == "${after[${h#en} - 1]}" ]] || fail "$h: the rerun restarted web"
+    done
+    ok "the rerun changes nothing, web keeps its pids"
+    hd rolling remove "${good[@]}" version=2
+}
 # ---------------------------------------------------------------------------
 
 # HADEPLOY_E2E_ONLY: the scenario numbers to run (all when empty).
@@ -1300,3 +1363,4 @@ run_scenario scenario_16_pending_restarts  "16. restarts kept: --scope files, de
 run_scenario scenario_17_check_mode        "17. --check --diff: fresh hosts and a changed file, nothing changes"
 run_scenario scenario_18_estate            "18. estate: its playbook and inventory, the collection installed, typos refused"
 run_scenario scenario_19_ansible_runner    "19. ansible-runner: its inventory and credential, as AWX runs it"
+run_scenario scenario_20_rolling_deploy    "20. rolling deploy on 3 hosts: a failed health check stops at en1, a good one rolls through"

@@ -512,7 +512,7 @@ def plugin():
 
 
 def test_select_keeps_what_goes_to_the_host(plugin):
-    """Items (and an instance's processes) whose scope names the host or
+    """Items (and an instance's processes and health checks) whose scope names the host or
     one of its groups, or all; a log folder once."""
     names = {"en1", "edges"}
     items = [
@@ -527,9 +527,11 @@ def test_select_keeps_what_goes_to_the_host(plugin):
     assert [i["path"] for i in got["folders"]] == ["/a", "/b", "/c", "/a"]
     assert [i["path"] for i in got["log_dirs"]] == ["/a", "/b", "/c"]
     instance = {"name": "sv", "scope": "all", "processes": [
-        {"status": "p1", "scope": "en1"}, {"status": "p2", "scope": "en2"}]}
+        {"status": "p1", "scope": "en1"}, {"status": "p2", "scope": "en2"}],
+        "healthchecks": [{"program": "p1", "scope": "edges"}, {"program": "p2", "scope": "en2"}]}
     got = plugin.select({"instances": [instance]}, names)
     assert [p["status"] for p in got["instances"][0]["processes"]] == ["p1"]
+    assert [p["program"] for p in got["instances"][0]["healthchecks"]] == ["p1"]
     assert len(instance["processes"]) == 2, "the input is left as it is"
 
 
@@ -715,3 +717,80 @@ def test_start_and_stop_set_the_managed_instances_services(tmp_path):
     dry = Systemd({}, active, check_mode=True)
     assert mod.set_services(dry, sups, "stopped") == {"up": ["stopped"]}
     assert all(c[0] == "show" for c in dry.ran)
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def checked(sock, check, *procs):
+    """An instance with `procs` and the health check `check` of its program `server`."""
+    return dict(sup(sock, *procs), healthchecks=[dict({"program": "server", "processes": ["server"]}, **check)])
+
+
+def test_a_started_program_must_pass_its_http_health_check(instance):
+    sock, server, program = instance
+    port = free_port()
+    program("server", command="%s -m http.server %d --bind 127.0.0.1" % (sys.executable, port), autostart="false")
+    up = checked(sock, {"http": "http://127.0.0.1:%d/" % port, "timeout": 20}, ("server", "started"))
+    done = run({"supervisors": [up], "update": True, "start_states": ["started"]})
+    assert not done.failed, done.result
+    assert done.result["changes"]["s"]["updated"] == ["server"]
+    assert mod.read_journal(up)["notified"] == []
+    # A 404 is no answer: the program runs, the check fails, with its logs'
+    # ends, and its restart waits in the journal for the next deploy.
+    server.supervisor.stopProcess("server")
+    missing = checked(sock, {"http": "http://127.0.0.1:%d/nothing-here" % port, "timeout": 2}, ("server", "started"))
+    done = run({"supervisors": [missing], "start_states": ["started"]})
+    assert done.failed
+    msg = done.result["msg"]
+    assert msg.startswith("Programs did not pass their health check:"), msg
+    assert "==== s server health check `http://127.0.0.1:%d/nothing-here` did not pass in 2 s (last: HTTP 404)" % port in msg
+    assert "GET /nothing-here" in msg, "the program's log tail"
+    assert mod.states(server)["server"] == "RUNNING"
+    assert mod.read_journal(missing)["notified"] == [{"process": "server", "group": "server"}]
+    # The next deploy restarts it and checks it again.
+    old = pid(server, "server")
+    done = deploy({"supervisors": [missing]})
+    assert done.failed and pid(server, "server") != old
+    assert done.result["changes"]["s"]["restarted"] == ["server"]
+
+
+def test_a_health_check_runs_only_after_its_program_is_started(instance):
+    sock, server, program = instance
+    never = {"http": "http://127.0.0.1:%d/" % free_port(), "timeout": 1}
+    # web already runs: nothing started, nothing checked.
+    s = dict(sup(sock, ("web", "started")), healthchecks=[dict(never, program="web", processes=["web"])])
+    done = run({"supervisors": [s], "start_states": ["started"]})
+    assert not done.failed and done.result["changed"] is False
+    # Check mode starts nothing, so checks nothing either.
+    s = dict(sup(sock, ("idle", "started")), healthchecks=[dict(never, program="idle", processes=["idle"])])
+    assert not run({"supervisors": [s], "start_states": ["started"]}, check_mode=True).failed
+
+
+def test_a_command_health_check_runs_without_a_shell_until_it_exits_0(instance, tmp_path):
+    sock, server, program = instance
+    program("server", autostart="false")
+    flag = tmp_path / "ready"
+    check = checked(sock, {"command": ["/usr/bin/test", "-e", str(flag)], "timeout": 2}, ("server", "started"))
+    done = run({"supervisors": [check], "update": True, "start_states": ["started"]})
+    assert done.failed and "(last: exit 1)" in done.result["msg"], done.result["msg"]
+    flag.write_text("")
+    server.supervisor.stopProcess("server")
+    assert not run({"supervisors": [check], "start_states": ["started"]}).failed
+    # A shell's operators are arguments here, not a pipeline.
+    ok, said = mod.probe_command(["/bin/echo", "a", "|", "false"], None, 5)
+    assert ok and said == "exit 0: a | false"
+    assert mod.probe_command(["/nonexistent/check"], None, 5)[0] is False
+    assert mod.probe_command(["/bin/sleep", "5"], None, 1) == (False, "no answer in 1 s")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching user needs root")
+def test_a_command_health_check_runs_as_the_instance_s_user():
+    ok, said = mod.probe_command(["/usr/bin/id", "-un"], "nobody", 5)
+    assert ok and said == "exit 0: nobody"
+    assert mod.probe_command(["/usr/bin/id", "-un"], "no-such-user-here", 5) == (False, "no user no-such-user-here")

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use hadeploy_model::system::rendered_on_host;
-use hadeploy_model::{FileSource, LocalSource, Model, Scope, Supervisor, is_system_path};
+use hadeploy_model::{FileSource, LocalSource, Model, Probe, Scope, Supervisor, is_system_path};
 
 use crate::quote::{self, BlockMap};
 use crate::views::{SOURCES, file_copy_path, status_name, supervisor_dirs};
@@ -266,8 +266,8 @@ pub fn write(model: &Model, project: &Project) -> Result<String, RenderError> {
     });
     quote::top_list(&mut out, "hadeploy_supervisor_instances", |o, d| {
         for s in &m.supervisors {
-            BlockMap::item(o, d)
-                .str("name", &s.name)
+            let mut i = BlockMap::item(o, d);
+            i.str("name", &s.name)
                 .bool("managed", s.managed)
                 .str("conf", &s.conf_file_dst)
                 .str("unit", &s.unit)
@@ -291,6 +291,23 @@ pub fn write(model: &Model, project: &Project) -> Result<String, RenderError> {
                         }
                     }
                 });
+            if s.programs.iter().any(|p| p.healthcheck.is_some()) {
+                i.list("healthchecks", |o, d| {
+                    for p in &s.programs {
+                        let Some(h) = &p.healthcheck else { continue };
+                        let processes: Vec<String> = p.processes.iter().map(|x| status_name(x)).collect();
+                        let mut i = BlockMap::item(o, d);
+                        i.str("program", &p.name).strs("processes", &processes);
+                        match &h.probe {
+                            Probe::Http(url) => i.str("http", url),
+                            Probe::Command(words) => i.strs("command", words),
+                        };
+                        i.int("timeout", h.timeout.into())
+                            .str("user", &s.user)
+                            .str("scope", &scope_text(&p.scope));
+                    }
+                });
+            }
         }
     });
     let managed = || m.supervisors.iter().filter(|s| s.managed);

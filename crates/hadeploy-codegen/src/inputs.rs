@@ -221,6 +221,31 @@ const PROCESSES: &[Key] = &[
     key("group", Ty::Str, "Its process group."),
     SCOPE,
 ];
+const HEALTHCHECKS: &[Key] = &[
+    req("program", Ty::Str, "The program."),
+    req(
+        "processes",
+        Ty::Strs,
+        "Its processes, as C(supervisorctl status) names them.",
+    ),
+    key(
+        "http",
+        Ty::Str,
+        "A URL asked from the host: passes on a 2xx answer (no proxy).",
+    ),
+    key(
+        "command",
+        Ty::Strs,
+        "A command and its arguments, run without a shell as C(user): passes when it exits 0.",
+    ),
+    req(
+        "timeout",
+        Ty::Int,
+        "Seconds it may take to pass, tried again every second.",
+    ),
+    key("user", Ty::Str, "Who runs C(command): the instance's user."),
+    SCOPE,
+];
 const INSTANCES: &[Key] = &[
     req("name", Ty::Str, "The instance's name."),
     key(
@@ -243,6 +268,11 @@ const INSTANCES: &[Key] = &[
     ),
     SCOPE,
     key("processes", Ty::Items(PROCESSES), "Its programs' processes."),
+    key(
+        "healthchecks",
+        Ty::Items(HEALTHCHECKS),
+        "Checked after a deploy or C(start) (re)starts the program's processes.",
+    ),
 ];
 const DIRS: &[Key] = &[req("path", Ty::Path, "The folder."), OWNER, GROUP, MODE, SCOPE];
 const LAYOUT: &[Key] = &[

@@ -87,6 +87,8 @@ struct VaultView {
 struct PlaybookView {
     exit_on_fail: bool,
     target_group: &'static str,
+    /// The description's `rolling` batch, as Ansible's `serial` takes it; `0`: all hosts at once.
+    rolling: String,
 }
 
 #[derive(Serialize)]
@@ -203,6 +205,7 @@ impl<'a> Renderer<'a> {
                 &PlaybookView {
                     exit_on_fail: self.model.exit_on_fail,
                     target_group: hadeploy_model::format::TARGET_GROUP,
+                    rolling: self.model.rolling.map_or_else(|| "0".to_string(), |b| b.to_string()),
                 },
             )?;
             self.put(pb.0, text)?;

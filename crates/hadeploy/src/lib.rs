@@ -104,6 +104,17 @@ pub struct RunArgs {
     /// `--action logs`: the error log (`stderr`) instead of the output.
     #[arg(long)]
     pub stderr: bool,
+    /// `--action deploy`: deploy N hosts at a time, or N% of them
+    /// (`--rolling 1`, `--rolling 25%`); each batch's restarted programs
+    /// run past their `startsecs` and pass their `healthcheck` before the
+    /// next batch starts, and the first batch that fails ends the deploy.
+    /// Replaces the description's `rolling`.
+    #[arg(long, value_name = "N|N%", value_parser = rolling_batch)]
+    pub rolling: Option<hadeploy_model::Batch>,
+}
+
+fn rolling_batch(text: &str) -> Result<hadeploy_model::Batch, String> {
+    hadeploy_model::Batch::parse(text)
 }
 
 /// How `--action status` and `--action logs` report.
@@ -283,6 +294,10 @@ impl RunArgs {
         }
         if !sel.skip.is_empty() {
             out.extend(["--skip-tags".to_string(), tags(&sel.skip)]);
+        }
+        if let Some(batch) = self.rolling {
+            // Read by deploy.yml's `serial`.
+            out.extend(["--extra-vars".to_string(), format!("hadeploy_rolling={batch}")]);
         }
         if self.ask_vault_password {
             out.push("--ask-vault-pass".into());
@@ -484,6 +499,10 @@ fn run_action(args: &RunArgs) -> ExitCode {
         eprintln!("error: `--program` and `--stderr` are for `--action logs` only");
         return ExitCode::from(2);
     }
+    if args.rolling.is_some() && action != Action::Deploy {
+        eprintln!("error: `--rolling` is for `--action deploy` only");
+        return ExitCode::from(2);
+    }
     let srcs: Vec<SrcArg> = args.src.iter().map(|s| SrcArg::parse(s)).collect();
     if action == Action::Dumpvars {
         return match load(&srcs, None) {
@@ -544,9 +563,17 @@ fn run_action(args: &RunArgs) -> ExitCode {
         return run_report::<logs::SupervisorLogs>(&dir, query.vars(), &playbook_args, format, &hosts, &interrupt);
     }
     let mut cmd = playbook_command(&dir, playbook, &playbook_args);
+    let rolling = action == Action::Deploy && (args.rolling.or(model.rolling)).is_some();
     match child::status(&mut cmd, &interrupt) {
         Ok(ran) => match ran.signal {
             Some(signal) => child::interrupted(signal, STOPPED),
+            None if rolling && ran.result.code().is_some_and(|c| c != 0) => {
+                eprintln!(
+                    "error: the rolling deploy stopped at the first batch with a failed host (above): \
+                     the hosts of the batches after it were left as they were"
+                );
+                exit_code(ran.result)
+            }
             None => exit_code(ran.result),
         },
         Err(e) => cannot_run(&e, &dir, &interrupt),

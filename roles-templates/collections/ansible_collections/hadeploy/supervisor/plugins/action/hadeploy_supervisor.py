@@ -28,6 +28,7 @@ from ansible.plugins.loader import lookup_loader
 ITEM_KEYS = {
     "supervisors": (
         "name", "managed", "unit", "unit_path", "socket", "state", "enabled", "include_dir", "processes",
+        "healthchecks",
     ),
     "dirs": ("path", "owner", "group", "mode"),
     "log_dirs": ("path", "owner", "group"),
@@ -41,8 +42,9 @@ ITEM_KEYS = {
 }
 # The options that are lists of items with a scope.
 SCOPED = ("supervisors", "dirs", "log_dirs", "sources")
-# Of a supervisor's `processes` items.
+# Of a supervisor's `processes` and `healthchecks` items.
 PROCESS_KEYS = ("status", "state", "group")
+HEALTHCHECK_KEYS = ("program", "processes", "http", "command", "timeout", "user")
 # The largest file whose content goes in the module's call; larger ones are
 # copied by Ansible's copy module, which streams them.
 INLINE_LIMIT = 1 << 20
@@ -63,8 +65,8 @@ def in_scope(item, names):
 
 def select(lists, names):
     """Of each list of items, those whose scope `names` meets, and of a
-    supervisor's `processes`, those too; a folder (`path`) given twice is
-    kept once."""
+    supervisor's `processes` and `healthchecks`, those too; a folder
+    (`path`) given twice is kept once."""
     out = {}
     for key, items in lists.items():
         if not isinstance(items, list):
@@ -75,8 +77,9 @@ def select(lists, names):
                 raise AnsibleActionFail("%s: each item is a dict, not %r" % (key, type(item).__name__))
             if not in_scope(item, names):
                 continue
-            if "processes" in item:
-                item = dict(item, processes=[p for p in item["processes"] if in_scope(p, names)])
+            for inner in ("processes", "healthchecks"):
+                if isinstance(item.get(inner), list):
+                    item = dict(item, **{inner: [p for p in item[inner] if in_scope(p, names)]})
             if key == "log_dirs":
                 if item["path"] in paths:
                     continue
@@ -184,8 +187,9 @@ class ActionModule(ActionBase):
             if key in args and isinstance(args[key], list):
                 args[key] = [pick(i, keys) for i in args[key]]
         for s in args.get("supervisors") or []:
-            if isinstance(s.get("processes"), list):
-                s["processes"] = [pick(p, PROCESS_KEYS) for p in s["processes"]]
+            for inner, keys in (("processes", PROCESS_KEYS), ("healthchecks", HEALTHCHECK_KEYS)):
+                if isinstance(s.get(inner), list):
+                    s[inner] = [pick(p, keys) for p in s[inner]]
         sources = args.pop("sources", None)
         if sources is not None:
             args["files"] = [self._file(s) for s in sources]

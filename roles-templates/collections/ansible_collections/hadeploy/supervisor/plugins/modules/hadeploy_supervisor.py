@@ -121,6 +121,46 @@ options:
             type: str
             required: true
             choices: [started, stopped, current]
+      healthchecks:
+        description: >-
+          Its programs' health checks, tried once a C(converge) or
+          C(deploy) has (re)started a program's processes and they run: a
+          program that does not pass within its O(supervisors[].healthchecks[].timeout)
+          fails the call, with its logs' ends, and its restart is recorded
+          in the journal, so that the next C(deploy) or C(start) tries it
+          again.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          program:
+            description: The program.
+            type: str
+            required: true
+          processes:
+            description: Its processes, as supervisorctl names them.
+            type: list
+            elements: str
+            required: true
+          http:
+            description: >-
+              A URL asked from the host (GET, no proxy, the certificate
+              not checked): passes on a 2xx answer, after redirects.
+            type: str
+          command:
+            description: >-
+              A command and its arguments, run without a shell, in C(/),
+              as O(supervisors[].healthchecks[].user) (when the module runs
+              as root): passes when it exits 0.
+            type: list
+            elements: str
+          timeout:
+            description: Seconds it may take to pass; it is tried again every second.
+            type: int
+            required: true
+          user:
+            description: Who runs O(supervisors[].healthchecks[].command).
+            type: str
   update:
     description: Apply changed program files first (C(converge)).
     type: bool
@@ -577,9 +617,13 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import stat
+import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import xmlrpc.client
 
 from ansible.module_utils.basic import AnsibleModule
@@ -788,8 +832,9 @@ def tail(server, name, stream, length=TAIL):
 
 
 def converge_one(module, sup, params, server):
-    """One instance that answers: what was done, and the processes that did
-    not start."""
+    """One instance that answers: what was done, the processes that did not
+    start or did not pass their program's health check (with their logs'
+    ends), and those of the latter as the journal records a restart."""
     p = params
     name = sup["name"]
     check = module.check_mode
@@ -811,7 +856,7 @@ def converge_one(module, sup, params, server):
     done["started"] = [x["status"] for x in procs if x["state"] in p["start_states"] and x["status"] not in active]
     done["stopped"] = [x["status"] for x in procs if x["state"] in p["stop_states"] and x["status"] in active]
     if check:
-        return done, []
+        return done, [], []
     stop(server, done["restarted"])
     for n in done["restarted"] + done["started"]:
         start(server, n)
@@ -820,7 +865,7 @@ def converge_one(module, sup, params, server):
     # as read above.
     moved = any(done.values()) or any(st in UNSETTLED for st in before.values())
     if not moved:
-        return done, []
+        return done, [], []
     deadline = time.monotonic() + p["settle"]
     while True:
         now = states(server)
@@ -828,11 +873,101 @@ def converge_one(module, sup, params, server):
             break
         time.sleep(0.5)
     should_run = {x["status"] for x in procs if x["state"] in p["start_states"]}
-    failed = []
+    failed, unwell = [], []
     for n in sorted(should_run):
         if now.get(n) in FAILED:
             failed.append((n, now[n], tail(server, n, "stdout")[0], tail(server, n, "stderr")[0]))
-    return done, failed
+    # The programs whose processes this call (re)started, and that run.
+    by_group = {x["status"]: x["group"] for x in procs}
+    moved_now = set(done["restarted"] + done["started"]) | {n for n, g in by_group.items() if g in updated}
+    for check in sup.get("healthchecks") or []:
+        ours = check["processes"]
+        if not (restarted_instance or moved_now & set(ours)):
+            continue
+        if not all(now.get(n) == "RUNNING" for n in ours if n in should_run) or not set(ours) & should_run:
+            continue
+        why = unhealthy(check)
+        if why:
+            for n in ours:
+                failed.append((n, why, tail(server, n, "stdout")[0], tail(server, n, "stderr")[0]))
+            unwell.extend({"process": n, "group": by_group.get(n, n)} for n in ours)
+    return done, failed, unwell
+
+
+# Seconds between two tries of a health check, and the longest one try may take.
+CHECK_INTERVAL = 1
+CHECK_TRY = 10
+# What a health check's command runs with.
+CHECK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# A health check's HTTP client: no proxy (the URL is asked from the host),
+# and the certificate not checked (a program on 127.0.0.1 holds one for its
+# public name).
+NO_PROXY = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}),
+    urllib.request.HTTPSHandler(context=ssl._create_unverified_context()),
+)
+
+
+def unhealthy(check):
+    """None once the health check passes, tried every second for its
+    `timeout`; else why it did not pass, with its last answer."""
+    deadline = time.monotonic() + check["timeout"]
+    while True:
+        left = max(1.0, deadline - time.monotonic())
+        if check.get("http"):
+            ok, answer = probe_http(check["http"], min(left, CHECK_TRY))
+            what = check["http"]
+        else:
+            ok, answer = probe_command(check["command"], check.get("user"), min(left, CHECK_TRY))
+            what = " ".join(check["command"])
+        if ok:
+            return None
+        if time.monotonic() + CHECK_INTERVAL >= deadline:
+            return "health check `%s` did not pass in %d s (last: %s)" % (what, check["timeout"], answer)
+        time.sleep(CHECK_INTERVAL)
+
+
+def probe_http(url, timeout):
+    """Whether `url` answers a GET with a 2xx status, and what it answered."""
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as answer:
+            return 200 <= answer.status < 300, "HTTP %d" % answer.status
+    except urllib.error.HTTPError as e:
+        return False, "HTTP %d" % e.code
+    except urllib.error.URLError as e:
+        return False, str(e.reason)
+    except (OSError, http.client.HTTPException) as e:
+        return False, str(e) or type(e).__name__
+
+
+def probe_command(argv, user, timeout):
+    """Whether `argv` exits 0 within `timeout`, run without a shell in `/`
+    (as `user` when this runs as root), and the end of what it printed."""
+    env = {"PATH": CHECK_PATH, "LANG": "C.UTF-8"}
+    drop = None
+    if user and os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam(user)
+        except KeyError:
+            return False, "no user %s" % user
+        env.update(HOME=pw.pw_dir, USER=user, LOGNAME=user)
+
+        def drop():
+            os.setgid(pw.pw_gid)
+            os.initgroups(user, pw.pw_gid)
+            os.setuid(pw.pw_uid)
+
+    try:
+        ran = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd="/", env=env, preexec_fn=drop, timeout=timeout, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False, "no answer in %d s" % timeout
+    except OSError as e:
+        return False, str(e)
+    said = ran.stdout[-300:].decode("utf-8", "replace").strip()
+    return ran.returncode == 0, "exit %d%s" % (ran.returncode, ": " + said if said else "")
 
 
 def set_services(module, supervisors, state):
@@ -872,7 +1007,7 @@ def converge(module):
             recorded = [dict(n, supervisor=sup["name"]) for n in pending["notified"]]
             params = dict(p, notified=p["notified"] + recorded)
         try:
-            done, failed = converge_one(module, sup, params, server)
+            done, failed, unwell = converge_one(module, sup, params, server)
         except RPC_ERRORS as e:
             module.fail_json(msg="supervisor %s: %s" % (sup["name"], unreachable(sup["socket"], e)), changes=changes)
         if p["journal"] and pending["notified"] and not module.check_mode:
@@ -880,6 +1015,8 @@ def converge(module):
                 write_journal(sup, {"restart": True, "notified": []})
             else:
                 clear_journal(sup)
+        # Tried again, restarted, by the next deploy or start.
+        add_to_journal(sup, notified=unwell, check=module.check_mode)
         changes[sup["name"]] = done
         failures.extend((sup["name"],) + f for f in failed)
     if p["service_state"] == "stopped":
@@ -891,12 +1028,19 @@ def converge(module):
 
 
 def did_not_start(failures):
-    """The message for processes that did not start, with their logs' ends."""
-    lines = ["Programs did not start:"]
-    for sup, name, state, out, err in failures:
-        for stream, text in (("stdout", out), ("stderr", err)):
-            lines.append("==== %s %s %s (%s tail) ====" % (sup, name, state, stream))
-            lines.append(text.rstrip("\n"))
+    """The message for processes that did not start, or did not pass their
+    health check, with their logs' ends."""
+    lines = []
+    for title, some in (
+        ("Programs did not start:", [f for f in failures if f[2] in FAILED]),
+        ("Programs did not pass their health check:", [f for f in failures if f[2] not in FAILED]),
+    ):
+        if some:
+            lines.append(title)
+        for sup, name, state, out, err in some:
+            for stream, text in (("stdout", out), ("stderr", err)):
+                lines.append("==== %s %s %s (%s tail) ====" % (sup, name, state, stream))
+                lines.append(text.rstrip("\n"))
     return "\n".join(lines)
 
 
@@ -1205,11 +1349,13 @@ def deploy(module):
             restarted=sorted(restarted),
         )
         try:
-            done, failed = converge_one(module, sup, params, server)
+            done, failed, unwell = converge_one(module, sup, params, server)
         except RPC_ERRORS as e:
             module.fail_json(msg="supervisor %s: %s" % (name, unreachable(sup["socket"], e)), **result)
         if not check:
             clear_journal(sup)
+            # Tried again, restarted, by the next deploy or start.
+            add_to_journal(sup, notified=unwell)
         if any(done.values()):
             result["changes"][name] = done
         failures.extend((name,) + f for f in failed)
@@ -1446,6 +1592,14 @@ ARGUMENT_SPEC = dict(
             status=required(),
             group=required(),
             state=dict(type="str", required=True, choices=["started", "stopped", "current"]),
+        ),
+        healthchecks=items(
+            program=required(),
+            processes=dict(type="list", elements="str", required=True),
+            http=dict(type="str"),
+            command=dict(type="list", elements="str"),
+            timeout=dict(type="int", required=True),
+            user=dict(type="str"),
         ),
     ),
     update=dict(type="bool", default=False),
