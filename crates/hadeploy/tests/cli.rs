@@ -1360,3 +1360,50 @@ fn host_and_group_scopes_select_files_and_folders() {
     assert_eq!((code, ran.as_str()), (Some(0), "deploy.yml --tags files\n"));
     assert_eq!(folders, ["/opt/edge_only"]);
 }
+
+/// `--rolling` reaches deploy.yml's `serial` as `hadeploy_rolling`; a
+/// failed rolling deploy says the hosts after the failed batch were left
+/// alone; it is for deploys only, and a batch of no host is refused.
+#[test]
+fn rolling_deploys_take_their_batch_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = fake_ansible_playbook(tmp.path(), "echo \"$*\" > ../ran.txt\nexit 2\n");
+    let app = fixtures().join("seed/simple/app.yml");
+    let run = |args: &[&str]| {
+        hadeploy(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .arg("--src")
+            .arg(&app)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--action", "deploy", "--rolling", "25%"]);
+    assert_eq!(out.status.code(), Some(2));
+    let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
+    assert_eq!(ran, "deploy.yml --extra-vars hadeploy_rolling=25%\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the rolling deploy stopped at the first batch with a failed host"),
+        "{stderr}"
+    );
+    // Without rolling, a failed deploy is Ansible's to report.
+    let out = run(&["--action", "deploy"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("rolling"));
+    for (args, says) in [
+        (
+            &["--action", "start", "--rolling", "1"][..],
+            "`--rolling` is for `--action deploy` only",
+        ),
+        (
+            &["--action", "deploy", "--rolling", "0"][..],
+            "a batch of 0 hosts deploys nothing",
+        ),
+        (&["--action", "deploy", "--rolling", "150%"][..], "is more than 100%"),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}");
+    }
+}
