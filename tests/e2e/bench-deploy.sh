@@ -59,8 +59,8 @@ if [[ -z ${HADEPLOY_TESTBED_SUBREAPER:-} ]]; then
     exec "$TESTBED" subreaper "$0" "$@"
 fi
 
-# shellcheck source=tests/e2e/tools.sh
-source "$HERE/tools.sh"
+# shellcheck source=tests/e2e/lib.sh
+source "$HERE/lib.sh"
 find_tools || exit 1
 
 WORK=$(mktemp -d /var/tmp/hadeploy-bench.XXXXXX)
@@ -155,15 +155,11 @@ EOF
 
 "$TESTBED" image >&2
 eval "$("$TESTBED" env)"
-# testbed.sh's addressing: enN is 10.231.0.(10+N), beside the bridge's .1.
-addr() {
-    [[ $1 =~ ^en([1-9])$ ]] || die "unknown test bed host '$1' (expected en1..en9)"
-    echo "${HADEPLOY_TESTBED_BRIDGE_ADDR%.*}.$((10 + BASH_REMATCH[1]))"
-}
 VARS=()
 ADDRS=()
 for ((i = 0; i < ${#TB_HOSTS[@]}; i++)); do
-    ADDRS+=("$(addr "${TB_HOSTS[i]}")")
+    a=$(tb_addr "${TB_HOSTS[i]}") || die "HADEPLOY_BENCH_HOSTS names test bed hosts (en1..en9)"
+    ADDRS+=("$a")
     VARS+=(--src "en$((i + 1))_addr=${ADDRS[i]}")
 done
 VARS+=(--src "root_key=$HADEPLOY_TESTBED_KEY")
@@ -189,10 +185,7 @@ timed() {
     "$@" >"$LOG" 2>&1 || rc=$?
     SECS=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
     # Leave no ssh master behind: the next run must open its own.
-    local sock
-    for sock in "$ANSIBLE_SSH_CONTROL_PATH_DIR"/*; do
-        if [[ -S $sock ]]; then ssh -o ControlPath="$sock" -O exit dummy >/dev/null 2>&1 || true; fi
-    done
+    close_masters "$ANSIBLE_SSH_CONTROL_PATH_DIR"
     if ((rc != 0)); then
         tail -n 40 "$LOG" | sed 's/^/    | /' >&2
         die "$label exited with $rc (log $LOG)"
@@ -209,12 +202,6 @@ trips_of() {
     done
     echo "$max"
 }
-changed_of() {
-    awk '/^PLAY RECAP/ { r = 1; next }
-        r && NF { for (i = 2; i <= NF; i++) if ($i ~ /^changed=/) { sub(/changed=/, "", $i); s += $i } }
-        END { print s + 0 }' "$1"
-}
-recap_of() { sed -n '/^PLAY RECAP/,/^$/p' "$1" | sed '/^$/d'; }
 stats() {  # best and median of the numbers given
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
@@ -230,8 +217,8 @@ row() {
     read -r best med <<<"$(stats "$@")"
     ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |' "$case" "$cmd" "$#" "$best" "$med" \
         "$(awk -v m="$med" -v p="$ping" 'BEGIN { printf "%.1f", m / p }')" \
-        "$(tasks_of "$log")" "$(trips_of "$log")" "$(changed_of "$log")")")
-    RECAPS+=("$case, $cmd:" "$(recap_of "$log")" "")
+        "$(tasks_of "$log")" "$(trips_of "$log")" "$(recap_count "$log" changed)")")
+    RECAPS+=("$case, $cmd:" "$(recap "$log")" "")
 }
 
 hd() {  # hd CASE ACTION: the hadeploy command line of CASE
@@ -270,8 +257,8 @@ for case in "${CASES[@]}"; do
             timed "$case-$cmd" hd "$case" "$cmd"
             times[$cmd]+=" $SECS"
             logs[$cmd]=$LOG
-            if [[ $cmd == deploy && $(changed_of "$LOG") != 0 ]]; then
-                recap_of "$LOG" >&2
+            if [[ $cmd == deploy && $(recap_count "$LOG" changed) != 0 ]]; then
+                recap "$LOG" >&2
                 die "$case: a deploy with nothing changed reported changes (log $LOG)"
             fi
             say "$case: $cmd $SECS s"

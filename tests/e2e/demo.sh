@@ -41,8 +41,8 @@ show_path() {
 ((${#TB_HOSTS[@]} == 2)) || die "HADEPLOY_DEMO_HOSTS must name two hosts"
 [[ $(id -u) -eq 0 ]] || die "run as root (the test bed needs namespaces and systemd-nspawn): sudo $0"
 
-# shellcheck source=tests/e2e/tools.sh
-source "$HERE/tools.sh"
+# shellcheck source=tests/e2e/lib.sh
+source "$HERE/lib.sh"
 find_tools || exit 1
 
 # Every host boots with a new ssh host key: Ansible must not check it.
@@ -54,9 +54,8 @@ rc=0
 ((rc == 77)) && { say "the test bed cannot run on this machine (see above)"; exit 77; }
 ((rc == 0)) || die "testbed.sh up failed ($rc)"
 eval "$("$TESTBED" env)"
-addr() { local v=HADEPLOY_TESTBED_${1^^}_ADDR; echo "${!v}"; }
-EN1_ADDR=$(addr "${TB_HOSTS[0]}")
-EN2_ADDR=$(addr "${TB_HOSTS[1]}")
+EN1_ADDR=$(tb_addr "${TB_HOSTS[0]}")
+EN2_ADDR=$(tb_addr "${TB_HOSTS[1]}")
 
 mkdir -p "$DEMO_DIR"
 # The description names its hosts en1 and en2; they are the test bed's hosts
@@ -75,11 +74,11 @@ run() {   # ACTION: runs hadeploy, output in $DEMO_DIR/ACTION.log
 }
 
 run deploy
-sed -n '/^PLAY RECAP/,$p' "$DEMO_DIR/deploy.log"
-run status
+recap "$DEMO_DIR/deploy.log"
 echo
 echo "==================== hadeploy --action status ===================="
-sed -n '/^TASK \[hadeploy.supervisor.hadeploy_supervisor : Show supervisors and programs\]/,/^PLAY RECAP/{/^PLAY RECAP/d;p}' "$DEMO_DIR/status.log"
+say "hadeploy --action status (Ansible's output: $DEMO_DIR/status.log)"
+"${HD[@]}" --action status 2>"$DEMO_DIR/status.log" || die "hadeploy --action status failed (log: $DEMO_DIR/status.log)"
 
 code=$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --max-time 10 -u admin:admin "http://$EN1_ADDR:9001/" || true)
 [[ $code == 200 ]] || say "warning: http://$EN1_ADDR:9001/ answered '$code' with admin:admin"

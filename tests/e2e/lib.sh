@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Sourced by the test bed's runners (suite.sh, bench-deploy.sh, demo.sh):
-# finds the tools they drive. Expects REPO (the repository) and a function
-# say (prints a progress line); sets:
+# what each of them needs. Expects REPO (the repository) and a function say
+# (prints a progress line).
+#
+# find_tools finds the tools they drive; sets:
 #   VENV        virtualenv with ansible-core (HADEPLOY_VENV, default
 #               /var/tmp/hadeploy-venv; created by tests/setup-venv.sh when
 #               it has no ansible-playbook)
@@ -28,4 +30,35 @@ find_tools() {
     fi
     [[ -x $HADEPLOY ]] || { say "no hadeploy binary at $HADEPLOY"; return 1; }
     HADEPLOY=$(realpath "$HADEPLOY")
+}
+
+# tb_addr HOST: the address of test bed host HOST (en1..en9), once
+# `testbed.sh env` is evaluated.
+tb_addr() {
+    local v=HADEPLOY_TESTBED_${1^^}_ADDR
+    [[ -n ${!v:-} ]] || { say "no address for test bed host '$1' (expected en1..en9)"; return 1; }
+    echo "${!v}"
+}
+
+# Ansible's PLAY RECAP in the output LOG of a run.
+# recap LOG: its lines.
+recap() { sed -n '/^PLAY RECAP/,/^$/p' "$1" | sed '/^$/d'; }
+# recap_count LOG FIELD [HOST]: FIELD's count (changed, failed, unreachable...)
+# for HOST, or summed over every host; empty for a HOST the recap does not list.
+recap_count() {
+    awk -v f="$2" -v h="${3:-}" '/^PLAY RECAP/ { r = 1; next }
+        r && NF && (h == "" || $1 == h) {
+            seen = 1
+            for (i = 2; i <= NF; i++) if (index($i, f "=") == 1) { sub(/^[a-z]*=/, "", $i); s += $i }
+        }
+        END { if (seen || h == "") print s + 0 }' "$1"
+}
+
+# close_masters DIR: closes the ssh connection masters (Ansible's
+# ControlPersist) whose sockets are in DIR, so that no later run reuses one.
+close_masters() {
+    local sock
+    for sock in "$1"/*; do
+        if [[ -S $sock ]]; then ssh -o ControlPath="$sock" -O exit dummy >/dev/null 2>&1 || true; fi
+    done
 }

@@ -85,19 +85,11 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # ---------------------------------------------------------------------------
 # Teardown: always, whatever happened.
 
-# Closes Ansible's ssh connection masters (ControlPersist) of this run: at the
-# end, and before a host goes away, so that no later run reuses one to it.
-close_masters() {
-    local sock
-    for sock in "$WORK"/cp/*; do
-        if [[ -S $sock ]]; then ssh -o ControlPath="$sock" -O exit dummy >/dev/null 2>&1 || true; fi
-    done
-}
-
 finish() {
     local rc=$? r
     trap - EXIT INT TERM
-    close_masters
+    # Ansible's ssh masters of this run (ControlPersist): none outlives it.
+    if declare -F close_masters >/dev/null; then close_masters "$WORK/cp"; fi
     if ((UP_ATTEMPTED)); then
         # Only our hosts: others may belong to someone else's run.
         "$TESTBED" down "${TB_HOSTS[@]}" || { log "teardown failed"; FAILED=$((FAILED + 1)); }
@@ -124,8 +116,8 @@ trap 'exit 143' TERM
 # Tools: hadeploy, ansible-playbook, test bed.
 
 say() { log "$@"; }
-# shellcheck source=tests/e2e/tools.sh
-source "$HERE/tools.sh"
+# shellcheck source=tests/e2e/lib.sh
+source "$HERE/lib.sh"
 find_tools || exit 1
 
 # Settings for these throwaway hosts only, given to Ansible by environment:
@@ -150,7 +142,7 @@ RESULTS+=("      $(printf '%6s' "$(since "$up_start")") s  (testbed up --fresh)"
 eval "$("$TESTBED" env)"
 # The test bed host that runs the descriptions' host en1, en2 or en3.
 tb_host() { echo "${TB_HOSTS[${1#en} - 1]}"; }
-addr_of() { local v; v=HADEPLOY_TESTBED_$(tb_host "$1" | tr '[:lower:]' '[:upper:]')_ADDR; echo "${!v}"; }
+addr_of() { tb_addr "$(tb_host "$1")"; }
 
 # ---------------------------------------------------------------------------
 # Fixtures: copied, so that a scenario can edit a template; keys generated.
@@ -227,19 +219,61 @@ hd() {
     fi
 }
 
-# recap_changed HOST: the changed= count of HOST in the PLAY RECAP of $LAST_LOG.
-recap_changed() {
-    awk -v h="$1" '/^PLAY RECAP/ { r = 1; next }
-        r && $1 == h { for (i = 2; i <= NF; i++) if ($i ~ /^changed=/) { sub(/changed=/, "", $i); print $i } }' \
-        "$LAST_LOG"
-}
+# recap_field HOST FIELD: FIELD's count (changed, failed...) for HOST in the
+# PLAY RECAP of $LAST_LOG.
+recap_field() { recap_count "$LAST_LOG" "$2" "$1"; }
 
 # no_change WHAT: the last run reported changed=0 on every host.
 no_change() {
     local h
     for h in "${HOSTS[@]}"; do
-        [[ $(recap_changed "$h") == 0 ]] || fail "$h: $1 reports changed=$(recap_changed "$h")"
+        [[ $(recap_field "$h" changed) == 0 ]] || fail "$h: $1 reports changed=$(recap_field "$h" changed)"
     done
+}
+
+# json_at FILE KEY...: the value at KEY... of the JSON document FILE: a
+# string as it is, a list of strings one per line, anything else as JSON;
+# fails (status 1) where there is no such key.
+json_at() {
+    python3 - "$@" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = v[k]
+if isinstance(v, list) and all(isinstance(x, str) for x in v):
+    print("\n".join(v))
+else:
+    print(v if isinstance(v, str) else json.dumps(v))
+PY
+}
+
+# status_json DESC FILES...: hadeploy --action status --format json for
+# the description FILES; the document (its standard output) in $STATUS_JSON,
+# the rest in $LAST_LOG; the scenario fails unless it exits 0.
+STATUS_JSON=
+status_json() {
+    local desc=$1 srcs=() f
+    shift
+    for f in "$@"; do srcs+=(--src "$FIX/$f"); done
+    STATUS_JSON=$WORK/status-$desc.json
+    # shellcheck disable=SC2016  # expanded by that shell
+    logged "$desc-status" "hadeploy --src $* --action status --format json" sh -c '"$@" >"$0"' "$STATUS_JSON" \
+        "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" --action status --format json --workingFolder "$WORK/project-$desc"
+    ((HD_RC == 0)) || { tail -n 40 "$LAST_LOG" >&2; fail "hadeploy --action status exited with $HD_RC"; }
+}
+
+# check_status HOST: the status in $STATUS_JSON has tsupv's service running
+# and answering, and program1 RUNNING with a pid.
+check_status() {
+    local h=$1 k got
+    for k in "service state=running" "running=true" "programs program1 state=RUNNING"; do
+        # shellcheck disable=SC2086  # the words of $k are keys
+        got=$(json_at "$STATUS_JSON" "$h" supervisors tsupv ${k%=*}) ||
+            fail "$h: no ${k%=*} in the status:"$'\n'"$(cat "$STATUS_JSON")"
+        [[ $got == "${k#*=}" ]] || fail "$h: status ${k%=*}: $got, not ${k#*=}"
+    done
+    [[ $(json_at "$STATUS_JSON" "$h" supervisors tsupv programs program1 pid) =~ ^[0-9]+$ ]] ||
+        fail "$h: status gives program1 no pid"
 }
 
 pids_of() { tb "$1" "pgrep -u tsup -f '$2'" | paste -sd' ' - || true; }
@@ -292,7 +326,7 @@ scenario_2_redeploy_no_change() {
     for h in "${HOSTS[@]}"; do before+=("$(program1_pid "$h")"); done
     hd simple deploy simple/app.yml
     for h in "${HOSTS[@]}"; do
-        c=$(recap_changed "$h")
+        c=$(recap_field "$h" changed)
         [[ $c == 0 ]] || { grep -E '^(changed|TASK)' "$LAST_LOG" | grep -B1 '^changed' >&2 || true
                            fail "$h: second deploy reports changed=${c:-<no recap line>}"; }
     done
@@ -332,7 +366,7 @@ scenario_4_web_interface() {
     # With --diff: supervisord.conf changes (its web section is new), and
     # the password's hash in it must not show in the output.
     hd web deploy web/app.yml -- --diff
-    log "  (PLAY RECAP changed: en1=$(recap_changed en1) en2=$(recap_changed en2))"
+    log "  (PLAY RECAP changed: en1=$(recap_field en1 changed) en2=$(recap_field en2 changed))"
     local h addr code page conf
     # One diff of the conf per host, its content hidden.
     local diffs
@@ -372,14 +406,10 @@ scenario_5_stop_start_status() {
     hd web start web/app.yml
     for h in "${HOSTS[@]}"; do check_running "$h"; done
     ok "start: supervisord and program1 back on ${HOSTS[*]}"
-    hd web status web/app.yml
+    status_json web web/app.yml
     for h in "${HOSTS[@]}"; do
-        # The task's output for HOST: from "ok: [HOST]" to the closing brace.
-        local block
-        block=$(awk -v h="$h" 'index($0, "ok: [" h "] => (item=tsupv)") == 1 { p = 1 } p { print } p && /^}/ { exit }' "$LAST_LOG")
-        grep -q 'supervisor tsupv' <<<"$block" || fail "$h: status output has no tsupv:"$'\n'"$(cat "$LAST_LOG")"
-        grep -Eq 'program1 +RUNNING' <<<"$block" || fail "$h: status output has no program1 RUNNING:"$'\n'"$block"
-        ok "$h: status shows tsupv and program1 RUNNING"
+        check_status "$h"
+        ok "$h: status shows tsupv running and program1 RUNNING"
     done
 }
 
@@ -528,7 +558,7 @@ scenario_8_rich() {
 
     hd rich deploy rich/app.yml
     for h in "${HOSTS[@]}"; do
-        c=$(recap_changed "$h")
+        c=$(recap_field "$h" changed)
         [[ $c == 0 ]] || { grep -B3 -E '^changed:' "$LAST_LOG" >&2 || true
                            fail "$h: second deploy reports changed=${c:-<no recap line>}"; }
     done
@@ -572,10 +602,6 @@ scenario_8_rich() {
 # Faults. Each starts by deploying the simple case (whatever the hosts hold)
 # and leaves it deployed and running on both hosts.
 
-# status_block HOST SUPERVISOR: that host's part of the output of "status" in $LAST_LOG.
-status_block() {
-    awk -v h="$1" -v s="$2" 'index($0, "ok: [" h "] => (item=" s ")") == 1 { p = 1 } p { print } p && /^}/ { exit }' "$LAST_LOG"
-}
 
 # One supervisord and one program1.sh on HOST, both run by the unit.
 check_single() {
@@ -609,15 +635,8 @@ scenario_9_supervisord_killed() {
     check_running en2
     [[ $(supervisord_pid en2) == "$s2" ]] || fail "en2: supervisord pid $s2 -> $(supervisord_pid en2) (en2 was not touched)"
     ok "en2: untouched, supervisord kept pid $s2"
-    hd simple status simple/app.yml
-    for h in "${HOSTS[@]}"; do
-        local block
-        block=$(status_block "$h" tsupv)
-        if ! grep -q 'supervisor tsupv: service supervisord_tsupv.service running' <<<"$block" ||
-           ! grep -Eq 'program1 +RUNNING' <<<"$block"; then
-            fail "$h: status after the kill:"$'\n'"$block"
-        fi
-    done
+    status_json simple simple/app.yml
+    for h in "${HOSTS[@]}"; do check_status "$h"; done
     ok "status: tsupv running and program1 RUNNING on ${HOSTS[*]}"
     # Program logs from every host, read through supervisord, as JSON.
     local logs=$WORK/logs-simple.json got rc=0
@@ -625,9 +644,7 @@ scenario_9_supervisord_killed() {
         --workingFolder "$WORK/project-simple" >"$logs" 2>"$LOGS/logs-simple.err" || rc=$?
     ((rc == 0)) || fail "hadeploy --action logs exited $rc:"$'\n'"$(tail -n 20 "$LOGS/logs-simple.err")"
     for h in "${HOSTS[@]}"; do
-        got=$(python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print("\n".join(d[sys.argv[2]]["supervisors"]["tsupv"]["programs"]["program1"]["lines"]))' "$logs" "$h") ||
+        got=$(json_at "$logs" "$h" supervisors tsupv programs program1 lines) ||
             fail "$h: no logs of program1 in the JSON:"$'\n'"$(cat "$logs")"
         grep -q 'from tsup:program1 to stdout' <<<"$got" || fail "$h: program1's log: [$got]"
         (($(wc -l <<<"$got") <= 3)) || fail "$h: more than 3 lines with --lines 3: [$got]"
@@ -667,21 +684,27 @@ scenario_10_program_crashes() {
     ok "simple/app.yml again: crasher gone, program1 RUNNING on ${HOSTS[*]}"
 }
 
+# The deploy in $LAST_LOG failed ($HD_RC) naming en2 unreachable.
+check_en2_unreachable() {
+    ((HD_RC != 0)) || fail "deploy with en2 down exited 0"
+    grep -Eq '^fatal: \[en2\]: UNREACHABLE!' "$LAST_LOG" ||
+        { tail -n 40 "$LAST_LOG" >&2; fail "the deploy's output has no 'fatal: [en2]: UNREACHABLE!'"; }
+    [[ $(recap_field en2 unreachable) == 1 ]] ||
+        fail "PLAY RECAP does not count en2 unreachable:"$'\n'"$(recap "$LAST_LOG")"
+}
+
 scenario_11_host_unreachable() {
     local h en2_tb
     en2_tb=$(tb_host en2)
     hd simple deploy simple/app.yml
-    close_masters
+    close_masters "$WORK/cp"
     # Whatever happens below, en2 comes back for what follows.
     # shellcheck disable=SC2064  # expanded now: the function's locals are gone at exit
     trap "tb en2 true 2>/dev/null || \"\$TESTBED\" up $en2_tb >&2 || true" EXIT
     "$TESTBED" down "$en2_tb" || fail "testbed.sh down $en2_tb failed"
     hd_rc simple deploy simple/app.yml
     ((HD_RC != 0)) || fail "deploy with en2 down exited 0"
-    grep -Eq '^fatal: \[en2\]: UNREACHABLE!' "$LAST_LOG" ||
-        { tail -n 40 "$LAST_LOG" >&2; fail "the deploy's output has no 'fatal: [en2]: UNREACHABLE!'"; }
-    awk '/^PLAY RECAP/ { r = 1; next } r && $1 == "en2" && / unreachable=1 /' "$LAST_LOG" | grep -q . ||
-        fail "PLAY RECAP does not count en2 unreachable:"$'\n'"$(sed -n '/^PLAY RECAP/,$p' "$LAST_LOG")"
+    check_en2_unreachable
     log "  the failed deploy says:"
     grep -E 'UNREACHABLE|^en[12] ' "$LAST_LOG" | cut -c1-300 | sed 's/^/    | /' >&2
     ok "deploy exited $HD_RC, naming en2 unreachable"
@@ -698,28 +721,13 @@ scenario_11_host_unreachable() {
 
 program2_pids() { pids_of "$1" '^/bin/sleep 86406$'; }
 
-# recap_field HOST FIELD: FIELD= of HOST in the PLAY RECAP of $LAST_LOG.
-recap_field() {
-    awk -v h="$1" -v f="$2=" '/^PLAY RECAP/ { r = 1; next }
-        r && $1 == h { for (i = 2; i <= NF; i++) if (index($i, f) == 1) { print substr($i, length(f) + 1) } }' \
-        "$LAST_LOG"
-}
-
-# The deploy in $LAST_LOG failed ($HD_RC) naming en2 unreachable.
-check_en2_unreachable() {
-    ((HD_RC != 0)) || fail "deploy with en2 down exited 0"
-    grep -Eq '^fatal: \[en2\]: UNREACHABLE!' "$LAST_LOG" ||
-        { tail -n 40 "$LAST_LOG" >&2; fail "the deploy's output has no 'fatal: [en2]: UNREACHABLE!'"; }
-    [[ $(recap_field en2 unreachable) == 1 ]] ||
-        fail "PLAY RECAP does not count en2 unreachable:"$'\n'"$(sed -n '/^PLAY RECAP/,$p' "$LAST_LOG")"
-}
 
 scenario_12_exit_on_fail() {
     local h en2_tb st
     en2_tb=$(tb_host en2)
     hd simple deploy simple/app.yml
     [[ -z $(program2_pids en1) ]] || fail "en1: program2 runs before the scenario"
-    close_masters
+    close_masters "$WORK/cp"
     # shellcheck disable=SC2064  # expanded now: the function's locals are gone at exit
     trap "tb en2 true 2>/dev/null || \"\$TESTBED\" up $en2_tb >&2 || true" EXIT
     "$TESTBED" down "$en2_tb" || fail "testbed.sh down $en2_tb failed"
@@ -902,7 +910,7 @@ scenario_13_interrupted_deploy() {
     hd rich deploy rich/app.yml
     i=0
     for h in "${HOSTS[@]}"; do
-        c=$(recap_changed "$h")
+        c=$(recap_field "$h" changed)
         [[ $c == 0 ]] || { grep -B3 -E '^changed:' "$LAST_LOG" >&2 || true
                            fail "$h: the deploy after reports changed=${c:-<no recap line>}"; }
         [[ "$(rich_pid_map "$h") envdump=$(envdump_pid "$h")" == "${before[i]}" ]] ||
@@ -1093,7 +1101,7 @@ scenario_17_check_mode() {
     hd web remove web/app.yml
     hd simple deploy simple/app.yml -- --check --diff
     for h in "${HOSTS[@]}"; do
-        [[ $(recap_changed "$h") -gt 0 ]] || fail "$h: --check on a fresh host reports no change"
+        [[ $(recap_field "$h" changed) -gt 0 ]] || fail "$h: --check on a fresh host reports no change"
         if tb "$h" 'id tsup || ls /etc/supervisord_tsupv.conf /opt/tsup' >/dev/null 2>&1; then
             fail "$h: --check created something of the application"
         fi
@@ -1108,7 +1116,7 @@ scenario_17_check_mode() {
     hd notify deploy notify/app.yml -- --check --diff
     grep -q '^+.*Hello (v4) from' "$LAST_LOG" || fail "the --diff does not show program1.sh's new line"
     for h in "${HOSTS[@]}"; do
-        [[ $(recap_changed "$h") -gt 0 ]] || fail "$h: --check reports no change for program1.sh"
+        [[ $(recap_field "$h" changed) -gt 0 ]] || fail "$h: --check reports no change for program1.sh"
         tb "$h" 'grep -q "Hello (v4) from" /opt/tsup/program1.sh' && fail "$h: --check wrote program1.sh"
         p=$(program1_pid "$h")
         [[ $p == "${p_before[i]}" ]] || fail "$h: --check restarted program1 ('${p_before[i]}' -> '$p')"
@@ -1247,9 +1255,10 @@ web_pid() { tb "$1" "pgrep -u tsup -f '^/usr/bin/python3 -m http.server 9180'" |
 started_at() { tb "$1" "cut -d' ' -f22 /proc/$2/stat"; }
 
 scenario_20_rolling_deploy() {
-    local h pid before=() after=() at=() good=(rolling/app.yml www=/opt/tsup/www)
+    # Variables first: a description uses those given before it.
+    local h pid before=() after=() at=() good=(www=/opt/tsup/www)
     local all=(en1 en2 en3)
-    hd rolling deploy "${good[@]}" version=1
+    hd rolling deploy "${good[@]}" version=1 rolling/app.yml
     for h in "${all[@]}"; do
         before+=("$(web_pid "$h")")
         [[ -n ${before[-1]} ]] || fail "$h: web does not run after the first deploy"
@@ -1259,7 +1268,7 @@ scenario_20_rolling_deploy() {
     # A version whose health check fails (the folder it serves has no
     # `health`): en1 restarts it, it fails its check, the deploy ends there.
     HD_OPTS=(--rolling 1)
-    hd_rc rolling deploy rolling/app.yml www=/opt/tsup/empty version=1
+    hd_rc rolling deploy www=/opt/tsup/empty version=1 rolling/app.yml
     HD_OPTS=()
     ((HD_RC != 0)) || fail "the deploy of a version that fails its health check exited 0"
     grep -Eq '^fatal: \[en1\]: FAILED!' "$LAST_LOG" || { tail -n 40 "$LAST_LOG" >&2; fail "en1 is not reported failed"; }
@@ -1281,7 +1290,7 @@ scenario_20_rolling_deploy() {
 
     # A good new version, one host at a time (the description's `rolling`).
     for h in "${all[@]}"; do before[${h#en} - 1]=$(web_pid "$h"); done
-    hd rolling deploy "${good[@]}" rolling/rolling.yml version=2
+    hd rolling deploy "${good[@]}" version=2 rolling/app.yml rolling/rolling.yml
     for h in "${all[@]}"; do
         pid=$(web_pid "$h")
         [[ -n $pid && $pid != "${before[${h#en} - 1]}" ]] || fail "$h: web was not restarted (pid '$pid')"
@@ -1294,13 +1303,13 @@ scenario_20_rolling_deploy() {
         fail "web did not restart host after host: start times ${at[*]} (clock ticks)"
     ok "version 2 rolls through en1, en2, en3 one at a time (start times ${at[*]} ticks apart by >= 2 s)"
 
-    hd rolling deploy "${good[@]}" rolling/rolling.yml version=2
+    hd rolling deploy "${good[@]}" version=2 rolling/app.yml rolling/rolling.yml
     for h in "${all[@]}"; do
-        [[ $(recap_changed "$h") == 0 ]] || fail "$h: the rerun reports changed=$(recap_changed "$h")"
+        [[ $(recap_field "$h" changed) == 0 ]] || fail "$h: the rerun reports changed=$(recap_field "$h" changed)"
         [[ $(web_pid "$h") == "${after[${h#en} - 1]}" ]] || fail "$h: the rerun restarted web"
     done
     ok "the rerun changes nothing, web keeps its pids"
-    hd rolling remove "${good[@]}" version=2
+    hd rolling remove "${good[@]}" version=2 rolling/app.yml
 }
 # ---------------------------------------------------------------------------
 

@@ -693,7 +693,8 @@ cmd_env() {
     printf 'export HADEPLOY_TESTBED_HOSTS=%q\n' "${hosts[*]}"
     printf 'export HADEPLOY_TESTBED_BRIDGE_ADDR=%q\n' "$BRIDGE_ADDR"
     printf 'export HADEPLOY_TESTBED_SSH_OPTS=%q\n' "${SSH_OPTS[*]} -i $KEY"
-    for h in "${hosts[@]}"; do
+    # Every host's address, up or not: a runner names them before booting.
+    for h in "${KNOWN_HOSTS[@]}"; do
         var=HADEPLOY_TESTBED_${h^^}_ADDR
         printf 'export %s=%q\n' "$var" "$(host_addr "$h")"
     done
