@@ -252,7 +252,7 @@ pub fn write(model: &Model, project: &Project) -> Result<String, RenderError> {
                 .bool("no_remove", f.no_remove)
                 .list("notify", |out, dash| {
                     for r in &f.notify {
-                        let (s, p) = m.program(r);
+                        let (s, p) = m.program(*r);
                         for proc in &p.processes {
                             BlockMap::item(out, dash)
                                 .str("supervisor", &s.name)

@@ -129,7 +129,7 @@ struct GalaxyView {
 struct GroupView<'a> {
     name: &'a str,
     supervisor: &'a str,
-    programs: &'a [String],
+    programs: Vec<&'a str>,
     priority: Option<i64>,
 }
 
@@ -399,7 +399,7 @@ impl<'a> Renderer<'a> {
             let view = GroupView {
                 name: &g.name,
                 supervisor: &s.name,
-                programs: &g.programs,
+                programs: g.programs.iter().map(|&i| s.programs[i].name.as_str()).collect(),
                 priority: g.priority,
             };
             let text = render(self.tera, t::GROUP_INI, &view)?;

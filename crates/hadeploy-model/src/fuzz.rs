@@ -82,9 +82,9 @@ fn check_model(m: &Model) {
     for f in &m.files {
         assert!(known(&f.scope.hosts) && f.dest().starts_with('/'), "file {f:?}");
         for r in &f.notify {
-            let s = m.supervisors.get(r.supervisor).expect("notify names a supervisor");
+            let s = m.supervisors.get(r.supervisor.0).expect("notify names a supervisor");
             let p = s.programs.get(r.program).expect("notify names a program");
-            assert!(p.scope.covers(&f.scope), "{} runs where {} goes", r.target, f.dest());
+            assert!(p.scope.covers(&f.scope), "{} runs where {} goes", p.name, f.dest());
         }
     }
     for s in &m.supervisors {

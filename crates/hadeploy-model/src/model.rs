@@ -349,7 +349,7 @@ pub struct File {
     /// Kept by `remove`.
     pub no_remove: bool,
     /// Programs restarted when this file changed.
-    pub notify: Vec<ProgramRef>,
+    pub notify: Vec<ProgramId>,
 }
 
 impl File {
@@ -359,14 +359,19 @@ impl File {
     }
 }
 
-/// A program of a supervisor, by position in [`Model::supervisors`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProgramRef {
-    /// The target as `supervisor:program`, for people reading the model.
-    pub target: String,
-    /// Index of the supervisor.
-    pub supervisor: usize,
-    /// Index of the program in that supervisor's `programs`.
+/// A supervisor of the model: its position in [`Model::supervisors`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct SupervisorId(pub usize);
+
+/// A program of the model: its supervisor, and its position in that
+/// supervisor's [`programs`](Supervisor::programs). [`Model::program`]
+/// gives both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct ProgramId {
+    /// Its supervisor.
+    pub supervisor: SupervisorId,
+    /// Its position among the supervisor's programs.
     pub program: usize,
 }
 
@@ -491,8 +496,8 @@ pub struct Program {
     pub state: State,
     /// Kept by `remove`.
     pub no_remove: bool,
-    /// The group it belongs to, if any.
-    pub group: Option<String>,
+    /// The group it belongs to, if any: its position in the supervisor's `groups`.
+    pub group: Option<usize>,
     /// The process group supervisor knows it by: its group's name, or its own.
     pub process_group: String,
     /// Full `group:process` names of its processes, for `supervisorctl`.
@@ -615,8 +620,8 @@ impl ProgramSettings {
 pub struct ProgramGroup {
     /// Group name.
     pub name: String,
-    /// Names of its programs.
-    pub programs: Vec<String>,
+    /// Its programs: their positions in the supervisor's `programs`.
+    pub programs: Vec<usize>,
     /// Start priority.
     pub priority: Option<i64>,
     /// Hosts it runs on: those of its programs.
@@ -648,10 +653,15 @@ impl Model {
         self.folders.retain(|f| keep(&f.scope));
     }
 
-    /// The program a reference points to.
-    pub fn program(&self, r: &ProgramRef) -> (&Supervisor, &Program) {
-        let s = &self.supervisors[r.supervisor];
-        (s, &s.programs[r.program])
+    /// A supervisor of the model.
+    pub fn supervisor(&self, id: SupervisorId) -> &Supervisor {
+        &self.supervisors[id.0]
+    }
+
+    /// A program of the model, with its supervisor.
+    pub fn program(&self, id: ProgramId) -> (&Supervisor, &Program) {
+        let s = self.supervisor(id.supervisor);
+        (s, &s.programs[id.program])
     }
 }
 

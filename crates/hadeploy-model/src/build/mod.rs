@@ -673,7 +673,7 @@ fn folders(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<Folder> {
 fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Supervisor], sink: &mut Sink) -> Vec<File> {
     let mut out = Vec::new();
     let mut seen = Seen::default();
-    let index = supervisor::SupervisorIndex::new(supervisors);
+    let index = supervisor::SupervisorIndex::of(supervisors);
     for item in section_items(root, "files", sink) {
         let Some(f) = Fields::new(item, &format::FILE, sink) else {
             continue;

@@ -10,7 +10,8 @@ use super::{Cx, check_abs_path, check_name};
 use crate::error::{Diagnostic, ErrorKind, Sink};
 use crate::format::{self, SIGNALS, STATES};
 use crate::model::{
-    HttpAuth, HttpServer, Program, ProgramGroup, ProgramRef, ProgramSettings, Scope, State, Supervisor,
+    HealthCheck, HttpAuth, HttpServer, LocalSource, Program, ProgramGroup, ProgramId, ProgramSettings, Scope, State,
+    Supervisor, SupervisorId,
 };
 use crate::read::{Fields, Spanned, int, section_items, string, wrong};
 use crate::span::Span;
@@ -46,15 +47,33 @@ pub(super) fn build(root: &[(Node, Node)], cx: &mut Cx<'_>, sink: &mut Sink) -> 
             sups.push(s.1);
         }
     }
-    let index = SupervisorIndex::new(&sups);
-    let spans = programs(root, cx, &index, &mut sups, sink);
-    // Again, now that they hold their programs.
-    let index = SupervisorIndex::new(&sups);
-    groups(root, cx, &index, &mut sups, sink);
-    for (s, spans) in sups.iter_mut().zip(&spans) {
-        name_processes(s, spans, sink);
+    // Read: each program as its item describes it, then the groups they
+    // form; resolve: each program built once, with its group and the names
+    // of its processes.
+    let index = SupervisorIndex::new(&sups, |_| Vec::new());
+    let drafts = programs(root, cx, &index, &sups, sink);
+    let index = SupervisorIndex::new(&sups, |si| drafts[si].iter().map(|d| d.name.clone()).collect());
+    let groups = groups(root, cx, &index, &sups, &drafts, sink);
+    for ((sup, drafts), groups) in sups.iter_mut().zip(drafts).zip(groups) {
+        sup.programs = finish_programs(drafts, &groups, sink);
+        sup.groups = groups.into_iter().map(|(g, _)| g).collect();
     }
     sups
+}
+
+/// A program as its item describes it: a [`Program`] once its group and the
+/// names of its processes are known.
+struct Draft {
+    name: String,
+    scope: Scope,
+    command: Option<String>,
+    conf_file_src: Option<LocalSource>,
+    state: State,
+    no_remove: bool,
+    settings: ProgramSettings,
+    healthcheck: Option<HealthCheck>,
+    /// Where the names of its processes come from: its `process_name`, or its name.
+    names_span: Span,
 }
 
 fn supervisor(f: &Fields<'_>, cx: &Cx<'_>, sink: &mut Sink) -> Option<(Spanned<String>, Supervisor)> {
@@ -222,20 +241,19 @@ pub(super) struct SupervisorIndex {
 }
 
 impl SupervisorIndex {
-    pub(super) fn new(sups: &[Supervisor]) -> Self {
+    /// The supervisors `sups`, each with the programs `names` gives it.
+    fn new(sups: &[Supervisor], names: impl Fn(usize) -> Vec<String>) -> Self {
         SupervisorIndex {
             supervisors: sups.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect(),
-            programs: sups
-                .iter()
-                .map(|s| {
-                    s.programs
-                        .iter()
-                        .enumerate()
-                        .map(|(i, p)| (p.name.clone(), i))
-                        .collect()
-                })
+            programs: (0..sups.len())
+                .map(|si| names(si).into_iter().enumerate().map(|(i, n)| (n, i)).collect())
                 .collect(),
         }
+    }
+
+    /// The supervisors `sups` and their programs.
+    pub(super) fn of(sups: &[Supervisor]) -> Self {
+        Self::new(sups, |si| sups[si].programs.iter().map(|p| p.name.clone()).collect())
     }
 
     fn program(&self, supervisor: usize, name: &str) -> Option<usize> {
@@ -246,12 +264,12 @@ impl SupervisorIndex {
 fn find_supervisor<'a>(
     cx: &Cx<'_>,
     index: &SupervisorIndex,
-    sups: &'a mut [Supervisor],
+    sups: &'a [Supervisor],
     name: &Spanned<String>,
     sink: &mut Sink,
-) -> Option<(usize, &'a mut Supervisor)> {
+) -> Option<(usize, &'a Supervisor)> {
     match index.supervisors.get(&name.value) {
-        Some(&i) => Some((i, &mut sups[i])),
+        Some(&i) => Some((i, &sups[i])),
         // Described but invalid: its own errors say why; don't add another.
         None if cx.declared_supervisors.contains(&name.value) => None,
         None => {
@@ -266,16 +284,15 @@ fn find_supervisor<'a>(
     }
 }
 
-/// Reads the programs into their supervisors; returns, per supervisor, the
-/// position of each program's `process_name` (or of the program itself).
+/// Reads the programs of each supervisor, as their items describe them.
 fn programs(
     root: &[(Node, Node)],
     cx: &Cx<'_>,
     index: &SupervisorIndex,
-    sups: &mut [Supervisor],
+    sups: &[Supervisor],
     sink: &mut Sink,
-) -> Vec<Vec<Span>> {
-    let mut spans = vec![Vec::new(); sups.len()];
+) -> Vec<Vec<Draft>> {
+    let mut drafts: Vec<Vec<Draft>> = sups.iter().map(|_| Vec::new()).collect();
     let mut names: Vec<HashSet<String>> = vec![HashSet::new(); sups.len()];
     let mut no_remove_spans: Vec<(usize, usize, Spanned<String>)> = Vec::new();
     for item in section_items(root, "supervisor_programs", sink) {
@@ -382,19 +399,16 @@ fn programs(
         }
         names[si].insert(name.value.clone());
         if no_remove {
-            no_remove_spans.push((si, sup.programs.len(), name.clone()));
+            no_remove_spans.push((si, drafts[si].len(), name.clone()));
         }
-        spans[si].push(f.get("process_name").map_or(name.span, |n| n.span));
-        sup.programs.push(Program {
-            name: name.value.clone(),
+        drafts[si].push(Draft {
+            names_span: f.get("process_name").map_or(name.span, |n| n.span),
+            name: name.value,
             scope,
             command: command.map(|c| c.value),
             conf_file_src,
             state,
             no_remove,
-            group: None,
-            process_group: name.value,
-            processes: Vec::new(),
             settings,
             healthcheck,
         });
@@ -416,7 +430,7 @@ fn programs(
             );
         }
     }
-    spans
+    drafts
 }
 
 fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSettings> {
@@ -781,7 +795,19 @@ fn shlex_problem(s: &str) -> Option<&'static str> {
     None
 }
 
-fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mut [Supervisor], sink: &mut Sink) {
+/// The groups of each supervisor's programs, each with the positions of
+/// its programs in `drafts`.
+fn groups(
+    root: &[(Node, Node)],
+    cx: &Cx<'_>,
+    index: &SupervisorIndex,
+    sups: &[Supervisor],
+    drafts: &[Vec<Draft>],
+    sink: &mut Sink,
+) -> Vec<Vec<(ProgramGroup, Vec<usize>)>> {
+    let mut out: Vec<Vec<(ProgramGroup, Vec<usize>)>> = sups.iter().map(|_| Vec::new()).collect();
+    // The group of each program, once it has one.
+    let mut group_of: Vec<HashMap<usize, String>> = sups.iter().map(|_| HashMap::new()).collect();
     let mut group_names: Vec<HashSet<String>> = vec![HashSet::new(); sups.len()];
     for item in section_items(root, "supervisor_groups", sink) {
         let Some(f) = Fields::new(item, &format::PROGRAM_GROUP, sink) else {
@@ -838,7 +864,6 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mu
             );
             continue;
         }
-        let mut members = Vec::new();
         let mut member_indices = Vec::new();
         let mut scope: Option<Scope> = None;
         let mut ok = true;
@@ -849,7 +874,7 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mu
                 if cx.declared_programs.contains(&(sup.name.clone(), p.value.clone())) {
                     continue;
                 }
-                let help = sink.did_you_mean(&p.value, sup.programs.iter().map(|x| x.name.as_str()));
+                let help = sink.did_you_mean(&p.value, drafts[si].iter().map(|x| x.name.as_str()));
                 sink.push(
                     Diagnostic::new(
                         ErrorKind::UnknownProgram {
@@ -863,8 +888,8 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mu
                 ok = false;
                 continue;
             };
-            let prog = &sup.programs[pi];
-            if let Some(g) = &prog.group {
+            let prog = &drafts[si][pi];
+            if let Some(g) = group_of[si].get(&pi) {
                 sink.push(
                     Diagnostic::new(
                         ErrorKind::Conflict(format!("program `{}` is already in group `{g}`", p.value)),
@@ -894,7 +919,6 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mu
                 Some(_) => {}
                 None => scope = Some(prog.scope.clone()),
             }
-            members.push(p.value.clone());
             member_indices.push(pi);
         }
         let (true, Some(scope)) = (ok, scope) else { continue };
@@ -918,95 +942,126 @@ fn groups(root: &[(Node, Node)], cx: &Cx<'_>, index: &SupervisorIndex, sups: &mu
             _ => {}
         }
         for &i in &member_indices {
-            let p = &mut sup.programs[i];
-            p.group = Some(name.value.clone());
-            p.process_group = name.value.clone();
+            group_of[si].insert(i, name.value.clone());
         }
         group_names[si].insert(name.value.clone());
-        sup.groups.push(ProgramGroup {
+        let group = ProgramGroup {
             name: name.value,
-            programs: members,
+            programs: member_indices.clone(),
             priority,
             scope,
             no_remove,
-        });
+        };
+        out[si].push((group, member_indices));
     }
+    out
 }
 
-/// Fills every program's `processes`: the names `supervisorctl` knows them by.
-fn name_processes(sup: &mut Supervisor, spans: &[Span], sink: &mut Sink) {
+/// Each program of `drafts`, in `groups` (with the positions of their
+/// programs) or not, with the names of its processes.
+fn finish_programs(drafts: Vec<Draft>, groups: &[(ProgramGroup, Vec<usize>)], sink: &mut Sink) -> Vec<Program> {
     let mut seen: IndexMap<String, String> = IndexMap::new();
-    for (p, span) in sup.programs.iter_mut().zip(spans) {
-        let s = &mut p.settings;
-        if s.numprocs > 1 && s.process_name.is_none() {
-            s.process_name = Some(DEFAULT_MULTI_PROCESS_NAME.to_string());
+    let mut programs = Vec::with_capacity(drafts.len());
+    for (i, d) in drafts.into_iter().enumerate() {
+        let group = groups.iter().position(|(_, members)| members.contains(&i));
+        let process_group = group.map_or_else(|| d.name.clone(), |g| groups[g].0.name.clone());
+        let mut settings = d.settings;
+        if settings.numprocs > 1 && settings.process_name.is_none() {
+            settings.process_name = Some(DEFAULT_MULTI_PROCESS_NAME.to_string());
         }
-        let template = s.process_name.clone().unwrap_or_else(|| "%(program_name)s".into());
-        let start = s.numprocs_start.unwrap_or(0);
-        let names: Result<Vec<String>, String> = (start..start + s.numprocs)
-            .map(|num| expand(&template, &p.name, &p.process_group, num, s.numprocs))
-            .collect();
-        let invalid = |reason: String| ErrorKind::InvalidValue {
-            key: "process_name".into(),
-            reason,
-        };
-        let names = match names {
-            Ok(names) => names,
-            Err(reason) => {
-                sink.push(Diagnostic::new(invalid(reason), *span).help(
-                    "use `%(program_name)s`, `%(group_name)s` and `%(process_num)d` (with an optional width, e.g. `%(process_num)02d`)",
-                ));
-                continue;
-            }
-        };
-        if s.numprocs > 1 && names.iter().skip(1).all(|n| *n == names[0]) {
-            let reason = format!(
-                "{} processes of `{}` would all be named `{}`",
-                s.numprocs, p.name, names[0]
-            );
-            sink.push(Diagnostic::new(invalid(reason), *span).help("include `%(process_num)d` in `process_name`"));
-            continue;
-        }
-        // supervisor strips names and refuses blanks, `:` and `/`; any other
-        // white space (NBSP, U+2028) or format character would reach the
-        // program's file and the status table looking like another name.
-        let bad = |c: char| {
-            matches!(c, ':' | '[' | ']' | '/')
-                || c.is_whitespace()
-                || c.is_control()
-                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-        };
-        if let Some(n) = names.iter().find(|n| n.is_empty() || n.contains(bad)) {
-            let reason = format!(
-                "`{}` is empty or contains white space, `:`, `/`, brackets or an invisible character",
-                n.escape_debug()
-            );
-            sink.push(
-                Diagnostic::new(invalid(reason), *span)
-                    .help("supervisor names processes `GROUP:NAME`: keep to letters, digits, `_`, `-` and `.`"),
-            );
-            continue;
-        }
-        let mut processes = Vec::with_capacity(names.len());
-        for n in names {
-            let full = format!("{}:{n}", p.process_group);
-            if let Some(other) = seen.insert(full.clone(), p.name.clone()) {
-                sink.push(
-                    Diagnostic::new(
-                        ErrorKind::Conflict(format!(
-                            "programs `{other}` and `{}` both run a process named `{full}`",
-                            p.name
-                        )),
-                        *span,
-                    )
-                    .help("give one of them another `process_name`"),
-                );
-                break;
-            }
-            processes.push(full);
-        }
-        p.processes = processes;
+        let processes = process_names(&d.name, &process_group, &settings, d.names_span, &mut seen, sink);
+        programs.push(Program {
+            name: d.name,
+            scope: d.scope,
+            command: d.command,
+            conf_file_src: d.conf_file_src,
+            state: d.state,
+            no_remove: d.no_remove,
+            group,
+            process_group,
+            processes,
+            settings,
+            healthcheck: d.healthcheck,
+        });
     }
+    programs
+}
+
+/// The names `supervisorctl` knows a program's processes by, `GROUP:NAME`,
+/// none once what is wrong is reported; `seen` holds those of the programs
+/// before it in the same supervisor.
+fn process_names(
+    program: &str,
+    process_group: &str,
+    s: &ProgramSettings,
+    span: Span,
+    seen: &mut IndexMap<String, String>,
+    sink: &mut Sink,
+) -> Vec<String> {
+    let template = s.process_name.clone().unwrap_or_else(|| "%(program_name)s".into());
+    let start = s.numprocs_start.unwrap_or(0);
+    let names: Result<Vec<String>, String> = (start..start + s.numprocs)
+        .map(|num| expand(&template, program, process_group, num, s.numprocs))
+        .collect();
+    let invalid = |reason: String| ErrorKind::InvalidValue {
+        key: "process_name".into(),
+        reason,
+    };
+    let names = match names {
+        Ok(names) => names,
+        Err(reason) => {
+            sink.push(Diagnostic::new(invalid(reason), span).help(
+                "use `%(program_name)s`, `%(group_name)s` and `%(process_num)d` (with an optional width, e.g. `%(process_num)02d`)",
+            ));
+            return Vec::new();
+        }
+    };
+    if s.numprocs > 1 && names.iter().skip(1).all(|n| *n == names[0]) {
+        let reason = format!(
+            "{} processes of `{program}` would all be named `{}`",
+            s.numprocs, names[0]
+        );
+        sink.push(Diagnostic::new(invalid(reason), span).help("include `%(process_num)d` in `process_name`"));
+        return Vec::new();
+    }
+    // supervisor strips names and refuses blanks, `:` and `/`; any other
+    // white space (NBSP, U+2028) or format character would reach the
+    // program's file and the status table looking like another name.
+    let bad = |c: char| {
+        matches!(c, ':' | '[' | ']' | '/')
+            || c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    if let Some(n) = names.iter().find(|n| n.is_empty() || n.contains(bad)) {
+        let reason = format!(
+            "`{}` is empty or contains white space, `:`, `/`, brackets or an invisible character",
+            n.escape_debug()
+        );
+        sink.push(
+            Diagnostic::new(invalid(reason), span)
+                .help("supervisor names processes `GROUP:NAME`: keep to letters, digits, `_`, `-` and `.`"),
+        );
+        return Vec::new();
+    }
+    let mut processes = Vec::with_capacity(names.len());
+    for n in names {
+        let full = format!("{process_group}:{n}");
+        if let Some(other) = seen.insert(full.clone(), program.to_string()) {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Conflict(format!(
+                        "programs `{other}` and `{program}` both run a process named `{full}`"
+                    )),
+                    span,
+                )
+                .help("give one of them another `process_name`"),
+            );
+            break;
+        }
+        processes.push(full);
+    }
+    processes
 }
 
 /// Expands supervisor's Python `%(name)s` / `%(name)0Nd` formats in a process name.
@@ -1062,7 +1117,7 @@ pub(super) fn notify_target(
     index: &SupervisorIndex,
     cx: &Cx<'_>,
     sink: &mut Sink,
-) -> Option<ProgramRef> {
+) -> Option<ProgramId> {
     if let Some(plugin) = crate::format::other_plugin(&n.value) {
         let scheme = n.value.split("://").next().unwrap_or_default();
         sink.push(Diagnostic::other_plugin(
@@ -1136,9 +1191,8 @@ pub(super) fn notify_target(
         );
         return None;
     }
-    Some(ProgramRef {
-        target: format!("{}:{}", sup.name, prog.name),
-        supervisor: si,
+    Some(ProgramId {
+        supervisor: SupervisorId(si),
         program: pi,
     })
 }
