@@ -56,7 +56,7 @@ pub(super) fn build(root: &[(Node, Node)], cx: &mut Cx<'_>, sink: &mut Sink) -> 
     let groups = groups(root, cx, &index, &sups, &drafts, sink);
     for ((sup, drafts), groups) in sups.iter_mut().zip(drafts).zip(groups) {
         sup.programs = finish_programs(drafts, &groups, sink);
-        sup.groups = groups.into_iter().map(|(g, _)| g).collect();
+        sup.groups = groups;
     }
     sups
 }
@@ -294,95 +294,15 @@ fn programs(
 ) -> Vec<Vec<Draft>> {
     let mut drafts: Vec<Vec<Draft>> = sups.iter().map(|_| Vec::new()).collect();
     let mut names: Vec<HashSet<String>> = vec![HashSet::new(); sups.len()];
-    let mut no_remove_spans: Vec<(usize, usize, Spanned<String>)> = Vec::new();
     for item in section_items(root, "supervisor_programs", sink) {
         let Some(f) = Fields::new(item, &format::PROGRAM, sink) else {
             continue;
         };
-        let name = f.req_str("name", sink);
-        let sup_name = f.req_str("supervisor", sink);
-        let command = f.opt_str("command", sink).filter(|c| check_command(c, sink));
-        let conf_file_src = f
-            .opt_str("conf_file_src", sink)
-            .and_then(|s| cx.local_source(&s, "conf_file_src", sink));
-        let state = state(&f, sink);
-        let no_remove = f.bool_or("no_remove", false, sink);
-        let settings = settings(&f, state, sink);
-        let healthcheck = f.get("healthcheck").map(|n| super::healthcheck::healthcheck(n, sink));
-        let (Some(name), Some(sup_name)) = (name, sup_name) else {
+        let Some((si, name, draft)) = read_program(&f, cx, index, sups, sink) else {
             continue;
         };
-        if !check_name("program name", &name, sink) {
-            continue;
-        }
-        let Some((si, sup)) = find_supervisor(cx, index, sups, &sup_name, sink) else {
-            continue;
-        };
-        let Some(scope) = cx.scope(&f, Some(&sup.scope), sink) else {
-            continue;
-        };
-        if !sup.scope.covers(&scope) {
-            let outside: Vec<&str> = scope
-                .hosts
-                .iter()
-                .filter(|h| !sup.scope.hosts.contains(h))
-                .map(String::as_str)
-                .collect();
-            sink.push(
-                Diagnostic::new(
-                    ErrorKind::Conflict(format!(
-                        "program `{}` is scoped to {} where supervisor `{}` does not run",
-                        name.value,
-                        outside.join(", "),
-                        sup.name
-                    )),
-                    f.get("scope").map_or(f.span, |n| n.span),
-                )
-                .help(format!(
-                    "scope the program within `{}`, the supervisor's scope",
-                    sup.scope.expr
-                )),
-            );
-            continue;
-        }
-        if command.is_none()
-            && conf_file_src.is_none()
-            && f.get("command").is_none()
-            && f.get("conf_file_src").is_none()
-        {
-            sink.push(
-                Diagnostic::new(
-                    ErrorKind::MissingKey {
-                        key: "command",
-                        what: format!("program `{}`", name.value),
-                    },
-                    f.span,
-                )
-                .help("give the `command` to run, or a `conf_file_src` template holding the whole program section"),
-            );
-            continue;
-        }
-        let Some(settings) = settings else { continue };
-        let Some(healthcheck) = healthcheck.map_or(Some(None), |h| h.map(Some)) else {
-            continue;
-        };
-        // An invalid `command` or `conf_file_src` was reported where it was read.
-        if command.is_none() && conf_file_src.is_none() {
-            continue;
-        }
-        if let Some(u) = &settings.user
-            && *u != sup.user
-        {
-            sink.push(
-                Diagnostic::new(
-                    ErrorKind::Conflict(format!(
-                        "program `{}` asks to run as `{u}`, but supervisor `{}` runs as `{}` and cannot switch user",
-                        name.value, sup.name, sup.user
-                    )),
-                    f.get("user").map_or(f.span, |n| n.span),
-                )
-                .help(format!("remove `user`, or set it to `{}`", sup.user)),
-            );
+        let sup = &sups[si];
+        if !check_program(&f, &name, &draft, sup, sink) {
             continue;
         }
         if names[si].contains(&name.value) {
@@ -393,44 +313,139 @@ fn programs(
             continue;
         }
         // Each process is a placement on each host, beyond the program's own.
-        let processes = (settings.numprocs as usize).saturating_sub(1) * scope.hosts.len();
+        let processes = (draft.settings.numprocs as usize).saturating_sub(1) * draft.scope.hosts.len();
         if !cx.inv.place(processes, name.span, sink) {
             continue;
         }
-        names[si].insert(name.value.clone());
-        if no_remove {
-            no_remove_spans.push((si, drafts[si].len(), name.clone()));
-        }
-        drafts[si].push(Draft {
-            names_span: f.get("process_name").map_or(name.span, |n| n.span),
-            name: name.value,
-            scope,
-            command: command.map(|c| c.value),
-            conf_file_src,
-            state,
-            no_remove,
-            settings,
-            healthcheck,
-        });
-    }
-    for (si, _, name) in no_remove_spans {
-        if !sups[si].no_remove {
-            sink.push(
-                Diagnostic::new(
-                    ErrorKind::Conflict(format!(
-                        "program `{}` has `no_remove: yes` but its supervisor `{}` does not",
-                        name.value, sups[si].name
-                    )),
-                    name.span,
-                )
-                .help(format!(
-                    "removing supervisor `{}` would take the program with it: set `no_remove: yes` on the supervisor too, or remove it here",
-                    sups[si].name
-                )),
-            );
-        }
+        names[si].insert(name.value);
+        drafts[si].push(draft);
     }
     drafts
+}
+
+/// A `supervisor_programs` item: the position of its supervisor, its name,
+/// and the program it describes; `None` once what is wrong is reported.
+fn read_program(
+    f: &Fields<'_>,
+    cx: &Cx<'_>,
+    index: &SupervisorIndex,
+    sups: &[Supervisor],
+    sink: &mut Sink,
+) -> Option<(usize, Spanned<String>, Draft)> {
+    let name = f.req_str("name", sink);
+    let sup_name = f.req_str("supervisor", sink);
+    let command = f.opt_str("command", sink).filter(|c| check_command(c, sink));
+    let conf_file_src = f
+        .opt_str("conf_file_src", sink)
+        .and_then(|s| cx.local_source(&s, "conf_file_src", sink));
+    let state = state(f, sink);
+    let no_remove = f.bool_or("no_remove", false, sink);
+    let settings = settings(f, state, sink);
+    let healthcheck = f.get("healthcheck").map(|n| super::healthcheck::healthcheck(n, sink));
+    let (Some(name), Some(sup_name)) = (name, sup_name) else {
+        return None;
+    };
+    if !check_name("program name", &name, sink) {
+        return None;
+    }
+    let (si, sup) = find_supervisor(cx, index, sups, &sup_name, sink)?;
+    let scope = cx.scope(f, Some(&sup.scope), sink)?;
+    if command.is_none() && conf_file_src.is_none() && f.get("command").is_none() && f.get("conf_file_src").is_none() {
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::MissingKey {
+                    key: "command",
+                    what: format!("program `{}`", name.value),
+                },
+                f.span,
+            )
+            .help("give the `command` to run, or a `conf_file_src` template holding the whole program section"),
+        );
+        return None;
+    }
+    let settings = settings?;
+    let healthcheck = match healthcheck {
+        None => None,
+        Some(h) => Some(h?),
+    };
+    // An invalid `command` or `conf_file_src` was reported where it was read.
+    if command.is_none() && conf_file_src.is_none() {
+        return None;
+    }
+    let draft = Draft {
+        names_span: f.get("process_name").map_or(name.span, |n| n.span),
+        name: name.value.clone(),
+        scope,
+        command: command.map(|c| c.value),
+        conf_file_src,
+        state,
+        no_remove,
+        settings,
+        healthcheck,
+    };
+    Some((si, name, draft))
+}
+
+/// Whether the program `d` (named `name`, described by `f`) may run in
+/// its supervisor `sup`: within its hosts, as its user. A `no_remove`
+/// the supervisor does not share is reported too, without refusing it.
+fn check_program(f: &Fields<'_>, name: &Spanned<String>, d: &Draft, sup: &Supervisor, sink: &mut Sink) -> bool {
+    if !sup.scope.covers(&d.scope) {
+        let outside: Vec<&str> = d
+            .scope
+            .hosts
+            .iter()
+            .filter(|h| !sup.scope.hosts.contains(h))
+            .map(String::as_str)
+            .collect();
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::Conflict(format!(
+                    "program `{}` is scoped to {} where supervisor `{}` does not run",
+                    name.value,
+                    outside.join(", "),
+                    sup.name
+                )),
+                f.get("scope").map_or(f.span, |n| n.span),
+            )
+            .help(format!(
+                "scope the program within `{}`, the supervisor's scope",
+                sup.scope.expr
+            )),
+        );
+        return false;
+    }
+    if let Some(u) = &d.settings.user
+        && *u != sup.user
+    {
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::Conflict(format!(
+                    "program `{}` asks to run as `{u}`, but supervisor `{}` runs as `{}` and cannot switch user",
+                    name.value, sup.name, sup.user
+                )),
+                f.get("user").map_or(f.span, |n| n.span),
+            )
+            .help(format!("remove `user`, or set it to `{}`", sup.user)),
+        );
+        return false;
+    }
+    if d.no_remove && !sup.no_remove {
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::Conflict(format!(
+                    "program `{}` has `no_remove: yes` but its supervisor `{}` does not",
+                    name.value, sup.name
+                )),
+                name.span,
+            )
+            .help(format!(
+                "removing supervisor `{}` would take the program with it: set `no_remove: yes` on the supervisor too, or remove it here",
+                sup.name
+            )),
+        );
+    }
+    true
 }
 
 fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSettings> {
@@ -795,8 +810,7 @@ fn shlex_problem(s: &str) -> Option<&'static str> {
     None
 }
 
-/// The groups of each supervisor's programs, each with the positions of
-/// its programs in `drafts`.
+/// The groups of each supervisor's programs (their positions in `drafts`).
 fn groups(
     root: &[(Node, Node)],
     cx: &Cx<'_>,
@@ -804,8 +818,8 @@ fn groups(
     sups: &[Supervisor],
     drafts: &[Vec<Draft>],
     sink: &mut Sink,
-) -> Vec<Vec<(ProgramGroup, Vec<usize>)>> {
-    let mut out: Vec<Vec<(ProgramGroup, Vec<usize>)>> = sups.iter().map(|_| Vec::new()).collect();
+) -> Vec<Vec<ProgramGroup>> {
+    let mut out: Vec<Vec<ProgramGroup>> = sups.iter().map(|_| Vec::new()).collect();
     // The group of each program, once it has one.
     let mut group_of: Vec<HashMap<usize, String>> = sups.iter().map(|_| HashMap::new()).collect();
     let mut group_names: Vec<HashSet<String>> = vec![HashSet::new(); sups.len()];
@@ -864,107 +878,144 @@ fn groups(
             );
             continue;
         }
-        let mut member_indices = Vec::new();
-        let mut scope: Option<Scope> = None;
-        let mut ok = true;
-        for p in &programs {
-            let Some(pi) = index.program(si, &p.value) else {
-                ok = false;
-                // Described but invalid: its own errors say why.
-                if cx.declared_programs.contains(&(sup.name.clone(), p.value.clone())) {
-                    continue;
-                }
-                let help = sink.did_you_mean(&p.value, drafts[si].iter().map(|x| x.name.as_str()));
-                sink.push(
-                    Diagnostic::new(
-                        ErrorKind::UnknownProgram {
-                            supervisor: sup.name.clone(),
-                            program: p.value.clone(),
-                        },
-                        p.span,
-                    )
-                    .maybe_help(help),
-                );
-                ok = false;
-                continue;
-            };
-            let prog = &drafts[si][pi];
-            if let Some(g) = group_of[si].get(&pi) {
-                sink.push(
-                    Diagnostic::new(
-                        ErrorKind::Conflict(format!("program `{}` is already in group `{g}`", p.value)),
-                        p.span,
-                    )
-                    .help("a program belongs to one group at most"),
-                );
-                ok = false;
-                continue;
-            }
-            match &scope {
-                Some(s) if s.hosts != prog.scope.hosts => {
-                    sink.push(
-                        Diagnostic::new(
-                            ErrorKind::Conflict(format!(
-                                "program `{}` runs on {} but the group's other programs run on {}",
-                                p.value,
-                                prog.scope.hosts.join(", "),
-                                s.hosts.join(", ")
-                            )),
-                            p.span,
-                        )
-                        .help("all programs of a group must have the same scope"),
-                    );
-                    ok = false;
-                }
-                Some(_) => {}
-                None => scope = Some(prog.scope.clone()),
-            }
-            member_indices.push(pi);
-        }
-        let (true, Some(scope)) = (ok, scope) else { continue };
-        match given_scope {
-            Some((None, _)) => continue,
-            Some((Some(given), expr)) if given.hosts != scope.hosts => {
-                sink.push(
-                    Diagnostic::new(
-                        ErrorKind::Conflict(format!(
-                            "group `{}` is scoped to {} but its programs run on {}",
-                            name.value,
-                            given.hosts.join(", "),
-                            scope.hosts.join(", ")
-                        )),
-                        expr.span,
-                    )
-                    .help("a group is deployed where its programs are: give it their scope, or leave `scope` out"),
-                );
-                continue;
-            }
-            _ => {}
+        let Some((member_indices, scope)) = members(&programs, si, sup, &drafts[si], &group_of[si], index, cx, sink)
+        else {
+            continue;
+        };
+        if let Some((given, expr)) = given_scope
+            && !check_group_scope(&name, given.as_ref(), &expr, &scope, sink)
+        {
+            continue;
         }
         for &i in &member_indices {
             group_of[si].insert(i, name.value.clone());
         }
         group_names[si].insert(name.value.clone());
-        let group = ProgramGroup {
+        out[si].push(ProgramGroup {
             name: name.value,
-            programs: member_indices.clone(),
+            programs: member_indices,
             priority,
             scope,
             no_remove,
-        };
-        out[si].push((group, member_indices));
+        });
     }
     out
 }
 
-/// Each program of `drafts`, in `groups` (with the positions of their
-/// programs) or not, with the names of its processes.
-fn finish_programs(drafts: Vec<Draft>, groups: &[(ProgramGroup, Vec<usize>)], sink: &mut Sink) -> Vec<Program> {
+/// The positions in `drafts` of the programs a group of `sup` (the
+/// supervisor at `si`) names, and where they all run; `None` once what is
+/// wrong is reported: a program unknown, already in a group
+/// (`group_of`), or running elsewhere than the others.
+#[allow(clippy::too_many_arguments)]
+fn members(
+    programs: &[Spanned<String>],
+    si: usize,
+    sup: &Supervisor,
+    drafts: &[Draft],
+    group_of: &HashMap<usize, String>,
+    index: &SupervisorIndex,
+    cx: &Cx<'_>,
+    sink: &mut Sink,
+) -> Option<(Vec<usize>, Scope)> {
+    let mut member_indices = Vec::new();
+    let mut scope: Option<Scope> = None;
+    let mut ok = true;
+    for p in programs {
+        let Some(pi) = index.program(si, &p.value) else {
+            ok = false;
+            // Described but invalid: its own errors say why.
+            if cx.declared_programs.contains(&(sup.name.clone(), p.value.clone())) {
+                continue;
+            }
+            let help = sink.did_you_mean(&p.value, drafts.iter().map(|x| x.name.as_str()));
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::UnknownProgram {
+                        supervisor: sup.name.clone(),
+                        program: p.value.clone(),
+                    },
+                    p.span,
+                )
+                .maybe_help(help),
+            );
+            ok = false;
+            continue;
+        };
+        let prog = &drafts[pi];
+        if let Some(g) = group_of.get(&pi) {
+            sink.push(
+                Diagnostic::new(
+                    ErrorKind::Conflict(format!("program `{}` is already in group `{g}`", p.value)),
+                    p.span,
+                )
+                .help("a program belongs to one group at most"),
+            );
+            ok = false;
+            continue;
+        }
+        match &scope {
+            Some(s) if s.hosts != prog.scope.hosts => {
+                sink.push(
+                    Diagnostic::new(
+                        ErrorKind::Conflict(format!(
+                            "program `{}` runs on {} but the group's other programs run on {}",
+                            p.value,
+                            prog.scope.hosts.join(", "),
+                            s.hosts.join(", ")
+                        )),
+                        p.span,
+                    )
+                    .help("all programs of a group must have the same scope"),
+                );
+                ok = false;
+            }
+            Some(_) => {}
+            None => scope = Some(prog.scope.clone()),
+        }
+        member_indices.push(pi);
+    }
+    match (ok, scope) {
+        (true, Some(scope)) => Some((member_indices, scope)),
+        _ => None,
+    }
+}
+
+/// Whether a group's own `scope` (`given`, written `expr`; `None` when it
+/// did not resolve, already reported) is where its programs run (`scope`).
+fn check_group_scope(
+    name: &Spanned<String>,
+    given: Option<&Scope>,
+    expr: &Spanned<String>,
+    scope: &Scope,
+    sink: &mut Sink,
+) -> bool {
+    let Some(given) = given else { return false };
+    if given.hosts == scope.hosts {
+        return true;
+    }
+    sink.push(
+        Diagnostic::new(
+            ErrorKind::Conflict(format!(
+                "group `{}` is scoped to {} but its programs run on {}",
+                name.value,
+                given.hosts.join(", "),
+                scope.hosts.join(", ")
+            )),
+            expr.span,
+        )
+        .help("a group is deployed where its programs are: give it their scope, or leave `scope` out"),
+    );
+    false
+}
+
+/// Each program of `drafts`, in one of `groups` or not, with the names of
+/// its processes.
+fn finish_programs(drafts: Vec<Draft>, groups: &[ProgramGroup], sink: &mut Sink) -> Vec<Program> {
     let mut seen: IndexMap<String, String> = IndexMap::new();
     let mut programs = Vec::with_capacity(drafts.len());
     for (i, d) in drafts.into_iter().enumerate() {
-        let group = groups.iter().position(|(_, members)| members.contains(&i));
-        let process_group = group.map_or_else(|| d.name.clone(), |g| groups[g].0.name.clone());
+        let group = groups.iter().position(|g| g.programs.contains(&i));
+        let process_group = group.map_or_else(|| d.name.clone(), |g| groups[g].name.clone());
         let mut settings = d.settings;
         if settings.numprocs > 1 && settings.process_name.is_none() {
             settings.process_name = Some(DEFAULT_MULTI_PROCESS_NAME.to_string());
