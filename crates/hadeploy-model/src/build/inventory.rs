@@ -196,6 +196,25 @@ pub(crate) fn build(
 ) -> Inventory {
     let mut inv = Inventory::default();
     let mut host_spans: IndexMap<String, Span> = IndexMap::new();
+    described_hosts(root, sources, &mut inv, &mut host_spans, sink);
+    let inv_groups = inventory_files(root, sources, lister, &mut inv, &mut host_spans, sink);
+    inv.no_hosts = inv.hosts.is_empty();
+    let mut raw = raw_groups(root, &inv, inv_groups, sink);
+    group_overrides(root, &mut raw, sink);
+    resolve_groups(&raw, &mut inv, sink);
+    overrides(root, &mut inv, sources, sink);
+    default_become(&mut inv);
+    inv
+}
+
+/// The hosts of the description's `hosts`.
+fn described_hosts(
+    root: &[(Node, Node)],
+    sources: &SourceMap,
+    inv: &mut Inventory,
+    host_spans: &mut IndexMap<String, Span>,
+    sink: &mut Sink,
+) {
     for item in section_items(root, "hosts", sink) {
         let Some(f) = Fields::new(item, &format::HOST, sink) else {
             continue;
@@ -214,10 +233,25 @@ pub(crate) fn build(
                 set(&mut host, a.name, Some(v));
             }
         }
-        add_host(&mut inv, &mut host_spans, host, name.span, sink);
+        add_host(inv, host_spans, host, name.span, sink);
     }
+}
 
-    let mut inv_groups: Vec<(String, Vec<String>, Vec<String>, Span)> = Vec::new();
+/// A group of an Ansible inventory: its name, hosts and children, and the
+/// `file` line that named the inventory.
+type InventoryGroup = (String, Vec<String>, Vec<String>, Span);
+
+/// The hosts of `ansible_inventories` (a host already known wins), and
+/// their groups.
+fn inventory_files(
+    root: &[(Node, Node)],
+    sources: &SourceMap,
+    lister: Option<&dyn InventoryLister>,
+    inv: &mut Inventory,
+    host_spans: &mut IndexMap<String, Span>,
+    sink: &mut Sink,
+) -> Vec<InventoryGroup> {
+    let mut inv_groups: Vec<InventoryGroup> = Vec::new();
     // Inventories are sources too: they count towards the loader's limits.
     let (mut files, mut bytes) = (0usize, 0usize);
     for item in section_items(root, "ansible_inventories", sink) {
@@ -262,7 +296,7 @@ pub(crate) fn build(
                     for (k, v) in vars {
                         apply_ansible_var(&mut host, &k, v, &path);
                     }
-                    add_host(&mut inv, &mut host_spans, host, file.span, sink);
+                    add_host(inv, host_spans, host, file.span, sink);
                 }
                 for (name, hosts, children) in parsed.groups {
                     inv_groups.push((name, hosts, children, file.span));
@@ -280,8 +314,17 @@ pub(crate) fn build(
             ),
         }
     }
-    inv.no_hosts = inv.hosts.is_empty();
+    inv_groups
+}
 
+/// Every group as written, from the inventories and `host_groups`: a
+/// description's group replaces an inventory's of the same name.
+fn raw_groups(
+    root: &[(Node, Node)],
+    inv: &Inventory,
+    inv_groups: Vec<InventoryGroup>,
+    sink: &mut Sink,
+) -> IndexMap<String, RawGroup> {
     // Groups: read all, then flatten, so that a group may name one defined later.
     let mut raw: IndexMap<String, RawGroup> = IndexMap::new();
     let mut from_inventory: HashSet<String> = HashSet::new();
@@ -346,7 +389,11 @@ pub(crate) fn build(
             },
         );
     }
-    group_overrides(root, &mut raw, sink);
+    raw
+}
+
+/// The groups with their hosts flattened (children's included), and `all`.
+fn resolve_groups(raw: &IndexMap<String, RawGroup>, inv: &mut Inventory, sink: &mut Sink) {
     for RawGroup { hosts, .. } in raw.values() {
         for h in hosts {
             if !inv.hosts.contains_key(&h.value) {
@@ -355,7 +402,7 @@ pub(crate) fn build(
             }
         }
     }
-    let flat = flatten(&raw, &inv, sink);
+    let flat = flatten(raw, inv, sink);
     for ((name, group), members) in raw.iter().zip(flat) {
         let hosts: Vec<String> = members
             .iter()
@@ -380,10 +427,11 @@ pub(crate) fn build(
             force_setup: false,
         },
     );
+}
 
-    overrides(root, &mut inv, sources, sink);
-    // As HADeploy did: a way to become another user means becoming it,
-    // unless `become: no` says otherwise.
+/// As HADeploy did: a way to become another user means becoming it,
+/// unless `become: no` says otherwise.
+fn default_become(inv: &mut Inventory) {
     for host in inv.hosts.values_mut() {
         let wants = host.become_user.is_some()
             || host.become_method.is_some()
@@ -394,7 +442,6 @@ pub(crate) fn build(
             host.r#become = Some(true);
         }
     }
-    inv
 }
 
 /// `host_group_overrides`, as HADeploy applied them: `hosts` replaces a
