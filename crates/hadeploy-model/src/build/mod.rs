@@ -684,65 +684,22 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
         let dest_name = f.opt_str("dest_name", sink);
         let own = ownership(&f, sink);
         let no_remove = f.bool_or("no_remove", false, sink);
-        let validate_certs = f.bool_or("validate_certs", true, sink);
-        let force_basic_auth = f.bool_or("force_basic_auth", false, sink);
-        let username = f.opt_str("url_username", sink).map(|s| s.value);
-        let password = f.opt_str("url_password", sink).map(|s| s.value);
+        // Read, and checked, whatever `src` is.
+        let download = Download {
+            validate_certs: f.bool_or("validate_certs", true, sink),
+            force_basic_auth: f.bool_or("force_basic_auth", false, sink),
+            username: f.opt_str("url_username", sink).map(|s| s.value),
+            password: f.opt_str("url_password", sink).map(|s| s.value),
+        };
         let notify = f.str_list("notify", sink);
         let (Some(src), Some(scope), Some(dest_folder), Some((owner, group, mode))) = (src, scope, dest_folder, own)
         else {
             continue;
         };
-        let source = if src.value.starts_with("http://") || src.value.starts_with("https://") {
-            Some(FileSource::Url {
-                url: src.value.clone(),
-                validate_certs,
-                force_basic_auth,
-                username,
-                password,
-            })
-        } else if let Some(plugin) = format::other_plugin(&src.value) {
-            let scheme = src.value.split("://").next().unwrap_or_default();
-            sink.push(Diagnostic::other_plugin(
-                format!("`{scheme}://` in `src`"),
-                plugin,
-                src.span,
-            ));
-            None
-        } else {
-            cx.local_source(&src, "src", sink).map(|s| match s {
-                LocalSource::File(path) => FileSource::File { path },
-                LocalSource::Template(path) => FileSource::Template { path },
-            })
-        };
-        let dest_name = match dest_name {
-            Some(n) => n,
-            None => {
-                // HADeploy's default: the source's base name, as written
-                // (`tmpl://app.conf.j2` deploys `app.conf.j2`).
-                let base = src.value.split(['?', '#']).next().unwrap_or_default();
-                let base = base.rsplit('/').next().unwrap_or_default();
-                Spanned {
-                    value: base.to_string(),
-                    span: src.span,
-                }
-            }
-        };
-        if dest_name.value.is_empty()
-            || dest_name.value.contains('/')
-            || dest_name.value == "."
-            || dest_name.value == ".."
-        {
-            sink.push(
-                Diagnostic::invalid_value(
-                    "dest_name",
-                    format!("`{}` is not a file name", dest_name.value),
-                    dest_name.span,
-                )
-                .help("give `dest_name`, a file name without `/`"),
-            );
+        let source = file_source(&src, download, cx, sink);
+        let Some(dest_name) = file_name(dest_name, &src, sink) else {
             continue;
-        }
+        };
         let mut targets = Vec::new();
         for n in &notify {
             if let Some(t) = supervisor::notify_target(n, &scope, supervisors, &index, cx, sink) {
@@ -778,6 +735,69 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
         }
     }
     out
+}
+
+/// How a file whose `src` is a URL is downloaded.
+struct Download {
+    validate_certs: bool,
+    force_basic_auth: bool,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// Where a file's content comes from (`src`): a URL (downloaded as
+/// `download` says), or a local file or template; `None` once what is
+/// wrong is reported.
+fn file_source(src: &Spanned<String>, download: Download, cx: &Cx<'_>, sink: &mut Sink) -> Option<FileSource> {
+    if src.value.starts_with("http://") || src.value.starts_with("https://") {
+        let Download {
+            validate_certs,
+            force_basic_auth,
+            username,
+            password,
+        } = download;
+        return Some(FileSource::Url {
+            url: src.value.clone(),
+            validate_certs,
+            force_basic_auth,
+            username,
+            password,
+        });
+    }
+    if let Some(plugin) = format::other_plugin(&src.value) {
+        let scheme = src.value.split("://").next().unwrap_or_default();
+        sink.push(Diagnostic::other_plugin(
+            format!("`{scheme}://` in `src`"),
+            plugin,
+            src.span,
+        ));
+        return None;
+    }
+    cx.local_source(src, "src", sink).map(|s| match s {
+        LocalSource::File(path) => FileSource::File { path },
+        LocalSource::Template(path) => FileSource::Template { path },
+    })
+}
+
+/// A file's name on the host: `dest_name`, or else HADeploy's default, the
+/// source's base name as written (`tmpl://app.conf.j2` deploys
+/// `app.conf.j2`); `None` once a name that is none is reported.
+fn file_name(dest_name: Option<Spanned<String>>, src: &Spanned<String>, sink: &mut Sink) -> Option<Spanned<String>> {
+    let name = dest_name.unwrap_or_else(|| {
+        let base = src.value.split(['?', '#']).next().unwrap_or_default();
+        Spanned {
+            value: base.rsplit('/').next().unwrap_or_default().to_string(),
+            span: src.span,
+        }
+    });
+    if name.value.is_empty() || name.value.contains('/') || name.value == "." || name.value == ".." {
+        sink.push(
+            Diagnostic::invalid_value("dest_name", format!("`{}` is not a file name", name.value), name.span)
+                .help("give `dest_name`, a file name without `/`"),
+        );
+        return None;
+    }
+    Some(name)
 }
 
 /// Names already used, by host, to reject duplicates that would collide on a host.
