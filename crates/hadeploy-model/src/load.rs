@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use crate::error::{Diagnostic, ErrorKind, Sink};
 use crate::format::is_var_name;
 use crate::span::{FileId, SourceMap, Span};
-use crate::tree::{self, Budget, Cost, MAX_DEPTH, MAX_FILE, MAX_SCALAR, Node, NodeKind};
+use crate::tree::{self, Budget, Cost, MAX_DEPTH, MAX_FILE, MAX_SCALAR, Node, NodeKind, Scalar};
 
 /// Deepest chain of includes accepted.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
@@ -386,90 +386,20 @@ impl Loader {
                     return self.render(s, span, sink);
                 }
                 let refs = find_refs(&s.text);
-                if refs.is_empty() {
-                    return Node {
+                match refs.as_slice() {
+                    [] => Node {
                         kind: NodeKind::Scalar(s),
                         span,
-                    };
-                }
-                // A value that is exactly one reference takes the variable's
-                // value whole: a map stays a map, and the use site's quoting
-                // decides whether the text is typed.
-                if let [r] = refs.as_slice()
-                    && r.start == 0
-                    && r.end == s.text.len()
-                    && let Some(name) = r.name
-                {
-                    let (cost, nesting) = match self.lookup(name) {
-                        Some(v) => (v.cost(), v.depth()),
-                        None => {
-                            let at = RefColumns::new(&s, span).at(0);
-                            self.undefined.push((name.to_string(), at));
-                            return Node::scalar(s.text, s.plain, span);
-                        }
-                    };
-                    if depth + nesting > MAX_DEPTH {
-                        let kind = ErrorKind::Limit(format!(
-                            "values are nested more than {MAX_DEPTH} levels deep (variables included)"
-                        ));
-                        self.limit(kind, span, sink);
-                        return Node::scalar(String::new(), false, span);
+                    },
+                    // A value that is exactly one reference takes the variable's
+                    // value whole: a map stays a map, and the use site's quoting
+                    // decides whether the text is typed.
+                    [r] if r.start == 0 && r.end == s.text.len() && r.name.is_some() => {
+                        let name = r.name.unwrap_or_default().to_string();
+                        self.whole(s, &name, span, depth, sink)
                     }
-                    if !self.spend(cost, span, sink) {
-                        return Node::scalar(String::new(), false, span);
-                    }
-                    return match self.lookup(name).cloned() {
-                        Some(Node {
-                            kind: NodeKind::Scalar(v),
-                            ..
-                        }) => Node::scalar(v.text, s.plain, span),
-                        Some(v) => v,
-                        None => unreachable!("looked up above"),
-                    };
+                    _ => self.interpolate(&s, &refs, span, sink),
                 }
-                let mut out = String::with_capacity(s.text.len());
-                let mut last = 0;
-                let mut cols = RefColumns::new(&s, span);
-                for r in &refs {
-                    out.push_str(&s.text[last..r.start]);
-                    last = r.end;
-                    let Some(name) = r.name else {
-                        out.push_str("${");
-                        continue;
-                    };
-                    match self.lookup(name) {
-                        Some(Node {
-                            kind: NodeKind::Scalar(v),
-                            ..
-                        }) => {
-                            // Checked before copying: `${a}${a}...` on a long
-                            // `a` must not build a huge string first.
-                            if out.len() + v.text.len() > MAX_SCALAR {
-                                let kind = ErrorKind::Limit(format!(
-                                    "a value is longer than {MAX_SCALAR} bytes once variables are substituted"
-                                ));
-                                self.limit(kind, span, sink);
-                                return Node::scalar(String::new(), false, span);
-                            }
-                            out.push_str(&v.text);
-                        }
-                        Some(v) => {
-                            let what = kind_name(v);
-                            sink.push(
-                                Diagnostic::new(ErrorKind::VariableNotScalar(name.to_string(), what), cols.at(r.start))
-                                    .help(format!(
-                                        "use `${{{name}}}` alone as the value, or name one of its scalar members"
-                                    )),
-                            );
-                        }
-                        None => {
-                            self.undefined.push((name.to_string(), cols.at(r.start)));
-                            out.push_str(&s.text[r.start..r.end]);
-                        }
-                    }
-                }
-                out.push_str(&s.text[last..]);
-                self.substituted(out, s.plain, span, sink)
             }
             NodeKind::Seq(items) => Node {
                 kind: NodeKind::Seq(items.into_iter().map(|i| self.substitute(i, depth + 1, sink)).collect()),
@@ -485,6 +415,84 @@ impl Loader {
                 span,
             },
         }
+    }
+
+    /// The scalar `s`, exactly a reference to the variable `name`: that
+    /// variable's value, whole.
+    fn whole(&mut self, s: Scalar, name: &str, span: Span, depth: usize, sink: &mut Sink) -> Node {
+        let (cost, nesting) = match self.lookup(name) {
+            Some(v) => (v.cost(), v.depth()),
+            None => {
+                let at = RefColumns::new(&s, span).at(0);
+                self.undefined.push((name.to_string(), at));
+                return Node::scalar(s.text, s.plain, span);
+            }
+        };
+        if depth + nesting > MAX_DEPTH {
+            let kind = ErrorKind::Limit(format!(
+                "values are nested more than {MAX_DEPTH} levels deep (variables included)"
+            ));
+            self.limit(kind, span, sink);
+            return Node::scalar(String::new(), false, span);
+        }
+        if !self.spend(cost, span, sink) {
+            return Node::scalar(String::new(), false, span);
+        }
+        match self.lookup(name).cloned() {
+            Some(Node {
+                kind: NodeKind::Scalar(v),
+                ..
+            }) => Node::scalar(v.text, s.plain, span),
+            Some(v) => v,
+            None => unreachable!("looked up above"),
+        }
+    }
+
+    /// The scalar `s` with each of its references `refs` replaced by its
+    /// variable's text.
+    fn interpolate(&mut self, s: &Scalar, refs: &[Ref<'_>], span: Span, sink: &mut Sink) -> Node {
+        let mut out = String::with_capacity(s.text.len());
+        let mut last = 0;
+        let mut cols = RefColumns::new(s, span);
+        for r in refs {
+            out.push_str(&s.text[last..r.start]);
+            last = r.end;
+            let Some(name) = r.name else {
+                out.push_str("${");
+                continue;
+            };
+            match self.lookup(name) {
+                Some(Node {
+                    kind: NodeKind::Scalar(v),
+                    ..
+                }) => {
+                    // Checked before copying: `${a}${a}...` on a long
+                    // `a` must not build a huge string first.
+                    if out.len() + v.text.len() > MAX_SCALAR {
+                        let kind = ErrorKind::Limit(format!(
+                            "a value is longer than {MAX_SCALAR} bytes once variables are substituted"
+                        ));
+                        self.limit(kind, span, sink);
+                        return Node::scalar(String::new(), false, span);
+                    }
+                    out.push_str(&v.text);
+                }
+                Some(v) => {
+                    let what = kind_name(v);
+                    sink.push(
+                        Diagnostic::new(ErrorKind::VariableNotScalar(name.to_string(), what), cols.at(r.start)).help(
+                            format!("use `${{{name}}}` alone as the value, or name one of its scalar members"),
+                        ),
+                    );
+                }
+                None => {
+                    self.undefined.push((name.to_string(), cols.at(r.start)));
+                    out.push_str(&s.text[r.start..r.end]);
+                }
+            }
+        }
+        out.push_str(&s.text[last..]);
+        self.substituted(out, s.plain, span, sink)
     }
 
     /// A value once its variables are substituted, checked as any value
