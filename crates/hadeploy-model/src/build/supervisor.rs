@@ -448,136 +448,157 @@ fn check_program(f: &Fields<'_>, name: &Spanned<String>, d: &Draft, sup: &Superv
     true
 }
 
+/// A program's supervisor settings; `None` once an invalid one is reported
+/// (every key is read, so that one run reports them all).
 fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<ProgramSettings> {
     let u32_of = |key: &str, sink: &mut Sink| f.opt_int(key, 0, i64::from(u32::MAX), sink).map(|i| i as u32);
-    let mut ok = true;
-    // HADeploy types these as strings: `autorestart: "true"` and
-    // `stopsignal: 15` are read as supervisor reads them.
-    let autorestart = f.get("autorestart").and_then(|n| {
-        let word = match n.as_scalar().map(|s| s.typed()) {
-            Some(Typed::Bool(b)) => Some(b.to_string()),
-            Some(Typed::Str(t)) => Some(t.to_ascii_lowercase()),
-            Some(Typed::Int(i)) => Some(i.to_string()),
-            _ => None,
-        };
-        match word.as_deref() {
-            Some(w) if crate::format::TRUTHY.contains(&w) => Some("true".to_string()),
-            Some(w) if crate::format::FALSY.contains(&w) => Some("false".to_string()),
-            Some("unexpected") => Some("unexpected".to_string()),
-            _ => {
-                wrong("autorestart", "yes, no or `unexpected`", n, sink);
-                ok = false;
-                None
-            }
-        }
-    });
+    let autorestart = autorestart(f, sink);
     let exitcodes = f.get("exitcodes").and_then(|n| exitcodes(n, sink));
-    let stopsignal = f.opt_str("stopsignal", sink).and_then(|s| {
-        let v = s.value.trim();
-        if let Ok(n) = v.parse::<u8>() {
-            if (1..=64).contains(&n) {
-                return Some(n.to_string());
-            }
-        } else {
-            let upper = v.to_ascii_uppercase();
-            let sig = upper.strip_prefix("SIG").unwrap_or(&upper);
-            if SIGNALS.contains(&sig) {
-                return Some(sig.to_string());
-            }
-        }
-        sink.push(
-            Diagnostic::invalid_value(
-                "stopsignal",
-                format!("`{}` is not a signal supervisor can send", s.value),
-                s.span,
-            )
-            .help("use a signal's name (TERM, INT, QUIT, KILL, USR1...) or its number, 1 to 64"),
-        );
-        ok = false;
-        None
-    });
-    let mut bytes = |key: &str, sink: &mut Sink| {
-        let s = f.opt_str(key, sink)?;
-        let v = s.value.to_ascii_uppercase();
-        let digits = v.trim_end_matches("KB").trim_end_matches("MB").trim_end_matches("GB");
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Some(v);
-        }
-        sink.push(
-            Diagnostic::invalid_value(key, format!("`{}` is not a size", s.value), s.span)
-                .help("write a number of bytes, optionally followed by KB, MB or GB, e.g. 50MB"),
-        );
-        ok = false;
-        None
-    };
-    let stdout_max = bytes("stdout_logfile_maxbytes", sink);
-    let stderr_max = bytes("stderr_logfile_maxbytes", sink);
-    let umask = f.opt_str("umask", sink).and_then(|s| {
-        if super::check_mode("umask", &s, sink) {
-            Some(s.value)
-        } else {
-            ok = false;
-            None
-        }
-    });
-    let mut log = |key: &str, sink: &mut Sink| {
-        let s = f.opt_str(key, sink)?;
-        if matches!(s.value.as_str(), "NONE" | "AUTO" | "syslog")
-            || (check_abs_path(key, &s, sink) && check_ini(key, &s, sink))
-        {
-            Some(s.value)
-        } else {
-            ok = false;
-            None
-        }
+    let stopsignal = stopsignal(f, sink);
+    let stdout_max = size(f, "stdout_logfile_maxbytes", sink);
+    let stderr_max = size(f, "stderr_logfile_maxbytes", sink);
+    let umask = checked(f, "umask", sink, |s, sink| super::check_mode("umask", s, sink));
+    let log = |key: &str, sink: &mut Sink| {
+        checked(f, key, sink, |s, sink| {
+            matches!(s.value.as_str(), "NONE" | "AUTO" | "syslog")
+                || (check_abs_path(key, s, sink) && check_ini(key, s, sink))
+        })
     };
     let stdout_logfile = log("stdout_logfile", sink);
     let stderr_logfile = log("stderr_logfile", sink);
-    let directory = f.opt_str("directory", sink).and_then(|s| {
-        if check_abs_path("directory", &s, sink) && check_ini("directory", &s, sink) {
-            Some(s.value)
-        } else {
-            ok = false;
-            None
-        }
+    let directory = checked(f, "directory", sink, |s, sink| {
+        check_abs_path("directory", s, sink) && check_ini("directory", s, sink)
     });
+    let process_name = checked(f, "process_name", sink, |s, sink| check_ini("process_name", s, sink));
     let environment = f
         .get("environment")
         .map_or_else(|| Some(IndexMap::new()), |n| environment(n, sink));
-    let s = ProgramSettings {
-        autostart: f.opt_bool("autostart", sink).unwrap_or(state == State::Started),
-        process_name: f.opt_str("process_name", sink).and_then(|s| {
-            if check_ini("process_name", &s, sink) {
-                Some(s.value)
-            } else {
-                ok = false;
-                None
-            }
-        }),
-        numprocs: f.opt_int("numprocs", 1, 1000, sink).unwrap_or(1) as u32,
-        numprocs_start: u32_of("numprocs_start", sink),
-        priority: f.opt_int("priority", 0, i64::from(i32::MAX), sink),
-        startsecs: u32_of("startsecs", sink),
-        startretries: u32_of("startretries", sink),
-        autorestart,
+    let autostart = f.opt_bool("autostart", sink).unwrap_or(state == State::Started);
+    let numprocs = f.opt_int("numprocs", 1, 1000, sink).unwrap_or(1) as u32;
+    let numprocs_start = u32_of("numprocs_start", sink);
+    let priority = f.opt_int("priority", 0, i64::from(i32::MAX), sink);
+    let startsecs = u32_of("startsecs", sink);
+    let startretries = u32_of("startretries", sink);
+    let stopwaitsecs = u32_of("stopwaitsecs", sink);
+    let stopasgroup = f.opt_bool("stopasgroup", sink);
+    let killasgroup = f.opt_bool("killasgroup", sink);
+    let user = f.opt_str("user", sink).map(|s| s.value);
+    let redirect_stderr = f.opt_bool("redirect_stderr", sink);
+    let stdout_logfile_backups = u32_of("stdout_logfile_backups", sink);
+    let stderr_logfile_backups = u32_of("stderr_logfile_backups", sink);
+    Some(ProgramSettings {
+        autostart,
+        process_name: process_name?,
+        numprocs,
+        numprocs_start,
+        priority,
+        startsecs,
+        startretries,
+        autorestart: autorestart?,
         exitcodes,
-        stopsignal,
-        stopwaitsecs: u32_of("stopwaitsecs", sink),
-        stopasgroup: f.opt_bool("stopasgroup", sink),
-        killasgroup: f.opt_bool("killasgroup", sink),
-        user: f.opt_str("user", sink).map(|s| s.value),
-        redirect_stderr: f.opt_bool("redirect_stderr", sink),
-        stdout_logfile,
-        stdout_logfile_maxbytes: stdout_max,
-        stdout_logfile_backups: u32_of("stdout_logfile_backups", sink),
-        stderr_logfile,
-        stderr_logfile_maxbytes: stderr_max,
-        stderr_logfile_backups: u32_of("stderr_logfile_backups", sink),
+        stopsignal: stopsignal?,
+        stopwaitsecs,
+        stopasgroup,
+        killasgroup,
+        user,
+        redirect_stderr,
+        stdout_logfile: stdout_logfile?,
+        stdout_logfile_maxbytes: stdout_max?,
+        stdout_logfile_backups,
+        stderr_logfile: stderr_logfile?,
+        stderr_logfile_maxbytes: stderr_max?,
+        stderr_logfile_backups,
         environment: environment?,
-        directory,
-        umask,
+        directory: directory?,
+        umask: umask?,
+    })
+}
+
+/// An optional key read: `Some(None)` when it is absent, `None` once an
+/// invalid value is reported.
+type Checked<T> = Option<Option<T>>;
+
+/// The string under `key`, kept when `check` accepts it (having reported
+/// why not otherwise).
+fn checked(
+    f: &Fields<'_>,
+    key: &str,
+    sink: &mut Sink,
+    check: impl FnOnce(&Spanned<String>, &mut Sink) -> bool,
+) -> Checked<String> {
+    let Some(s) = f.opt_str(key, sink) else {
+        return Some(None);
     };
-    ok.then_some(s)
+    check(&s, sink).then_some(Some(s.value))
+}
+
+/// `autorestart` as supervisor reads it: `true`, `false` or `unexpected`.
+/// HADeploy types it as a string: `autorestart: "true"` is read too.
+fn autorestart(f: &Fields<'_>, sink: &mut Sink) -> Checked<String> {
+    let Some(n) = f.get("autorestart") else {
+        return Some(None);
+    };
+    let word = match n.as_scalar().map(|s| s.typed()) {
+        Some(Typed::Bool(b)) => Some(b.to_string()),
+        Some(Typed::Str(t)) => Some(t.to_ascii_lowercase()),
+        Some(Typed::Int(i)) => Some(i.to_string()),
+        _ => None,
+    };
+    match word.as_deref() {
+        Some(w) if crate::format::TRUTHY.contains(&w) => Some(Some("true".to_string())),
+        Some(w) if crate::format::FALSY.contains(&w) => Some(Some("false".to_string())),
+        Some("unexpected") => Some(Some("unexpected".to_string())),
+        _ => {
+            wrong("autorestart", "yes, no or `unexpected`", n, sink);
+            None
+        }
+    }
+}
+
+/// `stopsignal`: a signal's name without `SIG`, or its number (HADeploy
+/// types it as a string: `stopsignal: 15` is read as supervisor reads it).
+fn stopsignal(f: &Fields<'_>, sink: &mut Sink) -> Checked<String> {
+    let Some(s) = f.opt_str("stopsignal", sink) else {
+        return Some(None);
+    };
+    let v = s.value.trim();
+    if let Ok(n) = v.parse::<u8>() {
+        if (1..=64).contains(&n) {
+            return Some(Some(n.to_string()));
+        }
+    } else {
+        let upper = v.to_ascii_uppercase();
+        let sig = upper.strip_prefix("SIG").unwrap_or(&upper);
+        if SIGNALS.contains(&sig) {
+            return Some(Some(sig.to_string()));
+        }
+    }
+    sink.push(
+        Diagnostic::invalid_value(
+            "stopsignal",
+            format!("`{}` is not a signal supervisor can send", s.value),
+            s.span,
+        )
+        .help("use a signal's name (TERM, INT, QUIT, KILL, USR1...) or its number, 1 to 64"),
+    );
+    None
+}
+
+/// A size in bytes under `key`, optionally in KB, MB or GB.
+fn size(f: &Fields<'_>, key: &str, sink: &mut Sink) -> Checked<String> {
+    let Some(s) = f.opt_str(key, sink) else {
+        return Some(None);
+    };
+    let v = s.value.to_ascii_uppercase();
+    let digits = v.trim_end_matches("KB").trim_end_matches("MB").trim_end_matches("GB");
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Some(v));
+    }
+    sink.push(
+        Diagnostic::invalid_value(key, format!("`{}` is not a size", s.value), s.span)
+            .help("write a number of bytes, optionally followed by KB, MB or GB, e.g. 50MB"),
+    );
+    None
 }
 
 fn exitcodes(node: &Node, sink: &mut Sink) -> Option<Vec<u8>> {
