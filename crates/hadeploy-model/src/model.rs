@@ -219,13 +219,18 @@ pub struct HostGroup {
     pub force_setup: bool,
 }
 
+/// A host of the model: its position in [`Model::hosts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct HostId(pub usize);
+
 /// Where something is deployed: the expression as written and its hosts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scope {
     /// As written: `all`, a host, a group, or several joined with `:`.
     pub expr: String,
     /// The hosts it resolves to, in inventory order, never empty.
-    pub hosts: Vec<String>,
+    pub hosts: Vec<HostId>,
 }
 
 impl Scope {
@@ -651,6 +656,11 @@ impl Model {
         let keep = |s: &Scope| included.is_none_or(|i| i.contains(&s.expr)) && !excluded.contains(&s.expr);
         self.files.retain(|f| keep(&f.scope));
         self.folders.retain(|f| keep(&f.scope));
+    }
+
+    /// The name of a host of the model.
+    pub fn host_name(&self, id: HostId) -> &str {
+        self.hosts.get_index(id.0).map_or("", |(name, _)| name.as_str())
     }
 
     /// A supervisor of the model.

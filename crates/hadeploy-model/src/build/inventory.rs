@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use crate::error::{Diagnostic, ErrorKind, Sink};
 use crate::format::{self, ANSIBLE_NAMES, HOST_ATTRS, Ty};
-use crate::model::{Host, HostGroup, Scope, VaultId};
+use crate::model::{Host, HostGroup, HostId, Scope, VaultId};
 use crate::read::{Fields, Spanned, int, local_path, section_items, string};
 use crate::span::{SourceMap, Span};
 use crate::tree::Node;
@@ -101,6 +101,15 @@ impl Inventory {
         false
     }
 
+    /// The names of `hosts`, joined with `, `, for messages.
+    pub(crate) fn host_names(&self, hosts: impl IntoIterator<Item = HostId>) -> String {
+        let names: Vec<&str> = hosts
+            .into_iter()
+            .filter_map(|h| self.hosts.get_index(h.0).map(|(n, _)| n.as_str()))
+            .collect();
+        names.join(", ")
+    }
+
     /// Resolves a scope expression (`en1`, `edges`, `en1:en2`, `all`).
     pub(crate) fn scope(&self, expr: &Spanned<String>, sink: &mut Sink) -> Option<Scope> {
         if self.no_hosts {
@@ -152,15 +161,12 @@ impl Inventory {
         if !ok {
             return None;
         }
-        let hosts: Vec<String> = if all {
-            self.hosts.keys().cloned().collect()
+        let hosts: Vec<HostId> = if all {
+            (0..self.hosts.len()).map(HostId).collect()
         } else {
             picked.sort_unstable();
             picked.dedup();
-            picked
-                .iter()
-                .map(|&i| self.hosts.get_index(i).expect("a known host").0.clone())
-                .collect()
+            picked.into_iter().map(HostId).collect()
         };
         if hosts.is_empty() {
             sink.push(

@@ -804,7 +804,7 @@ fn file_name(dest_name: Option<Spanned<String>>, src: &Spanned<String>, sink: &m
 #[derive(Default)]
 pub(crate) struct Seen {
     /// name -> host -> (order of the first item holding it there, its span).
-    names: HashMap<String, HashMap<String, (usize, Span)>>,
+    names: HashMap<String, HashMap<crate::model::HostId, (usize, Span)>>,
     items: usize,
 }
 
@@ -828,8 +828,8 @@ impl Seen {
         }
         let order = self.items;
         self.items += 1;
-        for h in &scope.hosts {
-            hosts.insert(h.clone(), (order, name.span));
+        for &h in &scope.hosts {
+            hosts.insert(h, (order, name.span));
         }
         true
     }

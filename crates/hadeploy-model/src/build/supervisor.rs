@@ -302,7 +302,7 @@ fn programs(
             continue;
         };
         let sup = &sups[si];
-        if !check_program(&f, &name, &draft, sup, sink) {
+        if !check_program(&f, &name, &draft, sup, cx, sink) {
             continue;
         }
         if names[si].contains(&name.value) {
@@ -389,22 +389,23 @@ fn read_program(
 /// Whether the program `d` (named `name`, described by `f`) may run in
 /// its supervisor `sup`: within its hosts, as its user. A `no_remove`
 /// the supervisor does not share is reported too, without refusing it.
-fn check_program(f: &Fields<'_>, name: &Spanned<String>, d: &Draft, sup: &Supervisor, sink: &mut Sink) -> bool {
+fn check_program(
+    f: &Fields<'_>,
+    name: &Spanned<String>,
+    d: &Draft,
+    sup: &Supervisor,
+    cx: &Cx<'_>,
+    sink: &mut Sink,
+) -> bool {
     if !sup.scope.covers(&d.scope) {
-        let outside: Vec<&str> = d
-            .scope
-            .hosts
-            .iter()
-            .filter(|h| !sup.scope.hosts.contains(h))
-            .map(String::as_str)
-            .collect();
+        let outside = cx
+            .inv
+            .host_names(d.scope.hosts.iter().copied().filter(|h| !sup.scope.hosts.contains(h)));
         sink.push(
             Diagnostic::new(
                 ErrorKind::Conflict(format!(
                     "program `{}` is scoped to {} where supervisor `{}` does not run",
-                    name.value,
-                    outside.join(", "),
-                    sup.name
+                    name.value, outside, sup.name
                 )),
                 f.get("scope").map_or(f.span, |n| n.span),
             )
@@ -904,7 +905,7 @@ fn groups(
             continue;
         };
         if let Some((given, expr)) = given_scope
-            && !check_group_scope(&name, given.as_ref(), &expr, &scope, sink)
+            && !check_group_scope(cx, &name, given.as_ref(), &expr, &scope, sink)
         {
             continue;
         }
@@ -981,8 +982,8 @@ fn members(
                         ErrorKind::Conflict(format!(
                             "program `{}` runs on {} but the group's other programs run on {}",
                             p.value,
-                            prog.scope.hosts.join(", "),
-                            s.hosts.join(", ")
+                            cx.inv.host_names(prog.scope.hosts.iter().copied()),
+                            cx.inv.host_names(s.hosts.iter().copied())
                         )),
                         p.span,
                     )
@@ -1004,6 +1005,7 @@ fn members(
 /// Whether a group's own `scope` (`given`, written `expr`; `None` when it
 /// did not resolve, already reported) is where its programs run (`scope`).
 fn check_group_scope(
+    cx: &Cx<'_>,
     name: &Spanned<String>,
     given: Option<&Scope>,
     expr: &Spanned<String>,
@@ -1019,8 +1021,8 @@ fn check_group_scope(
             ErrorKind::Conflict(format!(
                 "group `{}` is scoped to {} but its programs run on {}",
                 name.value,
-                given.hosts.join(", "),
-                scope.hosts.join(", ")
+                cx.inv.host_names(given.hosts.iter().copied()),
+                cx.inv.host_names(scope.hosts.iter().copied())
             )),
             expr.span,
         )
@@ -1242,17 +1244,18 @@ pub(super) fn notify_target(
     };
     let prog = &sup.programs[pi];
     if !prog.scope.covers(file_scope) {
-        let missing: Vec<&str> = file_scope
-            .hosts
-            .iter()
-            .filter(|h| !prog.scope.hosts.contains(h))
-            .map(String::as_str)
-            .collect();
+        let missing = cx.inv.host_names(
+            file_scope
+                .hosts
+                .iter()
+                .copied()
+                .filter(|h| !prog.scope.hosts.contains(h)),
+        );
         sink.push(
             Diagnostic::new(
                 ErrorKind::NotifyOutOfScope {
                     target: n.value.clone(),
-                    missing: missing.join(", "),
+                    missing,
                 },
                 n.span,
             )
