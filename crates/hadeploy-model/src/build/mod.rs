@@ -737,6 +737,21 @@ fn files(root: &[(Node, Node)], cx: &Cx<'_>, supervisors: &[crate::model::Superv
     out
 }
 
+/// Whether `v`, the value of `key`, is a URL of another HADeploy plugin's
+/// (`hdfs://...`), reported then.
+pub(super) fn other_plugin_scheme(v: &Spanned<String>, key: &str, sink: &mut Sink) -> bool {
+    let Some(plugin) = format::other_plugin(&v.value) else {
+        return false;
+    };
+    let scheme = v.value.split("://").next().unwrap_or_default();
+    sink.push(Diagnostic::other_plugin(
+        format!("`{scheme}://` in `{key}`"),
+        plugin,
+        v.span,
+    ));
+    true
+}
+
 /// How a file whose `src` is a URL is downloaded.
 struct Download {
     validate_certs: bool,
@@ -764,13 +779,7 @@ fn file_source(src: &Spanned<String>, download: Download, cx: &Cx<'_>, sink: &mu
             password,
         });
     }
-    if let Some(plugin) = format::other_plugin(&src.value) {
-        let scheme = src.value.split("://").next().unwrap_or_default();
-        sink.push(Diagnostic::other_plugin(
-            format!("`{scheme}://` in `src`"),
-            plugin,
-            src.span,
-        ));
+    if other_plugin_scheme(src, "src", sink) {
         return None;
     }
     cx.local_source(src, "src", sink).map(|s| match s {

@@ -1192,13 +1192,7 @@ pub(super) fn notify_target(
     cx: &Cx<'_>,
     sink: &mut Sink,
 ) -> Option<ProgramId> {
-    if let Some(plugin) = crate::format::other_plugin(&n.value) {
-        let scheme = n.value.split("://").next().unwrap_or_default();
-        sink.push(Diagnostic::other_plugin(
-            format!("`{scheme}://` in `notify`"),
-            plugin,
-            n.span,
-        ));
+    if super::other_plugin_scheme(n, "notify", sink) {
         return None;
     }
     let parsed = match n.value.strip_prefix("supervisor://") {
