@@ -3,10 +3,12 @@ unix socket in a temporary folder (supervisor comes with the test venv,
 tests/setup-venv.sh). Run with `python -m pytest tests/module`."""
 
 import grp
+import importlib
 import hashlib
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import time
@@ -794,3 +796,38 @@ def test_a_command_health_check_runs_as_the_instance_s_user():
     ok, said = mod.probe_command(["/usr/bin/id", "-un"], "nobody", 5)
     assert ok and said == "exit 0: nobody"
     assert mod.probe_command(["/usr/bin/id", "-un"], "no-such-user-here", 5) == (False, "no user no-such-user-here")
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl makes the test's certificate")
+def test_an_https_health_check_does_not_check_the_certificate_nor_use_a_proxy(tmp_path, monkeypatch):
+    import http.server
+    import ssl
+    import threading
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=elsewhere.example",
+                    "-days", "1", "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/health" else 503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A proxy in the module's environment is not asked: the URL is the host's own.
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9/")
+    monkeypatch.setenv("no_proxy", "")
+    fresh = importlib.reload(mod)
+    port = server.server_address[1]
+    try:
+        assert fresh.probe_http("https://127.0.0.1:%d/health" % port, 5) == (True, "HTTP 200")
+        assert fresh.probe_http("https://127.0.0.1:%d/busy" % port, 5) == (False, "HTTP 503")
+    finally:
+        server.shutdown()

@@ -127,8 +127,8 @@ options:
           C(deploy) has (re)started a program's processes and they run: a
           program that does not pass within its O(supervisors[].healthchecks[].timeout)
           fails the call, with its logs' ends, and its restart is recorded
-          in the journal, so that the next C(deploy) or C(start) tries it
-          again.
+          in the journal, so that the next C(deploy) restarts it and tries
+          it again.
         type: list
         elements: dict
         default: []
@@ -902,9 +902,16 @@ CHECK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # A health check's HTTP client: no proxy (the URL is asked from the host),
 # and the certificate not checked (a program on 127.0.0.1 holds one for its
 # public name).
+def unverified_context():
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 NO_PROXY = urllib.request.build_opener(
     urllib.request.ProxyHandler({}),
-    urllib.request.HTTPSHandler(context=ssl._create_unverified_context()),
+    urllib.request.HTTPSHandler(context=unverified_context()),
 )
 
 
@@ -1015,8 +1022,9 @@ def converge(module):
                 write_journal(sup, {"restart": True, "notified": []})
             else:
                 clear_journal(sup)
-        # Tried again, restarted, by the next deploy or start.
-        add_to_journal(sup, notified=unwell, check=module.check_mode)
+        if unwell:
+            # Restarted, and checked again, by the next deploy.
+            add_to_journal(sup, notified=unwell, check=module.check_mode)
         changes[sup["name"]] = done
         failures.extend((sup["name"],) + f for f in failed)
     if p["service_state"] == "stopped":
@@ -1354,8 +1362,9 @@ def deploy(module):
             module.fail_json(msg="supervisor %s: %s" % (name, unreachable(sup["socket"], e)), **result)
         if not check:
             clear_journal(sup)
-            # Tried again, restarted, by the next deploy or start.
-            add_to_journal(sup, notified=unwell)
+            if unwell:
+                # Restarted, and checked again, by the next deploy.
+                add_to_journal(sup, notified=unwell)
         if any(done.values()):
             result["changes"][name] = done
         failures.extend((name,) + f for f in failed)
