@@ -1309,6 +1309,27 @@ scenario_20_rolling_deploy() {
         [[ $(web_pid "$h") == "${after[${h#en} - 1]}" ]] || fail "$h: the rerun restarted web"
     done
     ok "the rerun changes nothing, web keeps its pids"
+
+    # `start` checks what it starts: en2's web no longer passes (its
+    # `health` removed behind hadeploy's back), so start fails there, and
+    # the next deploy (putting `health` back) restarts web and checks it.
+    hd rolling stop "${good[@]}" version=2 rolling/app.yml
+    tb en2 'rm /opt/tsup/www/health'
+    hd_rc rolling start "${good[@]}" version=2 rolling/app.yml
+    ((HD_RC != 0)) || fail "start exited 0 with en2's web failing its health check"
+    if ! grep -Eq '^fatal: \[en2\]: FAILED!' "$LAST_LOG" || grep -Eq '^fatal: \[en[13]\]' "$LAST_LOG"; then
+        tail -n 40 "$LAST_LOG" >&2
+        fail "start does not fail on en2 alone"
+    fi
+    grep -qF 'health check `http://127.0.0.1:9180/health` did not pass' "$LAST_LOG" ||
+        { tail -n 40 "$LAST_LOG" >&2; fail "start does not say web failed its health check"; }
+    for h in "${all[@]}"; do [[ -n $(web_pid "$h") ]] || fail "$h: web does not run after start"; done
+    pid=$(web_pid en2)
+    hd rolling deploy "${good[@]}" version=2 rolling/app.yml
+    [[ $(web_pid en2) != "$pid" ]] || fail "en2: the deploy did not restart web, whose check had failed"
+    [[ $(recap_field en1 changed) == 0 && $(recap_field en3 changed) == 0 ]] ||
+        fail "the deploy changed en1 or en3: changed=$(recap_field en1 changed), $(recap_field en3 changed)"
+    ok "start fails on en2 with its failed check; the next deploy restores health, restarts web there and passes"
     hd rolling remove "${good[@]}" version=2 rolling/app.yml
 }
 # ---------------------------------------------------------------------------
@@ -1372,4 +1393,4 @@ run_scenario scenario_16_pending_restarts  "16. restarts kept: --scope files, de
 run_scenario scenario_17_check_mode        "17. --check --diff: fresh hosts and a changed file, nothing changes"
 run_scenario scenario_18_estate            "18. estate: its playbook and inventory, the collection installed, typos refused"
 run_scenario scenario_19_ansible_runner    "19. ansible-runner: its inventory and credential, as AWX runs it"
-run_scenario scenario_20_rolling_deploy    "20. rolling deploy on 3 hosts: a failed health check stops at en1, a good one rolls through"
+run_scenario scenario_20_rolling_deploy    "20. rolling deploy on 3 hosts: a failed health check stops at en1, a good one rolls through; start checks too"

@@ -831,3 +831,19 @@ def test_an_https_health_check_does_not_check_the_certificate_nor_use_a_proxy(tm
         assert fresh.probe_http("https://127.0.0.1:%d/busy" % port, 5) == (False, "HTTP 503")
     finally:
         server.shutdown()
+
+
+def test_programs_an_instance_started_by_itself_are_checked_too(instance):
+    """When this call started the instance's service, supervisord started
+    its programs (autostart): they are checked, though none was started by
+    the call and all already run."""
+    sock, server, _ = instance
+    never = {"http": "http://127.0.0.1:%d/" % free_port(), "timeout": 1}
+    s = dict(sup(sock, ("web", "started")), healthchecks=[dict(never, program="web", processes=["web"])])
+    params = {"update": False, "start_states": ["started"], "stop_states": [], "notified": [],
+              "changed_groups": [], "settle": 5, "restarted": []}
+    done, failed, unwell = mod.converge_one(FakeModule({}), s, params, server)
+    assert (failed, unwell) == ([], []), "web was running: not checked"
+    done, failed, unwell = mod.converge_one(FakeModule({}), s, dict(params, restarted=["s"]), server)
+    assert [f[0] for f in failed] == ["web"] and "did not pass in 1 s" in failed[0][1]
+    assert unwell == [{"process": "web", "group": "web"}]

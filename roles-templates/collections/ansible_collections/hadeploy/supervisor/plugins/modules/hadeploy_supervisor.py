@@ -861,9 +861,9 @@ def converge_one(module, sup, params, server):
     for n in done["restarted"] + done["started"]:
         start(server, n)
     stop(server, done["stopped"])
-    # Only where something moved, or was moving: elsewhere every process is
-    # as read above.
-    moved = any(done.values()) or any(st in UNSETTLED for st in before.values())
+    # Only where something moved, or was moving, or the instance itself was
+    # (re)started: elsewhere every process is as read above.
+    moved = restarted_instance or any(done.values()) or any(st in UNSETTLED for st in before.values())
     if not moved:
         return done, [], []
     deadline = time.monotonic() + p["settle"]
@@ -1006,13 +1006,15 @@ def converge(module):
         if server is None:
             # Not running: nothing of it to converge.
             continue
-        params = p
+        # An instance whose service this call started started its programs
+        # itself: they are checked as those this call starts.
+        params = dict(p, restarted=sorted(services))
         if p["journal"]:
             # The restarts of processes that earlier runs recorded; an
             # instance's own restart is left to a deploy.
             pending = read_journal(sup)
             recorded = [dict(n, supervisor=sup["name"]) for n in pending["notified"]]
-            params = dict(p, notified=p["notified"] + recorded)
+            params = dict(params, notified=p["notified"] + recorded)
         try:
             done, failed, unwell = converge_one(module, sup, params, server)
         except RPC_ERRORS as e:
