@@ -247,32 +247,38 @@ else:
 PY
 }
 
-# status_json DESC FILES...: hadeploy --action status --format json for
-# the description FILES; the document (its standard output) in $STATUS_JSON,
-# the rest in $LAST_LOG; the scenario fails unless it exits 0.
-STATUS_JSON=
-status_json() {
-    local desc=$1 srcs=() f
-    shift
-    for f in "$@"; do srcs+=(--src "$FIX/$f"); done
-    STATUS_JSON=$WORK/status-$desc.json
+# report_json DESC ACTION FILES... [-- OPTIONS...]: hadeploy --action ACTION
+# (status or logs) --format json [OPTIONS] for the description FILES; the
+# document (its standard output) in $REPORT_JSON, the rest in $LAST_LOG;
+# the scenario fails unless it exits 0.
+REPORT_JSON=
+report_json() {
+    local desc=$1 action=$2 srcs=() opts=()
+    shift 2
+    while (($#)); do
+        if [[ $1 == -- ]]; then opts=("${@:2}"); break; fi
+        srcs+=(--src "$FIX/$1")
+        shift
+    done
+    REPORT_JSON=$WORK/$action-$desc.json
     # shellcheck disable=SC2016  # expanded by that shell
-    logged "$desc-status" "hadeploy --src $* --action status --format json" sh -c '"$@" >"$0"' "$STATUS_JSON" \
-        "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" --action status --format json --workingFolder "$WORK/project-$desc"
-    ((HD_RC == 0)) || { tail -n 40 "$LAST_LOG" >&2; fail "hadeploy --action status exited with $HD_RC"; }
+    logged "$desc-$action" "hadeploy ${srcs[*]} --action $action --format json ${opts[*]}" sh -c '"$@" >"$0"' \
+        "$REPORT_JSON" "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" --action "$action" --format json "${opts[@]}" \
+        --workingFolder "$WORK/project-$desc"
+    ((HD_RC == 0)) || { tail -n 40 "$LAST_LOG" >&2; fail "hadeploy --action $action exited with $HD_RC"; }
 }
 
-# check_status HOST: the status in $STATUS_JSON has tsupv's service running
+# check_status HOST: the status in $REPORT_JSON has tsupv's service running
 # and answering, and program1 RUNNING with a pid.
 check_status() {
     local h=$1 k got
     for k in "service state=running" "running=true" "programs program1 state=RUNNING"; do
         # shellcheck disable=SC2086  # the words of $k are keys
-        got=$(json_at "$STATUS_JSON" "$h" supervisors tsupv ${k%=*}) ||
-            fail "$h: no ${k%=*} in the status:"$'\n'"$(cat "$STATUS_JSON")"
+        got=$(json_at "$REPORT_JSON" "$h" supervisors tsupv ${k%=*}) ||
+            fail "$h: no ${k%=*} in the status:"$'\n'"$(cat "$REPORT_JSON")"
         [[ $got == "${k#*=}" ]] || fail "$h: status ${k%=*}: $got, not ${k#*=}"
     done
-    [[ $(json_at "$STATUS_JSON" "$h" supervisors tsupv programs program1 pid) =~ ^[0-9]+$ ]] ||
+    [[ $(json_at "$REPORT_JSON" "$h" supervisors tsupv programs program1 pid) =~ ^[0-9]+$ ]] ||
         fail "$h: status gives program1 no pid"
 }
 
@@ -406,7 +412,7 @@ scenario_5_stop_start_status() {
     hd web start web/app.yml
     for h in "${HOSTS[@]}"; do check_running "$h"; done
     ok "start: supervisord and program1 back on ${HOSTS[*]}"
-    status_json web web/app.yml
+    report_json web status web/app.yml
     for h in "${HOSTS[@]}"; do
         check_status "$h"
         ok "$h: status shows tsupv running and program1 RUNNING"
@@ -635,17 +641,15 @@ scenario_9_supervisord_killed() {
     check_running en2
     [[ $(supervisord_pid en2) == "$s2" ]] || fail "en2: supervisord pid $s2 -> $(supervisord_pid en2) (en2 was not touched)"
     ok "en2: untouched, supervisord kept pid $s2"
-    status_json simple simple/app.yml
+    report_json simple status simple/app.yml
     for h in "${HOSTS[@]}"; do check_status "$h"; done
     ok "status: tsupv running and program1 RUNNING on ${HOSTS[*]}"
     # Program logs from every host, read through supervisord, as JSON.
-    local logs=$WORK/logs-simple.json got rc=0
-    "$HADEPLOY" "${VARS[@]}" --src "$FIX/simple/app.yml" --action logs --format json --lines 3 \
-        --workingFolder "$WORK/project-simple" >"$logs" 2>"$LOGS/logs-simple.err" || rc=$?
-    ((rc == 0)) || fail "hadeploy --action logs exited $rc:"$'\n'"$(tail -n 20 "$LOGS/logs-simple.err")"
+    local got
+    report_json simple logs simple/app.yml -- --lines 3
     for h in "${HOSTS[@]}"; do
-        got=$(json_at "$logs" "$h" supervisors tsupv programs program1 lines) ||
-            fail "$h: no logs of program1 in the JSON:"$'\n'"$(cat "$logs")"
+        got=$(json_at "$REPORT_JSON" "$h" supervisors tsupv programs program1 lines) ||
+            fail "$h: no logs of program1 in the JSON:"$'\n'"$(cat "$REPORT_JSON")"
         grep -q 'from tsup:program1 to stdout' <<<"$got" || fail "$h: program1's log: [$got]"
         (($(wc -l <<<"$got") <= 3)) || fail "$h: more than 3 lines with --lines 3: [$got]"
     done

@@ -845,5 +845,6 @@ def test_programs_an_instance_started_by_itself_are_checked_too(instance):
     done, failed, unwell = mod.converge_one(FakeModule({}), s, params, server)
     assert (failed, unwell) == ([], []), "web was running: not checked"
     done, failed, unwell = mod.converge_one(FakeModule({}), s, dict(params, restarted=["s"]), server)
-    assert [f[0] for f in failed] == ["web"] and "did not pass in 1 s" in failed[0][1]
-    assert unwell == [{"process": "web", "group": "web"}]
+    assert failed == [], "web started: it is the check that fails"
+    assert [(u["process"], u["group"]) for u in unwell] == [("web", "web")]
+    assert "did not pass in 1 s" in unwell[0]["why"]

@@ -833,8 +833,8 @@ def tail(server, name, stream, length=TAIL):
 
 def converge_one(module, sup, params, server):
     """One instance that answers: what was done, the processes that did not
-    start or did not pass their program's health check (with their logs'
-    ends), and those of the latter as the journal records a restart."""
+    start (name, state and logs' ends), and those of the programs that did
+    not pass their health check (process, group, why, and logs' ends)."""
     p = params
     name = sup["name"]
     check = module.check_mode
@@ -881,16 +881,19 @@ def converge_one(module, sup, params, server):
     by_group = {x["status"]: x["group"] for x in procs}
     moved_now = set(done["restarted"] + done["started"]) | {n for n, g in by_group.items() if g in updated}
     for check in sup.get("healthchecks") or []:
-        ours = check["processes"]
-        if not (restarted_instance or moved_now & set(ours)):
+        running = [n for n in check["processes"] if n in should_run]
+        if not (restarted_instance or moved_now & set(running)) or not running:
             continue
-        if not all(now.get(n) == "RUNNING" for n in ours if n in should_run) or not set(ours) & should_run:
+        if any(now.get(n) != "RUNNING" for n in running):
+            # Reported with those that did not start.
             continue
         why = unhealthy(check)
         if why:
-            for n in ours:
-                failed.append((n, why, tail(server, n, "stdout")[0], tail(server, n, "stderr")[0]))
-            unwell.extend({"process": n, "group": by_group.get(n, n)} for n in ours)
+            unwell.extend(
+                {"process": n, "group": by_group[n], "why": why,
+                 "out": tail(server, n, "stdout")[0], "err": tail(server, n, "stderr")[0]}
+                for n in running
+            )
     return done, failed, unwell
 
 
@@ -899,9 +902,6 @@ CHECK_INTERVAL = 1
 CHECK_TRY = 10
 # What a health check's command runs with.
 CHECK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# A health check's HTTP client: no proxy (the URL is asked from the host),
-# and the certificate not checked (a program on 127.0.0.1 holds one for its
-# public name).
 def unverified_context():
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -909,6 +909,9 @@ def unverified_context():
     return context
 
 
+# A health check's HTTP client: no proxy (the URL is asked from the host),
+# and the certificate not checked (a program on 127.0.0.1 holds one for its
+# public name).
 NO_PROXY = urllib.request.build_opener(
     urllib.request.ProxyHandler({}),
     urllib.request.HTTPSHandler(context=unverified_context()),
@@ -996,7 +999,7 @@ def set_services(module, supervisors, state):
 def converge(module):
     p = module.params
     changes = {}
-    failures = []
+    failures, unhealthy = [], []
     services = set_services(module, p["supervisors"], "started") if p["service_state"] == "started" else {}
     for sup in p["supervisors"]:
         if sup["name"] in services and not module.check_mode:
@@ -1029,27 +1032,30 @@ def converge(module):
             add_to_journal(sup, notified=unwell, check=module.check_mode)
         changes[sup["name"]] = done
         failures.extend((sup["name"],) + f for f in failed)
+        unhealthy.extend(dict(u, supervisor=sup["name"]) for u in unwell)
     if p["service_state"] == "stopped":
         services = set_services(module, p["supervisors"], "stopped")
     changed = bool(services) or any(any(d.values()) for d in changes.values())
-    if failures:
-        module.fail_json(msg=did_not_start(failures), changed=changed, changes=changes, services=services)
+    if failures or unhealthy:
+        module.fail_json(msg=did_not_run(failures, unhealthy), changed=changed, changes=changes, services=services)
     module.exit_json(changed=changed, changes=changes, services=services)
 
 
-def did_not_start(failures):
-    """The message for processes that did not start, or did not pass their
-    health check, with their logs' ends."""
+def did_not_run(failures, unhealthy=()):
+    """The message for processes that did not start (`failures`: instance,
+    process, state, logs' ends), and for those of programs that did not
+    pass their health check (`unhealthy`, as `converge_one` gives them)."""
     lines = []
     for title, some in (
-        ("Programs did not start:", [f for f in failures if f[2] in FAILED]),
-        ("Programs did not pass their health check:", [f for f in failures if f[2] not in FAILED]),
+        ("Programs did not start:", failures),
+        ("Programs did not pass their health check:",
+         [(u["supervisor"], u["process"], u["why"], u["out"], u["err"]) for u in unhealthy]),
     ):
         if some:
             lines.append(title)
-        for sup, name, state, out, err in some:
+        for sup, name, what, out, err in some:
             for stream, text in (("stdout", out), ("stderr", err)):
-                lines.append("==== %s %s %s (%s tail) ====" % (sup, name, state, stream))
+                lines.append("==== %s %s %s (%s tail) ====" % (sup, name, what, stream))
                 lines.append(text.rstrip("\n"))
     return "\n".join(lines)
 
@@ -1340,7 +1346,7 @@ def deploy(module):
             result["services"][name] = done
 
     # Programs, on each instance that runs.
-    failures = []
+    failures, unhealthy = [], []
     for name, sup in by_name.items():
         server = wait_answer(sup, p["settle"]) if name in restarted and not check else answering(sup, p["timeout"])
         if server is None:
@@ -1370,10 +1376,11 @@ def deploy(module):
         if any(done.values()):
             result["changes"][name] = done
         failures.extend((name,) + f for f in failed)
+        unhealthy.extend(dict(u, supervisor=name) for u in unwell)
 
     result["changed"] = bool(result["files"] or result["removed"] or result["folders"] or result["services"] or result["changes"])
-    if failures:
-        module.fail_json(msg=did_not_start(failures), **result)
+    if failures or unhealthy:
+        module.fail_json(msg=did_not_run(failures, unhealthy), **result)
     module.exit_json(**result)
 
 
