@@ -186,7 +186,7 @@ fn base_authorized_keys(m: &Model, _: &Project, o: &mut String, d: usize) -> Res
         for key in &u.authorized_keys {
             BlockMap::item(o, d)
                 .str("user", &u.login)
-                .str("key", key)
+                .data("key", key)
                 .str("scope", &scope_text(&u.scope));
         }
     }

@@ -38,7 +38,7 @@ fn flow_into(value: &Value, out: &mut String, ansible: bool) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) if ansible => yaml_str_into(s, out),
+        Value::String(s) if ansible => data_str_into(s, out),
         Value::String(s) => value_str_into(s, out),
         Value::Object(map) if ansible && tagged(map).is_some() => {
             let (tag, text) = tagged(map).expect("checked");
@@ -84,14 +84,32 @@ fn tagged(map: &serde_json::Map<String, Value>) -> Option<(&'static str, &str)> 
 }
 
 /// A variable read from an Ansible inventory, as YAML flow text that
-/// Ansible reads back as the same value: strings as written (Ansible's own
-/// values, rendered by Ansible as it would have), vault and unsafe values
-/// (`{"__ansible_vault": TEXT}` as `ansible-inventory` lists them) tagged
-/// `!vault` and `!unsafe` again.
+/// Ansible reads back as the same value: strings as data
+/// ([`data_str_into`]: an inventory's value is never rendered by the
+/// project), vault and unsafe values (`{"__ansible_vault": TEXT}` as
+/// `ansible-inventory` lists them) tagged `!vault` and `!unsafe` again.
 pub fn yaml_ansible(value: &Value) -> String {
     let mut out = String::new();
     flow_into(value, &mut out, true);
     out
+}
+
+/// Data that did not come from a description (a key file's line, an
+/// inventory's value, a value given on the command line), as YAML flow
+/// text Ansible reads as the same value and never renders: see
+/// [`data_str_into`].
+pub fn yaml_data(value: &Value) -> String {
+    yaml_ansible(value)
+}
+
+/// A string Ansible must take as data, whatever it holds: double-quoted,
+/// and tagged `!unsafe` when it holds `{{`, `{%` or `{#`, so that Ansible
+/// never renders it (its only way of saying so in a variables file).
+pub fn data_str_into(s: &str, out: &mut String) {
+    if has_jinja_marker(s) {
+        out.push_str("!unsafe ");
+    }
+    yaml_str_into(s, out);
 }
 
 /// A value as it follows `key:` in block style: scalars and empty
@@ -220,6 +238,16 @@ impl<'a> BlockMap<'a> {
         self
     }
 
+    /// `k: "v"`, `v` taken as data ([`data_str_into`]): for values that
+    /// did not come from a description, whose `{{ }}` the model has not
+    /// checked.
+    pub fn data(&mut self, k: &str, v: &str) -> &mut Self {
+        self.key(k);
+        self.out.push(' ');
+        data_str_into(v, self.out);
+        self
+    }
+
     /// `k: true` or `k: false`.
     pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k);
@@ -337,13 +365,7 @@ pub fn jinja_literal(s: &str) -> String {
         .replace('\r', "{{ '\\r' }}")
 }
 
-/// Whether `s` holds `{{`, `{%` or `{#`.
-pub(crate) fn has_jinja_marker(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.iter()
-        .enumerate()
-        .any(|(i, &c)| c == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%' | b'#')))
-}
+pub(crate) use hadeploy_model::expr::has_jinja_marker;
 
 /// A string as a YAML double-quoted scalar, as is (map keys, comments).
 pub fn yaml_str(s: &str) -> String {

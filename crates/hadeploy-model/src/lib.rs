@@ -7,6 +7,7 @@
 
 mod build;
 mod error;
+pub mod expr;
 pub mod format;
 pub mod fuzz;
 mod input;

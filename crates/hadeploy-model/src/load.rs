@@ -106,6 +106,18 @@ pub(crate) fn load(srcs: &[SrcArg], sink: &mut Sink) -> Loaded {
                     );
                     continue;
                 }
+                if crate::expr::has_jinja_marker(value) {
+                    // A value typed on a command line is data: it may not
+                    // bring an Ansible expression into the description.
+                    sink.push(
+                        Diagnostic::unplaced(ErrorKind::InvalidValue {
+                            key: "--src".into(),
+                            reason: format!("the value of `{name}` holds `{{{{`, `{{%` or `{{#`"),
+                        })
+                        .help("a value given on the command line is data, never an Ansible expression: write the expression in the description, where `${name}` is used"),
+                    );
+                    continue;
+                }
                 loader.define(name.clone(), span, Node::scalar(value.clone(), true, span));
             }
         }

@@ -499,6 +499,11 @@ fn run_action(args: &RunArgs) -> ExitCode {
         eprintln!("error: `--program` and `--stderr` are for `--action logs` only");
         return ExitCode::from(2);
     }
+    if let Some(problem) = args.program.as_deref().and_then(hadeploy_model::format::name_problem) {
+        // A name only: it reaches the hosts' module as an argument.
+        eprintln!("error: `--program` names a program or a group of programs, and {problem}");
+        return ExitCode::from(2);
+    }
     if args.rolling.is_some() && action != Action::Deploy {
         eprintln!("error: `--rolling` is for `--action deploy` only");
         return ExitCode::from(2);
@@ -765,7 +770,14 @@ fn run_report<S: status::HostReport>(
     };
     let mut vars = vars;
     vars[S::DIR_VAR] = serde_json::json!(out_dir.path());
-    let mut args = vec!["--extra-vars".to_string(), vars.to_string()];
+    // As a file of data, which Ansible never renders: the values come from
+    // the command line and the environment (the temporary folder's path).
+    let vars_file = out_dir.path().join("extra-vars.yml");
+    if let Err(e) = std::fs::write(&vars_file, hadeploy_codegen::quote::yaml_data(&vars) + "\n") {
+        eprintln!("error: cannot write {}: {e}", vars_file.display());
+        return ExitCode::FAILURE;
+    }
+    let mut args = vec!["--extra-vars".to_string(), format!("@{}", vars_file.display())];
     args.extend(extra.iter().cloned());
     let mut cmd = playbook_command(dir, S::PLAYBOOK, &args);
     let ran = match format {

@@ -609,7 +609,8 @@ fn fake_status_playbook(dir: &Path) -> PathBuf {
         dir,
         "echo 'PLAY RECAP ********'\n\
          echo \"$*\" > ../ran.txt\n\
-         out=$(printf '%s' \"$3\" | sed 's/^{\"hadeploy_supervisor_status_dir\":\"\\(.*\\)\"}$/\\1/')\n\
+         cat \"${3#@}\" >> ../ran.txt\n\
+         out=$(sed -n 's/^{\"hadeploy_supervisor_status_dir\": \"\\(.*\\)\"}$/\\1/p' \"${3#@}\")\n\
          cp ../status/*.json \"$out\"/\n",
     )
 }
@@ -646,11 +647,18 @@ fn status_reports_every_host_as_a_table_or_as_json() {
     );
     assert_eq!(report["en2"]["reachable"], false);
     let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
-    let dir = ran.split('"').nth(3).unwrap();
+    // The variables, in a file of data in the temporary folder.
+    let dir = ran
+        .split(['@', ' '])
+        .nth(3)
+        .unwrap()
+        .trim_end_matches("/extra-vars.yml");
     assert!(dir.contains("hadeploy-report-"), "{ran}");
     assert_eq!(
         ran,
-        format!("status.yml --extra-vars {{\"hadeploy_supervisor_status_dir\":\"{dir}\"}} --limit en1:en2\n")
+        format!(
+            "status.yml --extra-vars @{dir}/extra-vars.yml --limit en1:en2\n{{\"hadeploy_supervisor_status_dir\": \"{dir}\"}}\n"
+        )
     );
     assert!(!Path::new(dir).exists(), "the temporary folder is removed");
 
@@ -704,7 +712,8 @@ fn logs_prints_each_line_with_its_host_and_process_or_json() {
     let fake = fake_ansible_playbook(
         tmp.path(),
         "echo \"$*\" > ../ran.txt\n\
-         out=$(printf '%s' \"$3\" | sed 's/.*\"hadeploy_supervisor_logs_dir\":\"\\([^\"]*\\)\".*/\\1/')\n\
+         cat \"${3#@}\" >> ../ran.txt\n\
+         out=$(sed 's/.*\"hadeploy_supervisor_logs_dir\": \"\\([^\"]*\\)\".*/\\1/' \"${3#@}\")\n\
          cp ../logs/*.json \"$out\"/\n",
     );
     let run = |args: &[&str]| {
@@ -726,8 +735,8 @@ fn logs_prints_each_line_with_its_host_and_process_or_json() {
     ");
     let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
     assert!(
-        ran.starts_with(
-            "logs.yml --extra-vars {\"hadeploy_supervisor_logs_lines\":2,\"hadeploy_supervisor_logs_stream\":\"stderr\",\"hadeploy_supervisor_logs_program\":\"program1\",\"hadeploy_supervisor_logs_dir\":"
+        ran.lines().nth(1).unwrap_or_default().starts_with(
+            "{\"hadeploy_supervisor_logs_lines\": 2, \"hadeploy_supervisor_logs_stream\": \"stderr\", \"hadeploy_supervisor_logs_program\": \"program1\", \"hadeploy_supervisor_logs_dir\":"
         ),
         "{ran}"
     );

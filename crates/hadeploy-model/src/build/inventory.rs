@@ -902,10 +902,13 @@ fn vault_id(f: &Fields, sources: &SourceMap, ids: &mut Vec<VaultId>, sink: &mut 
 }
 
 /// An inventory's variable: a host attribute where it is one and its value
-/// reads as one, else passed through (vault values always are).
+/// reads as one, else passed through (vault values always are, and so is
+/// a string holding `{{`, `{%` or `{#`: passed through, it is written as
+/// data that Ansible never renders).
 fn apply_ansible_var(host: &mut Host, key: &str, value: serde_json::Value, inventory: &Path) {
     use serde_json::Value as J;
-    let Some((_, attr)) = ANSIBLE_NAMES.iter().find(|(a, _)| *a == key) else {
+    let template = value.as_str().is_some_and(crate::expr::has_jinja_marker);
+    let Some((_, attr)) = ANSIBLE_NAMES.iter().find(|(a, _)| *a == key).filter(|_| !template) else {
         host.ansible_vars.insert(key.to_string(), value);
         return;
     };

@@ -66,6 +66,7 @@ pub(crate) fn build(loaded: &Loaded, lister: Option<&dyn InventoryLister>, sink:
             );
         }
     }
+    crate::expr::check_tree(root, &loaded.vars, sink);
     let mut inv = inventory::build(root, &loaded.sources, lister, sink);
     let vault_ids = std::mem::take(&mut inv.vault_ids);
     if inv.hosts.is_empty()
@@ -950,9 +951,11 @@ pub(crate) fn check_host_path(key: &str, path: &Spanned<String>, sink: &mut Sink
         }
     }
     literal.push_str(rest);
-    let reason = if !closed {
-        Some("an expression `{{` is not closed by `}}`")
-    } else if !p.starts_with('/') && !p.starts_with("{{") {
+    if !closed {
+        // Reported with every value's expressions (`expr::check_tree`).
+        return false;
+    }
+    let reason = if !p.starts_with('/') && !p.starts_with("{{") {
         Some("it is not absolute")
     } else if literal.split('/').any(|c| c == "..") {
         Some("it contains `..`")
