@@ -1416,3 +1416,90 @@ fn rolling_deploys_take_their_batch_from_the_command_line() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}");
     }
 }
+
+/// `ansible-inventory` runs isolated from the controller's environment and
+/// its working folder: a vault password the environment offers does not
+/// decrypt a file encrypted as a whole into the project, an `ansible.cfg`
+/// of the working folder does not load a plugin, and a FIFO beside the
+/// inventory is refused before anything reads it.
+#[test]
+fn inventories_are_read_isolated_from_the_controller_s_environment() {
+    let Some(playbook) = venv_ansible_playbook() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("inv/host_vars")).unwrap();
+    std::fs::write(dir.join("inv/hosts.yml"), "all:\n  hosts:\n    en1:\n").unwrap();
+    std::fs::write(dir.join("pw"), "s3cret-vault-password\n").unwrap();
+    std::fs::write(dir.join("inv/host_vars/en1.yml"), "db_password: TOP-SECRET-VALUE\n").unwrap();
+    let vault = std::process::Command::new(playbook.with_file_name("ansible-vault"))
+        .args(["encrypt", "--vault-password-file", "pw", "inv/host_vars/en1.yml"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(vault.status.success(), "{}", String::from_utf8_lossy(&vault.stderr));
+    // A vars plugin the working folder's ansible.cfg names: Ansible imports
+    // it, running its code, when it looks for vars plugins.
+    std::fs::create_dir(dir.join("vp")).unwrap();
+    std::fs::write(
+        dir.join("vp/evil.py"),
+        format!("open({:?}, 'w').close()\n", dir.join("MARK").display().to_string()),
+    )
+    .unwrap();
+    std::fs::write(dir.join("ansible.cfg"), "[defaults]\nvars_plugins = ./vp\n").unwrap();
+    std::fs::write(dir.join("app.yml"), "ansible_inventories: [{ file: inv/hosts.yml }]\n").unwrap();
+    let generate = |out: &str| {
+        hadeploy(dir)
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &playbook)
+            .env("ANSIBLE_VAULT_PASSWORD_FILE", dir.join("pw"))
+            .args(["generate", "--src", "app.yml", "--out", out])
+            .output()
+            .unwrap()
+    };
+    let out = generate("encrypted");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("encrypted as a whole"), "{said}");
+    assert!(!said.contains("TOP-SECRET"), "{said}");
+    assert!(!dir.join("encrypted").exists());
+    assert!(
+        !dir.join("MARK").exists(),
+        "the working folder's ansible.cfg loaded a plugin"
+    );
+
+    // Decrypted, the file is read by Ansible, still without the plugin.
+    let vault = std::process::Command::new(playbook.with_file_name("ansible-vault"))
+        .args(["decrypt", "--vault-password-file", "pw", "inv/host_vars/en1.yml"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(vault.status.success());
+    let out = generate("clear");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !dir.join("MARK").exists(),
+        "the working folder's ansible.cfg loaded a plugin"
+    );
+
+    // A FIFO among the variables files: refused at once, never opened.
+    let fifo = dir.join("inv/host_vars/en2.yml");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let out = generate("fifo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is not a regular file"), "{stderr}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(30));
+}

@@ -875,8 +875,15 @@ fn vault_id(f: &Fields, sources: &SourceMap, ids: &mut Vec<VaultId>, sink: &mut 
         None => None,
         Some(s) => {
             let path = local_path(&s.value, s.span, sources);
-            let problem = if path.to_string_lossy().contains(',') {
+            let text = path.to_string_lossy();
+            // It is written into `ansible.cfg`, whose parser cuts a value at
+            // ` ;` or ` #`, expands `%` and ends it at a line break.
+            let problem = if text.contains(',') {
                 Some("Ansible's list of vault passwords cannot hold a path with `,`")
+            } else if crate::format::supervisor_comment_start(&text).is_some() {
+                Some("Ansible's configuration would cut this path at its ` ;` or ` #`")
+            } else if text.contains(['%', '\n', '\r']) || text.trim() != text {
+                Some("Ansible's configuration cannot hold a path with `%`, a line break or spaces at either end")
             } else if !path.is_file() {
                 Some("there is no file at this path")
             } else {

@@ -8,7 +8,7 @@
 //! only line numbers.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -88,6 +88,9 @@ pub(crate) fn read(path: &Path, text: &str, lister: Option<&dyn InventoryLister>
     if is_vault(text) {
         return Err(encrypted(true));
     }
+    if let Some(problem) = vars_files_problem(path) {
+        return Err(problem);
+    }
     let builtin = || read_builtin(path, text);
     match lister.map_or(Listed::Unavailable, |l| l.list(path)) {
         Listed::Unavailable => builtin(),
@@ -100,6 +103,52 @@ pub(crate) fn read(path: &Path, text: &str, lister: Option<&dyn InventoryLister>
             help: "run `ansible-inventory -i FILE --list` to see why",
         })),
     }
+}
+
+/// What makes the variables files Ansible reads beside an inventory
+/// (`group_vars/`, `host_vars/`, and their folders) unfit to read, before
+/// anything reads them: an entry that is not a regular file or a folder (a
+/// FIFO would hang the reader, a link to a device feed it forever), a file
+/// larger than [`MAX_FILE`](crate::tree::MAX_FILE), one encrypted as a
+/// whole, or more entries than [`MAX_FILES`](crate::load::MAX_FILES).
+fn vars_files_problem(inventory: &Path) -> Option<Unreadable> {
+    let dir = inventory.parent().unwrap_or(Path::new("."));
+    let mut todo: Vec<PathBuf> = ["group_vars", "host_vars"].iter().map(|d| dir.join(d)).collect();
+    let mut seen = 0usize;
+    while let Some(path) = todo.pop() {
+        // Followed, as Ansible follows them: what matters is what is read.
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        seen += 1;
+        let unfit = |why: String| {
+            Some(Unreadable {
+                reason: format!("`{}` {why}", path.display()),
+                help: "keep only variables files (and folders of them) in `group_vars/` and `host_vars/` beside an inventory",
+            })
+        };
+        if seen > crate::load::MAX_FILES {
+            return unfit(format!(
+                "is past the {} variables files hadeploy reads",
+                crate::load::MAX_FILES
+            ));
+        }
+        if meta.is_dir() {
+            match std::fs::read_dir(&path) {
+                Ok(entries) => todo.extend(entries.flatten().map(|e| e.path())),
+                Err(e) => return unfit(format!("cannot be listed: {e}")),
+            }
+        } else if !meta.is_file() {
+            return unfit("is not a regular file (a FIFO, a device or a socket)".into());
+        } else if meta.len() > crate::tree::MAX_FILE {
+            return unfit(format!("is larger than {} MiB", crate::tree::MAX_FILE >> 20));
+        } else if std::fs::File::open(&path).is_ok_and(|f| {
+            let mut head = [0u8; 32];
+            let n = std::io::Read::read(&mut std::io::Read::take(f, 32), &mut head).unwrap_or(0);
+            is_vault(&String::from_utf8_lossy(&head[..n]))
+        }) {
+            return Some(encrypted(false));
+        }
+    }
+    None
 }
 
 fn is_vault(text: &str) -> bool {
