@@ -807,7 +807,7 @@ fn run_report<S: status::HostReport>(
             let _ = print(&S::table(&report));
         }
         Format::Json => {
-            let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+            let json = status::json_escaped(&serde_json::to_string_pretty(&report).expect("the report serializes"));
             let _ = print(&format!("{json}\n"));
         }
     }

@@ -78,32 +78,36 @@ pub struct ProcessLogs {
 /// did not answer said as such; controls a host sent escaped.
 pub fn table(report: &Report) -> String {
     let mut out = String::new();
+    let esc = crate::status::escape_controls;
     for (host, h) in report {
+        let host = esc(host);
         if !h.reachable {
-            let _ = writeln!(out, "{host}: unreachable: {}", first_line(h.error.as_deref()));
+            let _ = writeln!(out, "{host}: unreachable: {}", esc(first_line(h.error.as_deref())));
             continue;
         }
         if let Some(e) = &h.error {
-            let _ = writeln!(out, "{host}: no logs: {}", first_line(Some(e)));
+            let _ = writeln!(out, "{host}: no logs: {}", esc(first_line(Some(e))));
             continue;
         }
         for (sup, s) in &h.supervisors {
+            let sup = esc(sup);
             if !s.running {
                 let _ = writeln!(
                     out,
                     "{host} {sup}: supervisord does not answer: {}",
-                    first_line(s.error.as_deref())
+                    esc(first_line(s.error.as_deref()))
                 );
                 continue;
             }
             for (process, p) in &s.programs {
+                let process = esc(process);
                 for line in &p.lines {
-                    let _ = writeln!(out, "{host} {sup}/{process} | {line}");
+                    let _ = writeln!(out, "{host} {sup}/{process} | {}", esc(line));
                 }
             }
         }
     }
-    crate::status::escape_controls(&out)
+    out
 }
 
 #[cfg(test)]

@@ -179,14 +179,16 @@ pub fn table(report: &Report) -> String {
         .unwrap_or(0);
 
     let mut out = String::new();
+    let esc = escape_controls;
     for (host, h) in report {
+        let host = esc(host);
         if !h.reachable {
-            let _ = writeln!(out, "{host}: unreachable: {}", first_line(h.error.as_deref()));
+            let _ = writeln!(out, "{host}: unreachable: {}", esc(first_line(h.error.as_deref())));
             continue;
         }
         let _ = writeln!(out, "{host}");
         if let Some(e) = &h.error {
-            let _ = writeln!(out, "  no status: {}", first_line(Some(e)));
+            let _ = writeln!(out, "  no status: {}", esc(first_line(Some(e))));
             continue;
         }
         if h.supervisors.is_empty() {
@@ -201,12 +203,12 @@ pub fn table(report: &Report) -> String {
                     format!("service {} {}, {enabled}", svc.unit, svc.state)
                 }
             };
-            let _ = writeln!(out, "  {name}: {service}");
+            let _ = writeln!(out, "  {}: {}", esc(name), esc(&service));
             if !s.running {
                 let _ = writeln!(
                     out,
                     "    supervisord does not answer: {}",
-                    first_line(s.error.as_deref())
+                    esc(first_line(s.error.as_deref()))
                 );
                 continue;
             }
@@ -218,27 +220,45 @@ pub fn table(report: &Report) -> String {
                     (Some(pid), Some(up)) => format!("{pid:<pid_w$}  uptime {up}"),
                     _ => p.description.clone(),
                 };
-                let state = &p.state;
+                let (pname, state, rest) = (esc(pname), esc(&p.state), esc(&rest));
                 let line = format!("    {pname:<name_w$}  {state:<state_w$}  {rest}");
                 let _ = writeln!(out, "{}", line.trim_end());
             }
         }
     }
-    escape_controls(&out)
+    out
 }
 
-/// The table with every control or invisible formatting character that a
-/// host reported (a program name, an error message) written as an escape,
-/// so that a host cannot move the cursor, recolour or rewrite the terminal.
-pub(crate) fn escape_controls(table: &str) -> String {
-    let hostile = |c: char| {
-        (c.is_control() && c != '\n')
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-    };
-    if !table.contains(hostile) {
-        return table.to_string();
+/// Whether `c` could drive a terminal or hide what a line says: a control
+/// character (C0, DEL, C1), a bidirectional control (`Bidi_Control`:
+/// U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), another invisible
+/// format character (zero-width and joiners, word joiners, soft hyphen,
+/// BOM, interlinear annotations, tags), or a line or paragraph separator.
+pub(crate) fn hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
+/// A value a host reported (a name, a state, an error, a log line) as it
+/// goes on one line of a table: every [`hostile`] character, line breaks
+/// included, written as an escape, so that a host can neither move the
+/// cursor, recolour or rewrite the terminal, nor forge another line.
+pub(crate) fn escape_controls(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(hostile) {
+        return value.into();
     }
-    table
+    value
         .chars()
         .map(|c| {
             if hostile(c) {
@@ -247,7 +267,26 @@ pub(crate) fn escape_controls(table: &str) -> String {
                 c.to_string()
             }
         })
-        .collect()
+        .collect::<String>()
+        .into()
+}
+
+/// JSON text with every [`hostile`] character that `serde_json` writes as
+/// it is (C1, bidirectional and format characters) written as a `\u`
+/// escape: the same document, which a terminal shows as it is.
+pub(crate) fn json_escaped(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if hostile(c) && !c.is_ascii() {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -311,6 +350,24 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("p\\u{8}\\u{8}x"), "{t}");
+    }
+
+    #[test]
+    fn a_value_cannot_forge_another_host_s_line_nor_hide_bidi_characters() {
+        let report = json!({
+            "en1": {"reachable": true, "supervisors": {"sv": {"running": true, "service": null,
+                "programs": {"p\nen2\u{061C}": {"state": "RUNNING", "pid": 1, "uptime": "0:00:01"}}}}}
+        });
+        let report: Report = serde_json::from_value(report).unwrap();
+        let t = table(&report);
+        assert_eq!(t.lines().count(), 3, "{t}");
+        assert!(!t.lines().any(|l| l.starts_with("en2")), "{t}");
+        assert!(t.contains("p\\u{a}en2\\u{61c}"), "{t}");
+        let json = json_escaped(&serde_json::to_string(&json!({"p\u{85}\u{202e}\u{E0041}": "\u{061C}"})).unwrap());
+        assert!(json.is_ascii(), "{json}");
+        assert_eq!(json, r#"{"p\u0085\u202e\udb40\udc41":"\u061c"}"#);
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["p\u{85}\u{202e}\u{E0041}"], "\u{061C}");
     }
 
     #[test]
