@@ -75,6 +75,9 @@ impl Jinja {
                 offset: None,
             });
         }
+        if let Some(message) = too_complex(text) {
+            return Err(Failure::Other { message, offset: None });
+        }
         let mut out = text.to_string();
         if out.contains('{') {
             out = render_with(&self.dollar, &out, ctx, defined, true)?;
@@ -85,6 +88,52 @@ impl Jinja {
         }
         Ok(out)
     }
+}
+
+/// Most operators, and deepest nesting of brackets, in one `${ }` or
+/// `%{ }`: far more than a description's expressions need, far less than
+/// what makes minijinja's parser and optimiser, which recurse and fold
+/// constants before the fuel of [`FUEL`] counts, overflow the stack or
+/// run for minutes (`${ 1+1+...+1 }`, `${ ((((...)))) }`).
+const MAX_OPERATORS: usize = 256;
+const MAX_NESTING: usize = 32;
+
+/// Why an expression of `text` is too large to be given to minijinja.
+fn too_complex(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if !(matches!(b[i], b'$' | b'%') && b[i + 1] == b'{') {
+            i += 1;
+            continue;
+        }
+        let (mut ops, mut depth, mut deepest) = (0usize, 0usize, 0usize);
+        i += 2;
+        while i < b.len() && !(b[i] == b'}' && depth == 0) {
+            match b[i] {
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                b'+' | b'-' | b'*' | b'/' | b'%' | b'~' | b'|' | b'<' | b'>' | b'=' | b'!' | b',' | b'.' => ops += 1,
+                b' ' if text[i..].starts_with(" and ")
+                    || text[i..].starts_with(" or ")
+                    || text[i..].starts_with(" not ") =>
+                {
+                    ops += 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        if ops > MAX_OPERATORS || deepest > MAX_NESTING {
+            return Some(format!(
+                "an expression with more than {MAX_OPERATORS} operators or {MAX_NESTING} levels of brackets is refused"
+            ));
+        }
+    }
+    None
 }
 
 fn render_with(
