@@ -496,6 +496,43 @@ def test_a_journal_that_does_not_read_is_ignored(tmp_path):
     assert mod.write_journal({"include_dir": str(tmp_path / "none")}, {"restart": True, "notified": []}) is False
 
 
+def test_a_journal_planted_as_a_fifo_or_a_link_fails_at_once_naming_it(tmp_path):
+    """The instance's account owns the folder: root neither blocks on a FIFO
+    nor reads through a link there."""
+    s = {"include_dir": str(tmp_path)}
+    journal = tmp_path / mod.JOURNAL
+    os.mkfifo(journal)
+    start = time.monotonic()
+    with pytest.raises(mod.NotRegular, match=str(journal)):
+        mod.read_journal(s)
+    assert time.monotonic() - start < 5
+    journal.unlink()
+    secret = tmp_path / "root-only"
+    secret.write_text('{"restart": true, "notified": []}')
+    journal.symlink_to(secret)
+    with pytest.raises(mod.NotRegular, match="remove it"):
+        mod.add_to_journal(s, restart=True)
+
+
+def test_root_reads_no_file_through_a_link_or_a_fifo(tmp_path):
+    """For a diff, a checksum or a comparison: a link or a FIFO planted
+    where a described file goes is never opened."""
+    secret = tmp_path / "shadow"
+    secret.write_bytes(b"root:$6$hash:::\n")
+    link = tmp_path / "link"
+    link.symlink_to(secret)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    for planted in (link, fifo):
+        assert mod.before_text(str(planted)) == ""
+        assert mod.sha1_of(str(planted)) is None
+        assert mod.differs(str(planted), b"root:$6$hash:::\n", "root", "root", "0644") is True
+    assert time.monotonic() - start < 5
+    with pytest.raises(mod.NotRegular):
+        mod.open_regular(str(fifo))
+
+
 @pytest.fixture
 def plugin():
     """The action plugin, imported as a Python module of its own."""

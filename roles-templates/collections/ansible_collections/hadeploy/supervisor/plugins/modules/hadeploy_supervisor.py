@@ -4,7 +4,6 @@
 # work on the hosts for the supervisord instances the description holds.
 # Python 3.8+, standard library only (and Ansible's module_utils).
 
-from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -609,6 +608,7 @@ supervisors:
 
 import base64
 import datetime
+import errno
 import grp
 import hashlib
 import http.client
@@ -1077,15 +1077,48 @@ def journal_path(sup):
     return os.path.join(sup["include_dir"], JOURNAL) if sup.get("include_dir") else None
 
 
+class NotRegular(OSError):
+    """A path root was to read is a link, a FIFO, a device or a socket."""
+
+    def __init__(self, path):
+        super().__init__(
+            "%s is not a regular file (a link, a FIFO, a device or a socket): refusing to read it as root;"
+            " remove it" % path
+        )
+
+
+def open_regular(path):
+    """`path` opened for reading as root reads in folders other accounts
+    write: a link at its end is not followed and a FIFO does not block the
+    open; anything but a regular file raises NotRegular (an absent one,
+    FileNotFoundError)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NotRegular(path)
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegular(path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_journal(sup):
-    """What an earlier run left to do on an instance."""
+    """What an earlier run left to do on an instance. A journal that is not
+    a regular file (planted by the instance's account) fails the call."""
     path = journal_path(sup)
     empty = {"restart": False, "notified": []}
     if not path:
         return empty
     try:
-        with open(path) as f:
-            got = json.load(f)
+        with open_regular(path) as f:
+            got = json.loads(f.read(1 << 20).decode("utf-8"))
+    except NotRegular:
+        raise
     except (OSError, ValueError):
         return empty
     if not isinstance(got, dict):
@@ -1163,16 +1196,19 @@ def differs(path, want, owner, group, mode):
         return not stat.S_ISDIR(st.st_mode)
     if not stat.S_ISREG(st.st_mode) or st.st_size != len(want):
         return True
-    with open(path, "rb") as f:
-        return f.read() != want
+    try:
+        with open_regular(path) as f:
+            return f.read() != want
+    except (NotRegular, FileNotFoundError):
+        return True
 
 
 def before_text(path):
     """A file's content for a diff, or "" when it is absent or not text."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             return f.read(1 << 20).decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, NotRegular):
         return ""
 
 
@@ -1398,7 +1434,7 @@ def sha1_of(path):
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return None
         digest = hashlib.sha1()
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest()
@@ -1670,6 +1706,13 @@ ARGUMENT_SPEC = dict(
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        run(module)
+    except NotRegular as e:
+        module.fail_json(msg=str(e))
+
+
+def run(module):
     if module.params["action"] == "select":
         module.fail_json(msg="select runs on the controller, in the action plugin: call the module through it")
     if module.params["action"] == "converge":
