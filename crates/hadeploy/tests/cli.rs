@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod common;
+use common::venv_ansible_playbook;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
@@ -1233,21 +1236,6 @@ fn home_and_absolute_local_paths_keep_their_meaning() {
     );
     let group_vars = std::fs::read_to_string(tmp.path().join("app/hadeploy-work/group_vars/all.yml")).unwrap();
     assert!(group_vars.contains("from_home"), "{group_vars}");
-}
-
-/// The test venv's `ansible-playbook` (`tests/setup-venv.sh`), whose
-/// `ansible-inventory` sits beside it.
-fn venv_ansible_playbook() -> Option<PathBuf> {
-    let bin = PathBuf::from("/var/tmp/hadeploy-venv/bin/ansible-playbook");
-    if bin.exists() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must provide /var/tmp/hadeploy-venv"
-    );
-    eprintln!("SKIPPED: no /var/tmp/hadeploy-venv (bash tests/setup-venv.sh)");
-    None
 }
 
 #[test]

@@ -12,17 +12,11 @@ use hadeploy_model::SrcArg;
 use hadeploy_model::format::{Keys, SECTIONS, Ty};
 use serde_json::{Value, json};
 
+mod common;
+
+/// The folder of the test venv's Ansible commands.
 fn venv() -> Option<PathBuf> {
-    let bin = PathBuf::from("/var/tmp/hadeploy-venv/bin");
-    if bin.join("ansible-playbook").exists() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must provide /var/tmp/hadeploy-venv"
-    );
-    eprintln!("SKIPPED: no /var/tmp/hadeploy-venv (bash tests/setup-venv.sh)");
-    None
+    common::venv_ansible_playbook().map(|p| p.with_file_name(""))
 }
 
 /// Jinja that creates `mark` when Ansible renders it, in each of Jinja's

@@ -1,0 +1,19 @@
+//! Helpers shared by the integration tests of the binary.
+
+use std::path::PathBuf;
+
+/// The test venv's `ansible-playbook` (`tests/setup-venv.sh`), whose
+/// `ansible-inventory` and `ansible-vault` sit beside it; `None`, with a
+/// message, where it is missing outside CI.
+pub fn venv_ansible_playbook() -> Option<PathBuf> {
+    let bin = PathBuf::from("/var/tmp/hadeploy-venv/bin/ansible-playbook");
+    if bin.exists() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must provide /var/tmp/hadeploy-venv"
+    );
+    eprintln!("SKIPPED: no /var/tmp/hadeploy-venv (bash tests/setup-venv.sh)");
+    None
+}
