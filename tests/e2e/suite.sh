@@ -1336,6 +1336,75 @@ scenario_20_rolling_deploy() {
     ok "start fails on en2 with its failed check; the next deploy restores health, restarts web there and passes"
     hd rolling remove "${good[@]}" version=2 rolling/app.yml
 }
+# What root holds that a link could name: owner, group and mode of
+# /etc/systemd/system, /root/.ssh, its authorized_keys and /etc/shadow, the
+# checksum of the keys, and of /etc/shadow and the entries of
+# /etc/systemd/system less what deploy and remove manage there themselves
+# (tsup's line, the instance's unit).
+root_targets() {
+    tb "$1" 'stat -c "%U:%G %a %n" /etc/systemd/system /root/.ssh /root/.ssh/authorized_keys /etc/shadow;
+             sha1sum /root/.ssh/authorized_keys; grep -v "^tsup:" /etc/shadow | sha1sum;
+             find /etc/systemd/system -maxdepth 2 ! -name "supervisord_tsupv*" -printf "%u:%g %m %p\n" | sort | sha1sum'
+}
+
+# same_root_targets WHAT: what root holds on each host is as $BEFORE[i]
+# recorded it.
+same_root_targets() {
+    local h i=0 now
+    for h in "${HOSTS[@]}"; do
+        now=$(root_targets "$h")
+        [[ $now == "${BEFORE[i]}" ]] ||
+            fail "$h: $1 changed what root holds: $(diff <(echo "${BEFORE[i]}") <(echo "$now") | tr '\n' ' ')"
+        i=$((i + 1))
+    done
+}
+
+# The application account plants links, in folders it owns, to what root
+# holds: a deploy refuses the folder path that goes through one (naming
+# it) and replaces the links where its own files and keys go, a dry run
+# shows none of root's files, a remove takes the links away: root's files
+# are as they were after each.
+scenario_21_planted_links() {
+    local h
+    BEFORE=()
+    hd simple remove simple/app.yml
+    hd links deploy links/app.yml
+    for h in "${HOSTS[@]}"; do
+        BEFORE+=("$(root_targets "$h")")
+        tb "$h" 'su -s /bin/sh tsup -c "
+            mv /opt/tsup/data /opt/tsup/data.old && rm -rf ~/.ssh /opt/tsup/program1.sh &&
+            ln -s /etc/systemd/system /opt/tsup/data &&
+            ln -s /root/.ssh ~/.ssh &&
+            ln -s /etc/shadow /opt/tsup/program1.sh"' || fail "$h: tsup could not plant its links"
+    done
+    ok "tsup planted links to /etc/systemd/system, /root/.ssh and /etc/shadow"
+
+    local shadow
+    shadow=$(tb en1 'head -n 1 /etc/shadow')
+    hd_rc links deploy links/app.yml -- --check --diff
+    grep -qF "$shadow" "$LAST_LOG" && fail "--check --diff printed /etc/shadow"
+    same_root_targets "--check --diff"
+    ok "--check --diff shows nothing of /etc/shadow and changes nothing"
+
+    hd_rc links deploy links/app.yml
+    ((HD_RC != 0)) || fail "a deploy through tsup's link /opt/tsup/data exited 0"
+    grep -q '/opt/tsup/data/cache goes through the link data' "$LAST_LOG" ||
+        fail "the deploy does not name the path that goes through a link"
+    same_root_targets "the deploy"
+    for h in "${HOSTS[@]}"; do
+        tb "$h" 'test -d ~tsup/.ssh -a ! -L ~tsup/.ssh && grep -q . ~tsup/.ssh/authorized_keys' ||
+            fail "$h: tsup's key is not in its own ~/.ssh"
+    done
+    ok "the deploy refuses /opt/tsup/data/cache, puts tsup's key in its own ~/.ssh, and root's files are as they were"
+
+    hd links remove links/app.yml
+    same_root_targets "the remove"
+    for h in "${HOSTS[@]}"; do
+        tb "$h" 'test ! -e /opt/tsup -a ! -L /opt/tsup' || fail "$h: /opt/tsup is left"
+    done
+    ok "remove takes the links away with /opt/tsup, root's files as they were"
+}
+
 # ---------------------------------------------------------------------------
 
 # HADEPLOY_E2E_ONLY: the scenario numbers to run (all when empty).
@@ -1398,3 +1467,4 @@ run_scenario scenario_17_check_mode        "17. --check --diff: fresh hosts and 
 run_scenario scenario_18_estate            "18. estate: its playbook and inventory, the collection installed, typos refused"
 run_scenario scenario_19_ansible_runner    "19. ansible-runner: its inventory and credential, as AWX runs it"
 run_scenario scenario_20_rolling_deploy    "20. rolling deploy on 3 hosts: a failed health check stops at en1, a good one rolls through; start checks too"
+run_scenario scenario_21_planted_links     "21. links the application account plants: root follows none"

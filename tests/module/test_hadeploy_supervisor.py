@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -531,6 +532,104 @@ def test_root_reads_no_file_through_a_link_or_a_fifo(tmp_path):
     assert time.monotonic() - start < 5
     with pytest.raises(mod.NotRegular):
         mod.open_regular(str(fifo))
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """An application folder owned by another account (nobody), and what a
+    link planted there could name: a folder and a file of root's."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: chown to another account")
+    nobody = pwd.getpwnam("nobody")
+    app = tmp_path / "app"
+    app.mkdir()
+    os.chown(app, nobody.pw_uid, nobody.pw_gid)
+    target = tmp_path / "etc-systemd-system"
+    target.mkdir(mode=0o755)
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$hash:::\n")
+    os.chmod(secret, 0o600)
+
+    def state():
+        return [(p.name, os.lstat(p).st_uid, os.lstat(p).st_mode, sorted(os.listdir(p)) if p.is_dir() else p.read_bytes())
+                for p in (target, secret)]
+
+    return types.SimpleNamespace(app=app, target=target, secret=secret, nobody=nobody, state=state)
+
+
+def test_root_follows_no_link_another_account_planted_in_a_path(planted):
+    """At each place of a path: what root creates, chowns, writes or
+    removes is refused, or done on the path itself; the link's target is
+    as it was."""
+    before = planted.state()
+    link = planted.app / "logs"
+    link.symlink_to(planted.target)
+    # A link in the middle: refused, naming the path.
+    with pytest.raises(mod.Refused, match="goes through the link logs"):
+        mod.ensure_dir(str(link / "sub"), "nobody", "nogroup", "0755")
+    with pytest.raises(mod.Refused, match="logs"):
+        mod.atomic_write(str(link / "x.ini"), b"x", "nobody", "nogroup", "0644")
+    with pytest.raises(mod.Refused):
+        mod.open_regular(str(link / "x.ini"))
+    assert mod.differs(str(link / "x.ini"), b"x", "root", "root", "0644") is True
+    assert mod.before_text(str(link / "x.ini")) == ""
+    # A link at the end: replaced by the folder or the file, not followed.
+    mod.ensure_dir(str(link), "nobody", "nogroup", "0750")
+    assert not link.is_symlink() and link.is_dir() and link.stat().st_uid == planted.nobody.pw_uid
+    shadow = planted.app / "conf.ini"
+    shadow.symlink_to(planted.secret)
+    mod.atomic_write(str(shadow), b"[x]\n", "nobody", "nogroup", "0644")
+    assert not shadow.is_symlink() and shadow.read_bytes() == b"[x]\n"
+    # Removing: a link in the middle refuses, a link at the end goes alone.
+    (planted.app / "gone").symlink_to(planted.target)
+    with pytest.raises(mod.Refused):
+        mod.unlink(str(planted.app / "gone" / "anything"))
+    fd, name = mod.open_parent(str(planted.app / "gone"))
+    mod.remove_at(fd, name)
+    os.close(fd)
+    assert not os.path.lexists(planted.app / "gone")
+    assert planted.state() == before
+
+
+def test_keys_go_into_the_account_s_own_ssh_folder_never_through_a_link(planted, monkeypatch):
+    """A `.ssh` or `authorized_keys` planted as links to root's: replaced,
+    root's untouched; the keys land in the account's own folder."""
+    home = planted.app
+    real = pwd.getpwnam
+
+    def getpwnam(name):
+        pw = real(name)
+        return types.SimpleNamespace(pw_uid=pw.pw_uid, pw_gid=pw.pw_gid, pw_dir=str(home) if name == "nobody" else pw.pw_dir)
+
+    monkeypatch.setattr(mod.pwd, "getpwnam", getpwnam)
+    before = planted.state()
+    (home / ".ssh").symlink_to(planted.target)
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHo/XF8V6xKjc4VjqDYIa9KeoNHojcKKa13ZQrr1Ilcf app"
+    assert mod.keys_differ("nobody", [key])
+    assert mod.authorize_keys("nobody", [key], check=False)
+    ssh = home / ".ssh"
+    assert not ssh.is_symlink() and oct(ssh.stat().st_mode & 0o777) == "0o700"
+    assert (ssh / "authorized_keys").read_text() == key + "\n"
+    assert not mod.keys_differ("nobody", [key])
+    (ssh / "authorized_keys").unlink()
+    (ssh / "authorized_keys").symlink_to(planted.secret)
+    assert mod.keys_differ("nobody", [key])
+    mod.authorize_keys("nobody", [key], check=False)
+    assert (ssh / "authorized_keys").read_text() == key + "\n"
+    assert planted.state() == before
+
+
+def test_links_root_made_in_root_s_folders_are_followed(tmp_path):
+    """`/var/run` and `/lib` are links: root's own, in folders only root
+    writes, and followed."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    os.chmod(tmp_path, 0o755)
+    real = tmp_path / "run"
+    real.mkdir(mode=0o755)
+    (tmp_path / "var-run").symlink_to("run")
+    mod.ensure_dir(str(tmp_path / "var-run" / "tsupv"), "root", "root", "0755")
+    assert (real / "tsupv").is_dir()
 
 
 @pytest.fixture

@@ -46,7 +46,10 @@ options:
         C(converge) brings processes to their state; C(deploy) writes
         files, then brings services and processes to their state;
         C(inspect) reads which groups, users, keys, sudoers rules,
-        folders and files differ; C(write) writes O(described_files);
+        folders and files differ; C(write) creates O(folders), adds
+        O(authorized_keys) and writes O(described_files), every path
+        reached from C(/) without following a link another account could
+        have made;
         C(delete) removes O(paths). C(select) is done by the action plugin
         on the controller, which keeps of O(lists) the items whose scope names the
         host.
@@ -350,7 +353,7 @@ options:
         description: Its password's hash, compared with C(/etc/shadow).
         type: str
   authorized_keys:
-    description: Keys that accounts' C(~/.ssh/authorized_keys) must hold (C(inspect)).
+    description: Keys that accounts' C(~/.ssh/authorized_keys) must hold (C(inspect), C(write)).
     type: list
     elements: dict
     default: []
@@ -378,7 +381,7 @@ options:
         type: str
         required: true
   folders:
-    description: Folders to compare (C(inspect)).
+    description: Folders to compare (C(inspect)) or create (C(write)).
     type: list
     elements: dict
     default: []
@@ -518,9 +521,9 @@ files:
   elements: str
 folders:
   description: >-
-    The folders that differ: for C(deploy), those created or set (or that
-    would be); for C(inspect), those to create or set.
-  returned: when action is deploy or inspect
+    The folders that differ: for C(deploy) and C(write), those created or
+    set (or that would be); for C(inspect), those to create or set.
+  returned: when action is deploy, inspect or write
   type: list
   elements: str
 services:
@@ -540,8 +543,10 @@ users:
   type: list
   elements: str
 authorized_keys:
-  description: For C(inspect), the accounts whose keys or C(.ssh) differ.
-  returned: when action is inspect
+  description: >-
+    For C(inspect), the accounts whose keys or C(.ssh) differ; for
+    C(write), those whose keys were added or set (or would be).
+  returned: when action is inspect or write
   type: list
   elements: str
 sudoers:
@@ -615,7 +620,6 @@ import http.client
 import json
 import os
 import pwd
-import shutil
 import socket
 import ssl
 import stat
@@ -1077,27 +1081,116 @@ def journal_path(sup):
     return os.path.join(sup["include_dir"], JOURNAL) if sup.get("include_dir") else None
 
 
-class NotRegular(OSError):
-    """A path root was to read is a link, a FIFO, a device or a socket."""
+# Paths as root reaches them. The application's folders, its accounts'
+# homes and the instance's folders are written by other accounts, which
+# could plant a link or a FIFO there between two runs: every path the module
+# reads, creates, chowns, writes or removes is reached from `/` one folder
+# at a time, each opened without following a link, and the work is done on
+# the folder's descriptor. A link is followed only where only root could
+# have made it (root's link in a folder only root can write: `/var/run`,
+# `/lib`); any other link refuses the path, naming it.
+O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# Links followed on one path at the most, as the kernel's own limit.
+MAX_HOPS = 40
 
+
+class Refused(OSError):
+    """A path root will not use as it stands: a link another account could
+    have made, or not a regular file where one is read."""
+
+    def __init__(self, path, why):
+        super().__init__("%s %s: refusing to use it as root; remove it" % (path, why))
+
+
+class NotRegular(Refused):
     def __init__(self, path):
-        super().__init__(
-            "%s is not a regular file (a link, a FIFO, a device or a socket): refusing to read it as root;"
-            " remove it" % path
-        )
+        super().__init__(path, "is not a regular file (a link, a FIFO, a device or a socket)")
+
+
+def unlink(path):
+    """Removes the file (or link) at `path`, if there is one."""
+    try:
+        fd, name = open_parent(path)
+    except FileNotFoundError:
+        return
+    try:
+        os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def root_trusts(folder, link):
+    """Whether a link in a folder is root's own: the link and the folder
+    are root's and no other account can write in the folder."""
+    return folder.st_uid == 0 and not folder.st_mode & 0o022 and link.st_uid == 0
+
+
+def open_parent(path, create=False):
+    """The descriptor of the folder holding `path` and its last name,
+    reached as the comment above says; missing folders are created (root's,
+    0755) when `create`. Raises Refused, or FileNotFoundError."""
+    parts = [n for n in path.split("/") if n not in ("", ".")]
+    if not path.startswith("/") or not parts or ".." in parts:
+        raise Refused(path, "is not an absolute path without ..")
+    names, hops = parts[:-1], 0
+    fd = os.open("/", O_DIR)
+    try:
+        while names:
+            name = names.pop(0)
+            try:
+                child = os.open(name, O_DIR, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(name, 0o755, dir_fd=fd)
+                child = os.open(name, O_DIR, dir_fd=fd)
+            except OSError as e:
+                if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if not stat.S_ISLNK(st.st_mode):
+                    raise Refused(path, "goes through %s, which is not a folder" % name)
+                if not root_trusts(os.fstat(fd), st) or hops >= MAX_HOPS:
+                    raise Refused(path, "goes through the link %s, which another account could have made" % name)
+                hops += 1
+                target = os.readlink(name, dir_fd=fd)
+                names = [n for n in target.split("/") if n not in ("", ".")] + names
+                if target.startswith("/"):
+                    os.close(fd)
+                    fd = os.open("/", O_DIR)
+                continue
+            os.close(fd)
+            fd = child
+        return fd, parts[-1]
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def lstat_at(path):
+    """`os.lstat` of `path`, reached as open_parent reaches it."""
+    fd, name = open_parent(path)
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    finally:
+        os.close(fd)
 
 
 def open_regular(path):
-    """`path` opened for reading as root reads in folders other accounts
-    write: a link at its end is not followed and a FIFO does not block the
-    open; anything but a regular file raises NotRegular (an absent one,
-    FileNotFoundError)."""
+    """`path` opened for reading, reached as open_parent reaches it: a link
+    at its end is not followed and a FIFO does not block the open; anything
+    but a regular file raises NotRegular (an absent one, FileNotFoundError)."""
+    parent, name = open_parent(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise NotRegular(path)
         raise
+    finally:
+        os.close(parent)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise NotRegular(path)
@@ -1105,6 +1198,31 @@ def open_regular(path):
     except BaseException:
         os.close(fd)
         raise
+
+
+def remove_at(fd, name):
+    """Removes `name` of the folder `fd`, a folder with what it holds,
+    never following a link (a link is removed, not what it names)."""
+    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=fd)
+        return
+    # An explicit stack: a tree as deep as its owner made it.
+    stack = [(fd, name, None)]
+    while stack:
+        parent, name, child = stack[-1]
+        if child is None:
+            child = os.open(name, O_DIR, dir_fd=parent)
+            stack[-1] = (parent, name, child)
+            for entry in os.listdir(child):
+                if stat.S_ISDIR(os.stat(entry, dir_fd=child, follow_symlinks=False).st_mode):
+                    stack.append((child, entry, None))
+                else:
+                    os.unlink(entry, dir_fd=child)
+            continue
+        stack.pop()
+        os.close(child)
+        os.rmdir(name, dir_fd=parent)
 
 
 def read_journal(sup):
@@ -1149,8 +1267,8 @@ def add_to_journal(sup, restart=False, notified=(), check=False):
 
 def clear_journal(sup):
     path = journal_path(sup)
-    if path and os.path.lexists(path):
-        os.unlink(path)
+    if path:
+        unlink(path)
 
 
 def merge_pending(pending, restart=False, notified=()):
@@ -1187,8 +1305,9 @@ def differs(path, want, owner, group, mode):
     is described: its content, owner, group or mode. A symbolic link always
     differs: it is replaced."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+        st = lstat_at(path)
+    except (FileNotFoundError, Refused):
+        # Refused: the write refuses it, naming it.
         return True
     if stat.S_ISLNK(st.st_mode) or attrs_differ(st, owner, group, mode):
         return True
@@ -1213,22 +1332,37 @@ def before_text(path):
 
 
 def atomic_write(path, data, owner=None, group=None, mode=None):
-    """Writes `data` to `path` atomically: a temporary file beside it, with
-    its owner, group and mode (when given) set before it takes its name."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".hadeploy-")
+    """Writes `data` to `path` atomically: a new file beside it (reached as
+    open_parent reaches it), with its owner, group and mode (when given)
+    set on its descriptor before it takes its name."""
+    fd, name = open_parent(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            if owner is not None:
-                os.fchown(f.fileno(), uid_of(owner), gid_of(group))
-                os.fchmod(f.fileno(), int(mode, 8))
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        for _ in range(100):
+            tmp = ".hadeploy-%s" % base64.b32encode(os.urandom(10)).decode("ascii").lower()
+            try:
+                out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fd)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise Refused(path, "has no free temporary name beside it")
+        try:
+            with os.fdopen(out, "wb") as f:
+                f.write(data)
+                f.flush()
+                if owner is not None:
+                    os.fchown(f.fileno(), uid_of(owner), gid_of(group))
+                    os.fchmod(f.fileno(), int(mode, 8))
+                os.fsync(f.fileno())
+            os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=fd)
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(fd)
 
 
 def write_file(module, path, content, owner, group, mode):
@@ -1240,12 +1374,31 @@ def write_file(module, path, content, owner, group, mode):
 
 
 def ensure_dir(path, owner, group, mode):
-    if os.path.islink(path):
-        os.unlink(path)
-    if not os.path.isdir(path):
-        os.makedirs(path)
-    os.chown(path, uid_of(owner), gid_of(group))
-    os.chmod(path, int(mode, 8))
+    """A folder at `path` with its owner, group and mode, its missing
+    parents created (root's, 0755), a link in its place replaced; set on
+    the folder's descriptor, never through a link."""
+    fd, name = open_parent(path, create=True)
+    try:
+        try:
+            folder = os.open(name, O_DIR, dir_fd=fd)
+        except FileNotFoundError:
+            os.mkdir(name, 0o700, dir_fd=fd)
+            folder = os.open(name, O_DIR, dir_fd=fd)
+        except OSError as e:
+            if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            if not stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                raise Refused(path, "is a file where a folder goes")
+            os.unlink(name, dir_fd=fd)
+            os.mkdir(name, 0o700, dir_fd=fd)
+            folder = os.open(name, O_DIR, dir_fd=fd)
+        try:
+            os.fchown(folder, uid_of(owner), gid_of(group))
+            os.fchmod(folder, int(mode, 8))
+        finally:
+            os.close(folder)
+    finally:
+        os.close(fd)
 
 
 def unit_state(module, unit):
@@ -1344,7 +1497,7 @@ def deploy(module):
         for f in changed:
             write_file(module, f["dest"], f["content"].encode("utf-8"), f["owner"], f["group"], f["mode"])
         for path in stale:
-            os.unlink(path)
+            unlink(path)
     changed_groups = {(f["supervisor"], f["process_group"]) for f in changed if f.get("process_group")}
     units_changed = any(f["dest"] == by_name[f["supervisor"]].get("unit_path") for f in changed if f["supervisor"] in by_name)
     if units_changed and not check:
@@ -1431,7 +1584,7 @@ def sha1_of(path):
     """The SHA-1 (hex) of a regular file's content, or None when it is
     absent, not a regular file, or unreadable."""
     try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
+        if not stat.S_ISREG(lstat_at(path).st_mode):
             return None
         digest = hashlib.sha1()
         with open_regular(path) as f:
@@ -1466,6 +1619,47 @@ def user_differs(u):
     return False
 
 
+def exists(path):
+    """Whether there is anything at `path` (a link included), reached as
+    open_parent reaches it; a path it refuses counts as there."""
+    try:
+        lstat_at(path)
+    except FileNotFoundError:
+        return False
+    except Refused:
+        return True
+    return True
+
+
+def authorize_keys(user, keys, check):
+    """Adds to an account's ~/.ssh/authorized_keys the `keys` it lacks, the
+    folder and the file made or set to the account, 0700 and 0600. Its
+    home is the account's: nothing there is followed (open_parent). False
+    for an account that does not exist (yet, in check mode)."""
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        if check:
+            return False
+        raise Refused(user, "is not an account of this host")
+    group = grp.getgrgid(pw.pw_gid).gr_name
+    ssh = os.path.join(pw.pw_dir, ".ssh")
+    path = os.path.join(ssh, "authorized_keys")
+    if check:
+        return True
+    ensure_dir(ssh, user, group, "0700")
+    try:
+        with open_regular(path) as f:
+            have = f.read(1 << 20).decode("utf-8")
+    except (FileNotFoundError, NotRegular, UnicodeDecodeError):
+        # Nothing, or nothing root reads: replaced by the keys described.
+        have = ""
+    lines = have.splitlines()
+    lines.extend(k for k in keys if k not in lines)
+    atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"), user, group, "0600")
+    return True
+
+
 def keys_differ(user, keys):
     """Whether an account's ~/.ssh (owner, mode 0700) or its
     authorized_keys (owner, mode 0600) differs, or lacks one of `keys`."""
@@ -1474,11 +1668,11 @@ def keys_differ(user, keys):
         ssh = os.path.join(pw.pw_dir, ".ssh")
         path = os.path.join(ssh, "authorized_keys")
         for each, kind, mode in ((ssh, stat.S_ISDIR, 0o700), (path, stat.S_ISREG, 0o600)):
-            st = os.lstat(each)
+            st = lstat_at(each)
             if not kind(st.st_mode) or st.st_uid != pw.pw_uid or stat.S_IMODE(st.st_mode) != mode:
                 return True
-        with open(path) as f:
-            lines = {line.rstrip("\n") for line in f}
+        with open_regular(path) as f:
+            lines = {line.rstrip("\n") for line in f.read().decode("utf-8").splitlines()}
     except (KeyError, OSError, UnicodeDecodeError):
         return True
     return not all(k in lines for k in keys)
@@ -1507,11 +1701,11 @@ def inspect(module):
         current = sha1_of(f["dest"])
         if current == f["checksum"]:
             # Owner, group or mode only: set by the copy, and no restart.
-            if attrs_differ(os.lstat(f["dest"]), f["owner"], f["group"], f["mode"]):
+            if attrs_differ(lstat_at(f["dest"]), f["owner"], f["group"], f["mode"]):
                 files.append(f["dest"])
             continue
         files.append(f["dest"])
-        if current is not None or not os.path.lexists(f["dest"]):
+        if current is not None or not exists(f["dest"]):
             # Content that changes for certain (a file that cannot be read
             # is left to the copy to tell): its restarts are recorded now.
             notified.extend(f["notify"])
@@ -1533,12 +1727,26 @@ def inspect(module):
 
 
 def write(module):
-    """Writes the described files given with their content that differ
-    (content, owner, group or mode), atomically; the processes they notify."""
+    """Creates the described folders that differ (owner, group or mode),
+    adds the keys accounts lack, then writes the described files given with
+    their content that differ (content, owner, group or mode), atomically;
+    the processes they notify. Every path as open_parent reaches it."""
     p = module.params
     written = []
     notified = []
     before = {}
+    folders = []
+    for d in p["folders"]:
+        if differs(d["path"], None, d["owner"], d["group"], d["mode"]):
+            folders.append(d["path"])
+            if not module.check_mode:
+                ensure_dir(d["path"], d["owner"], d["group"], d["mode"])
+    by_user = {}
+    for k in p["authorized_keys"]:
+        by_user.setdefault(k["user"], []).append(k["key"])
+    keys = [user for user, lines in by_user.items() if keys_differ(user, lines)]
+    for user in keys:
+        authorize_keys(user, by_user[user], module.check_mode)
     for f in p["described_files"]:
         if f["content"] is None:
             module.fail_json(msg="%s: no content to write" % f["dest"])
@@ -1550,10 +1758,16 @@ def write(module):
         if module._diff and not f["base64"]:
             before[f["dest"]] = before_text(f["dest"])
         if not module.check_mode:
-            if os.path.isdir(f["dest"]) and not os.path.islink(f["dest"]):
+            if exists(f["dest"]) and stat.S_ISDIR(lstat_at(f["dest"]).st_mode):
                 module.fail_json(msg="%s is a folder: the file cannot be written" % f["dest"])
             write_file(module, f["dest"], data, f["owner"], f["group"], f["mode"])
-    result = {"changed": bool(written), "written": written, "notified": notified}
+    result = {
+        "changed": bool(written or folders or keys),
+        "written": written,
+        "notified": notified,
+        "folders": folders,
+        "authorized_keys": keys,
+    }
     if module._diff:
         result["before"] = before
     module.exit_json(**result)
@@ -1566,15 +1780,23 @@ def delete(module):
         parts = path.split("/")
         if not path.startswith("/") or path.rstrip("/") == "" or ".." in parts:
             module.fail_json(msg="%s: not a path hadeploy removes (absolute, without ..)" % path)
-        if not os.path.lexists(path):
+        try:
+            fd, name = open_parent(path)
+        except (FileNotFoundError, Refused):
+            # Refused: the path goes through a link another account made,
+            # so what is there is not the application's; the link goes
+            # with the folder that holds it, when that is removed.
             continue
-        removed.append(path)
-        if module.check_mode:
-            continue
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+        try:
+            try:
+                os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+            if not module.check_mode:
+                remove_at(fd, name)
+        finally:
+            os.close(fd)
     module.exit_json(changed=bool(removed), removed=removed)
 
 
@@ -1708,7 +1930,7 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         run(module)
-    except NotRegular as e:
+    except Refused as e:
         module.fail_json(msg=str(e))
 
 
