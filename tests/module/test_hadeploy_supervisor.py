@@ -7,6 +7,7 @@ import importlib
 import hashlib
 import json
 import os
+import socket
 import pwd
 import shutil
 import subprocess
@@ -532,6 +533,76 @@ def test_root_reads_no_file_through_a_link_or_a_fifo(tmp_path):
     assert time.monotonic() - start < 5
     with pytest.raises(mod.NotRegular):
         mod.open_regular(str(fifo))
+
+
+@pytest.fixture
+def locked(tmp_path):
+    """A supervisord whose socket asks for a user name and password."""
+    conf = HEADER.replace("chmod=0700\n", "chmod=0700\nusername=admin\npassword=secret\n")
+    (tmp_path / "supervisord.conf").write_text(conf.format(dir=tmp_path) + PROGRAM.format(
+        name="web", command="/bin/sleep 1000", startsecs=0, autostart="true"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(tmp_path / "supervisord.conf")])
+    sock = tmp_path / "supervisor.sock"
+    for _ in range(100):
+        if sock.exists():
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    yield str(sock)
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def hung(tmp_path):
+    """A socket that takes connections and never answers, as a hung
+    supervisord does."""
+    path = str(tmp_path / "hung.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(16)
+    yield path
+    server.close()
+
+
+def test_a_supervisord_asking_for_a_password_fails_the_deploy_and_keeps_the_journal(locked):
+    s = sup(locked, ("web", "started"))
+    assert mod.write_journal(s, {"restart": False, "notified": [{"process": "web", "group": "web"}]})
+    done = deploy({"supervisors": [s]})
+    assert done.failed
+    assert "supervisor s:" in done.result["msg"] and "user name and password" in done.result["msg"]
+    assert mod.read_journal(s)["notified"] == [{"process": "web", "group": "web"}]
+    for service_state in ("started", None):
+        done = run({"supervisors": [s], "service_state": service_state, "journal": True})
+        assert done.failed and "user name and password" in done.result["msg"]
+    assert mod.read_journal(s)["notified"]
+    report = mod.supervisor_status(None, dict(s, managed=False), 5)
+    assert report["running"] is False and report["down"] is False
+
+
+def test_a_hung_supervisord_fails_within_the_call_s_timeout(hung):
+    s = sup(hung, ("web", "started"))
+    start = time.monotonic()
+    done = run({"supervisors": [s], "timeout": 2})
+    assert done.failed and "gave no answer in time" in done.result["msg"], done.result
+    done = deploy({"supervisors": [s], "timeout": 2})
+    assert done.failed and "gave no answer in time" in done.result["msg"], done.result
+    report = mod.supervisor_status(None, dict(s, managed=False), 2)
+    assert report["down"] is False and "no answer" in report["error"]
+    assert time.monotonic() - start < 15
+
+
+def test_an_instance_that_does_not_run_is_skipped_where_it_need_not_run(tmp_path):
+    """No socket: stopping or converging files finds nothing to do; starting
+    it, it must answer."""
+    s = sup(str(tmp_path / "none.sock"), ("web", "started"))
+    assert not run({"supervisors": [s], "service_state": "stopped"}).failed
+    assert not run({"supervisors": [s], "journal": True}).failed
+    done = run({"supervisors": [s], "service_state": "started"})
+    assert done.failed and "no such file" in done.result["msg"]
+    report = mod.supervisor_status(None, dict(s, managed=False), 2)
+    assert report["down"] is True
 
 
 @pytest.fixture

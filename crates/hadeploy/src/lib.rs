@@ -326,6 +326,10 @@ pub const EXIT_NO_ANSIBLE: u8 = 3;
 /// Exit code of `--action status` when a host could not be reached
 /// (`ansible-playbook`'s own code for unreachable hosts).
 pub const EXIT_UNREACHABLE: u8 = 4;
+/// `status` and `logs`: every host answered, but a host's module failed or
+/// a supervisord that should answer did not (down while its service runs,
+/// not managed here, access denied, a password asked, no answer in time).
+pub const EXIT_NO_ANSWER: u8 = 5;
 
 /// The actions of the compatible form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -815,11 +819,18 @@ fn run_report<S: status::HostReport>(
         return exit_code(ended);
     }
     let lost = status::unreachable(&report);
-    if lost.is_empty() {
+    if !lost.is_empty() {
+        eprintln!("error: unreachable: {}", status::escape_controls(&lost.join(", ")));
+        return ExitCode::from(EXIT_UNREACHABLE);
+    }
+    let faults = status::faults(&report);
+    if faults.is_empty() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("error: unreachable: {}", lost.join(", "));
-        ExitCode::from(EXIT_UNREACHABLE)
+        for f in &faults {
+            eprintln!("error: no answer: {}", status::escape_controls(f));
+        }
+        ExitCode::from(EXIT_NO_ANSWER)
     }
 }
 

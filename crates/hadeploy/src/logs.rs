@@ -50,6 +50,15 @@ impl HostReport for SupervisorLogs {
     fn table(report: &Report) -> String {
         table(report)
     }
+
+    /// A fault unless it answered or it does not run.
+    fn fault(&self) -> Option<&str> {
+        if self.running || self.down {
+            None
+        } else {
+            Some(self.error.as_deref().unwrap_or("supervisord does not answer"))
+        }
+    }
 }
 
 /// One supervisord instance's processes.
@@ -58,6 +67,9 @@ pub struct SupervisorLogs {
     /// supervisord answered.
     #[serde(default)]
     pub running: bool,
+    /// It did not answer because it does not run, not for a fault.
+    #[serde(default)]
+    pub down: bool,
     /// Why it did not.
     #[serde(default)]
     pub error: Option<String>,

@@ -24,6 +24,27 @@ pub trait HostReport: serde::de::DeserializeOwned + Serialize + Sized {
     const WHAT: &'static str;
     /// The report as text.
     fn table(report: &IndexMap<String, HostAnswer<Self>>) -> String;
+    /// Why this instance's silence is a fault, or `None`: it answered, or
+    /// it does not run where it need not.
+    fn fault(&self) -> Option<&str>;
+}
+
+/// `host` (for a host whose module failed) or `host/instance`, with why,
+/// for every reachable host that gave no answer and every instance whose
+/// silence is a [`HostReport::fault`].
+pub fn faults<S: HostReport>(report: &IndexMap<String, HostAnswer<S>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (host, h) in report.iter().filter(|(_, h)| h.reachable) {
+        if let Some(e) = &h.error {
+            out.push(format!("{host}: {}", first_line(Some(e))));
+        }
+        for (name, s) in &h.supervisors {
+            if let Some(why) = s.fault() {
+                out.push(format!("{host}/{name}: {}", first_line(Some(why))));
+            }
+        }
+    }
+    out
 }
 
 /// What a host reported: the role module's answer (`hadeploy_supervisor`
@@ -71,6 +92,10 @@ pub struct SupervisorStatus {
     /// supervisord answered on its socket.
     #[serde(default)]
     pub running: bool,
+    /// It did not answer because it does not run (no socket, nothing
+    /// listening), not for a fault.
+    #[serde(default)]
+    pub down: bool,
     /// Why it did not answer.
     #[serde(default)]
     pub error: Option<String>,
@@ -116,6 +141,17 @@ impl HostReport for SupervisorStatus {
 
     fn table(report: &Report) -> String {
         table(report)
+    }
+
+    /// A fault unless it answered, or it does not run and its service is
+    /// not running either (stopped on purpose).
+    fn fault(&self) -> Option<&str> {
+        let stopped = self.service.as_ref().is_some_and(|s| s.state != "running");
+        if self.running || (self.down && stopped) {
+            None
+        } else {
+            Some(self.error.as_deref().unwrap_or("supervisord does not answer"))
+        }
     }
 }
 

@@ -1491,3 +1491,55 @@ fn inventories_are_read_isolated_from_the_controller_s_environment() {
     assert!(stderr.contains("is not a regular file"), "{stderr}");
     assert!(start.elapsed() < std::time::Duration::from_secs(30));
 }
+
+/// A supervisord that should answer and does not (a fault, or down while
+/// its service runs), or a host whose module failed, makes `status` exit
+/// 5 naming each; one stopped on purpose does not.
+#[test]
+fn status_exits_5_when_a_supervisord_that_should_answer_does_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let status = tmp.path().join("status");
+    std::fs::create_dir(&status).unwrap();
+    let fake = fake_ansible_playbook(
+        tmp.path(),
+        "out=$(sed -n 's/^{\"hadeploy_supervisor_status_dir\": \"\\(.*\\)\"}$/\\1/p' \"${3#@}\")\n\
+         cp ../status/*.json \"$out\"/\n",
+    );
+    let run = |en1: &str, en2: &str| {
+        std::fs::write(status.join("en1.json"), en1).unwrap();
+        std::fs::write(status.join("en2.json"), en2).unwrap();
+        hadeploy(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .arg("--src")
+            .arg(fixtures().join("seed/simple/app.yml"))
+            .args(["--action", "status"])
+            .output()
+            .unwrap()
+    };
+    let stopped = r#"{"reachable": true, "supervisors": {"tsupv": {"managed": true, "running": false, "down": true,
+        "error": "unix:///run/tsupv.sock no such file",
+        "service": {"unit": "supervisord_tsupv.service", "state": "stopped", "enabled": true}}}}"#;
+    let out = run(stopped, stopped);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let locked = r#"{"reachable": true, "supervisors": {"tsupv": {"managed": true, "running": false, "down": false,
+        "error": "unix:///run/tsupv.sock asks for a user name and password",
+        "service": {"unit": "supervisord_tsupv.service", "state": "running", "enabled": true}}}}"#;
+    let failed = r#"{"reachable": true, "error": "MODULE FAILURE: boom\nmore", "supervisors": {}}"#;
+    let out = run(locked, failed);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("error: no answer: en1/tsupv: unix:///run/tsupv.sock asks for a user name and password"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: no answer: en2: MODULE FAILURE: boom"),
+        "{stderr}"
+    );
+
+    // Down while its service runs: a fault too.
+    let crashed = stopped.replace("\"stopped\"", "\"running\"");
+    let out = run(&crashed, stopped);
+    assert_eq!(out.status.code(), Some(5));
+}

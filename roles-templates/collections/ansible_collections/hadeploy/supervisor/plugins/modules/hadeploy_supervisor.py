@@ -599,6 +599,12 @@ supervisors:
     running:
       description: Whether supervisord answered.
       type: bool
+    down:
+      description: >-
+        When it did not answer, whether because it does not run (no socket,
+        nothing listening); false for a fault (access denied, a password
+        asked, no answer in time).
+      type: bool
     error:
       description: Why supervisord did not answer, or null.
       type: str
@@ -674,8 +680,22 @@ def rpc(path, timeout):
     )
 
 
+def is_down(error):
+    """Whether supervisord did not answer because it does not run: no
+    socket, or nothing listening on it. Anything else (access denied, a
+    password asked, no answer in time, a broken answer) is a fault."""
+    return isinstance(error, (FileNotFoundError, ConnectionRefusedError))
+
+
 def unreachable(path, error):
     """Why supervisord on `path` did not answer, as supervisorctl says it."""
+    if isinstance(error, xmlrpc.client.ProtocolError) and error.errcode == 401:
+        return (
+            "unix://%s asks for a user name and password, which hadeploy does not give:"
+            " remove `username` and `password` from its [unix_http_server]" % path
+        )
+    if isinstance(error, socket.timeout):
+        return "unix://%s gave no answer in time" % path
     if isinstance(error, FileNotFoundError):
         return "unix://%s no such file" % path
     if isinstance(error, PermissionError):
@@ -738,6 +758,7 @@ def supervisor_status(module, sup, timeout):
         "managed": sup["managed"],
         "service": service_status(module, sup["unit"]) if sup["managed"] and sup["unit"] else None,
         "running": False,
+        "down": False,
         "error": None,
         "programs": {},
     }
@@ -745,6 +766,7 @@ def supervisor_status(module, sup, timeout):
         infos = rpc(sup["socket"], timeout).supervisor.getAllProcessInfo()
     except RPC_ERRORS as e:
         report["error"] = unreachable(sup["socket"], e)
+        report["down"] = is_down(e)
         return report
     report["running"] = True
     report["programs"] = {process_name(i): program_status(i) for i in infos}
@@ -1009,10 +1031,16 @@ def converge(module):
         if sup["name"] in services and not module.check_mode:
             if wait_answer(sup, p["settle"]) is None:
                 module.fail_json(msg="supervisor %s: started, but does not answer on %s" % (sup["name"], sup["socket"]))
-        server = answering(sup, p["timeout"])
-        if server is None:
-            # Not running: nothing of it to converge.
-            continue
+        try:
+            server = answering(sup, p["timeout"])
+        except NoAnswer as e:
+            # Not running where it need not run (stopped, or left as it
+            # is): nothing of it to converge, and what the journal holds
+            # waits. Any other silence fails, the journal kept.
+            expected = p["service_state"] == "started" and sup["state"] != "stopped"
+            if e.down and not expected:
+                continue
+            module.fail_json(msg="supervisor %s: %s" % (sup["name"], e), changes=changes)
         # An instance whose service this call started started its programs
         # itself: they are checked as those this call starts.
         params = dict(p, restarted=sorted(services))
@@ -1415,14 +1443,27 @@ def systemctl(module, *args):
         module.fail_json(msg="systemctl %s: %s" % (" ".join(args), (err or out).strip()))
 
 
+# How long one call that does work (stopping a group, reloading the
+# configuration) may take once supervisord has answered.
+WORK_TIMEOUT = 300
+
+
+class NoAnswer(Exception):
+    """supervisord did not answer: why, and whether it simply does not run."""
+
+    def __init__(self, why, down):
+        super().__init__(why)
+        self.down = down
+
+
 def answering(sup, timeout):
-    """The instance's XML-RPC interface when it answers now, or None."""
-    server = rpc(sup["socket"], max(timeout, 300))
+    """The instance's XML-RPC interface once it answered within `timeout`;
+    NoAnswer otherwise."""
     try:
-        server.supervisor.getState()
-    except RPC_ERRORS:
-        return None
-    return server
+        rpc(sup["socket"], timeout).supervisor.getState()
+    except RPC_ERRORS as e:
+        raise NoAnswer(unreachable(sup["socket"], e), is_down(e))
+    return rpc(sup["socket"], max(timeout, WORK_TIMEOUT))
 
 
 def wait_answer(sup, seconds):
@@ -1432,7 +1473,7 @@ def wait_answer(sup, seconds):
     while True:
         try:
             server.supervisor.getState()
-            return server
+            return rpc(sup["socket"], WORK_TIMEOUT)
         except RPC_ERRORS:
             if time.monotonic() >= deadline:
                 return None
@@ -1537,13 +1578,22 @@ def deploy(module):
     # Programs, on each instance that runs.
     failures, unhealthy = [], []
     for name, sup in by_name.items():
-        server = wait_answer(sup, p["settle"]) if name in restarted and not check else answering(sup, p["timeout"])
-        if server is None:
-            # Not running: no process to restart, the file changes are
-            # loaded when it starts.
-            if not check:
-                clear_journal(sup)
-            continue
+        if name in restarted and not check:
+            server = wait_answer(sup, p["settle"])
+            if server is None:
+                module.fail_json(msg="supervisor %s: restarted, but does not answer on %s" % (name, sup["socket"]), **result)
+        else:
+            try:
+                server = answering(sup, p["timeout"])
+            except NoAnswer as e:
+                if not e.down or (sup["managed"] and sup["state"] == "started" and not check):
+                    # Its programs would not be loaded: the journal is kept.
+                    module.fail_json(msg="supervisor %s: %s" % (name, e), **result)
+                # Not running: no process to restart, the file changes are
+                # loaded when it starts.
+                if not check:
+                    clear_journal(sup)
+                continue
         params = dict(
             p,
             update=True,
@@ -1818,7 +1868,7 @@ def logs(module):
     p = module.params
     out = {}
     for sup in p["supervisors"]:
-        report = {"running": False, "error": None, "programs": {}}
+        report = {"running": False, "down": False, "error": None, "programs": {}}
         try:
             server = rpc(sup["socket"], p["timeout"])
             infos = server.supervisor.getAllProcessInfo()
@@ -1830,6 +1880,7 @@ def logs(module):
                 report["programs"][name] = {"lines": last_lines(server, name, p["stream"], p["lines"])}
         except RPC_ERRORS as e:
             report["error"] = unreachable(sup["socket"], e)
+            report["down"] = is_down(e)
         out[sup["name"]] = report
     module.exit_json(changed=False, logs=out)
 
