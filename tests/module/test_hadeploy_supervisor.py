@@ -690,6 +690,35 @@ def test_keys_go_into_the_account_s_own_ssh_folder_never_through_a_link(planted,
     assert planted.state() == before
 
 
+def test_what_the_host_s_records_say_is_the_system_s_is_never_taken_over(tmp_path, monkeypatch):
+    """A path dpkg installed, or a system account's home: neither created,
+    owned, written nor removed."""
+    info = tmp_path / "info"
+    info.mkdir()
+    shipped = tmp_path / "usr-share-thing"
+    shipped.mkdir()
+    (info / "thing.list").write_text("/.\n%s\n%s/file\n" % (shipped, shipped))
+    home = tmp_path / "var-lib-postgresql"
+    monkeypatch.setattr(mod, "DPKG_INFO", str(info))
+    monkeypatch.setattr(mod, "_records", {})
+    monkeypatch.setattr(
+        mod.pwd, "getpwall",
+        lambda: [types.SimpleNamespace(pw_uid=105, pw_dir=str(home), pw_name="postgres"),
+                 types.SimpleNamespace(pw_uid=998, pw_dir="/home/app", pw_name="app")])
+    with pytest.raises(mod.Refused, match="installed by the host's package manager"):
+        mod.ensure_dir(str(shipped), "root", "root", "0755")
+    with pytest.raises(mod.Refused, match="package manager"):
+        mod.write_file(FakeModule({}), str(shipped / "file"), b"x", "root", "root", "0644")
+    with pytest.raises(mod.Refused, match="home of the system account postgres"):
+        mod.ensure_dir(str(home), "root", "root", "0755")
+    assert not home.exists() and not (shipped / "file").exists()
+    with pytest.raises(mod.Refused, match="take it out of the description"):
+        mod.delete(FakeModule({"action": "delete", "paths": [str(shipped)]}))
+    assert shipped.is_dir()
+    # The description's own folders are made as before.
+    mod.ensure_dir(str(tmp_path / "opt-app"), "root", "root", "0755")
+
+
 def test_links_root_made_in_root_s_folders_are_followed(tmp_path):
     """`/var/run` and `/lib` are links: root's own, in folders only root
     writes, and followed."""

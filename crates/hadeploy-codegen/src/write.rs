@@ -421,10 +421,11 @@ impl Drift {
     }
 }
 
-/// A diff with the value of every secret key hidden, line by line: a
-/// changed `ansible_password` shows as a changed line, not its values.
+/// A diff with the value of every secret key, and the password of every
+/// URL, hidden line by line: a changed `ansible_password` shows as a
+/// changed line, not its values.
 fn redacted(diff: String) -> String {
-    if !hadeploy_model::SECRET_KEYS.iter().any(|k| diff.contains(k)) {
+    if !diff.contains("://") && !hadeploy_model::SECRET_KEYS.iter().any(|k| diff.contains(k)) {
         return diff;
     }
     let mut out = String::with_capacity(diff.len());
@@ -579,6 +580,14 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
+
+    #[test]
+    fn a_diff_hides_the_passwords_of_urls_too() {
+        let diff = "-    url: \"https://bob:hunter4@example.com/x.tgz\"\n+    url: \"https://bob:hunter9@example.com/x.tgz\"\n";
+        let shown = redacted(diff.to_string());
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert!(shown.contains("https://bob:<redacted>@example.com/x.tgz"), "{shown}");
+    }
 
     /// A run stopped half way through writing (Ctrl-C during generation)
     /// leaves the folder as it was and no temporary copy beside it.

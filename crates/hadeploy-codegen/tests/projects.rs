@@ -337,6 +337,11 @@ fn ansible_refuses_rendered_paths_that_are_not_the_applications() {
         ("/usr//lib64", false),
         ("/opt/../etc", false),
         ("opt/app", false),
+        // Inside a folder whose whole content is the system's.
+        ("/etc/pam.d", false),
+        ("/root/.ssh", false),
+        ("/var/run/systemd/x", false),
+        ("/run/supervisor_x", true),
     ] {
         let o = Command::new(&playbook)
             .arg("check.yml")

@@ -286,7 +286,16 @@ impl Diagnostics {
                         .nth(span.col.saturating_sub(1) as usize)
                         .map_or(line.len(), |(i, _)| i);
                     let (mut shown, mut hidden) = crate::secret::redact_line(line);
-                    if d.secret && !hidden.iter().any(|h| (h.start..h.end).contains(&start)) {
+                    // A line below a secret key, more indented: part of its value.
+                    let below_secret = self.below_secret(span, line);
+                    if below_secret {
+                        let from = line.len() - line.trim_start().len();
+                        hidden = vec![crate::secret::Hidden {
+                            start: from,
+                            end: line.len(),
+                        }];
+                        shown = crate::secret::hide(line, &hidden).into();
+                    } else if d.secret && !hidden.iter().any(|h| (h.start..h.end).contains(&start)) {
                         let end = crate::secret::value_end(line, start);
                         if end > start {
                             hidden.push(crate::secret::Hidden { start, end });
@@ -314,6 +323,37 @@ impl Diagnostics {
             group = group.element(Level::HELP.message(help.as_str()));
         }
         group
+    }
+}
+
+impl Diagnostics {
+    /// Whether the line at `span` (its text `line`) continues the value of a
+    /// secret key written on a line above it: the nearest line above that is
+    /// indented less names one.
+    fn below_secret(&self, span: Span, line: &str) -> bool {
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let own = indent(line);
+        if own == 0 {
+            return false;
+        }
+        // Far enough for any value a description holds on its lines.
+        for n in (span.line.saturating_sub(200).max(1)..span.line).rev() {
+            let Some(above) = self.sources.line_text(Span {
+                line: n,
+                col: 1,
+                ..span
+            }) else {
+                return false;
+            };
+            let t = above.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            if indent(above) < own {
+                return crate::secret::opens_secret(above);
+            }
+        }
+        false
     }
 }
 

@@ -241,7 +241,14 @@ fn check_node(key: &str, node: &Node, sink: &mut Sink) {
         match &node.kind {
             NodeKind::Scalar(s) if !s.vault && key != "when" => {
                 if let Some(reason) = expression_problem(&s.text) {
-                    sink.push(Diagnostic::invalid_value(&key, reason, node.span).help(HELP));
+                    // The reason may quote a part of the value: never a secret's.
+                    let d = if crate::secret::is_secret_key(&key) {
+                        let why = "it holds an Ansible expression that does more than read a variable";
+                        Diagnostic::invalid_value(&key, why, node.span).secret()
+                    } else {
+                        Diagnostic::invalid_value(&key, reason, node.span)
+                    };
+                    sink.push(d.help(HELP));
                 }
             }
             NodeKind::Scalar(_) => {}

@@ -317,6 +317,7 @@ pub const USER: Keys = Keys {
         opt("password", Ty::Str),
         opt("no_remove", Ty::Bool),
         opt("authorized_keys", Ty::StrList),
+        opt("privileged_groups", Ty::Bool),
         WHEN,
     ]],
     one_of: &[],
@@ -369,6 +370,7 @@ pub const HTTP_SERVER: Keys = Keys {
         opt("endpoint", Ty::Str),
         opt("username", Ty::Str),
         opt("password", Ty::Str),
+        opt("unauthenticated", Ty::Bool),
     ]],
     one_of: &[],
     removable: &[],
@@ -706,6 +708,23 @@ pub fn other_plugin(name: &str) -> Option<&'static str> {
 /// The section named `name`.
 pub fn section(name: &str) -> Option<&'static Section> {
     SECTIONS.iter().find(|s| s.name == name)
+}
+
+/// Whether a web interface's `HOST:PORT` (supervisor's `port`) listens on
+/// this host only: `127.x.x.x`, `localhost` or `::1`. `*:9001`, `:9001`,
+/// `0.0.0.0:9001`, a name or an address of the host's, and anything Ansible
+/// still has to render, listen where others can reach it. The one place
+/// this rule is written: the model refuses an open interface that is not,
+/// code generation checks every `supervisord.conf` it writes.
+pub fn endpoint_is_loopback(endpoint: &str) -> bool {
+    let host = endpoint.rsplit_once(':').map_or(endpoint, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host == "::1"
+        || host.strip_prefix("127.").is_some_and(|rest| {
+            let parts: Vec<&str> = rest.split('.').collect();
+            parts.len() == 3 && parts.iter().all(|p| p.parse::<u8>().is_ok())
+        })
 }
 
 /// Why `s` cannot be a value of supervisor's INI configuration, or `None`:

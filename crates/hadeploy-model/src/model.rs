@@ -197,6 +197,10 @@ impl Host {
     }
 }
 
+fn redact_url<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::secret::redact_urls(v))
+}
+
 fn redact<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(_) => s.serialize_str("<redacted>"),
@@ -320,7 +324,9 @@ pub enum FileSource {
     },
     /// Downloaded by the target host.
     Url {
-        /// The http(s) URL.
+        /// The http(s) URL (its password, if it holds one, is shown
+        /// redacted).
+        #[serde(serialize_with = "redact_url")]
         url: String,
         /// Check the server certificate.
         validate_certs: bool,
@@ -418,6 +424,10 @@ pub struct HttpServer {
     pub endpoint: String,
     /// Credentials, when the interface asks for them.
     pub auth: Option<HttpAuth>,
+    /// The description says the interface is open on purpose
+    /// (`unauthenticated: yes`): without it, one that listens beyond this
+    /// host without credentials is refused.
+    pub unauthenticated: bool,
 }
 
 /// Web interface credentials; the password is never kept in clear.

@@ -117,6 +117,37 @@ fn secret_values(line: &str) -> Vec<Hidden> {
     out
 }
 
+/// `text` with the password of every URL written with credentials
+/// (`scheme://user:password@host`) replaced by [`REDACTED`].
+pub fn redact_urls(text: &str) -> Cow<'_, str> {
+    let hidden = url_passwords(text);
+    if hidden.is_empty() {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(hide(text, &hidden))
+    }
+}
+
+/// Whether `key` holds a secret ([`SECRET_KEYS`]).
+pub fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS.contains(&key)
+}
+
+/// Whether `line` names a [`SECRET_KEYS`] key as a map key (`password:`,
+/// `- ssh_password: ...`, quoted or not): the lines below it that are
+/// indented more belong to its value.
+pub(crate) fn opens_secret(line: &str) -> bool {
+    let t = line.trim_start().trim_start_matches("- ").trim_start();
+    let t = t.trim_start_matches(['"', '\'']);
+    SECRET_KEYS.iter().any(|k| {
+        t.strip_prefix(k).is_some_and(|rest| {
+            let rest = rest.trim_start_matches(['"', '\'']).trim_start();
+            rest.strip_prefix(':')
+                .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+        })
+    })
+}
+
 /// The passwords of URLs written with credentials (`scheme://user:password@host`),
 /// whatever key holds them: a `url` of `files`, a health check's `http`.
 fn url_passwords(line: &str) -> Vec<Hidden> {

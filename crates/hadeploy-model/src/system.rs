@@ -47,17 +47,131 @@ pub const SYSTEM_DIRS: &[&str] = &[
     "/var/tmp",
 ];
 
+/// Folders whose whole content is the system's: nothing inside them is
+/// created, taken over or removed by a description (PAM, cron, sshd,
+/// sudo, systemd, the package managers' databases, root's home, the
+/// kernel's file systems, systemd's and other daemons' runtime folders).
+/// `/var/run/X` is `/run/X`.
+pub const SYSTEM_TREES: &[&str] = &[
+    "/boot",
+    "/dev",
+    "/proc",
+    "/root",
+    "/sys",
+    "/etc/apt",
+    "/etc/cron.d",
+    "/etc/cron.daily",
+    "/etc/cron.hourly",
+    "/etc/cron.monthly",
+    "/etc/cron.weekly",
+    "/etc/dbus-1",
+    "/etc/default",
+    "/etc/init.d",
+    "/etc/ld.so.conf.d",
+    "/etc/logrotate.d",
+    "/etc/modprobe.d",
+    "/etc/pam.d",
+    "/etc/pki",
+    "/etc/polkit-1",
+    "/etc/profile.d",
+    "/etc/rc.d",
+    "/etc/security",
+    "/etc/selinux",
+    "/etc/ssh",
+    "/etc/ssl",
+    "/etc/sudoers.d",
+    "/etc/sysctl.d",
+    "/etc/systemd",
+    "/etc/udev",
+    "/etc/yum.repos.d",
+    "/run/dbus",
+    "/run/lock",
+    "/run/sshd",
+    "/run/systemd",
+    "/run/user",
+    "/var/lib/apt",
+    "/var/lib/dpkg",
+    "/var/lib/rpm",
+    "/var/lib/systemd",
+    "/var/lib/yum",
+    "/var/lib/dnf",
+    "/var/log/journal",
+    "/var/spool/cron",
+];
+
 /// Files of the system a description's `files` must not replace.
 pub const SYSTEM_FILES: &[&str] = &[
     "/etc/passwd",
+    "/etc/passwd-",
     "/etc/shadow",
+    "/etc/shadow-",
     "/etc/group",
+    "/etc/group-",
     "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/subuid",
+    "/etc/subgid",
     "/etc/sudoers",
     "/etc/fstab",
     "/etc/crypttab",
-    "/etc/ssh/sshd_config",
+    "/etc/crontab",
+    "/etc/anacrontab",
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+    "/etc/ld.so.preload",
+    "/etc/ld.so.conf",
+    "/etc/login.defs",
+    "/etc/environment",
+    "/etc/profile",
+    "/etc/bash.bashrc",
+    "/etc/bashrc",
+    "/etc/sysctl.conf",
+    "/etc/securetty",
+    "/etc/pam.conf",
+    "/etc/machine-id",
+    "/etc/rc.local",
 ];
+
+/// Groups whose members get root's powers or read what only root should:
+/// a user joins one only when its description says
+/// `privileged_groups: yes`.
+pub const PRIVILEGED_GROUPS: &[&str] = &[
+    "root",
+    "sudo",
+    "wheel",
+    "admin",
+    "adm",
+    "shadow",
+    "disk",
+    "kmem",
+    "sys",
+    "staff",
+    "operator",
+    "docker",
+    "lxd",
+    "libvirt",
+    "kvm",
+    "systemd-journal",
+    "systemd-network",
+];
+
+/// Whether `name` is one of [`PRIVILEGED_GROUPS`].
+pub fn is_privileged_group(name: &str) -> bool {
+    PRIVILEGED_GROUPS.contains(&name)
+}
+
+/// `path` (normalised) inside one of [`SYSTEM_TREES`], or one itself; a
+/// path under `/var/run` as under `/run`.
+fn in_system_tree(p: &str) -> bool {
+    let p = p
+        .strip_prefix("/var/run")
+        .map_or(Cow::Borrowed(p), |rest| Cow::Owned(format!("/run{rest}")));
+    SYSTEM_TREES
+        .iter()
+        .any(|t| p.as_ref() == *t || p.strip_prefix(t).is_some_and(|rest| rest.starts_with('/')))
+}
 
 /// Accounts of Debian's base-passwd, RHEL's setup package and the daemons
 /// both install: never created, changed nor removed by a description
@@ -225,11 +339,12 @@ pub fn host_path(path: &str) -> Cow<'_, str> {
 }
 
 /// Whether `path` (normalised first) is a folder of the system:
-/// [`SYSTEM_DIRS`], or `/lib*` and `/usr/lib*`.
+/// [`SYSTEM_DIRS`], `/lib*` and `/usr/lib*`, or anything inside
+/// [`SYSTEM_TREES`].
 pub fn is_system_path(path: &str) -> bool {
     let p = normal_path(path);
     let p = p.as_ref();
-    SYSTEM_DIRS.contains(&p) || LIB_DIRS.contains(&p)
+    SYSTEM_DIRS.contains(&p) || LIB_DIRS.contains(&p) || in_system_tree(p)
 }
 
 /// The library folders of the system, besides [`SYSTEM_DIRS`].
@@ -246,9 +361,11 @@ pub const LIB_DIRS: &[&str] = &[
     "/usr/libexec",
 ];
 
-/// Whether `path` (normalised first) is a file of the system ([`SYSTEM_FILES`]).
+/// Whether `path` (normalised first) is a file of the system
+/// ([`SYSTEM_FILES`]), or inside [`SYSTEM_TREES`].
 pub fn is_system_file(path: &str) -> bool {
-    SYSTEM_FILES.contains(&normal_path(path).as_ref())
+    let p = normal_path(path);
+    SYSTEM_FILES.contains(&p.as_ref()) || in_system_tree(&p)
 }
 
 /// Whether `name` is a system account.
@@ -280,8 +397,39 @@ mod tests {
         ] {
             assert!(is_system_path(p), "{p}");
         }
-        for p in ["/opt/app", "/etc/app", "/usr/lib/app", "/library", "/var/log/app/"] {
+        for p in [
+            "/opt/app",
+            "/etc/app",
+            "/usr/lib/app",
+            "/library",
+            "/var/log/app/",
+            "/run/supervisor_x",
+            "/rooted",
+        ] {
             assert!(!is_system_path(p), "{p}");
+        }
+        // Found accepted, and removed whole by `remove`, before.
+        for p in [
+            "/etc/pam.d",
+            "/etc/cron.d",
+            "/etc/logrotate.d",
+            "/root/.ssh",
+            "/var/lib/dpkg",
+            "/var/lib/dpkg/info",
+            "/var/run/systemd",
+            "/run/user/1000",
+            "/run/lock",
+        ] {
+            assert!(is_system_path(p), "{p}");
+        }
+        for f in [
+            "/etc/hosts",
+            "/etc/crontab",
+            "/etc/ld.so.preload",
+            "/etc/ssh/ssh_config",
+            "/root/.ssh/authorized_keys",
+        ] {
+            assert!(is_system_file(f), "{f}");
         }
         assert_eq!(normal_path("/a//b/./c/"), "/a/b/c");
         assert!(is_system_file("/etc//shadow"));

@@ -1543,3 +1543,23 @@ fn status_exits_5_when_a_supervisord_that_should_answer_does_not() {
     let out = run(&crashed, stopped);
     assert_eq!(out.status.code(), Some(5));
 }
+
+/// `dump` hides the password a download URL carries, as it hides every
+/// secret key's value.
+#[test]
+fn dump_hides_the_password_of_a_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("app.yml"),
+        "hosts: [{ name: en1 }]\nfiles:\n- { scope: all, src: \"https://bob:hunter4@example.com/x.tgz\", dest_folder: /opt/x, owner: root, group: root, mode: \"0644\" }\n",
+    )
+    .unwrap();
+    let out = hadeploy(tmp.path())
+        .args(["dump", "--src", "app.yml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dump = String::from_utf8(out.stdout).unwrap();
+    assert!(!dump.contains("hunter4"), "{dump}");
+    assert!(dump.contains("https://bob:<redacted>@example.com/x.tgz"), "{dump}");
+}

@@ -479,8 +479,18 @@ fn users(root: &[(Node, Node)], cx: &Cx<'_>, sink: &mut Sink) -> Vec<User> {
             );
             continue;
         }
+        let privileged = f.bool_or("privileged_groups", false, sink);
         for g in group.iter().chain(groups.iter()) {
-            check_account_name("group", g, sink);
+            if check_account_name("group", g, sink) && !privileged && crate::system::is_privileged_group(&g.value) {
+                sink.push(
+                    Diagnostic::invalid_value(
+                        "groups",
+                        format!("`{}` gives its members root's powers, or what only root reads", g.value),
+                        g.span,
+                    )
+                    .help("add `privileged_groups: yes` to the user if this is meant"),
+                );
+            }
         }
         if !can_sudo_to.is_empty() {
             check_sudoers_word("login", &login, sink);

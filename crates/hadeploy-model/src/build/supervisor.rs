@@ -160,6 +160,7 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
     });
     let username = f.opt_str("username", sink);
     let password = f.opt_str("password", sink);
+    let unauthenticated = f.opt_bool("unauthenticated", sink);
     if let Some(u) = &username
         && !check_ini("username", u, sink)
     {
@@ -184,6 +185,20 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
         return None;
     }
     let auth = match (username, password) {
+        (None, None) if unauthenticated != Some(true) && !format::endpoint_is_loopback(&endpoint.value) => {
+            sink.push(
+                Diagnostic::invalid_value(
+                    "http_server",
+                    format!(
+                        "the web interface on `{}` would let anyone who reaches the host stop, start and read its programs",
+                        endpoint.value
+                    ),
+                    endpoint.span,
+                )
+                .help("give a `password` (and a `username`), listen on `127.0.0.1`, or say `unauthenticated: yes` to open it on purpose"),
+            );
+            return None;
+        }
         (None, None) => None,
         (Some(u), None) => {
             sink.push(
@@ -227,9 +242,20 @@ fn http_server(node: &Node, user: Option<&str>, sink: &mut Sink) -> Option<Optio
             })
         }
     };
+    if unauthenticated == Some(true) && auth.is_some() {
+        sink.push(
+            Diagnostic::new(
+                ErrorKind::Conflict("`http_server` gives credentials and says `unauthenticated: yes`".into()),
+                f.span,
+            )
+            .help("remove `unauthenticated`, or the credentials"),
+        );
+        return None;
+    }
     Some(Some(HttpServer {
         endpoint: endpoint.value,
         auth,
+        unauthenticated: unauthenticated == Some(true),
     }))
 }
 

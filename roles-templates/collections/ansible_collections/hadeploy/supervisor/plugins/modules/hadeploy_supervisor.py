@@ -1126,8 +1126,8 @@ class Refused(OSError):
     """A path root will not use as it stands: a link another account could
     have made, or not a regular file where one is read."""
 
-    def __init__(self, path, why):
-        super().__init__("%s %s: refusing to use it as root; remove it" % (path, why))
+    def __init__(self, path, why, fix="remove it"):
+        super().__init__("%s %s: refusing to use it as root; %s" % (path, why, fix))
 
 
 class NotRegular(Refused):
@@ -1147,6 +1147,78 @@ def unlink(path):
         pass
     finally:
         os.close(fd)
+
+
+# What the host's own records say is the system's: a path its package
+# manager installed (dpkg's file lists, rpm's database), or a system
+# account's home. Read once a call, when something is to be created,
+# taken over or removed.
+DPKG_INFO = "/var/lib/dpkg/info"
+RPM_DB = "/var/lib/rpm"
+LOGIN_DEFS = "/etc/login.defs"
+_records = {}
+
+
+def packaged_paths():
+    """Every path dpkg's file lists name (empty without dpkg)."""
+    if "dpkg" not in _records:
+        paths = set()
+        try:
+            names = [n for n in os.listdir(DPKG_INFO) if n.endswith(".list")]
+        except OSError:
+            names = []
+        for name in names:
+            try:
+                with open(os.path.join(DPKG_INFO, name), encoding="utf-8", errors="replace") as f:
+                    paths.update(line.rstrip("\n") for line in f)
+            except OSError:
+                continue
+        _records["dpkg"] = paths
+    return _records["dpkg"]
+
+
+def rpm_owns(path):
+    """Whether rpm's database names `path` (False without rpm)."""
+    if not os.path.isdir(RPM_DB):
+        return False
+    try:
+        done = subprocess.run(["rpm", "-qf", "--", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
+def system_homes():
+    """Each system account's home (uid up to SYS_UID_MAX, 999 by default;
+    not under /home), with the account's name."""
+    if "homes" not in _records:
+        top = 999
+        try:
+            with open(LOGIN_DEFS, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    words = line.split()
+                    if len(words) == 2 and words[0] == "SYS_UID_MAX" and words[1].isdigit():
+                        top = int(words[1])
+        except OSError:
+            pass
+        # Homes under /home are people's, or the description's own accounts.
+        _records["homes"] = {
+            os.path.normpath(pw.pw_dir): pw.pw_name
+            for pw in pwd.getpwall()
+            if pw.pw_uid <= top and pw.pw_dir and not pw.pw_dir.startswith("/home/")
+        }
+    return _records["homes"]
+
+
+def refuse_system(path):
+    """Refused, naming why, when the host's records say `path` is the
+    system's."""
+    p = os.path.normpath(path)
+    if p in packaged_paths() or rpm_owns(p):
+        raise Refused(path, "is installed by the host's package manager", "take it out of the description")
+    account = system_homes().get(p)
+    if account is not None:
+        raise Refused(path, "is the home of the system account %s" % account, "take it out of the description")
 
 
 def root_trusts(folder, link):
@@ -1395,7 +1467,9 @@ def atomic_write(path, data, owner=None, group=None, mode=None):
 
 def write_file(module, path, content, owner, group, mode):
     """Writes a described file atomically, with its owner, group and mode,
-    and the SELinux context of its place."""
+    and the SELinux context of its place; never one the host's records
+    say is the system's."""
+    refuse_system(path)
     atomic_write(path, content, owner, group, mode)
     if module.selinux_enabled():
         module.set_default_selinux_context(path, False)
@@ -1404,7 +1478,9 @@ def write_file(module, path, content, owner, group, mode):
 def ensure_dir(path, owner, group, mode):
     """A folder at `path` with its owner, group and mode, its missing
     parents created (root's, 0755), a link in its place replaced; set on
-    the folder's descriptor, never through a link."""
+    the folder's descriptor, never through a link. Refused for a folder
+    the host's records say is the system's."""
+    refuse_system(path)
     fd, name = open_parent(path, create=True)
     try:
         try:
@@ -1842,6 +1918,7 @@ def delete(module):
                 os.stat(name, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
                 continue
+            refuse_system(path)
             removed.append(path)
             if not module.check_mode:
                 remove_at(fd, name)
