@@ -690,6 +690,18 @@ fn hadeploy_pass(path: &Path, bytes: Vec<u8>, ctx: minijinja::Value) -> Result<V
     env.set_syntax(syntax);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_fuel(Some(1_000_000));
+    // What is inserted is data for the second pass, Ansible's: no `{` of it
+    // may start an expression there but a variable read the model allowed,
+    // alone or with what is beside it.
+    env.set_formatter(|out, _, value| {
+        let text = if value.is_undefined() {
+            String::new()
+        } else {
+            value.to_string()
+        };
+        out.write_str(&hadeploy_model::expr::literal_braces(&text))
+            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
+    });
     let fail = |e: minijinja::Error| RenderError::Template {
         template: path.display().to_string(),
         message: match (e.line(), e.detail()) {

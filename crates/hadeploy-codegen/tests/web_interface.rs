@@ -122,3 +122,36 @@ fn loopback_is_this_host_only() {
         assert!(!local(no), "{no}");
     }
 }
+
+/// HADeploy's first pass inserts values into a file Ansible renders again:
+/// two values side by side, each harmless, form no expression there.
+#[test]
+fn values_a_template_joins_form_no_ansible_expression() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("p.ini"),
+        "[program:{{{ name }}}]\ncommand=/bin/sleep 1 {{{ environment.A }}}{{{ environment.B }}}\n",
+    )
+    .unwrap();
+    let text = "hosts: [{ name: h1 }]\nlocal_files_folders: [\".\"]\n\
+                supervisors: [{ name: sv, scope: all, user: u, group: g }]\n\
+                supervisor_programs:\n- { name: p, supervisor: sv, conf_file_src: \"file://p.ini\", \
+                environment: { A: \"{\", B: \"{ lookup('pipe', 'id') }}\" } }\n";
+    let model = hadeploy_model::load(&[SrcArg::Text {
+        path: tmp.path().join("app.yml"),
+        text: text.into(),
+    }])
+    .unwrap_or_else(|d| panic!("{d}"));
+    let project = render(&model, &Options::default()).unwrap();
+    let ini = String::from_utf8(
+        project["files/supervisors/sv/programs/p_prg.ini"]
+            .as_bytes()
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(!ini.contains("{{ lookup"), "{ini}");
+    assert_eq!(hadeploy_model::expr::expression_problem(&ini), None, "{ini}");
+    // The first value's `{` is a literal: Jinja renders it back, alone.
+    assert!(ini.contains("{{ '{' }}{ lookup('pipe', 'id') }}"), "{ini}");
+}

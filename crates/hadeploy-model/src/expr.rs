@@ -54,6 +54,38 @@ pub fn expression_problem(text: &str) -> Option<String> {
     None
 }
 
+/// `text` as text Jinja renders back to itself, but for the `{{ }}`
+/// expressions [`expression_problem`] accepts, which are kept: a `{` that
+/// would start another `{{`, `{%` or `{#`, or that ends the text, is written
+/// `{{ '{' }}`, so that none forms in it nor where it meets what follows
+/// (another value, the text around it). For values a template inserts into
+/// a file Ansible then renders (HADeploy's first pass over a
+/// `conf_file_src`). A `{` that starts nothing stays (`{SHA}...`).
+pub fn literal_braces(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('{') {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        let from = &rest[at..];
+        if let Some(inner) = from.strip_prefix("{{") {
+            let (len, problem) = read_expression(inner);
+            if problem.is_none() {
+                out.push_str(&from[..2 + len]);
+                rest = &inner[len..];
+                continue;
+            }
+        }
+        let starts = matches!(from.as_bytes().get(1), None | Some(b'{' | b'%' | b'#'));
+        out.push_str(if starts { "{{ '{' }}" } else { "{" });
+        rest = &from[1..];
+    }
+    out.push_str(rest);
+    out.into()
+}
+
 /// Reads one expression after its `{{`: how many bytes up to and with its
 /// `}}`, and what is wrong with it.
 fn read_expression(s: &str) -> (usize, Option<String>) {
@@ -304,6 +336,23 @@ mod tests {
             let p = expression_problem(bad).unwrap_or_else(|| panic!("{bad} accepted"));
             assert!(p.contains(why), "{bad}: {p}");
         }
+    }
+
+    #[test]
+    fn braces_that_start_no_variable_read_are_written_as_literals() {
+        assert_eq!(literal_braces("plain"), "plain");
+        assert_eq!(literal_braces("{{ app_home }}/x"), "{{ app_home }}/x");
+        assert_eq!(literal_braces("{\"a\": 1}"), "{\"a\": 1}");
+        assert_eq!(literal_braces("{SHA}d033"), "{SHA}d033");
+        assert_eq!(literal_braces("x{"), "x{{ '{' }}");
+        assert_eq!(literal_braces("{% if %}"), "{{ '{' }}% if %}");
+        assert_eq!(
+            literal_braces("{{ lookup('pipe','id') }}"),
+            "{{ '{' }}{ lookup('pipe','id') }}"
+        );
+        // Two values side by side form no expression.
+        let joined = format!("{}{}", literal_braces("{"), literal_braces("{ lookup('pipe','id') }}"));
+        assert_eq!(expression_problem(&joined), None, "{joined}");
     }
 
     #[test]
