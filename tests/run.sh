@@ -6,15 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 
-# Set-up, so that this is all a fresh machine needs: the Python venv the
-# checks of generated projects and the roles' module use (created once,
-# tests/setup-venv.sh), first on the PATH, and cargo-insta.
-bash tests/setup-venv.sh
+# Set-up, so that this is all a fresh machine needs (tests/setup.sh): the
+# system's tools, the Python venv the checks of generated projects and the
+# roles' module use, first on the PATH, and cargo-insta.
+bash tests/setup.sh
 venv=${HADEPLOY_VENV:-/var/tmp/hadeploy-venv}
 export PATH="$venv/bin:$PATH"
-if ! cargo insta --version >/dev/null 2>&1; then
-  cargo install cargo-insta --locked --quiet
-fi
 
 cargo fmt --all -- --check
 # Every shell script of the suite and of CI.
