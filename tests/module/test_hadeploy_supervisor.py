@@ -662,6 +662,26 @@ def test_root_follows_no_link_another_account_planted_in_a_path(planted):
     assert planted.state() == before
 
 
+def test_the_place_of_a_file_ansible_copies_or_downloads_is_made_safe_first(planted):
+    """Files over 1 MiB (copy) and downloads (get_url) are written by
+    modules that follow links: the module refuses a path through a planted
+    link, and removes a link where the file goes."""
+    before = planted.state()
+    (planted.app / "data").symlink_to(planted.target)
+    with pytest.raises(mod.Refused, match="goes through the link data"):
+        mod.place(str(planted.app / "data" / "big.tgz"), check=False)
+    dest = planted.app / "big.tgz"
+    dest.symlink_to(planted.secret)
+    assert mod.place(str(dest), check=True) is True and dest.is_symlink()
+    with pytest.raises(Done) as done:
+        mod.write(FakeModule({"action": "write", "described_files": [
+            {"dest": str(dest), "owner": "root", "group": "root", "mode": "0644", "content": None,
+             "base64": False, "notify": []}]}))
+    assert done.value.result["changed"] is True
+    assert not os.path.lexists(dest)
+    assert planted.state() == before
+
+
 def test_keys_go_into_the_account_s_own_ssh_folder_never_through_a_link(planted, monkeypatch):
     """A `.ssh` or `authorized_keys` planted as links to root's: replaced,
     root's untouched; the keys land in the account's own folder."""

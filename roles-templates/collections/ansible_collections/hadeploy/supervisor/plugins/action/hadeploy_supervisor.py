@@ -197,10 +197,13 @@ class ActionModule(ActionBase):
         if args.get("action") == "write":
             to_write = []
             for f in args.get("described_files", []):
-                if f["kind"] == "url":
-                    continue
-                item = self._to_write(f)
-                (to_write if item else left).append(item or f["dest"])
+                # Files Ansible's copy (too large for the call) or get_url
+                # writes go without content: the module makes their place
+                # safe before.
+                item = None if f["kind"] == "url" else self._to_write(f)
+                if item is None and f["kind"] != "url":
+                    left.append(f["dest"])
+                to_write.append(item or dict(pick(f, ("dest", "owner", "group", "mode")), notify=[]))
             args["described_files"] = to_write
         elif "described_files" in args:
             args["described_files"] = [self._described(f) for f in args["described_files"] if f["kind"] != "url"]

@@ -1745,6 +1745,28 @@ def user_differs(u):
     return False
 
 
+def place(path, check):
+    """Makes `path` safe for a module that writes it by its name (Ansible's
+    copy, get_url): reached as open_parent reaches it (Refused otherwise),
+    not the system's, and a link there removed so that the file is written
+    in its place, not where the link points. Whether a link was removed
+    (or would be)."""
+    refuse_system(path)
+    fd, name = open_parent(path)
+    try:
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISLNK(st.st_mode):
+            return False
+        if not check:
+            os.unlink(name, dir_fd=fd)
+        return True
+    finally:
+        os.close(fd)
+
+
 def exists(path):
     """Whether there is anything at `path` (a link included), reached as
     open_parent reaches it; a path it refuses counts as there."""
@@ -1873,9 +1895,13 @@ def write(module):
     keys = [user for user, lines in by_user.items() if keys_differ(user, lines)]
     for user in keys:
         authorize_keys(user, by_user[user], module.check_mode)
+    placed = []
     for f in p["described_files"]:
         if f["content"] is None:
-            module.fail_json(msg="%s: no content to write" % f["dest"])
+            # Ansible's copy or get_url writes it: its place is made safe.
+            if place(f["dest"], module.check_mode):
+                placed.append(f["dest"])
+            continue
         data = base64.b64decode(f["content"]) if f["base64"] else f["content"].encode("utf-8")
         if not differs(f["dest"], data, f["owner"], f["group"], f["mode"]):
             continue
@@ -1888,7 +1914,7 @@ def write(module):
                 module.fail_json(msg="%s is a folder: the file cannot be written" % f["dest"])
             write_file(module, f["dest"], data, f["owner"], f["group"], f["mode"])
     result = {
-        "changed": bool(written or folders or keys),
+        "changed": bool(written or folders or keys or placed),
         "written": written,
         "notified": notified,
         "folders": folders,
