@@ -1563,3 +1563,42 @@ fn dump_hides_the_password_of_a_url() {
     assert!(!dump.contains("hunter4"), "{dump}");
     assert!(dump.contains("https://bob:<redacted>@example.com/x.tgz"), "{dump}");
 }
+
+/// A few hundred bytes of aliases that expand to a billion values: refused
+/// at once, before Ansible's loader (which would expand them all) runs.
+#[test]
+fn an_inventory_of_nested_aliases_is_refused_before_ansible_reads_it() {
+    let Some(playbook) = venv_ansible_playbook() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inv = String::from("all:\n  hosts:\n    en1:\n      v0: &v0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let refs = vec![format!("*v{}", i - 1); 10].join(", ");
+        inv.push_str(&format!("      v{i}: &v{i} [{refs}]\n"));
+    }
+    assert!(inv.len() < 1000);
+    std::fs::write(tmp.path().join("hosts.yml"), inv).unwrap();
+    std::fs::write(
+        tmp.path().join("app.yml"),
+        "ansible_inventories: [{ file: hosts.yml }]\n",
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let out = hadeploy(tmp.path())
+        .env("HADEPLOY_ANSIBLE_PLAYBOOK", &playbook)
+        .args(["generate", "--src", "app.yml", "--out", "proj"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read `hosts.yml`: line 9: the description expands to more than"),
+        "{stderr}"
+    );
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}

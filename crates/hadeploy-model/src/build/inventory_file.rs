@@ -91,6 +91,10 @@ pub(crate) fn read(path: &Path, text: &str, lister: Option<&dyn InventoryLister>
     if let Some(problem) = vars_files_problem(path) {
         return Err(problem);
     }
+    if let Some(problem) = past_limits(text) {
+        // Ansible's loader would expand it all (minutes, gigabytes).
+        return Err(problem);
+    }
     let builtin = || read_builtin(path, text);
     match lister.map_or(Listed::Unavailable, |l| l.list(path)) {
         Listed::Unavailable => builtin(),
@@ -149,6 +153,19 @@ fn vars_files_problem(inventory: &Path) -> Option<Unreadable> {
         }
     }
     None
+}
+
+/// An inventory read as YAML past the loader's limits (aliases that
+/// expand to millions of values, nesting, a huge value): refused before
+/// anything else reads it. Any other reading error is left to the readers.
+fn past_limits(text: &str) -> Option<Unreadable> {
+    match tree::parse(text, crate::span::FileId(0), &mut tree::Budget::default()) {
+        Err((crate::error::ErrorKind::Limit(reason), span)) => Some(Unreadable {
+            reason: format!("line {}: {reason}", span.line),
+            help: "an inventory is a list of hosts and variables: write its values out rather than through aliases",
+        }),
+        _ => None,
+    }
 }
 
 fn is_vault(text: &str) -> bool {
