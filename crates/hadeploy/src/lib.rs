@@ -422,11 +422,14 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Dump { src }) => match load(&src.parsed(), None) {
-            Some(model) => {
+            // Rendered too, written nowhere: what `--action none` refuses
+            // (a template that fails, a value that cannot be written),
+            // `dump` refuses.
+            Some(model) if render(&model, Path::new(DEFAULT_WORKING_FOLDER)).is_some() => {
                 let json = serde_json::to_string_pretty(&model).expect("the model serializes");
                 print(&format!("{json}\n"))
             }
-            None => ExitCode::FAILURE,
+            _ => ExitCode::FAILURE,
         },
         Some(Command::Generate { src, out, check }) => {
             let dir = out.unwrap_or_else(|| PathBuf::from(DEFAULT_WORKING_FOLDER));

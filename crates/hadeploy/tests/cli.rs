@@ -1602,3 +1602,33 @@ fn an_inventory_of_nested_aliases_is_refused_before_ansible_reads_it() {
         start.elapsed()
     );
 }
+
+/// `dump` fails where `--action none` fails: a `conf_file_src` template
+/// that does not render.
+#[test]
+fn dump_fails_where_generation_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("sv.conf"),
+        "[supervisord]\nuser={{{ no_such_attribute }}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("app.yml"),
+        "hosts: [{ name: en1 }]\nlocal_files_folders: [\".\"]\nsupervisors:\n- { name: sv, scope: all, user: u, group: g, conf_file_src: \"file://sv.conf\" }\n",
+    )
+    .unwrap();
+    for args in [
+        &["dump", "--src", "app.yml"][..],
+        &["--src", "app.yml", "--action", "none"],
+    ] {
+        let out = hadeploy(tmp.path()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("sv.conf") && stderr.contains("undefined"),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty() || args[0] != "dump");
+    }
+}

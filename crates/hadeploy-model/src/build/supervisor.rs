@@ -871,6 +871,9 @@ fn groups(
     // The group of each program, once it has one.
     let mut group_of: Vec<HashMap<usize, String>> = sups.iter().map(|_| HashMap::new()).collect();
     let mut group_names: Vec<HashSet<String>> = vec![HashSet::new(); sups.len()];
+    // Groups named like a program: fine unless that program ends up in no
+    // group, known once every group is read.
+    let mut named_like_programs: Vec<(usize, usize, Spanned<String>)> = Vec::new();
     for item in section_items(root, "supervisor_groups", sink) {
         let Some(f) = Fields::new(item, &format::PROGRAM_GROUP, sink) else {
             continue;
@@ -904,12 +907,10 @@ fn groups(
             );
             continue;
         }
-        if group_names[si].contains(&name.value) || index.program(si, &name.value).is_some() {
+        if group_names[si].contains(&name.value) {
             sink.push(
-                Diagnostic::duplicate("program or group name", name.value, name.span).help(format!(
-                    "supervisor `{}` already has a program or group of that name",
-                    sup.name
-                )),
+                Diagnostic::duplicate("group name", name.value, name.span)
+                    .help(format!("supervisor `{}` already has a group of that name", sup.name)),
             );
             continue;
         }
@@ -938,6 +939,9 @@ fn groups(
         for &i in &member_indices {
             group_of[si].insert(i, name.value.clone());
         }
+        if let Some(pi) = index.program(si, &name.value) {
+            named_like_programs.push((si, pi, name.clone()));
+        }
         group_names[si].insert(name.value.clone());
         out[si].push(ProgramGroup {
             name: name.value,
@@ -946,6 +950,19 @@ fn groups(
             scope,
             no_remove,
         });
+    }
+    // supervisord names its process groups after groups and after the
+    // programs in none: a group may share its name with a program of its
+    // own (or of another group), not with one that stands alone.
+    for (si, pi, name) in named_like_programs {
+        if !group_of[si].contains_key(&pi) {
+            sink.push(
+                Diagnostic::duplicate("program or group name", name.value, name.span).help(format!(
+                    "supervisor `{}` runs a program of that name in no group: supervisord would see two process groups of one name",
+                    sups[si].name
+                )),
+            );
+        }
     }
     out
 }
