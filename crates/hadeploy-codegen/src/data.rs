@@ -43,7 +43,7 @@ fn needs_rendering(project: &Project, src: &str) -> bool {
 
 /// A scope as the roles read it: its hosts and host groups joined with
 /// `:`, `all` for every host.
-fn scope_text(s: &Scope) -> String {
+pub(crate) fn scope_text(s: &Scope) -> String {
     let parts: Vec<&str> = s
         .expr
         .split(':')

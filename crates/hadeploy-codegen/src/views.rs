@@ -349,7 +349,7 @@ impl<'a> Renderer<'a> {
             }
         }
         let conf = match &s.conf_file_src {
-            Some(LocalSource::File(p) | LocalSource::Template(p)) => hadeploy_pass(p, read(p)?, context_of(s, None))?,
+            Some(LocalSource::File(p) | LocalSource::Template(p)) => hadeploy_pass(p, read(p)?, context_of(s, None)?)?,
             None => {
                 let http = s.http_server.as_ref().map(|h| HttpView {
                     endpoint: h.endpoint.clone(),
@@ -390,7 +390,7 @@ impl<'a> Renderer<'a> {
         for p in &s.programs {
             let text = match &p.conf_file_src {
                 Some(LocalSource::File(path) | LocalSource::Template(path)) => {
-                    hadeploy_pass(path, read(path)?, context_of(s, Some(p)))?
+                    hadeploy_pass(path, read(path)?, context_of(s, Some(p))?)?
                 }
                 None => program_ini(s, p)
                     .map_err(|e| RenderError::Value {
@@ -627,12 +627,17 @@ fn web_interface_problem(s: &Supervisor, conf: &str) -> Option<String> {
     None
 }
 
-/// The variables a `conf_file_src` template sees in HADeploy's first pass:
-/// the supervisor's settings (name, user, group, folders, `http_server`...)
-/// and, for a program, the program's, its settings at the top level as
-/// HADeploy's items held them; values not given are absent, so that
+/// The variables a `conf_file_src` template sees in HADeploy's first pass,
+/// as HADeploy's own templates read them (`lib/hadeploy/plugins/supervisor`):
+/// the supervisor's settings (name, user, group, folders, `scope` as
+/// written, `http_server` with `endpoint`, `username` and `password`, the
+/// value written) and, for a program, the program's, its settings at the
+/// top level as HADeploy's items held them, `environment` as its list of
+/// `KEY="value"`, `supervisor` (the name), and the attributes HADeploy
+/// added (`conf_file_dst`, `supervisorOwner`, `supervisorGroup`,
+/// `supervisorConf`, `_name_`); values not given are absent, so that
 /// `{{% if numprocs is defined %}}` works as there.
-fn context_of(s: &Supervisor, p: Option<&Program>) -> minijinja::Value {
+fn context_of(s: &Supervisor, p: Option<&Program>) -> Result<serde_json::Map<String, Value>, RenderError> {
     fn set(map: &mut serde_json::Map<String, Value>, v: Value) {
         if let Value::Object(o) = v {
             for (k, v) in o {
@@ -654,6 +659,9 @@ fn context_of(s: &Supervisor, p: Option<&Program>) -> minijinja::Value {
         }
         o.insert("http_server".into(), http);
     }
+    if let Some(o) = sup.as_object_mut() {
+        o.insert("scope".into(), Value::String(crate::data::scope_text(&s.scope)));
+    }
     match p {
         None => set(&mut map, sup),
         Some(p) => {
@@ -661,17 +669,47 @@ fn context_of(s: &Supervisor, p: Option<&Program>) -> minijinja::Value {
             let settings = prog.as_object_mut().and_then(|o| o.remove("settings"));
             set(&mut map, prog);
             set(&mut map, settings.unwrap_or(Value::Null));
-            map.insert("supervisor".into(), Value::String(s.name.clone()));
+            let environment = p
+                .settings
+                .environment
+                .iter()
+                .map(|(k, v)| quote::env_pair(k, v).map(Value::String))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| RenderError::Value {
+                    what: format!("program `{}`", p.name),
+                    reason: e.0,
+                })?;
+            if environment.is_empty() {
+                map.remove("environment");
+            } else {
+                map.insert("environment".into(), Value::Array(environment));
+            }
+            let name = if p.settings.numprocs > 1 {
+                format!("{}:", p.name)
+            } else {
+                p.name.clone()
+            };
+            for (k, v) in [
+                ("scope", crate::data::scope_text(&p.scope)),
+                ("supervisor", s.name.clone()),
+                ("conf_file_dst", format!("{}/{}_prg.ini", s.include_dir, p.name)),
+                ("supervisorOwner", s.user.clone()),
+                ("supervisorGroup", s.group.clone()),
+                ("supervisorConf", s.conf_file_dst.clone()),
+                ("_name_", name),
+            ] {
+                map.insert(k.into(), Value::String(v));
+            }
         }
     }
-    minijinja::Value::from(minijinja::value::Serde(Value::Object(map)))
+    Ok(map)
 }
 
 /// HADeploy's first pass over a `conf_file_src` file: `{{{ name }}}`,
 /// `{{% if ... %}}` and `{{# ... #}}` rendered now, with [`context_of`],
 /// undefined variables as errors; Ansible's `{{ }}` is left for the host.
 /// A file without those markers is taken as it is.
-fn hadeploy_pass(path: &Path, bytes: Vec<u8>, ctx: minijinja::Value) -> Result<Vec<u8>, RenderError> {
+fn hadeploy_pass(path: &Path, bytes: Vec<u8>, ctx: serde_json::Map<String, Value>) -> Result<Vec<u8>, RenderError> {
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return Ok(bytes);
     };
@@ -702,15 +740,40 @@ fn hadeploy_pass(path: &Path, bytes: Vec<u8>, ctx: minijinja::Value) -> Result<V
         out.write_str(&hadeploy_model::expr::literal_braces(&text))
             .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
     });
-    let fail = |e: minijinja::Error| RenderError::Template {
-        template: path.display().to_string(),
-        message: match (e.line(), e.detail()) {
+    // An undefined name: say which exist (names, never values).
+    let known = {
+        let mut names: Vec<&str> = ctx.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names.join(", ")
+    };
+    let fail = |e: minijinja::Error| {
+        let undefined = matches!(e.kind(), minijinja::ErrorKind::UndefinedError);
+        let mut message = match (e.line(), e.detail()) {
             (Some(l), Some(d)) => format!("line {l}: {}: {d}", e.kind()),
             (Some(l), None) => format!("line {l}: {}", e.kind()),
             (None, _) => e.to_string(),
-        },
+        };
+        if undefined {
+            if let Some(what) = e.line().and_then(|l| text.lines().nth(l - 1)).and_then(first_reference) {
+                message.push_str(&format!(" (`{what}`)"));
+            }
+            message.push_str(&format!("; the attributes this template sees are: {known}"));
+        }
+        RenderError::Template {
+            template: path.display().to_string(),
+            message,
+        }
     };
+    let ctx = minijinja::Value::from(minijinja::value::Serde(Value::Object(ctx)));
     env.render_str(text, ctx).map(String::into_bytes).map_err(fail)
+}
+
+/// The first `{{{ ... }}}` of a template's line, trimmed: what an undefined
+/// value error is about (minijinja names the line, not the expression).
+fn first_reference(line: &str) -> Option<&str> {
+    let start = line.find("{{{")? + 3;
+    let len = line[start..].find("}}}")?;
+    Some(line[start..start + len].trim())
 }
 
 /// Reads a local source that goes into the project whole, refusing it
