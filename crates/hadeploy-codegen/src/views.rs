@@ -89,6 +89,9 @@ struct PlaybookView {
     target_group: &'static str,
     /// The description's `rolling` batch, as Ansible's `serial` takes it; `0`: all hosts at once.
     rolling: String,
+    /// Where a deploy gathers facts: `all` (what it renders reads them),
+    /// `forced` (the hosts `force_setup` names), or `none`.
+    facts: &'static str,
 }
 
 #[derive(Serialize)]
@@ -166,6 +169,38 @@ impl<'a> Renderer<'a> {
         Ok(())
     }
 
+    /// The playbooks, once every file they send is in the project: a
+    /// deploy gathers facts where what it renders reads them.
+    fn playbooks(&mut self) -> Result<(), RenderError> {
+        let facts = if self.project.iter().any(|(path, c)| renders_facts(path, c)) {
+            "all"
+        } else if self.model.hosts.values().any(|h| h.force_setup)
+            || self
+                .model
+                .host_groups
+                .values()
+                .any(|g| g.force_setup && !g.hosts.is_empty())
+        {
+            "forced"
+        } else {
+            "none"
+        };
+        for pb in t::PLAYBOOKS {
+            let text = render(
+                self.tera,
+                pb,
+                &PlaybookView {
+                    exit_on_fail: self.model.exit_on_fail,
+                    target_group: hadeploy_model::format::TARGET_GROUP,
+                    rolling: self.model.rolling.map_or_else(|| "0".to_string(), |b| b.to_string()),
+                    facts,
+                },
+            )?;
+            self.put(pb.0, text)?;
+        }
+        Ok(())
+    }
+
     pub fn render(mut self) -> Result<Project, RenderError> {
         let cfg = render(
             self.tera,
@@ -198,18 +233,6 @@ impl<'a> Renderer<'a> {
         };
         let vars = render(self.tera, t::GROUP_VARS, &vars)?;
         self.put(t::GROUP_VARS.0, vars)?;
-        for pb in t::PLAYBOOKS {
-            let text = render(
-                self.tera,
-                pb,
-                &PlaybookView {
-                    exit_on_fail: self.model.exit_on_fail,
-                    target_group: hadeploy_model::format::TARGET_GROUP,
-                    rolling: self.model.rolling.map_or_else(|| "0".to_string(), |b| b.to_string()),
-                },
-            )?;
-            self.put(pb.0, text)?;
-        }
         // The collection's files that carry the tool's version.
         for tpl in [t::GALAXY, t::CHANGELOG] {
             let version = GalaxyView {
@@ -245,6 +268,7 @@ impl<'a> Renderer<'a> {
         }
         let data = crate::data::write(self.model, &self.project)?;
         self.put(DATA, data)?;
+        self.playbooks()?;
         Ok(self.project)
     }
 
@@ -299,6 +323,16 @@ impl<'a> Renderer<'a> {
                 if !h.privileged {
                     // Not root there: the supervisor role installs no package.
                     vars.push(kv("hadeploy_supervisor_install", false));
+                }
+                let forced = h.force_setup
+                    || self
+                        .model
+                        .host_groups
+                        .values()
+                        .any(|g| g.force_setup && g.hosts.contains(&h.name));
+                if forced {
+                    // Read by deploy.yml: gather facts here.
+                    vars.push(kv("hadeploy_force_setup", true));
                 }
                 // Written as plain YAML keys: the model only lets variable
                 // names through; an attribute of the description's wins.
@@ -798,6 +832,65 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, RenderError> {
     })
 }
 
+/// Whether a file of the project, one that Ansible renders (a template, a
+/// program or supervisord file, the roles' inputs, the variables), reads
+/// Ansible facts: `ansible_facts`, `hostvars`, or an `ansible_` variable
+/// that is neither a connection variable nor one of Ansible's magic ones.
+/// A copied file (streamed, not held) is not read.
+fn renders_facts(path: &str, content: &Content) -> bool {
+    let rendered = path.starts_with(&format!("{SOURCES}/")) || path == DATA || path == t::GROUP_VARS.0;
+    let Some(text) = content
+        .as_bytes()
+        .filter(|_| rendered)
+        .and_then(|b| std::str::from_utf8(b).ok())
+    else {
+        return false;
+    };
+    reads_facts(text)
+}
+
+/// Whether `text` names an Ansible fact (see [`renders_facts`]).
+pub(crate) fn reads_facts(text: &str) -> bool {
+    const NOT_FACTS: &[&str] = &[
+        "ansible_connection",
+        "ansible_check_mode",
+        "ansible_diff_mode",
+        "ansible_run_tags",
+        "ansible_skip_tags",
+        "ansible_limit",
+        "ansible_forks",
+        "ansible_version",
+        "ansible_inventory_sources",
+        "ansible_config_file",
+        "ansible_playbook_python",
+        "ansible_verbosity",
+    ];
+    const NOT_FACT_PREFIXES: &[&str] = &["ansible_ssh_", "ansible_become", "ansible_play_", "ansible_loop"];
+    if text.contains("hostvars") || text.contains("ansible_facts") {
+        return true;
+    }
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("ansible_") {
+        let start = from + at;
+        let end = start
+            + b[start..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                .count();
+        let word = &text[start..end];
+        let whole = start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
+        let connection = hadeploy_model::format::ANSIBLE_NAMES.iter().any(|(n, _)| *n == word)
+            || NOT_FACTS.contains(&word)
+            || NOT_FACT_PREFIXES.iter().any(|p| word.starts_with(p));
+        if whole && word.len() > "ansible_".len() && !connection {
+            return true;
+        }
+        from = end.max(start + 1);
+    }
+    false
+}
+
 /// Most hosts Ansible works on at once.
 const MAX_FORKS: usize = 50;
 
@@ -839,6 +932,27 @@ fn system_vars() -> String {
 #[cfg(test)]
 mod tests {
     use hadeploy_model::SrcArg;
+
+    #[test]
+    fn facts_are_what_names_them() {
+        for yes in [
+            "{{ ansible_fqdn }}",
+            "{{ hostvars[h]['ansible_default_ipv4'] }}",
+            "x {{ ansible_facts.hostname }}",
+            "{{ ansible_hostname }}",
+        ] {
+            assert!(super::reads_facts(yes), "{yes}");
+        }
+        for no in [
+            "{{ ansible_host }}",
+            "ansible_user: x",
+            "{{ ansible_check_mode }}",
+            "my_ansible_fqdn",
+            "ansible_",
+        ] {
+            assert!(!super::reads_facts(no), "{no}");
+        }
+    }
 
     #[test]
     fn forks_follow_the_number_of_hosts_within_bounds() {
