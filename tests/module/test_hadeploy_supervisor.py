@@ -793,6 +793,21 @@ def test_select_keeps_what_goes_to_the_host(plugin):
     assert len(instance["processes"]) == 2, "the input is left as it is"
 
 
+def test_a_host_no_scope_names_is_told_so(plugin):
+    """An estate's group `edge` where the description says `edges`: the
+    host gets nothing, and the warning says which scopes there are."""
+    lists = {"folders": [{"path": "/a", "scope": "edges"}], "users": [{"login": "u", "scope": "en1:en2"}]}
+    names = {"en5", "edge"}
+    kept = plugin.select(lists, names)
+    warning = plugin.nothing_here(lists, kept, names)
+    assert warning == (
+        "this host gets nothing of the roles' inputs: no scope names it nor its groups (edge, en5);"
+        " the scopes are: edges, en1, en2"
+    )
+    assert plugin.nothing_here(lists, plugin.select(lists, {"en1"}), {"en1"}) is None
+    assert plugin.nothing_here({"folders": []}, {"folders": []}, names) is None
+
+
 def test_a_misspelt_input_is_named_with_what_was_meant(plugin):
     """A variable named like a role's input that its argument specs do not
     list fails the first task, whichever role it belongs to; internal names

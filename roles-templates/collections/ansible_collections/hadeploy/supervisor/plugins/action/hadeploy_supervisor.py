@@ -89,6 +89,21 @@ def select(lists, names):
     return out
 
 
+def nothing_here(lists, kept, names):
+    """A warning when the inputs hold items but none goes to this host (no
+    scope names it nor one of its groups), naming the scopes there are:
+    an estate's group spelt unlike the description's scope would otherwise
+    deploy nothing, silently."""
+    given = [i for items in lists.values() if isinstance(items, list) for i in items if isinstance(i, dict)]
+    if not given or any(kept.values()):
+        return None
+    scopes = sorted({part for i in given for part in str(i.get("scope", "all")).split(":")})
+    return "this host gets nothing of the roles' inputs: no scope names it nor its groups (%s); the scopes are: %s" % (
+        ", ".join(sorted(names)),
+        ", ".join(scopes),
+    )
+
+
 ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 
 
@@ -168,7 +183,13 @@ class ActionModule(ActionBase):
                 )
         names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
         if args.get("action") == "select":
-            result.update(select(args.get("lists") or {}, names), changed=False)
+            lists = args.get("lists") or {}
+            kept = select(lists, names)
+            result.update(kept, changed=False)
+            # The base role's select sees every list a host may get.
+            warning = args.get("say_when_empty") and nothing_here(lists, kept, {n for n in names if n})
+            if warning:
+                result["warnings"] = [warning]
             # The items may hold secrets (users' password hashes, download
             # passwords): the answer stays out of the output. An error above
             # (a misspelt input) is shown.
