@@ -130,13 +130,13 @@ fn values_a_template_joins_form_no_ansible_expression() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("p.ini"),
-        "[program:{{{ name }}}]\ncommand=/bin/sleep 1 {{{ environment.A }}}{{{ environment.B }}}\n",
+        "[program:{{{ name }}}]\ncommand=/bin/sleep 1 {{{ stdout_logfile }}}{{{ command }}}\n",
     )
     .unwrap();
     let text = "hosts: [{ name: h1 }]\nlocal_files_folders: [\".\"]\n\
                 supervisors: [{ name: sv, scope: all, user: u, group: g }]\n\
                 supervisor_programs:\n- { name: p, supervisor: sv, conf_file_src: \"file://p.ini\", \
-                environment: { A: \"{\", B: \"{ lookup('pipe', 'id') }}\" } }\n";
+                stdout_logfile: \"/tmp/x{\", command: \"{ lookup('pipe', 'id') }}\" }\n";
     let model = hadeploy_model::load(&[SrcArg::Text {
         path: tmp.path().join("app.yml"),
         text: text.into(),

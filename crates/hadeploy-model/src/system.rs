@@ -114,6 +114,7 @@ pub const SYSTEM_FILES: &[&str] = &[
     "/etc/sudoers",
     "/etc/fstab",
     "/etc/crypttab",
+    "/etc/ssh/sshd_config",
     "/etc/crontab",
     "/etc/anacrontab",
     "/etc/hosts",
