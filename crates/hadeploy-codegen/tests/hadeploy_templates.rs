@@ -1,8 +1,9 @@
 //! `conf_file_src` templates written for HADeploy see what HADeploy's own
 //! templates saw, and what they render is what supervisord reads.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+
+mod common;
 
 use hadeploy_codegen::{Options, render};
 use hadeploy_model::SrcArg;
@@ -62,38 +63,13 @@ fn hadeploy_s_program_template_renders_what_supervisord_loads() {
         "{ini}"
     );
     assert!(ini.contains("; web:\n"), "{ini}");
-    let py = PathBuf::from("/var/tmp/hadeploy-venv/bin/python3");
-    if !py.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide /var/tmp/hadeploy-venv"
-        );
+    let print = "for g in o.process_group_configs:\n    for p in g.process_configs:\n        \
+                 print(p.name, sorted(p.environment.items()))";
+    let Some(read) = common::supervisor_reads([("web_prg.ini", ini.as_bytes())], print) else {
         return;
-    }
-    std::fs::write(tmp.path().join("web_prg.ini"), &ini).unwrap();
-    let conf = tmp.path().join("supervisord.conf");
-    std::fs::write(
-        &conf,
-        format!("[supervisord]\n[include]\nfiles={}/web_prg.ini\n", tmp.path().display()),
-    )
-    .unwrap();
-    let out = Command::new(py)
-        .args([
-            "-c",
-            "import sys\nfrom supervisor.options import ServerOptions\no = ServerOptions()\n\
-             o.realize(['-c', sys.argv[1]])\n\
-             for g in o.process_group_configs:\n    for p in g.process_configs:\n        \
-             print(p.name, sorted(p.environment.items()))",
-        ])
-        .arg(&conf)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
     let env = "[('JAVA_HOME', '/usr/lib/jvm'), ('MY_HOME', '/opt/my home')]";
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("web_00 {env}\nweb_01 {env}\n")
-    );
+    assert_eq!(read, format!("web_00 {env}\nweb_01 {env}\n"));
 }
 
 #[test]

@@ -16,13 +16,7 @@ fn generate(dir: &Path, template: &str, hosts: &str) -> String {
         ),
     )
     .unwrap();
-    let out = assert_cmd::Command::cargo_bin("hadeploy")
-        .unwrap()
-        .current_dir(dir)
-        .args(["generate", "--src", "app.yml", "--out", "proj"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::generate(dir);
     std::fs::read_to_string(dir.join("proj/deploy.yml")).unwrap()
 }
 

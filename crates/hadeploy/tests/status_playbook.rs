@@ -18,13 +18,7 @@ fn status_yml_alone_fails_for_a_host_that_does_not_answer() {
          supervisors: [{ name: sv, scope: all, user: u, group: g }]\n",
     )
     .unwrap();
-    let out = assert_cmd::Command::cargo_bin("hadeploy")
-        .unwrap()
-        .current_dir(dir)
-        .args(["generate", "--src", "app.yml", "--out", "proj"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::generate(dir);
     let run = |extra: &[&str]| {
         std::process::Command::new(&playbook)
             .current_dir(dir.join("proj"))

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 /// A YAML file as a tree of strings (scalars untyped), for lookups.
+#[allow(dead_code)]
 pub fn yaml_tree(text: &str) -> Value {
     use saphyr_parser::{Event, Parser};
     enum Open {
@@ -43,4 +44,41 @@ pub fn yaml_tree(text: &str) -> Value {
         }
     }
     done
+}
+
+/// What supervisor's own parser reads of the program and group files
+/// (`(name, content)`) given: the output of `print` (Python run with `o`,
+/// the realised `ServerOptions` of a supervisord.conf that includes them).
+/// `None`, with a message, where the test venv is missing outside CI.
+#[allow(dead_code)]
+pub fn supervisor_reads<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, print: &str) -> Option<String> {
+    let py = std::path::PathBuf::from("/var/tmp/hadeploy-venv/bin/python3");
+    if !py.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide /var/tmp/hadeploy-venv"
+        );
+        eprintln!("SKIPPED: no /var/tmp/hadeploy-venv (bash tests/setup-venv.sh)");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        std::fs::write(tmp.path().join(name), content).unwrap();
+    }
+    let conf = tmp.path().join("supervisord.conf");
+    std::fs::write(
+        &conf,
+        format!("[supervisord]\n[include]\nfiles={}/*.ini\n", tmp.path().display()),
+    )
+    .unwrap();
+    let script = format!(
+        "import sys\nfrom supervisor.options import ServerOptions\no = ServerOptions()\no.realize(['-c', sys.argv[1]])\n{print}"
+    );
+    let out = std::process::Command::new(py)
+        .args(["-c", &script])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8(out.stdout).unwrap())
 }

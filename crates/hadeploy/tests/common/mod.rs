@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// The test venv's `ansible-playbook` (`tests/setup-venv.sh`), whose
 /// `ansible-inventory` and `ansible-vault` sit beside it; `None`, with a
 /// message, where it is missing outside CI.
+#[allow(dead_code)]
 pub fn venv_ansible_playbook() -> Option<PathBuf> {
     let bin = PathBuf::from("/var/tmp/hadeploy-venv/bin/ansible-playbook");
     if bin.exists() {
@@ -16,4 +17,16 @@ pub fn venv_ansible_playbook() -> Option<PathBuf> {
     );
     eprintln!("SKIPPED: no /var/tmp/hadeploy-venv (bash tests/setup-venv.sh)");
     None
+}
+
+/// `hadeploy generate --src app.yml --out proj` in `dir`, which must succeed.
+#[allow(dead_code)]
+pub fn generate(dir: &std::path::Path) {
+    let out = assert_cmd::Command::cargo_bin("hadeploy")
+        .unwrap()
+        .current_dir(dir)
+        .args(["generate", "--src", "app.yml", "--out", "proj"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
