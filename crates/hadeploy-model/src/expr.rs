@@ -1,7 +1,7 @@
 //! The Ansible expressions a description may hold: `{{ }}` that reads a
 //! variable, as HADeploy's users write `"{{ app_home }}/logs"` or
 //! `"{{ vault_password }}"`, and nothing that runs. The one place this rule
-//! is written: [`check_tree`] applies it to every value of a description,
+//! is written: `check_tree` applies it to every value of a description,
 //! after variables are substituted, so that neither a value written there
 //! nor one a variable brought in can make Ansible call a lookup, a
 //! function or a method on the controller.
