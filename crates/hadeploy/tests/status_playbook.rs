@@ -1,6 +1,6 @@
 //! `status.yml` run without hadeploy (ansible-runner, AWX) fails for a
-//! host whose status could not be read, saying why; run by hadeploy, which
-//! reads the reports itself (exit 4 or 5), it does not.
+//! host whose status could not be read, saying why, and for no other; run
+//! by hadeploy, which reads the reports itself (exit 4 or 5), it does not.
 
 mod common;
 
@@ -34,6 +34,13 @@ fn status_yml_alone_fails_for_a_host_that_does_not_answer() {
         said.contains("Fail where the status could not be read") && said.contains("fatal: [en1]"),
         "{said}"
     );
+    // A host that answers (this machine): nothing fails.
+    let python = format!(
+        "ansible_python_interpreter={}",
+        playbook.with_file_name("python").display()
+    );
+    let out = run(&["-c", "local", "-e", &python]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let reports = dir.join("reports");
     std::fs::create_dir(&reports).unwrap();
     let out = run(&["-e", &format!("hadeploy_supervisor_status_dir={}", reports.display())]);
