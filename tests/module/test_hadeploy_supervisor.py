@@ -7,6 +7,7 @@ import importlib
 import hashlib
 import json
 import os
+import re
 import socket
 import pwd
 import shutil
@@ -1119,3 +1120,35 @@ def test_programs_an_instance_started_by_itself_are_checked_too(instance):
     assert failed == [], "web started: it is the check that fails"
     assert [(u["process"], u["group"]) for u in unwell] == [("web", "web")]
     assert "did not pass in 1 s" in unwell[0]["why"]
+
+
+def test_the_roles_argument_specs_are_as_strict_as_the_module_s():
+    """An input a role passes to the module whole (`option: "{{ input }}"`
+    in its tasks) requires, in the role's argument specs, every key the
+    module requires: a hand-written input fails the role's first task, not
+    the host's module."""
+    pairs = []
+    for role in sorted((COLLECTION / "roles").iterdir()):
+        specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]
+        inputs = {k: v for entry in specs.values() for k, v in entry.get("options", {}).items()}
+        for tasks in sorted((role / "tasks").glob("*.yml")):
+            for task in yaml.safe_load(tasks.read_text()) or []:
+                args = task.get("hadeploy.supervisor.hadeploy_supervisor") or {}
+                for option, value in args.items():
+                    found = re.fullmatch(r"\{\{ (hadeploy_\w+) \}\}", str(value))
+                    if found and found.group(1) in inputs and option in mod.ARGUMENT_SPEC:
+                        pairs.append((found.group(1), inputs[found.group(1)], option))
+    assert {p[0] for p in pairs} >= {"hadeploy_supervisor_instances", "hadeploy_supervisor_dirs"}
+
+    def looser(role_spec, module_spec, path):
+        out = []
+        for name, sub in (module_spec.get("options") or {}).items():
+            mine = (role_spec.get("options") or {}).get(name)
+            if sub.get("required") and not (mine and mine.get("required")):
+                out.append("%s.%s" % (path, name))
+            if mine and sub.get("options"):
+                out.extend(looser(mine, sub, "%s.%s" % (path, name)))
+        return out
+
+    wrong = [w for name, spec, option in pairs for w in looser(spec, mod.ARGUMENT_SPEC[option], name)]
+    assert wrong == []

@@ -81,9 +81,9 @@ const SCOPE: Key = key(
     "The hosts and host groups the item goes to, joined with C(:); C(all) for every host (the default).",
 );
 const NO_REMOVE: Key = key("no_remove", Ty::Bool, "C(remove) leaves it in place.");
-const OWNER: Key = key("owner", Ty::Str, "Its owner.");
-const GROUP: Key = key("group", Ty::Str, "Its group.");
-const MODE: Key = key("mode", Ty::Str, "Its mode, in octal (C(0755)).");
+const OWNER: Key = req("owner", Ty::Str, "Its owner.");
+const GROUP: Key = req("group", Ty::Str, "Its group.");
+const MODE: Key = req("mode", Ty::Str, "Its mode, in octal (C(0755)).");
 const STATES: &[&str] = &["started", "stopped", "current"];
 const SRC: Key = req("src", Ty::Str, "Its source, under O(hadeploy_files_dir).");
 const RENDER: Key = key(
@@ -217,8 +217,8 @@ const FILES: &[Key] = &[
 
 const PROCESSES: &[Key] = &[
     req("status", Ty::Str, "The process, as C(supervisorctl status) names it."),
-    one_of(key("state", Ty::Str, "Its state after a deploy or start."), STATES),
-    key("group", Ty::Str, "Its process group."),
+    one_of(req("state", Ty::Str, "Its state after a deploy or start."), STATES),
+    req("group", Ty::Str, "Its process group."),
     SCOPE,
 ];
 const HEALTHCHECKS: &[Key] = &[
@@ -255,7 +255,7 @@ const INSTANCES: &[Key] = &[
     ),
     key("conf", Ty::Path, "Its configuration file."),
     key("unit", Ty::Str, "Its systemd unit."),
-    key("socket", Ty::Path, "Its XML-RPC unix socket."),
+    req("socket", Ty::Path, "Its XML-RPC unix socket."),
     key("unit_path", Ty::Path, "Its unit file."),
     one_of(key("state", Ty::Str, "The service's state after a deploy."), STATES),
     key("enabled", Ty::Bool, "The service starts at boot."),
