@@ -1584,11 +1584,7 @@ def deploy(module):
     by_name = {s["name"]: s for s in p["supervisors"]}
 
     # Folders first: files go inside them.
-    for d in p["dirs"]:
-        if differs(d["path"], None, d["owner"], d["group"], d["mode"]):
-            result["folders"].append(d["path"])
-            if not check:
-                ensure_dir(d["path"], d["owner"], d["group"], d["mode"])
+    result["folders"] = make_folders(p["dirs"], check)
     # A log folder may be shared with the system (/var/log): created when
     # missing, never taken over.
     for d in p["log_dirs"]:
@@ -1808,6 +1804,33 @@ def authorize_keys(user, keys, check):
     return True
 
 
+def folder_differs(d):
+    """Whether the folder item `d` (path, owner, group, mode) differs on
+    the host."""
+    return differs(d["path"], None, d["owner"], d["group"], d["mode"])
+
+
+def make_folders(items, check):
+    """The folder items that differ, created or set (unless `check`): their
+    paths."""
+    made = []
+    for d in items:
+        if folder_differs(d):
+            made.append(d["path"])
+            if not check:
+                ensure_dir(d["path"], d["owner"], d["group"], d["mode"])
+    return made
+
+
+def keys_to_add(items):
+    """Of the key items (user, key), each account whose keys or ~/.ssh
+    differ, with all its keys."""
+    by_user = {}
+    for k in items:
+        by_user.setdefault(k["user"], []).append(k["key"])
+    return {user: lines for user, lines in by_user.items() if keys_differ(user, lines)}
+
+
 def keys_differ(user, keys):
     """Whether an account's ~/.ssh (owner, mode 0700) or its
     authorized_keys (owner, mode 0600) differs, or lacks one of `keys`."""
@@ -1835,14 +1858,11 @@ def inspect(module):
         except KeyError:
             groups.append(g["name"])
     users = [u["login"] for u in p["users"] if user_differs(u)]
-    by_user = {}
-    for k in p["authorized_keys"]:
-        by_user.setdefault(k["user"], []).append(k["key"])
-    keys = [user for user, lines in by_user.items() if keys_differ(user, lines)]
+    keys = list(keys_to_add(p["authorized_keys"]))
     sudoers = [
         s["dest"] for s in p["sudoers"] if differs(s["dest"], s["content"].encode("utf-8"), "root", "root", "0440")
     ]
-    folders = [d["path"] for d in p["folders"] if differs(d["path"], None, d["owner"], d["group"], d["mode"])]
+    folders = [d["path"] for d in p["folders"] if folder_differs(d)]
     files = []
     notified = []
     for f in p["described_files"]:
@@ -1883,18 +1903,10 @@ def write(module):
     written = []
     notified = []
     before = {}
-    folders = []
-    for d in p["folders"]:
-        if differs(d["path"], None, d["owner"], d["group"], d["mode"]):
-            folders.append(d["path"])
-            if not module.check_mode:
-                ensure_dir(d["path"], d["owner"], d["group"], d["mode"])
-    by_user = {}
-    for k in p["authorized_keys"]:
-        by_user.setdefault(k["user"], []).append(k["key"])
-    keys = [user for user, lines in by_user.items() if keys_differ(user, lines)]
-    for user in keys:
-        authorize_keys(user, by_user[user], module.check_mode)
+    folders = make_folders(p["folders"], module.check_mode)
+    keys = keys_to_add(p["authorized_keys"])
+    for user, lines in keys.items():
+        authorize_keys(user, lines, module.check_mode)
     placed = []
     for f in p["described_files"]:
         if f["content"] is None:
@@ -1918,7 +1930,7 @@ def write(module):
         "written": written,
         "notified": notified,
         "folders": folders,
-        "authorized_keys": keys,
+        "authorized_keys": list(keys),
     }
     if module._diff:
         result["before"] = before
