@@ -793,7 +793,13 @@ hd_bg() {
         --workingFolder "$WORK/project-$desc" >"$LAST_LOG" 2>&1 &
     BG_PID=$!
     # Not a process group leader here (no job control): setsid did not fork.
-    [[ $(ps -o sid= -p "$BG_PID" | tr -d ' ') == "$BG_PID" ]] || fail "hadeploy ($BG_PID) is not in a session of its own"
+    # The child calls setsid just after the fork: give it that moment.
+    local i
+    for i in $(seq 50); do
+        [[ $(ps -o sid= -p "$BG_PID" | tr -d ' ') == "$BG_PID" ]] && break
+        ((i < 50)) || fail "hadeploy ($BG_PID) is not in a session of its own"
+        sleep 0.05
+    done
     log "  hadeploy --src $* --action $action started in the background (pid $BG_PID, log $LAST_LOG)"
 }
 
