@@ -1143,7 +1143,7 @@ scenario_18_estate() {
     local dir=$WORK/estate h p_before=() p i=0
     hd notify remove notify/app.yml
     mkdir -p "$dir"
-    run_log estate-generate "$HADEPLOY" generate "${VARS[@]}" --src "$FIX/simple/app.yml" --out "$dir/shop"
+    run_log estate-generate "$HADEPLOY" generate "${VARS[@]}" --src "$FIX/estate/app.yml" --out "$dir/shop"
     ((HD_RC == 0)) || fail "hadeploy generate exited with $HD_RC"
     run_log estate-build "$VENV/bin/ansible-galaxy" collection build --output-path "$dir/build" \
         "$dir/shop/collections/ansible_collections/hadeploy/supervisor"
@@ -1154,31 +1154,36 @@ scenario_18_estate() {
     [[ -f $dir/collections/ansible_collections/hadeploy/supervisor/roles/hadeploy_supervisor/meta/argument_specs.yml ]] ||
         fail "the installed collection has no argument specs"
     ok "the collection builds and installs with ansible-galaxy"
+    # The estate's own inventory: its groups (dc1, elsewhere) around the
+    # group the description's scopes name (edges), a host it must not touch.
     cat >"$dir/inventory.yml" <<INVENTORY
 all:
   children:
-    shop:
-      hosts:
-        en1: { ansible_host: "$(addr_of en1)", ansible_user: root, ansible_ssh_private_key_file: "$HADEPLOY_TESTBED_KEY" }
-        en2: { ansible_host: "$(addr_of en2)", ansible_user: root, ansible_ssh_private_key_file: "$HADEPLOY_TESTBED_KEY" }
+    dc1:
+      children:
+        edges:
+          hosts:
+            en1: { ansible_host: "$(addr_of en1)", ansible_user: root, ansible_ssh_private_key_file: "$HADEPLOY_TESTBED_KEY" }
+            en2: { ansible_host: "$(addr_of en2)", ansible_user: root, ansible_ssh_private_key_file: "$HADEPLOY_TESTBED_KEY" }
     elsewhere:
       hosts:
         other1: { ansible_host: 192.0.2.1, ansible_user: root }
 INVENTORY
-    cat >"$dir/site.yml" <<'PLAYBOOK'
-- name: Deploy the shop application
-  hosts: shop
+    # The playbook as docs/generated-project.md writes it, then a play of the
+    # estate's own: the description's variables did not land in it.
+    awk '/^# site\.yml, beside your inventory$/ { on = 1; next } on && /^```/ { exit } on' \
+        "$REPO/docs/generated-project.md" >"$dir/site.yml"
+    grep -q 'hadeploy.supervisor.hadeploy_supervisor' "$dir/site.yml" ||
+        fail "no playbook found in docs/generated-project.md: $(head -c 300 "$dir/site.yml")"
+    cat >>"$dir/site.yml" <<'PLAYBOOK'
+
+- name: The estate's own play, after
+  hosts: edges
   gather_facts: false
-  any_errors_fatal: true
-  vars:
-    hadeploy_files_dir: "{{ playbook_dir }}/shop/files"
-  pre_tasks:
-    - name: Read the inputs hadeploy wrote
-      tags: [always]
-      ansible.builtin.include_vars: shop/vars/hadeploy.yml
-  roles:
-    - hadeploy.supervisor.hadeploy_base
-    - hadeploy.supervisor.hadeploy_supervisor
+  tasks:
+    - name: The description's variables are not the estate's
+      ansible.builtin.assert:
+        that: [app is not defined, base is not defined, web is not defined]
 PLAYBOOK
     estate() {
         run_log "estate-$1" env -C "$dir" ANSIBLE_COLLECTIONS_PATH="$dir/collections" \
@@ -1194,7 +1199,11 @@ PLAYBOOK
         check_running "$h"
         p_before+=("$(program1_pid "$h")")
     done
-    ok "the estate's playbook deploys the simple case with roles:, other1 untouched"
+    for h in "${HOSTS[@]}"; do
+        [[ $(tb "$h" 'cat /opt/tsup/data/estate.conf') == *$'app=tsup\nbase=/opt/tsup\nport=8080' ]] ||
+            fail "$h: estate.conf: $(tb "$h" 'ls -la /opt/tsup/data; cat /opt/tsup/data/estate.conf' 2>&1)"
+    done
+    ok "the playbook of docs/generated-project.md deploys, the description's vars in paths and templates, other1 untouched"
     estate again
     ((HD_RC == 0)) || fail "the second run exited with $HD_RC"
     no_change "the estate's second run"
@@ -1220,6 +1229,12 @@ PLAYBOOK
         "$LAST_LOG" || fail "the error does not name the input meant"
     if grep -q '^changed:' "$LAST_LOG"; then fail "a task changed something before the error"; fi
     ok "a misspelt input name fails before any change, naming the input meant"
+    estate other-version -e hadeploy_inputs_version=0.0.1
+    ((HD_RC != 0)) || fail "inputs of another version passed"
+    grep -q "^fatal: .*written by hadeploy 0.0.1, and this collection is hadeploy $("$HADEPLOY" --version | awk '{print $2}')'s" \
+        "$LAST_LOG" || fail "the error does not name both versions: $(grep -m1 '^fatal' "$LAST_LOG")"
+    if grep -q '^changed:' "$LAST_LOG"; then fail "a task changed something before the error"; fi
+    ok "inputs of another hadeploy are refused before any change, naming both versions"
 }
 
 # The simple case as AWX runs it: ansible-runner, with a private data folder
@@ -1470,7 +1485,7 @@ run_scenario scenario_14_other_user        "14. permissions: another user cannot
 run_scenario scenario_15_hadeploy_forms    "15. HADeploy's forms: quoted environment, %(ENV_PATH)s, \${port + 1}"
 run_scenario scenario_16_pending_restarts  "16. restarts kept: --scope files, deploy killed between write and restart"
 run_scenario scenario_17_check_mode        "17. --check --diff: fresh hosts and a changed file, nothing changes"
-run_scenario scenario_18_estate            "18. estate: its playbook and inventory, the collection installed, typos refused"
+run_scenario scenario_18_estate            "18. estate: the doc's playbook, its inventory, the collection installed, vars, typos refused"
 run_scenario scenario_19_ansible_runner    "19. ansible-runner: its inventory and credential, as AWX runs it"
 run_scenario scenario_20_rolling_deploy    "20. rolling deploy on 3 hosts: a failed health check stops at en1, a good one rolls through; start checks too"
 run_scenario scenario_21_planted_links     "21. links the application account plants: root follows none"

@@ -826,6 +826,38 @@ def test_a_misspelt_input_is_named_with_what_was_meant(plugin):
     ]
 
 
+def test_templates_see_the_description_s_variables_the_host_lacks(plugin):
+    """An estate's play has none of the description's variables under their
+    own names: the templates the plugin renders get them from hadeploy_vars;
+    a host's own variable of the name wins; the layout's names win over both."""
+    task_vars = {"hadeploy_vars": {"web": {"port": 8080}, "app": "shop", "name": "x"}, "app": "estate's"}
+    got = plugin.own_vars(task_vars, {"name": "appv"})
+    assert got == {"web": {"port": 8080}, "name": "appv"}
+    assert plugin.own_vars({}, {"program_name": "p"}) == {"program_name": "p"}
+    with pytest.raises(Exception, match="hadeploy_vars: a map"):
+        plugin.own_vars({"hadeploy_vars": ["web"]}, {})
+
+
+def test_inputs_of_another_version_are_refused_naming_both(plugin):
+    """Inputs written by another hadeploy than the collection's are refused,
+    naming both versions; hand-written ones (no version) go."""
+    problem = plugin.version_problem("0.1.0", "0.2.0")
+    assert "hadeploy 0.1.0" in problem and "hadeploy 0.2.0" in problem
+    assert plugin.version_problem("0.2.0", "0.2.0") is None
+    assert plugin.version_problem(None, "0.2.0") is None
+
+
+
+def test_the_collection_knows_its_version_installed_or_not(plugin, tmp_path):
+    """Installed by ansible-galaxy, from MANIFEST.json; in hadeploy's
+    project, from galaxy.yml; else none."""
+    assert plugin.collection_version(str(tmp_path)) is None
+    (tmp_path / "galaxy.yml").write_text('namespace: hadeploy\nversion: "0.3.1"\n')
+    assert plugin.collection_version(str(tmp_path)) == "0.3.1"
+    (tmp_path / "MANIFEST.json").write_text('{"collection_info": {"version": "0.4.0"}}')
+    assert plugin.collection_version(str(tmp_path)) == "0.4.0"
+
+
 def test_a_secret_file_s_content_stays_out_of_the_diff(plugin):
     """The action plugin's diffs: a secret file's content, before or after,
     is never in them."""
@@ -1152,3 +1184,41 @@ def test_the_roles_argument_specs_are_as_strict_as_the_module_s():
 
     wrong = [w for name, spec, option in pairs for w in looser(spec, mod.ARGUMENT_SPEC[option], name)]
     assert wrong == []
+
+
+def test_the_examples_show_every_action_each_as_the_module_takes_it():
+    """EXAMPLES: one task per action of the module's choices, each valid
+    against its argument spec (the names and types of its options)."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    tasks = yaml.safe_load(mod.EXAMPLES)
+    shown = []
+    for task in tasks:
+        args = task["hadeploy.supervisor.hadeploy_supervisor"]
+        shown.append(args["action"])
+        if args["action"] == "select":
+            # Done by the action plugin: `lists` never reaches the module.
+            assert set(args) == {"action", "lists"}, task["name"]
+            continue
+        result = ArgumentSpecValidator(mod.ARGUMENT_SPEC).validate(args)
+        assert not result.error_messages, (task["name"], result.error_messages)
+    assert sorted(shown) == sorted(mod.ARGUMENT_SPEC["action"]["choices"])
+    # No text names an action that is not one.
+    named = set(re.findall(r"C\((\w+)\) (?:only|writes|reads)", mod.DOCUMENTATION))
+    assert named <= set(mod.ARGUMENT_SPEC["action"]["choices"]), named
+
+
+def test_the_module_runs_on_rhel_8_s_platform_python():
+    """RHEL 8's platform-python is 3.6: vermin finds nothing the module uses
+    that 3.6 lacks (a `from __future__ import annotations` once made it a
+    SyntaxError there). The action plugin runs on the controller only."""
+    vermin = Path(sys.executable).parent / "vermin"
+    if not vermin.exists():
+        assert not os.environ.get("CI"), "CI must provide vermin (tests/setup-venv.sh)"
+        pytest.skip("no vermin (bash tests/setup-venv.sh)")
+    module = LIBRARY / "hadeploy_supervisor.py"
+    out = subprocess.run(
+        [str(vermin), "-t=3.6-", "--violations", "--no-tips", "--eval-annotations", str(module)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+    )
+    assert out.returncode == 0, out.stdout

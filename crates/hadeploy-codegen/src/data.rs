@@ -15,8 +15,8 @@ use std::path::Path;
 use hadeploy_model::system::rendered_on_host;
 use hadeploy_model::{FileSource, LocalSource, Model, Probe, Scope, Supervisor, is_system_path};
 
-use crate::quote::{self, BlockMap};
-use crate::views::{SOURCES, file_copy_path, status_name, supervisor_dirs};
+use crate::quote::{self, BlockMap, OwnVars};
+use crate::views::{SOURCES, file_copy_path, status_name, supervisor_dirs, vault_lines};
 use crate::{Content, Project, RenderError};
 
 /// The column of the `- ` of a top-level list item.
@@ -71,10 +71,10 @@ struct ProgramFile<'a> {
 
 impl ProgramFile<'_> {
     /// Its `hadeploy_supervisor_program_files` item, into `t`.
-    fn write(&self, t: &mut String, s: &Supervisor, project: &Project) {
+    fn write(&self, t: &mut String, s: &Supervisor, project: &Project, v: &OwnVars) {
         let src = format!("supervisors/{}/programs/{}_{}.ini", s.name, self.name, self.kind);
         let render = self.render && needs_rendering(project, &format!("{SOURCES}/{src}"));
-        BlockMap::item(t, DASH)
+        BlockMap::item(t, DASH, v)
             .str("supervisor", &s.name)
             .str("program", self.name)
             .str("src", &src)
@@ -112,7 +112,7 @@ fn settle_retries(s: &Supervisor) -> u32 {
 }
 
 /// Writes one list of the roles' inputs: its items, at the column it is given.
-type Writer = fn(&Model, &Project, &mut String, usize) -> Result<(), RenderError>;
+type Writer = fn(&Model, &Project, &mut String, usize, &OwnVars) -> Result<(), RenderError>;
 
 /// The roles' inputs, in the order `vars/hadeploy.yml` lists them.
 const LISTS: &[(&str, Writer)] = &[
@@ -137,18 +137,30 @@ pub fn write(model: &Model, project: &Project) -> Result<String, RenderError> {
          # hosts and host groups it goes to (`scope`). Do not edit.\n\
          # yamllint disable rule:line-length\n---\n",
     );
+    quote::top_scalar(
+        &mut out,
+        crate::inputs::INPUTS_VERSION.name,
+        &serde_json::Value::from(env!("CARGO_PKG_VERSION")),
+    );
+    let own = OwnVars::new(model.vars.keys().chain(model.encrypted_vars.keys()).cloned());
+    let vars: Vec<(&str, &serde_json::Value)> = model.vars.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut vault = Vec::new();
+    for (k, v) in &model.encrypted_vars {
+        vault.push((k.as_str(), vault_lines(k, v)?));
+    }
+    own.write_map(&vars, &vault, &mut out);
     for (name, writer) in LISTS {
         let mut items = String::new();
-        writer(model, project, &mut items, DASH)?;
+        writer(model, project, &mut items, DASH, &own)?;
         quote::top_list(&mut out, name, |o, _| o.push_str(&items));
     }
     Ok(out)
 }
 
 /// The groups the description manages.
-fn base_groups(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn base_groups(m: &Model, _: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     for g in m.groups.iter().filter(|g| g.managed) {
-        BlockMap::item(o, d)
+        BlockMap::item(o, d, v)
             .str("name", &g.name)
             .bool("system", g.system)
             .bool("no_remove", g.no_remove)
@@ -158,9 +170,9 @@ fn base_groups(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), R
 }
 
 /// The accounts.
-fn base_users(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn base_users(m: &Model, _: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     for u in &m.users {
-        let mut i = BlockMap::item(o, d);
+        let mut i = BlockMap::item(o, d, v);
         i.str("login", &u.login).bool("managed", u.managed);
         if let Some(c) = &u.comment {
             i.str("comment", c);
@@ -181,10 +193,10 @@ fn base_users(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), Re
 }
 
 /// Each account's keys, one line each.
-fn base_authorized_keys(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn base_authorized_keys(m: &Model, _: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     for u in &m.users {
         for key in &u.authorized_keys {
-            BlockMap::item(o, d)
+            BlockMap::item(o, d, v)
                 .str("user", &u.login)
                 .data("key", key)
                 .str("scope", &scope_text(&u.scope));
@@ -194,7 +206,7 @@ fn base_authorized_keys(m: &Model, _: &Project, o: &mut String, d: usize) -> Res
 }
 
 /// Each account's sudo rule.
-fn base_sudoers(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn base_sudoers(m: &Model, _: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     for u in m.users.iter().filter(|u| !u.can_sudo_to.is_empty()) {
         for name in std::iter::once(&u.login).chain(&u.can_sudo_to) {
             if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
@@ -204,7 +216,7 @@ fn base_sudoers(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), 
                 });
             }
         }
-        BlockMap::item(o, d)
+        BlockMap::item(o, d, v)
             .str("user", &u.login)
             .str(
                 "dest",
@@ -220,7 +232,7 @@ fn base_sudoers(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), 
 }
 
 /// The folders; one that holds a kept file or folder is kept too.
-fn base_folders(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn base_folders(m: &Model, _: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     let mut kept: Vec<String> = m
         .folders
         .iter()
@@ -232,7 +244,7 @@ fn base_folders(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), 
     for f in &m.folders {
         // Removing a folder would take what is kept inside with it.
         let keep = f.no_remove || keeps_inside(&kept, &f.path);
-        let mut i = BlockMap::item(o, d);
+        let mut i = BlockMap::item(o, d, v);
         i.str("path", &f.path)
             .str("owner", &f.owner)
             .str("group", &f.group)
@@ -248,9 +260,9 @@ fn base_folders(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), 
 }
 
 /// The files, each with where its content comes from.
-fn base_files(m: &Model, project: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn base_files(m: &Model, project: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     for (n, f) in m.files.iter().enumerate() {
-        let mut i = BlockMap::item(o, d);
+        let mut i = BlockMap::item(o, d, v);
         match &f.src {
             FileSource::File { .. } => {
                 let src = file_copy_path(n, f);
@@ -296,7 +308,7 @@ fn base_files(m: &Model, project: &Project, o: &mut String, d: usize) -> Result<
                 for r in &f.notify {
                     let (s, p) = m.program(*r);
                     for proc in &p.processes {
-                        BlockMap::item(out, dash)
+                        BlockMap::item(out, dash, v)
                             .str("supervisor", &s.name)
                             .str("process", &status_name(proc))
                             .str("group", &p.process_group);
@@ -309,9 +321,9 @@ fn base_files(m: &Model, project: &Project, o: &mut String, d: usize) -> Result<
 }
 
 /// The instances, each with its processes and health checks.
-fn supervisor_instances(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn supervisor_instances(m: &Model, _: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     for s in &m.supervisors {
-        let mut i = BlockMap::item(o, d);
+        let mut i = BlockMap::item(o, d, v);
         i.str("name", &s.name)
             .bool("managed", s.managed)
             .str("conf", &s.conf_file_dst)
@@ -328,7 +340,7 @@ fn supervisor_instances(m: &Model, _: &Project, o: &mut String, d: usize) -> Res
                 debug_assert_eq!(d, PROCESS_DASH);
                 for p in &s.programs {
                     for proc in &p.processes {
-                        BlockMap::item(o, d)
+                        BlockMap::item(o, d, v)
                             .str("status", &status_name(proc))
                             .str("state", p.state.as_str())
                             .str("group", &p.process_group)
@@ -341,7 +353,7 @@ fn supervisor_instances(m: &Model, _: &Project, o: &mut String, d: usize) -> Res
                 for p in &s.programs {
                     let Some(h) = &p.healthcheck else { continue };
                     let processes: Vec<String> = p.processes.iter().map(|x| status_name(x)).collect();
-                    let mut i = BlockMap::item(o, d);
+                    let mut i = BlockMap::item(o, d, v);
                     i.str("program", &p.name).strs("processes", &processes);
                     match &h.probe {
                         Probe::Http(url) => i.str("http", url),
@@ -358,11 +370,11 @@ fn supervisor_instances(m: &Model, _: &Project, o: &mut String, d: usize) -> Res
 }
 
 /// The managed instances' folders.
-fn instance_dirs(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn instance_dirs(m: &Model, _: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     let managed = || m.supervisors.iter().filter(|s| s.managed);
     for s in managed() {
         for dir in supervisor_dirs(s) {
-            BlockMap::item(o, d)
+            BlockMap::item(o, d, v)
                 .str("path", &dir)
                 .str("owner", &s.user)
                 .str("group", &s.group)
@@ -374,16 +386,16 @@ fn instance_dirs(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(),
 }
 
 /// The managed instances' files.
-fn instance_files(m: &Model, project: &Project, o: &mut String, _: usize) -> Result<(), RenderError> {
+fn instance_files(m: &Model, project: &Project, o: &mut String, _: usize, v: &OwnVars) -> Result<(), RenderError> {
     let managed = || m.supervisors.iter().filter(|s| s.managed);
     for s in managed() {
-        supervisor_files(o, s, project);
+        supervisor_files(o, s, project, v);
     }
     Ok(())
 }
 
 /// What `remove` deletes of the managed instances.
-fn supervisor_remove(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn supervisor_remove(m: &Model, _: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     let managed = || m.supervisors.iter().filter(|s| s.managed);
     for s in managed().filter(|s| !s.no_remove) {
         let unit_path = format!("/etc/systemd/system/{}", s.unit);
@@ -392,7 +404,7 @@ fn supervisor_remove(m: &Model, _: &Project, o: &mut String, d: usize) -> Result
             .into_iter()
             .chain(dirs.iter().map(|d| (d, false)));
         for (path, unit) in paths {
-            BlockMap::item(o, d)
+            BlockMap::item(o, d, v)
                 .str("path", path)
                 .bool("unit", unit)
                 .str("scope", &scope_text(&s.scope));
@@ -402,11 +414,11 @@ fn supervisor_remove(m: &Model, _: &Project, o: &mut String, d: usize) -> Result
 }
 
 /// The programs' log folders the instances do not create.
-fn supervisor_log_dirs(m: &Model, _: &Project, o: &mut String, d: usize) -> Result<(), RenderError> {
+fn supervisor_log_dirs(m: &Model, _: &Project, o: &mut String, d: usize, v: &OwnVars) -> Result<(), RenderError> {
     for s in &m.supervisors {
         for p in &s.programs {
             for dir in log_dirs(s, p) {
-                BlockMap::item(o, d)
+                BlockMap::item(o, d, v)
                     .str("path", &dir)
                     .str("owner", &s.user)
                     .str("group", &s.group)
@@ -418,7 +430,13 @@ fn supervisor_log_dirs(m: &Model, _: &Project, o: &mut String, d: usize) -> Resu
 }
 
 /// The program and group files.
-fn supervisor_program_files(m: &Model, project: &Project, o: &mut String, _: usize) -> Result<(), RenderError> {
+fn supervisor_program_files(
+    m: &Model,
+    project: &Project,
+    o: &mut String,
+    _: usize,
+    v: &OwnVars,
+) -> Result<(), RenderError> {
     for s in &m.supervisors {
         for p in &s.programs {
             ProgramFile {
@@ -429,7 +447,7 @@ fn supervisor_program_files(m: &Model, project: &Project, o: &mut String, _: usi
                 no_remove: p.no_remove,
                 scope: &p.scope,
             }
-            .write(o, s, project);
+            .write(o, s, project, v);
         }
         for g in &s.groups {
             ProgramFile {
@@ -440,7 +458,7 @@ fn supervisor_program_files(m: &Model, project: &Project, o: &mut String, _: usi
                 no_remove: g.no_remove,
                 scope: &g.scope,
             }
-            .write(o, s, project);
+            .write(o, s, project, v);
         }
     }
     Ok(())
@@ -470,7 +488,7 @@ fn log_dirs(s: &Supervisor, p: &hadeploy_model::Program) -> Vec<String> {
 
 /// The `hadeploy_supervisor_files` items of a managed instance: its
 /// configuration, unit and `supervisorctl_NAME`.
-fn supervisor_files(t: &mut String, s: &Supervisor, project: &Project) {
+fn supervisor_files(t: &mut String, s: &Supervisor, project: &Project, v: &OwnVars) {
     let dir = format!("supervisors/{}", s.name);
     // The web password hash is readable by the instance's group only.
     let conf_mode = if s.http_server.as_ref().is_some_and(|h| h.auth.is_some()) || s.conf_file_src.is_some() {
@@ -514,7 +532,7 @@ fn supervisor_files(t: &mut String, s: &Supervisor, project: &Project) {
     ];
     for (src, dest, group, mode, render, restart, secret) in files {
         let render = render && needs_rendering(project, &format!("{SOURCES}/{src}"));
-        BlockMap::item(t, DASH)
+        BlockMap::item(t, DASH, v)
             .str("supervisor", &s.name)
             .str("src", &src)
             .str("dest", dest)

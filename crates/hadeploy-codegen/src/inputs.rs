@@ -27,6 +27,9 @@ pub enum Ty {
     Map(&'static [Key]),
     /// A list of maps another role describes.
     AnyItems,
+    /// A map of any values, which no role checks: they may be vault
+    /// values, which a check would decrypt.
+    AnyMap,
 }
 
 /// A key of an item, or a role's input.
@@ -342,6 +345,30 @@ const FILES_DIR: Key = key(
     "The folder of the files the roles send (C(src) of the items): the C(files/) folder of hadeploy's project.",
 );
 
+/// The description's variables (`vars`, then `encrypted_vars`), by name:
+/// the inputs' expressions read them from here when the host has no
+/// variable of the name, and the action plugin gives those to the
+/// templates it renders. Written in the inputs, in no argument spec (a
+/// check would decrypt every vault value).
+pub const OWN_VARS: Key = key(
+    "hadeploy_vars",
+    Ty::AnyMap,
+    "The description's variables, read where the host has none of the name.",
+);
+
+/// The version of hadeploy that wrote the inputs: the roles refuse inputs
+/// of another version than the collection's (items a version writes are
+/// what its module takes). Hand-written inputs may leave it out.
+pub const INPUTS_VERSION: Key = key(
+    "hadeploy_inputs_version",
+    Ty::Str,
+    "The version of hadeploy that wrote the inputs; the roles refuse another than the collection's.",
+);
+
+/// The inputs the action plugin reads from the host's variables, in no
+/// argument spec.
+pub const PLUGIN_INPUTS: [Key; 2] = [INPUTS_VERSION, OWN_VARS];
+
 const BASE_GROUPS: Key = list("hadeploy_base_groups", GROUPS, "Groups.");
 const BASE_USERS: Key = list("hadeploy_base_users", USERS, "Accounts.");
 const BASE_KEYS: Key = list(
@@ -606,6 +633,7 @@ fn option(out: &mut String, k: &Key, ind: usize) {
         Ty::Items(keys) => ("list", Some("dict"), Some(keys)),
         Ty::Map(keys) => ("dict", None, Some(keys)),
         Ty::AnyItems => ("list", Some("dict"), None),
+        Ty::AnyMap => ("dict", None, None),
     };
     out.push_str(&format!("{pad}type: {ty}\n"));
     if let Some(e) = elements {

@@ -195,12 +195,73 @@ fn indent(out: &mut String, n: usize) {
     }
 }
 
+/// The description's variables (`vars`, `encrypted_vars`), as the roles'
+/// inputs read them: from the one input `hadeploy_vars` when the host has
+/// no variable of the name, so that an estate's play gets them without
+/// its own names being set ([`hadeploy_model::expr::reroot`]).
+#[derive(Debug, Default)]
+pub struct OwnVars(std::collections::BTreeSet<String>);
+
+/// The input that holds the description's variables.
+pub const VARS_INPUT: &str = crate::inputs::OWN_VARS.name;
+
+impl OwnVars {
+    /// The variables named `names`.
+    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
+        OwnVars(names.into_iter().collect())
+    }
+
+    /// `v` with the variables of the description it reads read so.
+    pub fn reroot<'v>(&self, v: &'v str) -> std::borrow::Cow<'v, str> {
+        if self.0.is_empty() {
+            return v.into();
+        }
+        hadeploy_model::expr::reroot(v, VARS_INPUT, |n| self.0.contains(n))
+    }
+
+    /// `v` with every string in it rerooted so.
+    pub fn reroot_value(&self, v: &Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(self.reroot(s).into_owned()),
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.reroot_value(v)).collect()),
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), self.reroot_value(v))).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// `name:` then the description's variables, by `vars` (plain values)
+    /// and `vault` (the lines of encrypted ones), as a top-level map.
+    pub fn write_map(&self, vars: &[(&str, &Value)], vault: &[(&str, Vec<String>)], out: &mut String) {
+        key_into(VARS_INPUT, out);
+        if vars.is_empty() && vault.is_empty() {
+            out.push_str(" {}\n");
+            return;
+        }
+        for (k, v) in vars {
+            out.push_str("\n  ");
+            key_into(k, out);
+            after_key(&self.reroot_value(v), 4, out);
+        }
+        for (k, lines) in vault {
+            out.push_str("\n  ");
+            key_into(k, out);
+            out.push_str(" !vault |");
+            for l in lines {
+                out.push_str("\n    ");
+                out.push_str(l);
+            }
+        }
+        out.push('\n');
+    }
+}
+
 /// The keys of one map, written in block style straight into a `String`,
 /// exactly as [`yaml_block`] writes the same map built as a [`Value`]: keys
 /// through the same key rule, every scalar through the same quoting. For
 /// files too large to build as values first (`vars/hadeploy.yml`).
 pub struct BlockMap<'a> {
     out: &'a mut String,
+    vars: &'a OwnVars,
     /// The column of the keys.
     ind: usize,
     first: bool,
@@ -210,12 +271,13 @@ impl<'a> BlockMap<'a> {
     /// One item of a block list, `- ` at column `dash`, its first key on
     /// the same line: what `- ` followed by the map is in a list written by
     /// [`yaml_block`]. Starts with a line break.
-    pub fn item(out: &'a mut String, dash: usize) -> Self {
+    pub fn item(out: &'a mut String, dash: usize, vars: &'a OwnVars) -> Self {
         out.push('\n');
         indent(out, dash);
         out.push_str("- ");
         BlockMap {
             out,
+            vars,
             ind: dash + 2,
             first: true,
         }
@@ -230,11 +292,12 @@ impl<'a> BlockMap<'a> {
         key_into(k, self.out);
     }
 
-    /// `k: "v"`.
+    /// `k: "v"`, the description's variables its expressions read taken
+    /// from `hadeploy_vars` when the host has none ([`OwnVars`]).
     pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
         self.key(k);
         self.out.push(' ');
-        value_str_into(v, self.out);
+        value_str_into(&self.vars.reroot(v), self.out);
         self
     }
 
@@ -273,15 +336,20 @@ impl<'a> BlockMap<'a> {
             self.out.push('\n');
             indent(self.out, self.ind + 2);
             self.out.push_str("- ");
-            value_str_into(s, self.out);
+            value_str_into(&self.vars.reroot(s), self.out);
         }
         self
     }
 
     /// More keys of a map whose first keys, at column `ind`, are already
     /// written.
-    pub fn continued(out: &'a mut String, ind: usize) -> Self {
-        BlockMap { out, ind, first: false }
+    pub fn continued(out: &'a mut String, ind: usize, vars: &'a OwnVars) -> Self {
+        BlockMap {
+            out,
+            vars,
+            ind,
+            first: false,
+        }
     }
 
     /// `k:` then a nested map, written by `f` (which must write at least one key).
@@ -291,6 +359,7 @@ impl<'a> BlockMap<'a> {
         indent(self.out, self.ind + 2);
         let mut inner = BlockMap {
             out: self.out,
+            vars: self.vars,
             ind: self.ind + 2,
             first: true,
         };
@@ -642,9 +711,10 @@ mod tests {
              "notify": [{"p": hostile, "q": "r"}, {"p": "s", "q": "t"}], "off": []},
             {"name": "n", "list": [{"p": "only"}], "last": false},
         ]);
+        let none = OwnVars::default();
         let mut out = String::new();
         top_list(&mut out, "k", |out, dash| {
-            BlockMap::item(out, dash)
+            BlockMap::item(out, dash, &none)
                 .str("name", hostile)
                 .bool("on", true)
                 .strs("groups", &["x".into(), hostile.into()])
@@ -653,14 +723,14 @@ mod tests {
                     l.str("yes", hostile).str("b", "c");
                 })
                 .list("notify", |out, dash| {
-                    BlockMap::item(out, dash).str("p", hostile).str("q", "r");
-                    BlockMap::item(out, dash).str("p", "s").str("q", "t");
+                    BlockMap::item(out, dash, &none).str("p", hostile).str("q", "r");
+                    BlockMap::item(out, dash, &none).str("p", "s").str("q", "t");
                 });
-            BlockMap::continued(out, dash + 2).list("off", |_, _| {});
-            BlockMap::item(out, dash)
+            BlockMap::continued(out, dash + 2, &none).list("off", |_, _| {});
+            BlockMap::item(out, dash, &none)
                 .str("name", "n")
                 .list("list", |out, dash| {
-                    BlockMap::item(out, dash).str("p", "only");
+                    BlockMap::item(out, dash, &none).str("p", "only");
                 })
                 .bool("last", false);
         });

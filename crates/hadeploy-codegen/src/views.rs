@@ -76,6 +76,20 @@ struct VarsView {
     vault: Vec<VaultView>,
 }
 
+/// The lines of encrypted variable `k`'s vault value `v`, written
+/// unquoted in a block scalar: a vault holds nothing else.
+pub(crate) fn vault_lines(k: &str, v: &str) -> Result<Vec<String>, RenderError> {
+    let lines: Vec<String> = v.lines().map(str::to_string).collect();
+    let safe = |l: &String| l.chars().all(|c| c.is_ascii_alphanumeric() || "$;._@-".contains(c));
+    if !is_var_name(k) || lines.is_empty() || !lines.iter().all(safe) {
+        return Err(RenderError::Value {
+            what: format!("encrypted variable `{k}`"),
+            reason: "it is not an Ansible Vault value".into(),
+        });
+    }
+    Ok(lines)
+}
+
 /// An encrypted variable: its name and the lines of its vault value.
 #[derive(Serialize)]
 struct VaultView {
@@ -92,6 +106,8 @@ struct PlaybookView {
     /// Where a deploy gathers facts: `all` (what it renders reads them),
     /// `forced` (the hosts `force_setup` names), or `none`.
     facts: &'static str,
+    /// Whether a host of the inventory names an ssh key file.
+    key_files: bool,
 }
 
 #[derive(Serialize)]
@@ -194,6 +210,7 @@ impl<'a> Renderer<'a> {
                     target_group: hadeploy_model::format::TARGET_GROUP,
                     rolling: self.model.rolling.map_or_else(|| "0".to_string(), |b| b.to_string()),
                     facts,
+                    key_files: self.model.hosts.values().any(|h| h.ssh_private_key_file.is_some()),
                 },
             )?;
             self.put(pb.0, text)?;
@@ -216,16 +233,10 @@ impl<'a> Renderer<'a> {
         self.put(t::INVENTORY.0, inv)?;
         let mut vault = Vec::new();
         for (k, v) in &self.model.encrypted_vars {
-            // Written unquoted in a block scalar: a vault holds nothing else.
-            let lines: Vec<String> = v.lines().map(str::to_string).collect();
-            let safe = |l: &String| l.chars().all(|c| c.is_ascii_alphanumeric() || "$;._@-".contains(c));
-            if !is_var_name(k) || lines.is_empty() || !lines.iter().all(safe) {
-                return Err(RenderError::Value {
-                    what: format!("encrypted variable `{k}`"),
-                    reason: "it is not an Ansible Vault value".into(),
-                });
-            }
-            vault.push(VaultView { key: k.clone(), lines });
+            vault.push(VaultView {
+                key: k.clone(),
+                lines: vault_lines(k, v)?,
+            });
         }
         let vars = VarsView {
             vars: self.model.vars.iter().map(|(k, v)| kv(k, v.clone())).collect(),
@@ -283,6 +294,20 @@ impl<'a> Renderer<'a> {
         p.display().to_string()
     }
 
+    /// A key file of the inventory as Ansible finds it whatever folder it
+    /// runs from: a relative path is written from the playbooks' folder
+    /// (`{{ playbook_dir }}/../keys/id`, which Ansible renders), so that
+    /// the project runs from another working folder, and moved with what it
+    /// names; the playbooks check that it is there first.
+    fn key_seen_from_project(&self, path: &std::path::Path) -> String {
+        let seen = self.seen_from_project(path);
+        if std::path::Path::new(&seen).is_relative() {
+            format!("{{{{ playbook_dir }}}}/{seen}")
+        } else {
+            seen
+        }
+    }
+
     /// Ansible's `vault_identity_list`: `LABEL@FILE` or `LABEL@prompt` for
     /// each inventory that asks for a vault password.
     fn vault_identity_list(&self) -> Result<Option<String>, RenderError> {
@@ -317,7 +342,7 @@ impl<'a> Renderer<'a> {
                         ConnValue::Text(t) => kv(k, t),
                         ConnValue::Flag(b) => kv(k, b),
                         ConnValue::Port(p) => kv(k, p),
-                        ConnValue::LocalPath(p) => kv(k, self.seen_from_project(p)),
+                        ConnValue::LocalPath(p) => kv(k, self.key_seen_from_project(p)),
                     })
                     .collect();
                 if !h.privileged {

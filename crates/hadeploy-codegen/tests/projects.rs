@@ -419,6 +419,14 @@ fn roles_read_exactly_the_inputs_the_generator_writes() {
                 || path.ends_with("/defaults/main.yml")
             {
                 written.extend(top_keys(text));
+            } else if path.ends_with("/plugins/action/hadeploy_supervisor.py") {
+                // What the plugin reads from the host's variables.
+                let plugin = hadeploy_codegen::inputs::PLUGIN_INPUTS.map(|k| k.name);
+                read.extend(
+                    hadeploy_names(text)
+                        .into_iter()
+                        .filter(|n| plugin.contains(&n.as_str())),
+                );
             } else if path.ends_with(".yml")
                 && !path.starts_with("files/")
                 && path != "inventory.yml"
@@ -469,6 +477,11 @@ fn roles_read_exactly_the_inputs_the_generator_writes() {
     let public: BTreeSet<String> = inputs
         .iter()
         .filter(|i| !i.contains("__") && !PLAYBOOK_INPUTS.contains(&i.as_str()))
+        .filter(|i| {
+            !hadeploy_codegen::inputs::PLUGIN_INPUTS
+                .iter()
+                .any(|k| k.name == i.as_str())
+        })
         .cloned()
         .collect();
     assert_eq!(declared, public, "the argument specs and the inputs the roles read");
@@ -555,6 +568,7 @@ fn the_data_written_is_what_the_argument_specs_declare() {
                 "{at}: {v}"
             ),
             Ty::AnyItems => assert!(v.is_array(), "{at}: {v}"),
+            Ty::AnyMap => assert!(v.is_object(), "{at}: {v}"),
             Ty::Items(keys) => {
                 for (i, item) in v.as_array().unwrap_or_else(|| panic!("{at}: {v}")).iter().enumerate() {
                     map(&format!("{at}[{i}]"), item, keys);
@@ -579,7 +593,11 @@ fn the_data_written_is_what_the_argument_specs_declare() {
             assert!(m.contains_key(d.name), "{at} has no {}", d.name);
         }
     }
-    let inputs: Vec<&Key> = ROLES.iter().flat_map(|r| r.inputs()).collect();
+    let inputs: Vec<&Key> = ROLES
+        .iter()
+        .flat_map(|r| r.inputs())
+        .chain(&hadeploy_codegen::inputs::PLUGIN_INPUTS)
+        .collect();
     let mut seen = BTreeSet::new();
     for case in [
         "rich/app.srcs",
@@ -602,7 +620,7 @@ fn the_data_written_is_what_the_argument_specs_declare() {
     // Every list input is written.
     let lists: BTreeSet<String> = inputs
         .iter()
-        .filter(|k| matches!(k.ty, Ty::Items(_)))
+        .filter(|k| matches!(k.ty, Ty::Items(_)) || hadeploy_codegen::inputs::PLUGIN_INPUTS.contains(k))
         .map(|k| k.name.to_string())
         .collect();
     assert_eq!(seen, lists);

@@ -294,3 +294,61 @@ fn the_web_password_hash_is_never_shown_in_a_diff() {
         "{tasks}"
     );
 }
+
+/// The roles' inputs read the description's variables from
+/// `hadeploy_vars` where the play has none of their names, as an estate's
+/// play that reads the inputs alone (docs/generated-project.md): a
+/// variable's expression, a path's, an encrypted variable through a
+/// filter; and none of their names is set in the play.
+#[test]
+fn the_inputs_alone_give_the_description_s_variables_to_ansible() {
+    let Some(playbook) = venv_bin("ansible-playbook") else {
+        return;
+    };
+    let vault: String = VAULT.lines().map(|l| format!("    {l}\n")).collect();
+    let text = format!(
+        r#"
+hosts: [{{ name: h1, ssh_host: 127.0.0.1 }}]
+vars:
+  base: /opt/shop
+  app_home: "{{{{ base }}}}/app"
+encrypted_vars:
+  vault_pw: !vault |
+{vault}users:
+- {{ login: app, comment: "{{{{ vault_pw | b64encode }}}}" }}
+folders:
+- {{ path: "{{{{ app_home }}}}/logs", owner: app, group: app, mode: "0755" }}
+- {{ path: "/srv/{{{{ inventory_hostname }}}}", owner: app, group: app, mode: "0755" }}
+"#
+    );
+    let model = load(&text).unwrap_or_else(|d| panic!("{d}"));
+    let p = render(&model, &Options::default()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("inputs.yml"), file(&p, "vars/hadeploy.yml")).unwrap();
+    let pass = tmp.path().join("vault-pass");
+    std::fs::write(&pass, format!("{VAULT_PASSWORD}\n")).unwrap();
+    std::fs::write(
+        tmp.path().join("estate.yml"),
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n\
+         \x20   - ansible.builtin.include_vars: inputs.yml\n\
+         \x20   - ansible.builtin.debug:\n        msg: \"{{ hadeploy_base_folders | map(attribute='path') | join(' ') }} \
+         comment={{ hadeploy_base_users[0].comment }}\"\n\
+         \x20   - ansible.builtin.assert:\n        that: [base is not defined, app_home is not defined, vault_pw is not defined]\n",
+    )
+    .unwrap();
+    let o = Command::new(playbook)
+        .args(["estate.yml", "-i", "localhost,", "-c", "local", "--vault-password-file"])
+        .arg(&pass)
+        .current_dir(tmp.path())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    // base64 of VAULTED.
+    let b64 = "UzNjcjN0LWZyb20tdmF1bHQ=";
+    assert!(
+        stdout.contains(&format!("/opt/shop/app/logs /srv/localhost comment={b64}")),
+        "{stdout}"
+    );
+}

@@ -86,10 +86,44 @@ pub fn literal_braces(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// `text` with each variable that `is_own` names, read by one of its
+/// `{{ }}` expressions, read from the map `map` when the host has no
+/// variable of that name: `{{ app_home }}/logs` becomes
+/// `{{ (app_home | default(MAP['app_home'])) }}/logs`, `{{ app.home }}`
+/// `{{ (app | default(MAP['app'])).home }}`. For the roles' inputs, which
+/// an estate reads without the description's variables under their own
+/// names. Expressions [`expression_problem`] refuses, and text outside
+/// expressions, are left as they are.
+pub fn reroot<'t>(text: &'t str, map: &str, is_own: impl Fn(&str) -> bool) -> std::borrow::Cow<'t, str> {
+    if !text.contains("{{") {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(at) = rest.find("{{") {
+        let inner = &rest[at + 2..];
+        let mut p = Parser::new(inner);
+        let ok = p.expression().is_ok();
+        out.push_str(&rest[..at + 2]);
+        match p.root {
+            Some((from, to)) if ok && is_own(&inner[from..to]) => {
+                let name = &inner[from..to];
+                out.push_str(&inner[..from]);
+                out.push_str(&format!("({name} | default({map}['{name}']))"));
+                out.push_str(&inner[to..p.at]);
+            }
+            _ => out.push_str(&inner[..p.at]),
+        }
+        rest = &inner[p.at..];
+    }
+    out.push_str(rest);
+    out.into()
+}
+
 /// Reads one expression after its `{{`: how many bytes up to and with its
 /// `}}`, and what is wrong with it.
 fn read_expression(s: &str) -> (usize, Option<String>) {
-    let mut p = Parser { s: s.as_bytes(), at: 0 };
+    let mut p = Parser::new(s);
     let problem = p.expression().err();
     (p.at, problem)
 }
@@ -97,9 +131,19 @@ fn read_expression(s: &str) -> (usize, Option<String>) {
 struct Parser<'a> {
     s: &'a [u8],
     at: usize,
+    /// Where the variable the expression reads is named.
+    root: Option<(usize, usize)>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    fn new(s: &'a str) -> Self {
+        Parser {
+            s: s.as_bytes(),
+            at: 0,
+            root: None,
+        }
+    }
+
     fn skip_space(&mut self) {
         while self.s.get(self.at).is_some_and(|c| c.is_ascii_whitespace()) {
             self.at += 1;
@@ -207,7 +251,10 @@ impl Parser<'_> {
 
     /// A variable and its members.
     fn reference(&mut self) -> Result<(), String> {
+        self.skip_space();
+        let from = self.at;
         self.name()?;
+        self.root = Some((from, self.at));
         loop {
             if self.eat(b'.') {
                 self.name()?;
@@ -353,6 +400,32 @@ mod tests {
         // Two values side by side form no expression.
         let joined = format!("{}{}", literal_braces("{"), literal_braces("{ lookup('pipe','id') }}"));
         assert_eq!(expression_problem(&joined), None, "{joined}");
+    }
+
+    #[test]
+    fn the_description_s_variables_are_read_from_a_map_when_the_host_has_none() {
+        let own = |n: &str| ["app_home", "app", "items", "pw"].contains(&n);
+        let r = |t| reroot(t, "hadeploy_vars", own).into_owned();
+        assert_eq!(r("plain {text}"), "plain {text}");
+        assert_eq!(
+            r("{{ app_home }}/logs"),
+            "{{ (app_home | default(hadeploy_vars['app_home'])) }}/logs"
+        );
+        assert_eq!(
+            r("{{app.home}}-{{ app['x'] }}"),
+            "{{(app | default(hadeploy_vars['app'])).home}}-{{ (app | default(hadeploy_vars['app']))['x'] }}"
+        );
+        // A name that is also a method of a map is read as a member.
+        assert_eq!(r("{{ items }}"), "{{ (items | default(hadeploy_vars['items'])) }}");
+        assert_eq!(
+            r("{{ pw | password_hash('sha512') }}"),
+            "{{ (pw | default(hadeploy_vars['pw'])) | password_hash('sha512') }}"
+        );
+        // Other variables (the inventory's, facts), literals, and what is
+        // refused anyway, stay.
+        for same in ["{{ ansible_fqdn }}", "{{ '{{' }}", "{{ lookup('x') }} {{ app", "x {{"] {
+            assert_eq!(r(same), same);
+        }
     }
 
     #[test]

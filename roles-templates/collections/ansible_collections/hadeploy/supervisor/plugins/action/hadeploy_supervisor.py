@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import difflib
 import hashlib
+import json
 import os
 
 import yaml
@@ -104,7 +105,8 @@ def nothing_here(lists, kept, names):
     )
 
 
-ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
+COLLECTION = os.path.join(os.path.dirname(__file__), "..", "..")
+ROLES = os.path.join(COLLECTION, "roles")
 
 
 def role_inputs(role):
@@ -133,6 +135,50 @@ def unknown_inputs(names):
                     % (name, role, "; did you mean %s?" % close[0] if close else "")
                 )
     return out
+
+
+def own_vars(task_vars, template_vars):
+    """`template_vars` with the description's variables (`hadeploy_vars`, as
+    hadeploy wrote them in the inputs) that the host has none of, under
+    their own names: a template reads them so, as the description's
+    expressions do (`{{ app_home }}`), while an estate's play need not
+    define those names, nor sees them after the role. A host's variable of
+    the name wins, as over the project's group_vars/all.yml."""
+    own = task_vars.get("hadeploy_vars") or {}
+    if not isinstance(own, dict):
+        raise AnsibleActionFail("hadeploy_vars: a map of the description's variables is expected")
+    merged = {k: v for k, v in own.items() if k not in task_vars}
+    merged.update(template_vars)
+    return merged
+
+
+def collection_version(top=COLLECTION):
+    """The version of the collection in folder `top` (this one): from its
+    MANIFEST.json where ansible-galaxy installed it, else from its
+    galaxy.yml (hadeploy's project); None when neither says."""
+    try:
+        with open(os.path.join(top, "MANIFEST.json"), encoding="utf-8") as stream:
+            return json.load(stream)["collection_info"]["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        with open(os.path.join(top, "galaxy.yml"), encoding="utf-8") as stream:
+            return yaml.safe_load(stream)["version"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+
+
+def version_problem(written, mine):
+    """Why inputs hadeploy `written` wrote cannot go to this collection
+    (version `mine`), or None: a version's inputs are what its module and
+    roles take. Inputs that name no version (written by hand) go."""
+    if written is None or mine is None or str(written) == str(mine):
+        return None
+    return (
+        "the roles' inputs were written by hadeploy %s, and this collection is hadeploy %s's:"
+        " generate them again with hadeploy %s, or install the collection of hadeploy %s"
+        % (written, mine, mine, written)
+    )
 
 
 def pick(item, keys):
@@ -177,6 +223,9 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         if args.pop("check_inputs", False) or args.get("action") == "select":
             wrong = unknown_inputs(self._task_vars)
+            problem = version_problem(self._task_vars.get("hadeploy_inputs_version"), collection_version())
+            if problem:
+                raise AnsibleActionFail(problem)
             if wrong:
                 raise AnsibleActionFail(
                     "%s (meta/argument_specs.yml of each role lists its inputs)" % "; ".join(wrong)
@@ -258,7 +307,7 @@ class ActionModule(ActionBase):
                 with open(path, "rb") as stream:
                     return stream.read()
             lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
-            return to_bytes(lookup.run([path], variables=self._task_vars, template_vars=template_vars)[0])
+            return to_bytes(lookup.run([path], variables=self._task_vars, template_vars=own_vars(self._task_vars, template_vars))[0])
         except (OSError, UnicodeError) as e:
             raise AnsibleActionFail("cannot read %s: %s" % (f["src"], e))
 
