@@ -31,6 +31,10 @@ CI=true cargo insta test --workspace --check --unreferenced reject
 # The roles' own module, against a real supervisord (pytest from the venv).
 PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/module
 
+# The collection as one publishes it: ansible-test sanity, Galaxy's
+# importer, an execution environment's build context.
+bash tests/collection.sh
+
 # The wheel and the Debian package, built and installed as users do
 # (installs cargo-deb when missing).
 bash tests/packaging.sh

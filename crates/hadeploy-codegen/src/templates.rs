@@ -54,9 +54,21 @@ pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
 
 /// The collection's other files, and the project's lint settings, copied as
 /// they are (plain Ansible).
-pub const STATIC: [(&str, &str); 26] = [
+pub const STATIC: [(&str, &str); 38] = [
     embedded!(".ansible-lint"),
+    embedded!("execution-environment/execution-environment.yml"),
+    embedded!("execution-environment/requirements.yml"),
+    embedded!("execution-environment/bindep.txt"),
     collection!("README.md"),
+    collection!("LICENSE"),
+    collection!("roles/hadeploy_base/README.md"),
+    collection!("roles/hadeploy_supervisor/README.md"),
+    collection!("tests/sanity/ignore-2.15.txt"),
+    collection!("tests/sanity/ignore-2.16.txt"),
+    collection!("tests/sanity/ignore-2.17.txt"),
+    collection!("tests/sanity/ignore-2.18.txt"),
+    collection!("tests/sanity/ignore-2.19.txt"),
+    collection!("tests/sanity/ignore-2.20.txt"),
     collection!("meta/runtime.yml"),
     collection!("plugins/modules/hadeploy_supervisor.py"),
     collection!("plugins/action/hadeploy_supervisor.py"),

@@ -142,6 +142,8 @@ struct UnitView<'a> {
 #[derive(Serialize)]
 struct GalaxyView {
     version: &'static str,
+    /// Where hadeploy's source is, as Galaxy's importer requires.
+    repository: &'static str,
 }
 
 #[derive(Serialize)]
@@ -248,6 +250,7 @@ impl<'a> Renderer<'a> {
         for tpl in [t::GALAXY, t::CHANGELOG] {
             let version = GalaxyView {
                 version: env!("CARGO_PKG_VERSION"),
+                repository: env!("CARGO_PKG_REPOSITORY"),
             };
             let text = render(self.tera, tpl, &version)?;
             self.put(tpl.0, text)?;

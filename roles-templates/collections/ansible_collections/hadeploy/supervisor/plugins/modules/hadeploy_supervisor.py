@@ -485,7 +485,7 @@ options:
     type: int
     default: 10
 author:
-  - hadeploy
+  - hadeploy (@hadeploy)
 """
 
 EXAMPLES = r"""
@@ -719,7 +719,6 @@ import socket
 import ssl
 import stat
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -820,7 +819,7 @@ def program_status(info):
 def unit_props(module, unit):
     """A systemd unit's properties as `systemctl show` gives them, or None
     when systemd does not know it."""
-    rc, out, _ = module.run_command(
+    rc, out, _err = module.run_command(
         ["systemctl", "show", unit, "--property=LoadState,ActiveState,SubState,UnitFileState"]
     )
     props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
@@ -940,7 +939,7 @@ def tail(server, name, stream, length=TAIL):
     stderr), and whether the log is longer; "" when it has none."""
     read = server.supervisor.tailProcessStdoutLog if stream == "stdout" else server.supervisor.tailProcessStderrLog
     try:
-        text, _, overflow = read(name, 0, length)
+        text, _offset, overflow = read(name, 0, length)
     except xmlrpc.client.Fault:
         return "", False
     return text, overflow
@@ -1017,6 +1016,8 @@ CHECK_INTERVAL = 1
 CHECK_TRY = 10
 # What a health check's command runs with.
 CHECK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def unverified_context():
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -1103,7 +1104,7 @@ def set_services(module, supervisors, state):
     for sup in supervisors:
         if not sup["managed"] or not sup.get("unit") or (state == "started" and sup["state"] == "stopped"):
             continue
-        active, _, loaded = unit_state(module, sup["unit"])
+        active, _sub, loaded = unit_state(module, sup["unit"])
         if loaded and active != (state == "started"):
             done[sup["name"]] = [state]
             if not module.check_mode:
@@ -1526,7 +1527,7 @@ def atomic_write(path, data, owner=None, group=None, mode=None):
     set on its descriptor before it takes its name."""
     fd, name = open_parent(path)
     try:
-        for _ in range(100):
+        for _try in range(100):
             tmp = ".hadeploy-%s" % base64.b32encode(os.urandom(10)).decode("ascii").lower()
             try:
                 out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fd)
@@ -1693,7 +1694,7 @@ def deploy(module):
     for name, sup in by_name.items():
         restart = any(f["restart"] for f in changed if f["supervisor"] == name)
         notified = [n for n in p["notified"] if n["supervisor"] == name]
-        pending[name], _ = add_to_journal(sup, restart, notified, check)
+        pending[name], _added = add_to_journal(sup, restart, notified, check)
 
     if not check:
         for f in changed:
@@ -2161,7 +2162,8 @@ ARGUMENT_SPEC = dict(
         groups=dict(type="list", elements="str"),
         password=dict(type="str", no_log=True),
     ),
-    authorized_keys=items(user=required(), key=required()),
+    # Public keys: nothing secret to hide.
+    authorized_keys=dict(items(user=required(), key=dict(type="str", required=True, no_log=False)), no_log=False),
     sudoers=items(dest=required(), content=required()),
     folders=items(path=required(), **OWNED),
     described_files=items(
