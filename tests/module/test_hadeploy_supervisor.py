@@ -838,6 +838,20 @@ def test_templates_see_the_description_s_variables_the_host_lacks(plugin):
         plugin.own_vars({"hadeploy_vars": ["web"]}, {})
 
 
+def test_templates_get_the_host_s_variables_but_the_roles_inputs(plugin):
+    """The template lookup deep-copies the variables it is given for every
+    file: the roles' inputs (hundreds of items) stay out of them, in `vars`
+    too; what a template reads (the host's own, facts, hostvars) stays."""
+    me = types.SimpleNamespace(_task_vars={
+        "hadeploy_base_files": [{"dest": "/x"}] * 500, "hadeploy_base__here": {}, "hadeploy_vars": {"a": 1},
+        "inventory_hostname": "en1", "ansible_fqdn": "en1.example", "vars": {"hadeploy_base_files": []},
+    })
+    got = plugin.ActionModule._template_variables(me)
+    assert set(got) == {"inventory_hostname", "ansible_fqdn", "vars"}
+    assert got["vars"] is got
+    assert plugin.ActionModule._template_variables(me) is got
+
+
 def test_inputs_of_another_version_are_refused_naming_both(plugin):
     """Inputs written by another hadeploy than the collection's are refused,
     naming both versions; hand-written ones (no version) go."""

@@ -307,9 +307,22 @@ class ActionModule(ActionBase):
                 with open(path, "rb") as stream:
                     return stream.read()
             lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
-            return to_bytes(lookup.run([path], variables=self._task_vars, template_vars=own_vars(self._task_vars, template_vars))[0])
+            variables = self._template_variables()
+            return to_bytes(lookup.run([path], variables=variables, template_vars=own_vars(self._task_vars, template_vars))[0])
         except (OSError, UnicodeError) as e:
             raise AnsibleActionFail("cannot read %s: %s" % (f["src"], e))
+
+    def _template_variables(self):
+        """The host's variables a template sees: all but the roles' inputs
+        and internal names (`hadeploy_*`), which the template lookup would
+        otherwise deep-copy for every file it renders (500 files of a host
+        took minutes), in `vars` too."""
+        if getattr(self, "_for_templates", None) is None:
+            kept = {k: v for k, v in self._task_vars.items() if not k.startswith("hadeploy_") and k != "vars"}
+            # Ansible's `vars`, every variable by name: these ones.
+            kept["vars"] = kept
+            self._for_templates = kept
+        return self._for_templates
 
     def _described(self, f):
         """A file of `hadeploy_base_files` as the module compares it: the
