@@ -317,3 +317,22 @@ fn the_schema_lists_exactly_the_keys_the_loader_accepts() {
     // `healthcheck` and `rolling`.
     assert_eq!(maps, 15);
 }
+
+/// docs/description.md names every stop signal the reader accepts.
+#[test]
+fn the_description_docs_list_every_stop_signal() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/description.md")).unwrap();
+    let at = doc
+        .find("`stopsignal` any signal name")
+        .expect("the stopsignal paragraph");
+    let paragraph = &doc[at..at + doc[at..].find("number from 1 to 64").expect("its numbers")];
+    let listed: Vec<&str> = paragraph
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| hadeploy_model::format::SIGNALS.contains(w))
+        .collect();
+    let missing: Vec<&&str> = hadeploy_model::format::SIGNALS
+        .iter()
+        .filter(|s| !listed.contains(s))
+        .collect();
+    assert!(missing.is_empty(), "docs/description.md does not list {missing:?}");
+}
