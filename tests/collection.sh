@@ -6,9 +6,12 @@
 #   - `ansible-builder create` reads the project's
 #     execution-environment/execution-environment.yml
 #     and the build context holds the collection, installable from its
-#     requirements.yml.
-# The tools of the last two pin their own dependencies: they get a venv of
-# their own (/var/tmp/hadeploy-publish-venv).
+#     requirements.yml;
+#   - the oldest ansible-core the collection claims (`requires_ansible`; the
+#     rest of the tests run the venv's, the newest) runs the project's
+#     deploy, stop and remove, in check mode, on this machine.
+# The tools of the last three pin their own dependencies: they get venvs of
+# their own (/var/tmp/hadeploy-publish-venv, /var/tmp/hadeploy-ansible-VERSION).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -60,3 +63,19 @@ ok "Galaxy's importer accepts $(basename "$tarball")"
 [[ -f $WORK/ee-collections/ansible_collections/hadeploy/supervisor/MANIFEST.json && -f $WORK/ee/_build/bindep.txt ]] ||
     fail "the execution environment's context lacks the collection or bindep.txt"
 ok "ansible-builder reads execution-environment.yml; its context installs the collection"
+
+oldest=$(sed -n 's/^requires_ansible: ">=\([0-9.]*\)"$/\1/p' "$collection/meta/runtime.yml")
+[[ -n $oldest ]] || fail "meta/runtime.yml claims no lowest ansible-core"
+old_venv=/var/tmp/hadeploy-ansible-$oldest
+if [[ "$(cat "$old_venv/.hadeploy-packages" 2>/dev/null)" != "ansible-core~=$oldest" ]]; then
+    python3 -m venv "$old_venv"
+    "$old_venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core~=$oldest"
+    echo "ansible-core~=$oldest" >"$old_venv/.hadeploy-packages"
+fi
+version=$("$old_venv/bin/ansible-playbook" --version | sed -n '1s/.*core \([0-9.]*\)\]$/\1/p')
+for playbook in deploy.yml stop.yml remove.yml; do
+    (cd "$WORK/project" && "$old_venv/bin/ansible-playbook" "$playbook" --check -c local \
+        -e "ansible_python_interpreter=$old_venv/bin/python" >"$WORK/oldest.log" 2>&1) ||
+        fail "ansible-core $version: $playbook: $(grep -A6 -E '^(fatal|ERROR)' "$WORK/oldest.log" | head -20)"
+done
+ok "ansible-core $version, the oldest claimed: deploy, stop and remove run in check mode"
