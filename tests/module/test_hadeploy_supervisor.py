@@ -63,6 +63,17 @@ startsecs=0
 """
 
 
+def stop_supervisord(proc):
+    """Stops a test's supervisord: it stops its programs first, which may
+    take their stopwaitsecs on a busy machine; one still there after 30 s is
+    killed, so that a slow stop never fails a test."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
 @pytest.fixture(scope="module")
 def supervisord(tmp_path_factory):
     d = tmp_path_factory.mktemp("sv")
@@ -81,8 +92,7 @@ def supervisord(tmp_path_factory):
             pass
         time.sleep(0.1)
     yield sock
-    proc.terminate()
-    proc.wait(10)
+    stop_supervisord(proc)
 
 
 class NoSystemd:
@@ -254,8 +264,7 @@ def instance(tmp_path):
             pass
         time.sleep(0.1)
     yield sock, server, program
-    proc.terminate()
-    proc.wait(10)
+    stop_supervisord(proc)
 
 
 def run(params, check_mode=False):
@@ -551,8 +560,7 @@ def locked(tmp_path):
         time.sleep(0.1)
     time.sleep(0.5)
     yield str(sock)
-    proc.terminate()
-    proc.wait(10)
+    stop_supervisord(proc)
 
 
 @pytest.fixture
