@@ -27,6 +27,8 @@ pub const SUPERVISORCTL: (&str, &str) = embedded!("supervisors/supervisorctl");
 /// Rendered with Tera, once per program group.
 pub const GROUP_INI: (&str, &str) = embedded!("supervisors/group.ini");
 
+/// The start of every playbook's `pre_tasks`, which each includes.
+const PRE_TASKS: (&str, &str) = embedded!("pre_tasks.yml");
 /// Playbooks, rendered with Tera.
 pub const PLAYBOOKS: [(&str, &str); 6] = [
     embedded!("deploy.yml"),
@@ -140,6 +142,10 @@ pub fn engine() -> TeraResult<Tera> {
     let mut all = vec![ANSIBLE_CFG, INVENTORY, GROUP_VARS, GALAXY, CHANGELOG];
     all.extend([SUPERVISORD_CONF, SUPERVISORD_UNIT, SUPERVISORCTL, GROUP_INI]);
     all.extend(PLAYBOOKS);
+    // A partial, added before the playbooks that include it: the line that
+    // includes it ends with the line break.
+    let (name, text) = PRE_TASKS;
+    tera.add_raw_template(name, text.strip_suffix('\n').unwrap_or(text))?;
     for (name, text) in all {
         tera.add_raw_template(name, text)?;
     }
