@@ -208,8 +208,10 @@ fn files_holding_credentials_are_not_world_readable() {
 #[test]
 fn tasks_that_handle_secrets_log_nothing_of_them() {
     let p = project(SSH);
-    for (path, bytes) in p.iter().filter(|(p, _)| p.starts_with("roles/") && p.ends_with(".yml")) {
+    let mut read = 0;
+    for (path, bytes) in p.iter().filter(|(p, _)| p.contains("/roles/") && p.ends_with(".yml")) {
         let text = String::from_utf8_lossy(bytes.as_bytes().unwrap_or_default());
+        read += 1;
         for task in text.split("\n- name: ").skip(1) {
             let title = task.lines().next().unwrap_or_default();
             let secret = task.contains("password:") || task.contains("url_password");
@@ -220,6 +222,51 @@ fn tasks_that_handle_secrets_log_nothing_of_them() {
                 );
             }
         }
+    }
+    assert!(read >= 10, "only {read} role files read");
+}
+
+/// `-v` shows nothing of the inputs' secrets: the task that reads them
+/// logs nothing (Ansible would print every value it read).
+#[test]
+fn reading_the_inputs_prints_none_of_their_secrets() {
+    let Some(playbook) = venv_bin("ansible-playbook") else {
+        return;
+    };
+    let p = project(SSH);
+    assert!(
+        file(&p, "vars/hadeploy.yml").contains(URL),
+        "the inputs hold the download password"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("project");
+    hadeploy_codegen::write(&p, &out).unwrap();
+    let pass = tmp.path().join("vault-pass");
+    std::fs::write(&pass, format!("{VAULT_PASSWORD}\n")).unwrap();
+    let o = Command::new(playbook)
+        .args([
+            "status.yml",
+            "-v",
+            "-c",
+            "local",
+            "--tags",
+            "hadeploy-no-such-tag",
+            "--vault-password-file",
+        ])
+        .arg(&pass)
+        .current_dir(&out)
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("TASK [Read the roles' inputs]"), "{said}");
+    for secret in [URL, VAULTED] {
+        assert!(!said.contains(secret), "-v printed a secret:\n{said}");
     }
 }
 
