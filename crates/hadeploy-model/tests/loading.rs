@@ -195,3 +195,18 @@ fn host_paths_are_normalised_once_in_the_model() {
     assert_eq!(m.supervisors[0].logs_dir, "/var/log/tsup");
     assert_eq!(m.supervisors[0].include_dir, "/etc/tsup.d");
 }
+
+/// supervisor drops the spaces around a command before it splits it: a
+/// last `\\` that escaped a trailing space then escapes nothing.
+#[test]
+fn a_command_whose_backslash_escapes_only_trailing_spaces_is_refused() {
+    let program = |command: &str| {
+        format!(
+            "{BASE}{}supervisor_programs:\n- {{ name: p, supervisor: s, command: {command:?} }}\n",
+            sup("")
+        )
+    };
+    let e = error(&[text(&program("/bin/echo a\\  "))]);
+    assert!(e.contains("escapes nothing"), "{e}");
+    load(&[text(&program("/bin/echo a\\ b  "))]);
+}

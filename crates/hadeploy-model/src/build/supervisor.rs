@@ -824,7 +824,9 @@ fn check_command(c: &Spanned<String>, sink: &mut Sink) -> bool {
         // configuration parser: the last argument would lose it.
         Some("it starts or ends with whitespace other than spaces, which supervisor drops")
     } else {
-        shlex_problem(&c.value)
+        // Split as supervisor reads it: its configuration parser drops the
+        // spaces around the value first (`a\ ` keeps no escaped space).
+        shlex_problem(inner)
     };
     let Some(reason) = problem else { return true };
     sink.push(Diagnostic::invalid_value("command", reason, c.span).help(
