@@ -817,6 +817,32 @@ def test_a_host_no_scope_names_is_told_so(plugin):
     assert plugin.nothing_here({"folders": []}, {"folders": []}, names) is None
 
 
+def test_inputs_are_checked_against_the_entry_points_argument_specs(plugin):
+    """`validate` refuses, naming role, entry point and input, what Ansible's
+    own check on the role's entry refuses (a missing required key, a wrong
+    choice, a string for a list), and only the options of the entry points
+    it is given."""
+    good = {"name": "sv", "socket": "/run/sv.sock", "state": "started"}
+    assert plugin.invalid_inputs({"hadeploy_supervisor": "start"}, {"hadeploy_supervisor_instances": [good]}) == []
+    wrong = plugin.invalid_inputs(
+        {"hadeploy_supervisor": "start", "hadeploy_base": "remove"},
+        {
+            "hadeploy_supervisor_instances": [{"name": "sv", "state": "running"}],
+            "hadeploy_base_folders": "/opt/app",
+            # Not an input of the supervisor role's start: left alone.
+            "hadeploy_supervisor_dirs": "not a list",
+        },
+    )
+    base = [w for w in wrong if w.startswith("hadeploy_base, entry point remove: ")]
+    assert any("hadeploy_base_folders" in w for w in base), wrong
+    sup = [w for w in wrong if w.startswith("hadeploy_supervisor, entry point start: ")]
+    assert len(base) + len(sup) == len(wrong) and len(sup) == 2, wrong
+    assert any("socket" in w and "hadeploy_supervisor_instances" in w for w in wrong), wrong
+    assert any("running" in w and "started, stopped, current" in w for w in wrong), wrong
+    with pytest.raises(plugin.AnsibleActionFail, match="has no entry point deploi"):
+        plugin.invalid_inputs({"hadeploy_base": "deploi"}, {})
+
+
 def test_a_misspelt_input_is_named_with_what_was_meant(plugin):
     """A variable named like a role's input that its argument specs do not
     list fails the first task, whichever role it belongs to; internal names
@@ -1218,9 +1244,9 @@ def test_the_examples_show_every_action_each_as_the_module_takes_it():
     for task in tasks:
         args = task["hadeploy.supervisor.hadeploy_supervisor"]
         shown.append(args["action"])
-        if args["action"] == "select":
-            # Done by the action plugin: `lists` never reaches the module.
-            assert set(args) == {"action", "lists"}, task["name"]
+        if args["action"] in ("select", "validate"):
+            # Done by the action plugin: its option never reaches the module.
+            assert set(args) == {"action", {"select": "lists", "validate": "entry_points"}[args["action"]]}, task["name"]
             continue
         result = ArgumentSpecValidator(mod.ARGUMENT_SPEC).validate(args)
         assert not result.error_messages, (task["name"], result.error_messages)

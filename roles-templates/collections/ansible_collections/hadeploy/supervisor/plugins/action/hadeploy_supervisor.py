@@ -7,7 +7,9 @@
 # the keys it takes. Of the lists it is given, it keeps the items whose
 # scope names the host; `select` returns them without calling the module,
 # for the roles' loops over Ansible's own modules. `check_inputs: true`
-# (and `select`) first refuse a misspelt input of the collection's roles.
+# (and `select`) first refuse a misspelt input of the collection's roles;
+# `validate` checks the inputs against the roles' argument specs, as
+# Ansible does on a role's entry, once for a play.
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import os
 import yaml
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
@@ -117,6 +120,28 @@ def role_inputs(role):
         # runs for every host.
         specs = yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["argument_specs"]
     return {name for entry in specs.values() for name in entry.get("options", {})}
+
+
+def entry_point_options(role, entry_point):
+    """The options of `entry_point` of `role` in its meta/argument_specs.yml."""
+    with open(os.path.join(ROLES, role, "meta", "argument_specs.yml"), encoding="utf-8") as stream:
+        specs = yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["argument_specs"]
+    if entry_point not in specs:
+        raise AnsibleActionFail("the role %s has no entry point %s" % (role, entry_point))
+    return specs[entry_point].get("options", {})
+
+
+def invalid_inputs(entry_points, values):
+    """Messages for the inputs of `values` that the argument specs of
+    `entry_points` (role: entry point) refuse, as Ansible's own check on a
+    role's entry words them, each with the role and entry point."""
+    out = []
+    for role, entry_point in sorted(entry_points.items()):
+        spec = entry_point_options(role, entry_point)
+        given = {name: values[name] for name in spec if name in values}
+        for message in ArgumentSpecValidator(spec).validate(given).error_messages:
+            out.append("%s, entry point %s: %s" % (role, entry_point, message))
+    return out
 
 
 def unknown_inputs(names):
@@ -230,6 +255,8 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(
                     "%s (meta/argument_specs.yml of each role lists its inputs)" % "; ".join(wrong)
                 )
+        if args.get("action") == "validate":
+            return self._validate(result, args.get("entry_points") or {})
         names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
         if args.get("action") == "select":
             lists = args.get("lists") or {}
@@ -286,6 +313,23 @@ class ActionModule(ActionBase):
         before = result.pop("before", None)
         if before is not None and self._task.diff:
             result["diff"] = diffs(before, args.get("files") or args["described_files"])
+        return result
+
+    def _validate(self, result, entry_points):
+        """Checks the roles' inputs against the argument specs of
+        `entry_points`, as Ansible does on a role's entry (where a play
+        imports the roles with `rolespec_validate: false`): the inputs are
+        the same for every host of a play, so one check, run once, does
+        for all; Ansible's would deep-copy every input for each host and
+        role. Nothing goes to the host."""
+        if not isinstance(entry_points, dict):
+            raise AnsibleActionFail("entry_points: a map of role: entry point is expected")
+        names = {name for role, entry_point in entry_points.items() for name in entry_point_options(role, entry_point)}
+        values = {name: self._templar.template(self._task_vars[name]) for name in names if name in self._task_vars}
+        wrong = invalid_inputs(entry_points, values)
+        if wrong:
+            raise AnsibleActionFail("Validation of the roles' inputs failed: %s" % "; ".join(wrong))
+        result.update(changed=False, msg="the roles' inputs are valid")
         return result
 
     def _path(self, f):

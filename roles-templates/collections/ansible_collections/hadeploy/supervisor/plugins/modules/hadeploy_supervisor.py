@@ -53,10 +53,21 @@ options:
         have made;
         C(delete) removes O(paths). C(select) is done by the action plugin
         on the controller, which keeps of O(lists) the items whose scope names the
-        host.
+        host; so is C(validate), which checks the roles' inputs against the
+        argument specs of O(entry_points).
     type: str
     required: true
-    choices: [status, converge, deploy, inspect, write, delete, logs, select]
+    choices: [status, converge, deploy, inspect, write, delete, logs, select, validate]
+  entry_points:
+    description:
+      - For C(validate), the roles of the collection and, of each, the
+        entry point (a file of its C(tasks/)) whose C(meta/argument_specs.yml)
+        options the roles' inputs, read from the host's variables, are
+        checked against, as Ansible checks them on a role's entry. A play
+        that imports the roles with C(rolespec_validate=false) runs it once
+        (C(run_once)), its inputs being the same for every host. The
+        module itself never gets it.
+    type: dict
   lists:
     description:
       - Lists of items, each item with its C(scope) (hosts and host groups
@@ -585,6 +596,14 @@ EXAMPLES = r"""
         - { path: /opt/edge, owner: tsup, group: tsup, mode: "0755", scope: edges }
         - { path: /opt/all, owner: tsup, group: tsup, mode: "0755", scope: all }
   register: here
+
+- name: Check the roles' inputs against their deploy entry points, once for the play (on the controller)
+  hadeploy.supervisor.hadeploy_supervisor:
+    action: validate
+    entry_points:
+      hadeploy_base: deploy
+      hadeploy_supervisor: deploy
+  run_once: true
 """
 
 RETURN = r"""
@@ -2108,9 +2127,10 @@ ARGUMENT_SPEC = dict(
     action=dict(
         type="str",
         required=True,
-        choices=["status", "converge", "deploy", "inspect", "write", "delete", "logs", "select"],
+        choices=["status", "converge", "deploy", "inspect", "write", "delete", "logs", "select", "validate"],
     ),
     lists=dict(type="dict"),
+    entry_points=dict(type="dict"),
     supervisors=items(
         name=required(),
         managed=dict(type="bool", default=False),
@@ -2192,8 +2212,10 @@ def main():
 
 
 def run(module):
-    if module.params["action"] == "select":
-        module.fail_json(msg="select runs on the controller, in the action plugin: call the module through it")
+    if module.params["action"] in ("select", "validate"):
+        module.fail_json(
+            msg="%s runs on the controller, in the action plugin: call the module through it" % module.params["action"]
+        )
     if module.params["action"] == "converge":
         converge(module)
     if module.params["action"] == "deploy":
