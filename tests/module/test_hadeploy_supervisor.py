@@ -2,6 +2,7 @@
 unix socket in a temporary folder (supervisor comes with the test venv,
 tests/setup-venv.sh). Run with `python -m pytest tests/module`."""
 
+import copy
 import grp
 import importlib
 import hashlib
@@ -817,6 +818,45 @@ def test_a_host_no_scope_names_is_told_so(plugin):
     assert plugin.nothing_here({"folders": []}, {"folders": []}, names) is None
 
 
+def test_inputs_given_by_name_are_the_host_s_items_only_templated(plugin):
+    """`inputs`: the plugin reads the lists from the host's variables, keeps
+    the items whose scope names the host, and templates those only: an item
+    of another host's that could not be templated here is never touched."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    try:
+        from ansible.template import trust_as_template
+    except ImportError:  # ansible-core before 2.19 templates every string
+        def trust_as_template(value):
+            return value
+
+    variables = {
+        "base": "/opt/app",
+        "folders": [
+            {"path": trust_as_template("{{ base }}/mine"), "scope": "edges"},
+            {"path": trust_as_template("{{ undefined_here }}/theirs"), "scope": "workers"},
+            {"path": "/opt/all"},
+        ],
+        "more": [{"path": "/opt/more", "scope": trust_as_template("{{ 'en1' }}")}],
+        "estate": trust_as_template("{{ folders[2:] }}"),
+        "not_a_list": "/opt/app",
+    }
+    action = plugin.ActionModule.__new__(plugin.ActionModule)
+    action._task_vars = variables
+    action._templar = Templar(loader=DataLoader(), variables=variables)
+    names = {"en1", "edges"}
+    got = action._host_items({"folders": ["folders", "more"], "estate": "estate"}, names)
+    assert got == {
+        "folders": [{"path": "/opt/app/mine", "scope": "edges"}, {"path": "/opt/all"}, {"path": "/opt/more", "scope": "en1"}],
+        "estate": [{"path": "/opt/all"}],
+    }
+    with pytest.raises(plugin.AnsibleActionFail, match="hadeploy_base_folders is not defined"):
+        action._host_items({"folders": "hadeploy_base_folders"}, names)
+    with pytest.raises(plugin.AnsibleActionFail, match="not_a_list: a list of items is expected"):
+        action._host_items({"folders": "not_a_list"}, names)
+
+
 def test_inputs_are_checked_against_the_entry_points_argument_specs(plugin):
     """`validate` refuses, naming role, entry point and input, what Ansible's
     own check on the role's entry refuses (a missing required key, a wrong
@@ -884,6 +924,12 @@ def test_templates_get_the_host_s_variables_but_the_roles_inputs(plugin):
     assert set(got) == {"inventory_hostname", "ansible_fqdn", "vars"}
     assert got["vars"] is got
     assert plugin.ActionModule._template_variables(me) is got
+    # What the lookup copies for each file: the top level, not each value.
+    me._task_vars["facts"] = {"mounts": [{"mount": "/"}]}
+    me._for_templates = None
+    got = plugin.ActionModule._template_variables(me)
+    copied = copy.deepcopy(got)
+    assert copied == got and copied is not got and copied["facts"] is got["facts"]
 
 
 def test_inputs_of_another_version_are_refused_naming_both(plugin):
@@ -1204,9 +1250,9 @@ def test_programs_an_instance_started_by_itself_are_checked_too(instance):
 
 def test_the_roles_argument_specs_are_as_strict_as_the_module_s():
     """An input a role passes to the module whole (`option: "{{ input }}"`
-    in its tasks) requires, in the role's argument specs, every key the
-    module requires: a hand-written input fails the role's first task, not
-    the host's module."""
+    in its tasks, or by name in `inputs:`) requires, in the role's argument
+    specs, every key the module requires: a hand-written input fails the
+    role's first task, not the host's module."""
     pairs = []
     for role in sorted((COLLECTION / "roles").iterdir()):
         specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]
@@ -1214,7 +1260,12 @@ def test_the_roles_argument_specs_are_as_strict_as_the_module_s():
         for tasks in sorted((role / "tasks").glob("*.yml")):
             for task in yaml.safe_load(tasks.read_text()) or []:
                 args = task.get("hadeploy.supervisor.hadeploy_supervisor") or {}
-                for option, value in args.items():
+                given = [(o, v) for o, v in args.items() if o != "inputs"]
+                # For select, `inputs` names keys of `lists`, not options.
+                by_name = args.get("inputs") if args.get("action") != "select" else None
+                for option, names in (by_name or {}).items():
+                    given.extend((option, "{{ %s }}" % n) for n in ([names] if isinstance(names, str) else names))
+                for option, value in given:
                     found = re.fullmatch(r"\{\{ (hadeploy_\w+) \}\}", str(value))
                     if found and found.group(1) in inputs and option in mod.ARGUMENT_SPEC:
                         pairs.append((found.group(1), inputs[found.group(1)], option))

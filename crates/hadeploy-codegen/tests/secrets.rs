@@ -337,7 +337,7 @@ fn the_web_password_hash_is_never_shown_in_a_diff() {
         "collections/ansible_collections/hadeploy/supervisor/roles/hadeploy_supervisor/tasks/instances.yml",
     );
     assert!(
-        tasks.contains("sources: \"{{ hadeploy_supervisor_files + hadeploy_supervisor_program_files }}\""),
+        tasks.contains("sources: [hadeploy_supervisor_files, hadeploy_supervisor_program_files]"),
         "{tasks}"
     );
 }

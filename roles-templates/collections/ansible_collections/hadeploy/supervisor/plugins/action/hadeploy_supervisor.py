@@ -238,6 +238,17 @@ def diffs(before, files):
     ]
 
 
+class TemplateVariables(dict):
+    """The host's variables as the plugin gives them to Ansible's template
+    lookup, which deep-copies them for each file it renders: copied at the
+    top level only, as Ansible's template action copies them (a template
+    reads variables, it does not change them); a deep copy of every value
+    was a sixth of a deploy's work here at 250 templates per host."""
+
+    def __deepcopy__(self, memo):
+        return dict(self)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = True
@@ -258,6 +269,13 @@ class ActionModule(ActionBase):
         if args.get("action") == "validate":
             return self._validate(result, args.get("entry_points") or {})
         names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
+        inputs = args.pop("inputs", None)
+        if inputs is not None:
+            given = self._host_items(inputs, names)
+            if args.get("action") == "select":
+                args["lists"] = dict(args.get("lists") or {}, **given)
+            else:
+                args.update(given)
         if args.get("action") == "select":
             lists = args.get("lists") or {}
             kept = select(lists, names)
@@ -315,6 +333,39 @@ class ActionModule(ActionBase):
             result["diff"] = diffs(before, args.get("files") or args["described_files"])
         return result
 
+    def _host_items(self, inputs, names):
+        """The lists `inputs` names, each an option (or a key of `lists`)
+        and the host variable, or variables whose lists are joined, that
+        holds its items: of each, the items whose scope meets `names`,
+        templated. Read so, rather than templated whole as the task's
+        arguments (which Ansible also sends back with the task's result),
+        a task's work here grows with this host's items, not with every
+        host's. A variable that is a string (an estate's `"{{ its_list }}"`)
+        is templated whole."""
+        if not isinstance(inputs, dict):
+            raise AnsibleActionFail("inputs: a map of option: variable name is expected")
+        out = {}
+        for option, variables in inputs.items():
+            kept = []
+            for name in [variables] if isinstance(variables, str) else variables:
+                if name not in self._task_vars:
+                    raise AnsibleActionFail("%s is not defined (the roles' defaults define every input)" % name)
+                value = self._task_vars[name]
+                if isinstance(value, str):
+                    value = self._templar.template(value)
+                if not isinstance(value, list):
+                    raise AnsibleActionFail("%s: a list of items is expected" % name)
+                for item in value:
+                    if not isinstance(item, dict):
+                        raise AnsibleActionFail("%s: each item is a dict, not %r" % (name, type(item).__name__))
+                    scope = item.get("scope")
+                    if isinstance(scope, str) and self._templar.is_template(scope):
+                        scope = self._templar.template(scope)
+                    if in_scope({"scope": scope}, names):
+                        kept.append(self._templar.template(item))
+            out[option] = kept
+        return out
+
     def _validate(self, result, entry_points):
         """Checks the roles' inputs against the argument specs of
         `entry_points`, as Ansible does on a role's entry (where a play
@@ -362,7 +413,9 @@ class ActionModule(ActionBase):
         otherwise deep-copy for every file it renders (500 files of a host
         took minutes), in `vars` too."""
         if getattr(self, "_for_templates", None) is None:
-            kept = {k: v for k, v in self._task_vars.items() if not k.startswith("hadeploy_") and k != "vars"}
+            kept = TemplateVariables(
+                (k, v) for k, v in self._task_vars.items() if not k.startswith("hadeploy_") and k != "vars"
+            )
             # Ansible's `vars`, every variable by name: these ones.
             kept["vars"] = kept
             self._for_templates = kept

@@ -58,6 +58,17 @@ options:
     type: str
     required: true
     choices: [status, converge, deploy, inspect, write, delete, logs, select, validate]
+  inputs:
+    description:
+      - Lists of items given by name, as the roles give their inputs. Each
+        key is an option of the module (or, for C(select), a key of
+        O(lists)), and its value the name of the host variable that holds
+        its items, or a list of names whose lists are joined. The action plugin reads them
+        from the host's variables, keeps the items whose scope names the
+        host, and templates only those; a list given in the task's
+        arguments instead is templated whole for every host. The module
+        itself never gets it.
+    type: dict
   entry_points:
     description:
       - For C(validate), the roles of the collection and, of each, the
@@ -2131,6 +2142,7 @@ ARGUMENT_SPEC = dict(
     ),
     lists=dict(type="dict"),
     entry_points=dict(type="dict"),
+    inputs=dict(type="dict"),
     supervisors=items(
         name=required(),
         managed=dict(type="bool", default=False),
