@@ -247,7 +247,7 @@ else:
 PY
 }
 
-# report_json DESC ACTION FILES... [-- OPTIONS...]: hadeploy --action ACTION
+# report_json DESC ACTION [FILES|NAME=VALUE...] [-- OPTIONS...]: hadeploy --action ACTION
 # (status or logs) --format json [OPTIONS] for the description FILES; the
 # document (its standard output) in $REPORT_JSON, the rest in $LAST_LOG;
 # the scenario fails unless it exits 0.
@@ -257,7 +257,7 @@ report_json() {
     shift 2
     while (($#)); do
         if [[ $1 == -- ]]; then opts=("${@:2}"); break; fi
-        srcs+=(--src "$FIX/$1")
+        if [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then srcs+=(--src "$1"); else srcs+=(--src "$FIX/$1"); fi
         shift
     done
     REPORT_JSON=$WORK/$action-$desc.json
@@ -1355,8 +1355,57 @@ scenario_20_rolling_deploy() {
     [[ $(recap_field en1 changed) == 0 && $(recap_field en3 changed) == 0 ]] ||
         fail "the deploy changed en1 or en3: changed=$(recap_field en1 changed), $(recap_field en3 changed)"
     ok "start fails on en2 with its failed check; the next deploy restores health, restarts web there and passes"
-    hd rolling remove "${good[@]}" version=2 rolling/app.yml
+
+    # One program across the cluster: `restart --program web --rolling 1`
+    # restarts web host after host, each healthy before the next; sleeper
+    # and supervisord keep their pids.
+    local desc=(version=2 rolling/app.yml rolling/sleeper.yml) sleepers=() daemons=()
+    hd rolling deploy "${good[@]}" "${desc[@]}"
+    before=() after=() at=()
+    for h in "${all[@]}"; do
+        before+=("$(web_pid "$h")")
+        sleepers+=("$(sleeper_pid "$h")")
+        daemons+=("$(supervisord_pid "$h")")
+        [[ -n ${sleepers[-1]} && -n ${daemons[-1]} ]] || fail "$h: sleeper or supervisord does not run"
+    done
+    HD_OPTS=(--program web --rolling 1)
+    hd rolling restart "${good[@]}" "${desc[@]}"
+    HD_OPTS=()
+    for h in "${all[@]}"; do
+        pid=$(web_pid "$h")
+        [[ -n $pid && $pid != "${before[${h#en} - 1]}" ]] || fail "$h: web was not restarted (pid '$pid')"
+        at+=("$(started_at "$h" "$pid")")
+        [[ $(sleeper_pid "$h") == "${sleepers[${h#en} - 1]}" ]] || fail "$h: sleeper was restarted too"
+        [[ $(supervisord_pid "$h") == "${daemons[${h#en} - 1]}" ]] || fail "$h: supervisord was restarted"
+    done
+    ((at[1] - at[0] >= 200 && at[2] - at[1] >= 200)) ||
+        fail "web did not restart host after host: start times ${at[*]} (clock ticks)"
+    ok "restart --program web --rolling 1: web restarted host after host (start times ${at[*]}), sleeper and supervisord kept their pids"
+
+    # stop and start by name: sleeper only; status --program reports it only.
+    HD_OPTS=(--program sleeper)
+    hd rolling stop "${good[@]}" "${desc[@]}"
+    for h in "${all[@]}"; do
+        [[ -z $(sleeper_pid "$h") ]] || fail "$h: sleeper still runs after stop --program sleeper"
+        [[ -n $(web_pid "$h") && $(supervisord_pid "$h") == "${daemons[${h#en} - 1]}" ]] ||
+            fail "$h: stop --program sleeper stopped web or supervisord"
+    done
+    report_json rolling status "${good[@]}" "${desc[@]}" -- --program sleeper
+    python3 - "$REPORT_JSON" <<'PY' || fail "status --program sleeper does not report sleeper alone, stopped"
+import json, sys
+report = json.load(open(sys.argv[1]))
+for host in ("en1", "en2", "en3"):
+    programs = report[host]["supervisors"]["tsupv"]["programs"]
+    assert list(programs) == ["sleeper"] and programs["sleeper"]["state"] == "STOPPED", (host, programs)
+PY
+    HD_OPTS=(--program sleeper)
+    hd rolling start "${good[@]}" "${desc[@]}"
+    HD_OPTS=()
+    for h in "${all[@]}"; do [[ -n $(sleeper_pid "$h") ]] || fail "$h: sleeper does not run after start --program sleeper"; done
+    ok "stop and start --program sleeper work on sleeper alone; status --program sleeper reports it alone"
+    hd rolling remove "${good[@]}" "${desc[@]}"
 }
+sleeper_pid() { tb "$1" "pgrep -u tsup -fx '/bin/sleep 86409'" || true; }
 # What root holds that a link could name: owner, group and mode of
 # /etc/systemd/system, /root/.ssh, its authorized_keys and /etc/shadow, the
 # checksum of the keys, and of /etc/shadow and the entries of
@@ -1487,5 +1536,5 @@ run_scenario scenario_16_pending_restarts  "16. restarts kept: --scope files, de
 run_scenario scenario_17_check_mode        "17. --check --diff: fresh hosts and a changed file, nothing changes"
 run_scenario scenario_18_estate            "18. estate: the doc's playbook, its inventory, the collection installed, vars, typos refused"
 run_scenario scenario_19_ansible_runner    "19. ansible-runner: its inventory and credential, as AWX runs it"
-run_scenario scenario_20_rolling_deploy    "20. rolling deploy on 3 hosts: a failed health check stops at en1, a good one rolls through; start checks too"
+run_scenario scenario_20_rolling_deploy    "20. rolling deploy on 3 hosts: a failed health check stops at en1, a good one rolls through; start checks too; restart --program web rolls alone"
 run_scenario scenario_21_planted_links     "21. links the application account plants: root follows none"

@@ -277,7 +277,7 @@ def run(params, check_mode=False):
 def sup(sock, *procs):
     return {"name": "s", "socket": sock, "managed": False, "unit": None, "state": "current", "enabled": True,
             "unit_path": None, "include_dir": os.path.dirname(sock),
-            "processes": [{"status": n, "group": n, "state": st} for n, st in procs]}
+            "processes": [{"status": n, "group": n, "program": n, "state": st} for n, st in procs]}
 
 
 def pid(server, name):
@@ -345,6 +345,62 @@ def test_converge_in_check_mode_says_what_it_would_do_and_does_nothing(instance)
 def test_converge_skips_an_instance_that_does_not_answer(tmp_path):
     done = run({"supervisors": [sup(str(tmp_path / "none.sock"), ("web", "started"))], "start_states": ["started"]})
     assert done.result == {"changed": False, "changes": {}, "services": {}}
+
+
+ALL_STATES = ["started", "stopped", "current"]
+
+
+def test_converge_restarts_the_programs_named_only_whatever_their_state(instance):
+    """`programs` and `restart`: the processes named are stopped where they
+    run and started, even one described `stopped`; every other process and
+    supervisord itself keep their pids."""
+    sock, server, program = instance
+    program("other")
+    server.supervisor.reloadConfig()
+    server.supervisor.addProcessGroup("other")
+    web, other, daemon = pid(server, "web"), pid(server, "other"), server.supervisor.getPID()
+    instance_ = sup(sock, ("web", "started"), ("idle", "stopped"), ("other", "started"))
+    done = run({"supervisors": [instance_], "programs": ["web", "idle"], "restart": True, "start_states": ALL_STATES})
+    assert not done.failed, done.result
+    assert done.result["changes"]["s"] == {"updated": [], "restarted": ["web"], "started": ["idle"], "stopped": []}
+    assert pid(server, "web") != web and mod.states(server)["idle"] == "RUNNING"
+    assert pid(server, "other") == other and server.supervisor.getPID() == daemon
+    # Stopped by name: those only.
+    done = run({"supervisors": [instance_], "programs": ["idle"], "stop_states": ALL_STATES})
+    assert done.result["changes"]["s"]["stopped"] == ["idle"]
+    assert mod.states(server) == {"web": "RUNNING", "idle": "STOPPED", "other": "RUNNING"}
+
+
+def test_programs_name_a_program_or_its_process_group():
+    """A program is matched by its name (its processes may be `grp:b_00`) or
+    its process group; a health check goes with its processes."""
+    s = {"name": "s", "processes": [
+        {"status": "grp:a", "group": "grp", "program": "a", "state": "started"},
+        {"status": "grp:b_00", "group": "grp", "program": "b", "state": "started"},
+        {"status": "c", "group": "c", "program": "c", "state": "started"},
+    ], "healthchecks": [{"program": "b", "processes": ["grp:b_00"]}, {"program": "c", "processes": ["c"]}]}
+    assert [x["status"] for x in mod.only(s, ["b"])["processes"]] == ["grp:b_00"]
+    assert [c["program"] for c in mod.only(s, ["b"])["healthchecks"]] == ["b"]
+    assert [x["status"] for x in mod.only(s, ["grp"])["processes"]] == ["grp:a", "grp:b_00"]
+    assert mod.only(s, ["nothing"])["processes"] == []
+
+
+def test_programs_named_need_their_instance_to_answer(tmp_path):
+    """Where a whole converge skips an instance that is down, a run on
+    programs named fails on it; one without those programs is left alone."""
+    down = sup(str(tmp_path / "none.sock"), ("web", "started"))
+    done = run({"supervisors": [down], "programs": ["web"], "restart": True, "start_states": ALL_STATES})
+    assert done.failed and "supervisor s:" in done.result["msg"], done.result
+    done = run({"supervisors": [down], "programs": ["api"], "restart": True, "start_states": ALL_STATES})
+    assert not done.failed and done.result["changes"] == {}
+    done = run({"supervisors": [down], "programs": ["web"], "service_state": "started"})
+    assert done.failed and "leaves the instances' services as they are" in done.result["msg"]
+
+
+def test_status_of_programs_named_reports_those_only(instance):
+    sock, server, _ = instance
+    report = mod.supervisor_status(FakeModule({}), sup(sock, ("web", "started"), ("idle", "stopped")), 5, ["idle"])
+    assert set(report["programs"]) == {"idle"}
 
 
 # ---------------------------------------------------------------------------
@@ -1239,7 +1295,7 @@ def test_programs_an_instance_started_by_itself_are_checked_too(instance):
     never = {"http": "http://127.0.0.1:%d/" % free_port(), "timeout": 1}
     s = dict(sup(sock, ("web", "started")), healthchecks=[dict(never, program="web", processes=["web"])])
     params = {"update": False, "start_states": ["started"], "stop_states": [], "notified": [],
-              "changed_groups": [], "settle": 5, "restarted": []}
+              "changed_groups": [], "settle": 5, "restarted": [], "restart": False}
     done, failed, unwell = mod.converge_one(FakeModule({}), s, params, server)
     assert (failed, unwell) == ([], []), "web was running: not checked"
     done, failed, unwell = mod.converge_one(FakeModule({}), s, dict(params, restarted=["s"]), server)

@@ -344,6 +344,7 @@ fn supervisor_instances(m: &Model, _: &Project, o: &mut String, d: usize, v: &Ow
                             .str("status", &status_name(proc))
                             .str("state", p.state.as_str())
                             .str("group", &p.process_group)
+                            .str("program", &p.name)
                             .str("scope", &scope_text(&p.scope));
                     }
                 }

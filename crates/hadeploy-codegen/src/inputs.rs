@@ -222,6 +222,11 @@ const PROCESSES: &[Key] = &[
     req("status", Ty::Str, "The process, as C(supervisorctl status) names it."),
     one_of(req("state", Ty::Str, "Its state after a deploy or start."), STATES),
     req("group", Ty::Str, "Its process group."),
+    key(
+        "program",
+        Ty::Str,
+        "Its program, which O(hadeploy_supervisor_programs) may name.",
+    ),
     SCOPE,
 ];
 const HEALTHCHECKS: &[Key] = &[
@@ -419,6 +424,14 @@ const SUP_INSTALL: Key = with_default(
     ),
     "true",
 );
+const SUP_PROGRAMS: Key = with_default(
+    key(
+        "hadeploy_supervisor_programs",
+        Ty::Strs,
+        "Only these programs or process groups, whatever their state; the services are left as they are.",
+    ),
+    "[]",
+);
 const SUP_STATUS_DIR: Key = key(
     "hadeploy_supervisor_status_dir",
     Ty::Path,
@@ -531,7 +544,7 @@ pub const ROLES: [Role; 2] = [
                     Ty::Str,
                     "What C(main) does: the entry point it runs.",
                 ),
-                &["deploy", "remove", "start", "stop", "status", "logs"],
+                &["deploy", "remove", "start", "stop", "restart", "status", "logs"],
             ),
             "deploy",
         ),
@@ -564,18 +577,24 @@ pub const ROLES: [Role; 2] = [
             },
             EntryPoint {
                 name: "start",
-                doc: "Starts the managed instances' services, then the programs.",
-                inputs: &[SUP_INSTANCES],
+                doc: "Starts the managed instances' services, then the programs; or only the programs named.",
+                inputs: &[SUP_INSTANCES, SUP_PROGRAMS],
             },
             EntryPoint {
                 name: "stop",
-                doc: "Stops the programs, then the managed instances' services.",
-                inputs: &[SUP_INSTANCES],
+                doc: "Stops the programs, then the managed instances' services; or only the programs named.",
+                inputs: &[SUP_INSTANCES, SUP_PROGRAMS],
+            },
+            EntryPoint {
+                name: "restart",
+                doc: "Restarts the programs (or those named), then tries their health checks; the instances' \
+                      services are left as they are.",
+                inputs: &[SUP_INSTANCES, SUP_PROGRAMS],
             },
             EntryPoint {
                 name: "status",
-                doc: "Reports every instance and program of the host.",
-                inputs: &[SUP_INSTANCES, SUP_STATUS_DIR],
+                doc: "Reports every instance and program of the host, or the programs named.",
+                inputs: &[SUP_INSTANCES, SUP_PROGRAMS, SUP_STATUS_DIR],
             },
             EntryPoint {
                 name: "logs",

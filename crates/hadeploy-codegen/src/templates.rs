@@ -30,11 +30,12 @@ pub const GROUP_INI: (&str, &str) = embedded!("supervisors/group.ini");
 /// The start of every playbook's `pre_tasks`, which each includes.
 const PRE_TASKS: (&str, &str) = embedded!("pre_tasks.yml");
 /// Playbooks, rendered with Tera.
-pub const PLAYBOOKS: [(&str, &str); 6] = [
+pub const PLAYBOOKS: [(&str, &str); 7] = [
     embedded!("deploy.yml"),
     embedded!("remove.yml"),
     embedded!("start.yml"),
     embedded!("stop.yml"),
+    embedded!("restart.yml"),
     embedded!("status.yml"),
     embedded!("logs.yml"),
 ];
@@ -56,7 +57,7 @@ pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
 
 /// The collection's other files, and the project's lint settings, copied as
 /// they are (plain Ansible).
-pub const STATIC: [(&str, &str); 38] = [
+pub const STATIC: [(&str, &str); 39] = [
     embedded!(".ansible-lint"),
     embedded!("execution-environment/execution-environment.yml"),
     embedded!("execution-environment/requirements.yml"),
@@ -89,6 +90,7 @@ pub const STATIC: [(&str, &str); 38] = [
     collection!("roles/hadeploy_supervisor/tasks/converge.yml"),
     collection!("roles/hadeploy_supervisor/tasks/start.yml"),
     collection!("roles/hadeploy_supervisor/tasks/stop.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/restart.yml"),
     collection!("roles/hadeploy_supervisor/tasks/status.yml"),
     collection!("roles/hadeploy_supervisor/tasks/logs.yml"),
     collection!("roles/hadeploy_supervisor/tasks/remove.yml"),

@@ -95,20 +95,24 @@ pub struct RunArgs {
     /// output [default: table].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
-    /// `--action logs`: only this program's (or group's) processes.
-    #[arg(long, value_name = "NAME")]
-    pub program: Option<String>,
+    /// Only these programs (or groups of programs), by name, comma-separated:
+    /// `--action start`, `stop` and `restart` work on their processes only,
+    /// whatever their described state, and leave the supervisors as they
+    /// are; `status` reports them only; `logs` reads one program's.
+    #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',')]
+    pub program: Vec<String>,
     /// `--action logs`: how many lines of each log, at most.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub lines: u32,
     /// `--action logs`: the error log (`stderr`) instead of the output.
     #[arg(long)]
     pub stderr: bool,
-    /// `--action deploy`: deploy N hosts at a time, or N% of them
-    /// (`--rolling 1`, `--rolling 25%`); each batch's restarted programs
-    /// run past their `startsecs` and pass their `healthcheck` before the
-    /// next batch starts, and the first batch that fails ends the deploy.
-    /// Replaces the description's `rolling`.
+    /// `--action deploy`, `restart`, `start`, `stop`: N hosts at a time,
+    /// or N% of them (`--rolling 1`, `--rolling 25%`); each batch's
+    /// (re)started programs run past their `startsecs` and pass their
+    /// `healthcheck` before the next batch starts, and the first batch that
+    /// fails ends the run. Replaces the description's `rolling` (which
+    /// `deploy` and `restart` follow).
     #[arg(long, value_name = "N|N%", value_parser = rolling_batch)]
     pub rolling: Option<hadeploy_model::Batch>,
 }
@@ -342,6 +346,9 @@ pub enum Action {
     Start,
     /// Stop programs, then supervisors.
     Stop,
+    /// Restart every program, or those `--program` names, then try their
+    /// health checks; supervisors are left running as they are.
+    Restart,
     /// Show the state of every supervisor and program.
     Status,
     /// Show the last lines of every program's log, from every host.
@@ -353,6 +360,19 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether `--program` narrows it to some programs.
+    fn takes_programs(self) -> bool {
+        matches!(
+            self,
+            Action::Start | Action::Stop | Action::Restart | Action::Status | Action::Logs
+        )
+    }
+
+    /// Whether `--rolling` applies to it.
+    fn rolls(self) -> bool {
+        matches!(self, Action::Deploy | Action::Restart | Action::Start | Action::Stop)
+    }
+
     /// The playbook that carries out this action.
     pub fn playbook(self) -> Option<&'static str> {
         match self {
@@ -360,6 +380,7 @@ impl Action {
             Action::Remove => Some("remove.yml"),
             Action::Start => Some("start.yml"),
             Action::Stop => Some("stop.yml"),
+            Action::Restart => Some("restart.yml"),
             Action::Status => Some("status.yml"),
             Action::Logs => Some("logs.yml"),
             Action::None | Action::Dumpvars => None,
@@ -502,17 +523,27 @@ fn run_action(args: &RunArgs) -> ExitCode {
         eprintln!("error: `--format` is for `--action status` and `--action logs` only");
         return ExitCode::from(2);
     }
-    if (args.program.is_some() || args.stderr) && action != Action::Logs {
-        eprintln!("error: `--program` and `--stderr` are for `--action logs` only");
+    if args.stderr && action != Action::Logs {
+        eprintln!("error: `--stderr` is for `--action logs` only");
         return ExitCode::from(2);
     }
-    if let Some(problem) = args.program.as_deref().and_then(hadeploy_model::format::name_problem) {
-        // A name only: it reaches the hosts' module as an argument.
-        eprintln!("error: `--program` names a program or a group of programs, and {problem}");
+    if !args.program.is_empty() && !action.takes_programs() {
+        eprintln!("error: `--program` is for `--action start`, `stop`, `restart`, `status` and `logs` only");
         return ExitCode::from(2);
     }
-    if args.rolling.is_some() && action != Action::Deploy {
-        eprintln!("error: `--rolling` is for `--action deploy` only");
+    if action == Action::Logs && args.program.len() > 1 {
+        eprintln!("error: `--action logs` reads one program's logs: give `--program` one name");
+        return ExitCode::from(2);
+    }
+    for name in &args.program {
+        if let Some(problem) = hadeploy_model::format::name_problem(name) {
+            // A name only: it reaches the hosts' module as an argument.
+            eprintln!("error: `--program {name}` names a program or a group of programs, and {problem}");
+            return ExitCode::from(2);
+        }
+    }
+    if args.rolling.is_some() && !action.rolls() {
+        eprintln!("error: `--rolling` is for `--action deploy`, `restart`, `start` and `stop` only");
         return ExitCode::from(2);
     }
     let srcs: Vec<SrcArg> = args.src.iter().map(|s| SrcArg::parse(s)).collect();
@@ -530,6 +561,10 @@ fn run_action(args: &RunArgs) -> ExitCode {
     let Some(mut model) = load(&srcs, Some(&dir)) else {
         return ExitCode::FAILURE;
     };
+    if let Err(e) = known_programs(&model, &args.program) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let mut selection = match args.selection(&model) {
         Ok(sel) => sel,
         Err(e) => {
@@ -563,25 +598,37 @@ fn run_action(args: &RunArgs) -> ExitCode {
     let hosts: Vec<String> = model.hosts.keys().cloned().collect();
     let format = args.format.unwrap_or_default();
     if action == Action::Status {
-        let vars = serde_json::json!({});
+        let mut vars = serde_json::json!({});
+        if !args.program.is_empty() {
+            vars["hadeploy_supervisor_programs"] = serde_json::json!(args.program);
+        }
         return run_report::<status::SupervisorStatus>(&dir, vars, &playbook_args, format, &hosts, &interrupt);
     }
     if action == Action::Logs {
         let query = logs::Query {
-            program: args.program.clone(),
+            program: args.program.first().cloned(),
             lines: args.lines,
             stderr: args.stderr,
         };
         return run_report::<logs::SupervisorLogs>(&dir, query.vars(), &playbook_args, format, &hosts, &interrupt);
     }
+    let mut playbook_args = playbook_args;
+    if !args.program.is_empty() {
+        // Names of the description's programs, checked above: data only.
+        let vars = serde_json::json!({ "hadeploy_supervisor_programs": args.program });
+        playbook_args.splice(0..0, ["--extra-vars".to_string(), vars.to_string()]);
+    }
     let mut cmd = playbook_command(&dir, playbook, &playbook_args);
-    let rolling = action == Action::Deploy && (args.rolling.or(model.rolling)).is_some();
+    let rolling = match action {
+        Action::Deploy | Action::Restart => args.rolling.or(model.rolling).is_some(),
+        _ => args.rolling.is_some(),
+    };
     match child::status(&mut cmd, &interrupt) {
         Ok(ran) => match ran.signal {
             Some(signal) => child::interrupted(signal, STOPPED),
             None if rolling && ran.result.code().is_some_and(|c| c != 0) => {
                 eprintln!(
-                    "error: the rolling deploy stopped at the first batch with a failed host (above): \
+                    "error: the rolling {action_name} stopped at the first batch with a failed host (above): \
                      the hosts of the batches after it were left as they were"
                 );
                 exit_code(ran.result)
@@ -590,6 +637,35 @@ fn run_action(args: &RunArgs) -> ExitCode {
         },
         Err(e) => cannot_run(&e, &dir, &interrupt),
     }
+}
+
+/// Checks that each of `names` is a program or a group of programs of the
+/// description, saying which ones it has otherwise.
+fn known_programs(model: &Model, names: &[String]) -> Result<(), String> {
+    let known: std::collections::BTreeSet<&str> = model
+        .supervisors
+        .iter()
+        .flat_map(|s| {
+            s.programs
+                .iter()
+                .map(|p| p.name.as_str())
+                .chain(s.groups.iter().map(|g| g.name.as_str()))
+        })
+        .collect();
+    for name in names {
+        if !known.contains(name.as_str()) {
+            let list: Vec<&str> = known.iter().copied().collect();
+            return Err(if list.is_empty() {
+                format!("`--program {name}`: the description has no program")
+            } else {
+                format!(
+                    "`--program {name}`: the description has no program or group of programs of this name; it has: {}",
+                    list.join(", ")
+                )
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Loads the description and renders the project that goes into `dir`;

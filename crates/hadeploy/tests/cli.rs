@@ -695,7 +695,7 @@ fn format_is_for_the_status_action_only() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`--program` and `--stderr` are for `--action logs` only"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`--stderr` is for `--action logs` only"));
 }
 
 #[test]
@@ -1394,8 +1394,8 @@ fn rolling_deploys_take_their_batch_from_the_command_line() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("rolling"));
     for (args, says) in [
         (
-            &["--action", "start", "--rolling", "1"][..],
-            "`--rolling` is for `--action deploy` only",
+            &["--action", "status", "--rolling", "1"][..],
+            "`--rolling` is for `--action deploy`, `restart`, `start` and `stop` only",
         ),
         (
             &["--action", "deploy", "--rolling", "0"][..],
@@ -1406,6 +1406,66 @@ fn rolling_deploys_take_their_batch_from_the_command_line() {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}");
+    }
+}
+
+/// `--program` narrows start, stop, restart and status to programs (or
+/// groups of programs) of the description, given to the playbook as data;
+/// a rolling restart follows `--rolling`; a name the description does not
+/// have is refused, listing those it has.
+#[test]
+fn programs_named_on_the_command_line_reach_the_playbooks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = fake_ansible_playbook(tmp.path(), "echo \"$*\" > ../ran.txt\nexit 2\n");
+    let app = fixtures().join("hadeploy-docs/groups.yml");
+    let run = |args: &[&str]| {
+        hadeploy(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .arg("--src")
+            .arg(&app)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ran = || std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
+    let out = run(&["--action", "restart", "--program", "program1,grp1", "--rolling", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        ran(),
+        "restart.yml --extra-vars {\"hadeploy_supervisor_programs\":[\"program1\",\"grp1\"]} \
+         --extra-vars hadeploy_rolling=1\n"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the rolling restart stopped at the first batch"));
+    let out = run(&["--action", "stop", "--program", "program2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        ran(),
+        "stop.yml --extra-vars {\"hadeploy_supervisor_programs\":[\"program2\"]}\n"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("rolling"));
+    for (args, says) in [
+        (
+            &["--action", "restart", "--program", "program9"][..],
+            "`--program program9`: the description has no program or group of programs of this name; \
+             it has: grp1, program1, program2",
+        ),
+        (
+            &["--action", "deploy", "--program", "program1"][..],
+            "`--program` is for `--action start`, `stop`, `restart`, `status` and `logs` only",
+        ),
+        (
+            &["--action", "logs", "--program", "program1,program2"][..],
+            "`--action logs` reads one program's logs",
+        ),
+        (
+            &["--action", "start", "--program", "{{ x }}"][..],
+            "names a program or a group of programs, and it contains '{'",
+        ),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
 

@@ -47,7 +47,7 @@ ITEM_KEYS = {
 # The options that are lists of items with a scope.
 SCOPED = ("supervisors", "dirs", "log_dirs", "sources")
 # Of a supervisor's `processes` and `healthchecks` items.
-PROCESS_KEYS = ("status", "state", "group")
+PROCESS_KEYS = ("status", "state", "group", "program")
 HEALTHCHECK_KEYS = ("program", "processes", "http", "command", "timeout", "user")
 # The largest file whose content goes in the module's call; larger ones are
 # copied by Ansible's copy module, which streams them.

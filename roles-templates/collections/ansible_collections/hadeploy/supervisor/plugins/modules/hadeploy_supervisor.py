@@ -141,6 +141,9 @@ options:
             description: Its process group.
             type: str
             required: true
+          program:
+            description: Its program, matched by O(programs).
+            type: str
           state:
             description: The state the description gives it.
             type: str
@@ -188,6 +191,23 @@ options:
             type: str
   update:
     description: Apply changed program files first (C(converge)).
+    type: bool
+    default: false
+  programs:
+    description:
+      - Only the processes of these programs, or of these process groups
+        (C(converge), C(status)); empty, every process. Given, C(converge)
+        leaves the instances' services as they are and fails on an
+        instance that does not answer, and C(status) reports those
+        processes only.
+    type: list
+    elements: str
+    default: []
+  restart:
+    description: >-
+      Restart every process given (C(converge)): stopped if it runs, then
+      started, whatever its state; their health checks are tried as after
+      a deploy.
     type: bool
     default: false
   start_states:
@@ -870,7 +890,7 @@ def service_status(module, unit):
     }
 
 
-def supervisor_status(module, sup, timeout):
+def supervisor_status(module, sup, timeout, programs=()):
     """One instance: its unit, whether it answers, and its processes."""
     report = {
         "managed": sup["managed"],
@@ -888,7 +908,20 @@ def supervisor_status(module, sup, timeout):
         return report
     report["running"] = True
     report["programs"] = {process_name(i): program_status(i) for i in infos}
+    if programs:
+        wanted = {x["status"] for x in only(sup, programs)["processes"]}
+        report["programs"] = {n: st for n, st in report["programs"].items() if n in wanted}
     return report
+
+
+def only(sup, programs):
+    """The instance `sup` with the processes and health checks of the
+    programs or process groups `programs` names only."""
+    names = set(programs)
+    procs = [x for x in sup["processes"] if x.get("program") in names or x["group"] in names]
+    statuses = {x["status"] for x in procs}
+    checks = [c for c in sup.get("healthchecks") or [] if set(c["processes"]) & statuses]
+    return dict(sup, processes=procs, healthchecks=checks)
 
 
 # Process states of supervisor.
@@ -991,12 +1024,14 @@ def converge_one(module, sup, params, server):
     before = states(server)
     active = {n for n, st in before.items() if st in ACTIVE}
     updated = set(done["updated"]) | changed_here
-    if not restarted_instance:
+    procs = sup["processes"]
+    if p["restart"]:
+        done["restarted"] = sorted({x["status"] for x in procs} & active)
+    elif not restarted_instance:
         done["restarted"] = sorted(
             {n["process"] for n in p["notified"] if n["supervisor"] == name and n["group"] not in updated}
             & active
         )
-    procs = sup["processes"]
     done["started"] = [x["status"] for x in procs if x["state"] in p["start_states"] and x["status"] not in active]
     done["stopped"] = [x["status"] for x in procs if x["state"] in p["stop_states"] and x["status"] in active]
     if check:
@@ -1146,8 +1181,14 @@ def converge(module):
     p = module.params
     changes = {}
     failures, unhealthy = [], []
-    services = set_services(module, p["supervisors"], "started") if p["service_state"] == "started" else {}
-    for sup in p["supervisors"]:
+    supervisors = p["supervisors"]
+    if p["programs"]:
+        if p["service_state"]:
+            module.fail_json(msg="programs leaves the instances' services as they are: give no service_state with it")
+        # The instances that run one of them, with their processes only.
+        supervisors = [s for s in (only(s, p["programs"]) for s in supervisors) if s["processes"]]
+    services = set_services(module, supervisors, "started") if p["service_state"] == "started" else {}
+    for sup in supervisors:
         if sup["name"] in services and not module.check_mode:
             if wait_answer(sup, p["settle"]) is None:
                 module.fail_json(msg="supervisor %s: started, but does not answer on %s" % (sup["name"], sup["socket"]))
@@ -1157,7 +1198,11 @@ def converge(module):
             # Not running where it need not run (stopped, or left as it
             # is): nothing of it to converge, and what the journal holds
             # waits. Any other silence fails, the journal kept.
-            expected = p["service_state"] == "started" and sup["state"] != "stopped"
+            # Programs named (`programs`) or restarted run on an instance
+            # that answers.
+            expected = bool(p["programs"]) or p["restart"] or (
+                p["service_state"] == "started" and sup["state"] != "stopped"
+            )
             if e.down and not expected:
                 continue
             module.fail_json(msg="supervisor %s: %s" % (sup["name"], e), changes=changes)
@@ -1186,7 +1231,7 @@ def converge(module):
         failures.extend((sup["name"],) + f for f in failed)
         unhealthy.extend(dict(u, supervisor=sup["name"]) for u in unwell)
     if p["service_state"] == "stopped":
-        services = set_services(module, p["supervisors"], "stopped")
+        services = set_services(module, supervisors, "stopped")
     changed = bool(services) or any(any(d.values()) for d in changes.values())
     if failures or unhealthy:
         module.fail_json(msg=did_not_run(failures, unhealthy), changed=changed, changes=changes, services=services)
@@ -2155,6 +2200,7 @@ ARGUMENT_SPEC = dict(
         processes=items(
             status=required(),
             group=required(),
+            program=dict(type="str"),
             state=dict(type="str", required=True, choices=["started", "stopped", "current"]),
         ),
         healthchecks=items(
@@ -2167,6 +2213,8 @@ ARGUMENT_SPEC = dict(
         ),
     ),
     update=dict(type="bool", default=False),
+    programs=dict(type="list", elements="str", default=[]),
+    restart=dict(type="bool", default=False),
     start_states=dict(type="list", elements="str", default=[]),
     stop_states=dict(type="list", elements="str", default=[]),
     notified=items(**NOTIFIED),
@@ -2242,7 +2290,7 @@ def run(module):
         logs(module)
     timeout = module.params["timeout"]
     supervisors = {
-        s["name"]: supervisor_status(module, s, timeout) for s in module.params["supervisors"]
+        s["name"]: supervisor_status(module, s, timeout, module.params["programs"]) for s in module.params["supervisors"]
     }
     module.exit_json(changed=False, supervisors=supervisors)
 
