@@ -820,8 +820,13 @@ def test_links_root_made_in_root_s_folders_are_followed(tmp_path):
 
 @pytest.fixture
 def plugin():
-    """The action plugin, imported as a Python module of its own."""
+    """The action plugin, imported as a Python module of its own; the
+    collection's module_utils it imports as Ansible does."""
     sys.path.insert(0, str(PLUGINS))
+    # The folder that holds ansible_collections/.
+    collections = str(COLLECTION.parents[2])
+    if collections not in sys.path:
+        sys.path.append(collections)
     try:
         import importlib
         plugin = importlib.import_module("hadeploy_supervisor")
@@ -872,6 +877,18 @@ def test_a_host_no_scope_names_is_told_so(plugin):
     )
     assert plugin.nothing_here(lists, plugin.select(lists, {"en1"}), {"en1"}) is None
     assert plugin.nothing_here({"folders": []}, {"folders": []}, names) is None
+
+
+def test_rendered_paths_are_refused_as_the_shared_cases_say(plugin):
+    """The rule for paths Ansible renders is hadeploy's for the others: the
+    cases cargo runs against the model's rule (tests/fixtures/host-paths.json)."""
+    cases = json.loads((Path(__file__).parents[1] / "fixtures" / "host-paths.json").read_text())["cases"]
+    wrong = [(p, refused) for p, refused in cases if plugin.host_path_refused(p) != refused]
+    assert len(cases) >= 30 and wrong == []
+    # select refuses them, naming them, for folders and files alike.
+    kept = {"folders": [{"path": "/etc/pam.d", "rendered": True}, {"path": "/etc/pam.d"}],
+            "files": [{"dest": "/opt/app/x", "rendered": True}, {"dest": "opt/x", "rendered": True}]}
+    assert plugin.refused_paths(kept) == ["/etc/pam.d", "opt/x"]
 
 
 def test_inputs_given_by_name_are_the_host_s_items_only_templated(plugin):

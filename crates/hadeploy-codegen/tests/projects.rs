@@ -315,8 +315,8 @@ fn rhel_hosts_differ_only_by_their_interpreter() {
 }
 
 /// Paths holding an Ansible expression are checked once Ansible renders
-/// them: the project's own check task, run by Ansible on the controller
-/// with the rendered values of each case.
+/// them: by the base role's first task (the action plugin's select), run
+/// by Ansible on the controller with the rendered values of each case.
 #[test]
 fn ansible_refuses_rendered_paths_that_are_not_the_applications() {
     let Some(playbook) = ansible_playbook() else { return };
@@ -325,8 +325,7 @@ fn ansible_refuses_rendered_paths_that_are_not_the_applications() {
     std::fs::write(
         out.join("check.yml"),
         "- name: Check\n  hosts: en1\n  connection: local\n  gather_facts: false\n  vars_files: [vars/hadeploy.yml]\n  tasks:\n    \
-         - name: Select\n      ansible.builtin.import_role:\n        name: hadeploy.supervisor.hadeploy_base\n        tasks_from: select\n    \
-         - name: Check\n      ansible.builtin.import_role:\n        name: hadeploy.supervisor.hadeploy_base\n        tasks_from: check_paths\n",
+         - name: Select\n      ansible.builtin.import_role:\n        name: hadeploy.supervisor.hadeploy_base\n        tasks_from: select\n",
     )
     .unwrap();
     for (app_home, ok) in [

@@ -166,9 +166,11 @@ pub fn is_privileged_group(name: &str) -> bool {
 /// `path` (normalised) inside one of [`SYSTEM_TREES`], or one itself; a
 /// path under `/var/run` as under `/run`.
 fn in_system_tree(p: &str) -> bool {
-    let p = p
-        .strip_prefix("/var/run")
-        .map_or(Cow::Borrowed(p), |rest| Cow::Owned(format!("/run{rest}")));
+    // /var/run is a link to /run: only itself and what is under it.
+    let p = match p.strip_prefix("/var/run") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => Cow::Owned(format!("/run{rest}")),
+        _ => Cow::Borrowed(p),
+    };
     SYSTEM_TREES
         .iter()
         .any(|t| p.as_ref() == *t || p.strip_prefix(t).is_some_and(|rest| rest.starts_with('/')))
@@ -346,6 +348,18 @@ pub fn is_system_path(path: &str) -> bool {
     let p = normal_path(path);
     let p = p.as_ref();
     SYSTEM_DIRS.contains(&p) || LIB_DIRS.contains(&p) || in_system_tree(p)
+}
+
+/// Whether a path of a description's folder or file, as a host sees it, is
+/// refused: not absolute, holding `..`, or the system's ([`is_system_path`],
+/// [`is_system_file`]). The collection's action plugin applies the same rule
+/// to the paths Ansible renders on each host; both test suites run the
+/// cases of `tests/fixtures/host-paths.json`.
+pub fn host_path_refused(path: &str) -> bool {
+    !path.starts_with('/')
+        || normal_path(path).split('/').any(|c| c == "..")
+        || is_system_path(path)
+        || is_system_file(path)
 }
 
 /// The library folders of the system, besides [`SYSTEM_DIRS`].

@@ -26,6 +26,11 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
+from ansible_collections.hadeploy.supervisor.plugins.module_utils.system_paths import (
+    SYSTEM_DIRS,
+    SYSTEM_FILES,
+    SYSTEM_TREES,
+)
 
 # The keys of the module's options that are lists of items; the host's
 # variables carry more keys, read by the role's other tasks.
@@ -110,6 +115,36 @@ def nothing_here(lists, kept, names):
 
 COLLECTION = os.path.join(os.path.dirname(__file__), "..", "..")
 ROLES = os.path.join(COLLECTION, "roles")
+
+
+def normal_path(path):
+    """`path` with `//` and `/./` collapsed and a trailing `/` removed (`/`
+    stays `/`); `..` is kept."""
+    parts = [c for c in path.split("/") if c not in ("", ".")]
+    return ("/" if path.startswith("/") else "") + "/".join(parts) or "."
+
+
+def host_path_refused(path):
+    """Whether a description's folder or file, at `path` on the host, is
+    refused: not absolute, holding `..`, or a folder or file of the system
+    (which `remove` would delete; module_utils/system_paths.py, written
+    from hadeploy's lists). hadeploy checks the paths it knows so when it
+    generates the project (crates/hadeploy-model/src/system.rs); those
+    Ansible renders are checked here, on the same cases
+    (tests/fixtures/host-paths.json)."""
+    n = normal_path(path)
+    # /var/run is a link to /run.
+    r = "/run" + n[len("/var/run"):] if n == "/var/run" or n.startswith("/var/run/") else n
+    in_tree = any(r == t or r.startswith(t + "/") for t in SYSTEM_TREES)
+    return not path.startswith("/") or ".." in n.split("/") or in_tree or n in SYSTEM_DIRS or n in SYSTEM_FILES
+
+
+def refused_paths(kept):
+    """Of the folders and files `select` kept, the paths Ansible rendered
+    (`rendered`) that are refused (`host_path_refused`)."""
+    rendered = [i["path"] for i in kept.get("folders", []) if i.get("rendered")]
+    rendered += [i["dest"] for i in kept.get("files", []) if i.get("rendered")]
+    return [p for p in rendered if host_path_refused(p)]
 
 
 def role_inputs(role):
@@ -279,6 +314,12 @@ class ActionModule(ActionBase):
         if args.get("action") == "select":
             lists = args.get("lists") or {}
             kept = select(lists, names)
+            refused = refused_paths(kept)
+            if refused:
+                raise AnsibleActionFail(
+                    "not absolute, holding `..`, or a folder or file of the system (which `remove` would delete): %s"
+                    % ", ".join(refused)
+                )
             result.update(kept, changed=False)
             # The base role's select sees every list a host may get.
             warning = args.get("say_when_empty") and nothing_here(lists, kept, {n for n in names if n})
