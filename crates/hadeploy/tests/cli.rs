@@ -1362,23 +1362,29 @@ fn host_and_group_scopes_select_files_and_folders() {
     assert_eq!(folders, ["/opt/edge_only"]);
 }
 
-/// `--rolling` reaches deploy.yml's `serial` as `hadeploy_rolling`; a
-/// failed rolling deploy says the hosts after the failed batch were left
-/// alone; it is for deploys only, and a batch of no host is refused.
-#[test]
-fn rolling_deploys_take_their_batch_from_the_command_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let fake = fake_ansible_playbook(tmp.path(), "echo \"$*\" > ../ran.txt\nexit 2\n");
-    let app = fixtures().join("seed/simple/app.yml");
-    let run = |args: &[&str]| {
-        hadeploy(tmp.path())
+/// Runs of hadeploy in `dir` on the description `app`, with arguments, whose
+/// `ansible-playbook` writes its own arguments to `dir/ran.txt` and fails
+/// (exit 2).
+fn failing_runs(dir: &Path, app: PathBuf) -> impl Fn(&[&str]) -> std::process::Output + '_ {
+    let fake = fake_ansible_playbook(dir, "echo \"$*\" > ../ran.txt\nexit 2\n");
+    move |args: &[&str]| {
+        hadeploy(dir)
             .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
             .arg("--src")
             .arg(&app)
             .args(args)
             .output()
             .unwrap()
-    };
+    }
+}
+
+/// `--rolling` reaches deploy.yml's `serial` as `hadeploy_rolling`; a
+/// failed rolling deploy says the hosts after the failed batch were left
+/// alone; it is for deploys only, and a batch of no host is refused.
+#[test]
+fn rolling_deploys_take_their_batch_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = failing_runs(tmp.path(), fixtures().join("seed/simple/app.yml"));
     let out = run(&["--action", "deploy", "--rolling", "25%"]);
     assert_eq!(out.status.code(), Some(2));
     let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
@@ -1416,17 +1422,7 @@ fn rolling_deploys_take_their_batch_from_the_command_line() {
 #[test]
 fn programs_named_on_the_command_line_reach_the_playbooks() {
     let tmp = tempfile::tempdir().unwrap();
-    let fake = fake_ansible_playbook(tmp.path(), "echo \"$*\" > ../ran.txt\nexit 2\n");
-    let app = fixtures().join("hadeploy-docs/groups.yml");
-    let run = |args: &[&str]| {
-        hadeploy(tmp.path())
-            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
-            .arg("--src")
-            .arg(&app)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = failing_runs(tmp.path(), fixtures().join("hadeploy-docs/groups.yml"));
     let ran = || std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
     let out = run(&["--action", "restart", "--program", "program1,grp1", "--rolling", "1"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));

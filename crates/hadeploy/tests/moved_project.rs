@@ -3,24 +3,14 @@
 //! ssh tries a host, naming the key.
 
 use std::path::Path;
-use std::process::Command;
 
 mod common;
 
-/// `ansible-playbook` of `playbook` run from `cwd` with the tags no task
-/// has: only the checks and reads tagged `always` run, on this machine.
+/// status.yml of `project` run from `cwd`, its `always` tasks only.
 fn always_tasks(playbook: &Path, cwd: &Path, project: &Path) -> (bool, String) {
-    let out = Command::new(playbook)
-        .current_dir(cwd)
-        .arg("-i")
-        .arg(project.join("inventory.yml"))
-        .arg(project.join("status.yml"))
-        .args(["--tags", "hadeploy-no-such-tag"])
-        .env("ANSIBLE_NOCOLOR", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    let (inventory, status) = (project.join("inventory.yml"), project.join("status.yml"));
+    let args = [std::ffi::OsStr::new("-i"), inventory.as_os_str(), status.as_os_str()];
+    common::always_tasks(playbook, cwd, &args)
 }
 
 #[test]

@@ -30,3 +30,19 @@ pub fn generate(dir: &std::path::Path) {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `ansible-playbook` (`playbook`) run in `cwd` with `args` and the tags no
+/// task has: only the checks and reads tagged `always` run, on this
+/// machine. Whether it succeeded, and its output.
+#[allow(dead_code)]
+pub fn always_tasks(playbook: &std::path::Path, cwd: &std::path::Path, args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let out = std::process::Command::new(playbook)
+        .current_dir(cwd)
+        .args(args)
+        .args(["--tags", "hadeploy-no-such-tag"])
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
