@@ -1273,6 +1273,47 @@ scenario_19_ansible_runner() {
     ((HD_RC == 0)) || fail "ansible-runner run -p status.yml exited with $HD_RC"
     grep -q 'program1  RUNNING' "$LAST_LOG" || fail "status.yml does not show program1 RUNNING"
     ok "ansible-runner: second deploy changed=0, status shows program1 RUNNING"
+
+    # Job slicing (AWX's, or several controllers): the project run at once
+    # in two `--limit` slices, each with its own private data folder, does
+    # what one run does.
+    runner remove
+    ((HD_RC == 0)) || fail "ansible-runner run -p remove.yml exited with $HD_RC"
+    local slice pass pids=() rc
+    for h in "${HOSTS[@]}"; do
+        slice=$WORK/slice-$h
+        rm -rf "$slice"
+        mkdir -p "$slice"
+        cp -r "$pd/inventory" "$pd/env" "$pd/project" "$slice/"
+        printf '%s\n' "-u root --limit $h" >"$slice/env/cmdline"
+    done
+    for pass in first second; do
+        pids=()
+        for h in "${HOSTS[@]}"; do
+            rm -rf "$WORK/slice-$h/artifacts"
+            env PATH="$VENV/bin:$PATH" "$VENV/bin/ansible-runner" run "$WORK/slice-$h" -p deploy.yml \
+                >"$LOGS/slice-$h-$pass.log" 2>&1 &
+            pids+=($!)
+        done
+        for h in "${HOSTS[@]}"; do
+            rc=0
+            wait "${pids[0]}" || rc=$?
+            pids=("${pids[@]:1}")
+            ((rc == 0)) || { tail -n 40 "$LOGS/slice-$h-$pass.log" >&2; fail "the $pass slice of $h exited with $rc"; }
+            # The slice worked on its host only.
+            if grep -E '^en[0-9]+ +: ok=' "$LOGS/slice-$h-$pass.log" | grep -qv "^$h "; then
+                fail "the slice of $h worked on another host"
+            fi
+            if [[ $pass == second ]]; then
+                [[ $(recap_count "$LOGS/slice-$h-$pass.log" changed "$h") == 0 ]] ||
+                    fail "$h: the second sliced deploy reports a change"
+            fi
+        done
+        if [[ $pass == first ]]; then
+            for h in "${HOSTS[@]}"; do check_running "$h"; done
+        fi
+    done
+    ok "two --limit slices at once (${HOSTS[*]}) deploy as one run does; again, changed=0 on each"
 }
 # web's pid on host H, and when it started (clock ticks since the kernel
 # booted: the test bed's hosts share one kernel, so these compare across hosts).
