@@ -1576,6 +1576,6 @@ run_scenario scenario_15_hadeploy_forms    "15. HADeploy's forms: quoted environ
 run_scenario scenario_16_pending_restarts  "16. restarts kept: --scope files, deploy killed between write and restart"
 run_scenario scenario_17_check_mode        "17. --check --diff: fresh hosts and a changed file, nothing changes"
 run_scenario scenario_18_estate            "18. estate: the doc's playbook, its inventory, the collection installed, vars, typos refused"
-run_scenario scenario_19_ansible_runner    "19. ansible-runner: its inventory and credential, as AWX runs it"
+run_scenario scenario_19_ansible_runner    "19. ansible-runner: its inventory and credential, as AWX runs it; two --limit slices at once"
 run_scenario scenario_20_rolling_deploy    "20. rolling deploy on 3 hosts: a failed health check stops at en1, a good one rolls through; start checks too; restart --program web rolls alone"
 run_scenario scenario_21_planted_links     "21. links the application account plants: root follows none"
