@@ -15,8 +15,8 @@ use std::path::Path;
 use hadeploy_model::system::rendered_on_host;
 use hadeploy_model::{FileSource, LocalSource, Model, Probe, Scope, Supervisor, is_system_path};
 
-use crate::quote::{self, BlockMap, OwnVars};
-use crate::views::{SOURCES, file_copy_path, status_name, supervisor_dirs, vault_lines};
+use crate::layout::{SOURCES, file_copy_path, status_name, supervisor_dirs};
+use crate::quote::{self, BlockMap, OwnVars, vault_lines};
 use crate::{Content, Project, RenderError};
 
 /// The column of the `- ` of a top-level list item.
@@ -142,7 +142,10 @@ pub fn write(model: &Model, project: &Project) -> Result<String, RenderError> {
         crate::inputs::INPUTS_VERSION.name,
         &serde_json::Value::from(env!("CARGO_PKG_VERSION")),
     );
-    let own = OwnVars::new(model.vars.keys().chain(model.encrypted_vars.keys()).cloned());
+    let own = OwnVars::new(
+        crate::inputs::OWN_VARS.name,
+        model.vars.keys().chain(model.encrypted_vars.keys()).cloned(),
+    );
     let vars: Vec<(&str, &serde_json::Value)> = model.vars.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut vault = Vec::new();
     for (k, v) in &model.encrypted_vars {

@@ -12,6 +12,7 @@ mod data;
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
 pub mod inputs;
+mod layout;
 pub mod quote;
 mod templates;
 mod views;

@@ -200,23 +200,27 @@ fn indent(out: &mut String, n: usize) {
 /// no variable of the name, so that an estate's play gets them without
 /// its own names being set ([`hadeploy_model::expr::reroot`]).
 #[derive(Debug, Default)]
-pub struct OwnVars(std::collections::BTreeSet<String>);
-
-/// The input that holds the description's variables.
-pub const VARS_INPUT: &str = crate::inputs::OWN_VARS.name;
+pub struct OwnVars {
+    names: std::collections::BTreeSet<String>,
+    /// The input that holds them.
+    input: &'static str,
+}
 
 impl OwnVars {
-    /// The variables named `names`.
-    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
-        OwnVars(names.into_iter().collect())
+    /// The variables named `names`, held by the input `input`.
+    pub fn new(input: &'static str, names: impl IntoIterator<Item = String>) -> Self {
+        OwnVars {
+            names: names.into_iter().collect(),
+            input,
+        }
     }
 
     /// `v` with the variables of the description it reads read so.
     pub fn reroot<'v>(&self, v: &'v str) -> std::borrow::Cow<'v, str> {
-        if self.0.is_empty() {
+        if self.names.is_empty() {
             return v.into();
         }
-        hadeploy_model::expr::reroot(v, VARS_INPUT, |n| self.0.contains(n))
+        hadeploy_model::expr::reroot(v, self.input, |n| self.names.contains(n))
     }
 
     /// `v` with every string in it rerooted so.
@@ -232,7 +236,7 @@ impl OwnVars {
     /// `name:` then the description's variables, by `vars` (plain values)
     /// and `vault` (the lines of encrypted ones), as a top-level map.
     pub fn write_map(&self, vars: &[(&str, &Value)], vault: &[(&str, Vec<String>)], out: &mut String) {
-        key_into(VARS_INPUT, out);
+        key_into(self.input, out);
         if vars.is_empty() && vault.is_empty() {
             out.push_str(" {}\n");
             return;
@@ -671,6 +675,25 @@ fn escape_percent(s: &str) -> String {
     }
     out.push_str(&s[i..]);
     out
+}
+
+/// Characters written unquoted into systemd units and shell scripts.
+pub fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_.@/+:-".contains(c)
+}
+
+/// The lines of encrypted variable `k`'s vault value `v`, written
+/// unquoted in a block scalar: a vault holds nothing else.
+pub(crate) fn vault_lines(k: &str, v: &str) -> Result<Vec<String>, crate::RenderError> {
+    let lines: Vec<String> = v.lines().map(str::to_string).collect();
+    let safe = |l: &String| l.chars().all(|c| c.is_ascii_alphanumeric() || "$;._@-".contains(c));
+    if !hadeploy_model::format::is_var_name(k) || lines.is_empty() || !lines.iter().all(safe) {
+        return Err(crate::RenderError::Value {
+            what: format!("encrypted variable `{k}`"),
+            reason: "it is not an Ansible Vault value".into(),
+        });
+    }
+    Ok(lines)
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ pub fn engine() -> TeraResult<Tera> {
             .map_err(|e| tera::Error::message(e.0))
     });
     tera.register_filter("word", |v: &str, _: Kwargs, _: &State| -> TeraResult<String> {
-        if !v.is_empty() && v.chars().all(crate::views::is_word_char) {
+        if !v.is_empty() && v.chars().all(quote::is_word_char) {
             Ok(v.to_string())
         } else {
             Err(tera::Error::message(format!(

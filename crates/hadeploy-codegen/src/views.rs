@@ -11,14 +11,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tera::Tera;
 
-use crate::quote::{self, IniError};
+use crate::layout::{DATA, SOURCES, file_copy_path, runtime_rel, supervisor_dirs};
+use crate::quote::{self, IniError, vault_lines};
 use crate::templates::{self as t, render};
 use crate::{Content, MAX_PROJECT_BYTES, Options, Project, RenderError};
-
-/// Characters written unquoted into systemd units and shell scripts.
-pub(crate) fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_.@/+:-".contains(c)
-}
 
 #[derive(Serialize)]
 struct KeyValue {
@@ -74,20 +70,6 @@ struct InventoryView {
 struct VarsView {
     vars: Vec<KeyValue>,
     vault: Vec<VaultView>,
-}
-
-/// The lines of encrypted variable `k`'s vault value `v`, written
-/// unquoted in a block scalar: a vault holds nothing else.
-pub(crate) fn vault_lines(k: &str, v: &str) -> Result<Vec<String>, RenderError> {
-    let lines: Vec<String> = v.lines().map(str::to_string).collect();
-    let safe = |l: &String| l.chars().all(|c| c.is_ascii_alphanumeric() || "$;._@-".contains(c));
-    if !is_var_name(k) || lines.is_empty() || !lines.iter().all(safe) {
-        return Err(RenderError::Value {
-            what: format!("encrypted variable `{k}`"),
-            reason: "it is not an Ansible Vault value".into(),
-        });
-    }
-    Ok(lines)
 }
 
 /// An encrypted variable: its name and the lines of its vault value.
@@ -597,15 +579,6 @@ fn program_ini(s: &Supervisor, p: &Program) -> Result<String, IniError> {
     Ok(out)
 }
 
-/// The name `supervisorctl status` prints: `group:process`, or `process`
-/// when both are the same.
-pub(crate) fn status_name(full: &str) -> String {
-    match full.split_once(':') {
-        Some((g, p)) if g == p => p.to_string(),
-        _ => full.to_string(),
-    }
-}
-
 /// `RuntimeDirectory=` names: pid and socket folders on tmpfs, which systemd
 /// creates at each start, owned by the service's user.
 fn runtime_dirs(s: &Supervisor) -> Vec<String> {
@@ -618,46 +591,6 @@ fn runtime_dirs(s: &Supervisor) -> Vec<String> {
         }
     }
     out
-}
-
-fn runtime_rel(d: &str) -> Option<String> {
-    d.strip_prefix("/run/")
-        .or_else(|| d.strip_prefix("/var/run/"))
-        .map(str::to_string)
-}
-
-/// Folders an instance owns: logs, includes, and pid/socket folders that are
-/// not created by systemd.
-pub(crate) fn supervisor_dirs(s: &Supervisor) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for d in [&s.logs_dir, &s.include_dir, &s.pid_dir, &s.socks_dir] {
-        if runtime_rel(d).is_none() && !out.contains(d) {
-            out.push(d.clone());
-        }
-    }
-    out
-}
-
-/// The folder of the project that holds every file the roles send to the
-/// hosts (`hadeploy_files_dir`): the description's copies and templates,
-/// and each instance's files.
-pub(crate) const SOURCES: &str = "files";
-
-/// The roles' inputs (`crate::data`).
-pub(crate) const DATA: &str = "vars/hadeploy.yml";
-
-/// Where the `i`th file of the model is, under [`SOURCES`].
-pub(crate) fn file_copy_path(i: usize, f: &hadeploy_model::File) -> String {
-    let (folder, path) = match &f.src {
-        FileSource::File { path } => ("copies", path),
-        FileSource::Template { path } => ("templates", path),
-        FileSource::Url { .. } => unreachable!("downloaded files are not copied"),
-    };
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    format!("{folder}/{i:02}_{base}")
 }
 
 /// What is wrong with the web interface a `supervisord.conf` opens, or

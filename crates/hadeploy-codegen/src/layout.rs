@@ -1,0 +1,56 @@
+//! Where a project keeps what it sends to the hosts, and what an instance
+//! owns on a host: shared by the playbooks' views ([`crate::views`]) and
+//! the roles' inputs ([`crate::data`]).
+
+use hadeploy_model::{FileSource, Supervisor};
+
+/// The name `supervisorctl status` prints: `group:process`, or `process`
+/// when both are the same.
+pub(crate) fn status_name(full: &str) -> String {
+    match full.split_once(':') {
+        Some((g, p)) if g == p => p.to_string(),
+        _ => full.to_string(),
+    }
+}
+
+/// The name under `/run` of a folder systemd creates at each start
+/// (`RuntimeDirectory=`), or `None` for one that is not under `/run`.
+pub(crate) fn runtime_rel(d: &str) -> Option<String> {
+    d.strip_prefix("/run/")
+        .or_else(|| d.strip_prefix("/var/run/"))
+        .map(str::to_string)
+}
+
+/// Folders an instance owns: logs, includes, and pid/socket folders that are
+/// not created by systemd.
+pub(crate) fn supervisor_dirs(s: &Supervisor) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for d in [&s.logs_dir, &s.include_dir, &s.pid_dir, &s.socks_dir] {
+        if runtime_rel(d).is_none() && !out.contains(d) {
+            out.push(d.clone());
+        }
+    }
+    out
+}
+
+/// The folder of the project that holds every file the roles send to the
+/// hosts (`hadeploy_files_dir`): the description's copies and templates,
+/// and each instance's files.
+pub(crate) const SOURCES: &str = "files";
+
+/// The roles' inputs (`crate::data`).
+pub(crate) const DATA: &str = "vars/hadeploy.yml";
+
+/// Where the `i`th file of the model is, under [`SOURCES`].
+pub(crate) fn file_copy_path(i: usize, f: &hadeploy_model::File) -> String {
+    let (folder, path) = match &f.src {
+        FileSource::File { path } => ("copies", path),
+        FileSource::Template { path } => ("templates", path),
+        FileSource::Url { .. } => unreachable!("downloaded files are not copied"),
+    };
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{folder}/{i:02}_{base}")
+}
