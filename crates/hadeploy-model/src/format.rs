@@ -185,36 +185,9 @@ pub const HOST_ATTRS: &[Key] = &[
     opt("force_setup", Ty::Bool),
 ];
 
-/// Ansible's names for the host attributes of [`HOST_ATTRS`] (all but
-/// `privileged` and `force_setup`), each attribute's first name the one
-/// written into generated inventories, the others read from inventories.
-pub const ANSIBLE_NAMES: &[(&str, &str)] = &[
-    ("ansible_host", "ssh_host"),
-    ("ansible_ssh_host", "ssh_host"),
-    ("ansible_user", "ssh_user"),
-    ("ansible_ssh_user", "ssh_user"),
-    ("ansible_port", "ssh_port"),
-    ("ansible_ssh_port", "ssh_port"),
-    ("ansible_ssh_private_key_file", "ssh_private_key_file"),
-    ("ansible_private_key_file", "ssh_private_key_file"),
-    ("ansible_password", "ssh_password"),
-    ("ansible_ssh_pass", "ssh_password"),
-    ("ansible_ssh_extra_args", "ssh_extra_args"),
-    ("ansible_ssh_common_args", "ssh_common_args"),
-    ("ansible_sftp_extra_args", "sftp_extra_args"),
-    ("ansible_scp_extra_args", "scp_extra_args"),
-    ("ansible_ssh_pipelining", "ssh_pipelining"),
-    ("ansible_pipelining", "ssh_pipelining"),
-    ("ansible_ssh_executable", "ssh_executable"),
-    ("ansible_become", "become"),
-    ("ansible_become_method", "become_method"),
-    ("ansible_become_user", "become_user"),
-    ("ansible_become_password", "become_pass"),
-    ("ansible_become_pass", "become_pass"),
-    ("ansible_become_exe", "become_exe"),
-    ("ansible_become_flags", "become_flags"),
-    ("ansible_python_interpreter", "python_interpreter"),
-];
+/// Ansible's names for the host attributes of [`HOST_ATTRS`]: the model's
+/// table, which its hosts write their connection variables from.
+pub use crate::model::ANSIBLE_NAMES;
 
 /// A `hosts` item.
 pub const HOST: Keys = Keys {

@@ -578,11 +578,8 @@ impl Loader {
         {
             return ctx.clone();
         }
-        let map: std::collections::BTreeMap<&str, serde_json::Value> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.as_str(), crate::build::to_json(v)))
-            .collect();
+        let map: std::collections::BTreeMap<&str, serde_json::Value> =
+            self.vars.iter().map(|(k, v)| (k.as_str(), tree::to_json(v))).collect();
         let ctx = minijinja::Value::from(minijinja::value::Serde(&map));
         self.context = Some((generation, ctx.clone()));
         ctx

@@ -150,13 +150,44 @@ pub enum ConnValue<'a> {
     LocalPath(&'a std::path::Path),
 }
 
+/// Ansible's names for the host attributes of a description's hosts
+/// ([`HOST_ATTRS`](crate::format::HOST_ATTRS): all but
+/// `privileged` and `force_setup`), each attribute's first name the one
+/// written into generated inventories, the others read from inventories.
+pub const ANSIBLE_NAMES: &[(&str, &str)] = &[
+    ("ansible_host", "ssh_host"),
+    ("ansible_ssh_host", "ssh_host"),
+    ("ansible_user", "ssh_user"),
+    ("ansible_ssh_user", "ssh_user"),
+    ("ansible_port", "ssh_port"),
+    ("ansible_ssh_port", "ssh_port"),
+    ("ansible_ssh_private_key_file", "ssh_private_key_file"),
+    ("ansible_private_key_file", "ssh_private_key_file"),
+    ("ansible_password", "ssh_password"),
+    ("ansible_ssh_pass", "ssh_password"),
+    ("ansible_ssh_extra_args", "ssh_extra_args"),
+    ("ansible_ssh_common_args", "ssh_common_args"),
+    ("ansible_sftp_extra_args", "sftp_extra_args"),
+    ("ansible_scp_extra_args", "scp_extra_args"),
+    ("ansible_ssh_pipelining", "ssh_pipelining"),
+    ("ansible_pipelining", "ssh_pipelining"),
+    ("ansible_ssh_executable", "ssh_executable"),
+    ("ansible_become", "become"),
+    ("ansible_become_method", "become_method"),
+    ("ansible_become_user", "become_user"),
+    ("ansible_become_password", "become_pass"),
+    ("ansible_become_pass", "become_pass"),
+    ("ansible_become_exe", "become_exe"),
+    ("ansible_become_flags", "become_flags"),
+    ("ansible_python_interpreter", "python_interpreter"),
+];
+
 impl Host {
     /// Ansible's connection variables for the host's attributes, each by
-    /// its first name in [`ANSIBLE_NAMES`](crate::format::ANSIBLE_NAMES),
-    /// in that order.
+    /// its first name in [`ANSIBLE_NAMES`], in that order.
     pub fn connection_vars(&self) -> Vec<(&'static str, ConnValue<'_>)> {
         let mut seen: Vec<&str> = Vec::new();
-        crate::format::ANSIBLE_NAMES
+        ANSIBLE_NAMES
             .iter()
             .filter(|(_, attr)| {
                 let first = !seen.contains(attr);
@@ -168,7 +199,7 @@ impl Host {
     }
 
     /// The value of the host attribute `attr`, one of
-    /// [`ANSIBLE_NAMES`](crate::format::ANSIBLE_NAMES)'.
+    /// [`ANSIBLE_NAMES`]'.
     fn attr(&self, attr: &str) -> Option<ConnValue<'_>> {
         fn t(v: &Option<String>) -> Option<ConnValue<'_>> {
             v.as_deref().map(ConnValue::Text)

@@ -585,3 +585,28 @@ fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     }
     own
 }
+
+/// A variable's value as Ansible will see it, plain scalars typed.
+pub(crate) fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value;
+    match &node.kind {
+        NodeKind::Scalar(s) => match s.typed() {
+            Typed::Null => Value::Null,
+            Typed::Bool(b) => Value::Bool(b),
+            Typed::Int(i) => Value::from(i),
+            Typed::Float => s
+                .text
+                .parse::<f64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::String(s.text.clone())),
+            Typed::Str(t) => Value::String(t.to_string()),
+        },
+        NodeKind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        NodeKind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.as_scalar().map(|s| s.text.clone()).unwrap_or_default(), to_json(v)))
+                .collect(),
+        ),
+    }
+}

@@ -116,7 +116,11 @@ pub(crate) fn build(loaded: &Loaded, lister: Option<&dyn InventoryLister>, sink:
     let folders = folders(root, &cx, sink);
     let supervisors = supervisor::build(root, &mut cx, sink);
     let files = files(root, &cx, &supervisors, sink);
-    let vars = loaded.vars.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+    let vars = loaded
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), crate::tree::to_json(v)))
+        .collect();
     let var_files = loaded
         .vars
         .iter()
@@ -243,31 +247,6 @@ pub(crate) fn vault_text(text: &str) -> Option<String> {
     let body: Vec<&str> = lines.collect();
     let body_ok = !body.is_empty() && body.iter().all(|l| l.bytes().all(|b| b.is_ascii_hexdigit()));
     (header_ok && body_ok).then(|| std::iter::once(header).chain(body).collect::<Vec<_>>().join("\n"))
-}
-
-/// A variable's value as Ansible will see it, plain scalars typed.
-pub(crate) fn to_json(node: &Node) -> serde_json::Value {
-    use serde_json::Value;
-    match &node.kind {
-        NodeKind::Scalar(s) => match s.typed() {
-            Typed::Null => Value::Null,
-            Typed::Bool(b) => Value::Bool(b),
-            Typed::Int(i) => Value::from(i),
-            Typed::Float => s
-                .text
-                .parse::<f64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| Value::String(s.text.clone())),
-            Typed::Str(t) => Value::String(t.to_string()),
-        },
-        NodeKind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
-        NodeKind::Map(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.as_scalar().map(|s| s.text.clone()).unwrap_or_default(), to_json(v)))
-                .collect(),
-        ),
-    }
 }
 
 /// `included_scopes` or `excluded_scopes`: scope words, HADeploy's other
