@@ -5,7 +5,6 @@
 //! Files -> [`load`](load::SrcArg) (merged tree) -> [`Model`]. Nothing here
 //! knows about Ansible; nothing downstream knows about YAML.
 
-mod build;
 mod error;
 pub mod expr;
 pub mod format;
@@ -16,19 +15,20 @@ mod keys;
 mod load;
 mod model;
 mod read;
+mod resolve;
 mod schema;
 mod secret;
 mod span;
 pub mod system;
 mod tree;
 
-pub use build::{InventoryLister, Listed, MAX_PLACEMENTS};
 pub use error::{Diagnostic, Diagnostics, ErrorKind, MAX_ERRORS};
 pub use format::SECTIONS;
 pub use keys::MAX_KEY_FILE;
 pub use load::{Loaded, SrcArg};
 pub use load::{MAX_FILES, MAX_INCLUDE_DEPTH, MAX_SOURCE_BYTES};
 pub use model::*;
+pub use resolve::{InventoryLister, Listed, MAX_PLACEMENTS};
 pub use schema::{SCHEMA_DRAFT, json_schema};
 pub use secret::{Hidden, REDACTED, SECRET_KEYS, redact_line};
 pub use span::{FileId, Source, SourceMap, Span, yaml_lines};
@@ -74,7 +74,7 @@ pub fn load_with(srcs: &[SrcArg], opts: &LoadOptions) -> Result<Model, Diagnosti
         check(&mut sink);
         return Err(fail(sink, loaded.sources));
     }
-    let model = build::build(&loaded, opts.inventories, &mut sink);
+    let model = resolve::resolve(&loaded, opts.inventories, &mut sink);
     check(&mut sink);
     if sink.is_empty() {
         Ok(model)

@@ -1,5 +1,5 @@
 //! Typed reads from the loaded tree: every read reports a precise error and
-//! lets the build go on, so one run shows every mistake.
+//! lets the resolution go on, so one run shows every mistake.
 
 use std::path::PathBuf;
 

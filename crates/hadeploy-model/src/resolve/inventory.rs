@@ -959,5 +959,5 @@ fn reserved_group(name: &Spanned<String>, sink: &mut Sink) {
 }
 
 fn check_host_name(name: &Spanned<String>, sink: &mut Sink) {
-    crate::build::check_name("host or host group name", name, sink);
+    crate::resolve::check_name("host or host group name", name, sink);
 }

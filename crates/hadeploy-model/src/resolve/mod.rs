@@ -23,7 +23,7 @@ pub(crate) use inventory::Inventory;
 pub use inventory::MAX_PLACEMENTS;
 pub use inventory_file::{InventoryLister, Listed};
 
-/// What every build step needs: the inventory, the sources, the local folders.
+/// What every step of the resolution needs: the inventory, the sources, the local folders.
 pub(crate) struct Cx<'a> {
     pub(crate) inv: Inventory,
     pub(crate) sources: &'a SourceMap,
@@ -36,7 +36,7 @@ pub(crate) struct Cx<'a> {
     pub(crate) declared_programs: HashSet<(String, String)>,
 }
 
-pub(crate) fn build(loaded: &Loaded, lister: Option<&dyn InventoryLister>, sink: &mut Sink) -> Model {
+pub(crate) fn resolve(loaded: &Loaded, lister: Option<&dyn InventoryLister>, sink: &mut Sink) -> Model {
     let root = &loaded.root;
     for (k, _) in root {
         let key = k.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
