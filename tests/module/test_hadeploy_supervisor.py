@@ -936,8 +936,11 @@ def test_inputs_are_checked_against_the_entry_points_argument_specs(plugin):
     choice, a string for a list), and only the options of the entry points
     it is given."""
     good = {"name": "sv", "socket": "/run/sv.sock", "state": "started"}
-    assert plugin.invalid_inputs({"hadeploy_supervisor": "start"}, {"hadeploy_supervisor_instances": [good]}) == []
-    wrong = plugin.invalid_inputs(
+    def invalid_inputs(entry_points, values):
+        return plugin.spec_errors(plugin.entry_point_options(entry_points), values)
+
+    assert invalid_inputs({"hadeploy_supervisor": "start"}, {"hadeploy_supervisor_instances": [good]}) == []
+    wrong = invalid_inputs(
         {"hadeploy_supervisor": "start", "hadeploy_base": "remove"},
         {
             "hadeploy_supervisor_instances": [{"name": "sv", "state": "running"}],
@@ -953,7 +956,7 @@ def test_inputs_are_checked_against_the_entry_points_argument_specs(plugin):
     assert any("socket" in w and "hadeploy_supervisor_instances" in w for w in wrong), wrong
     assert any("running" in w and "started, stopped, current" in w for w in wrong), wrong
     with pytest.raises(plugin.AnsibleActionFail, match="has no entry point deploi"):
-        plugin.invalid_inputs({"hadeploy_base": "deploi"}, {})
+        invalid_inputs({"hadeploy_base": "deploi"}, {})
 
 
 def test_a_misspelt_input_is_named_with_what_was_meant(plugin):

@@ -147,32 +147,40 @@ def refused_paths(kept):
     return [p for p in rendered if host_path_refused(p)]
 
 
-def role_inputs(role):
-    """The inputs of `role` of this collection: the options of every entry
-    point of its meta/argument_specs.yml."""
+def role_specs(role):
+    """The entry points of `role` of this collection, each with its
+    options, as its meta/argument_specs.yml declares them."""
     with open(os.path.join(ROLES, role, "meta", "argument_specs.yml"), encoding="utf-8") as stream:
         # libyaml's loader where PyYAML has it: ten times faster, and this
         # runs for every host.
-        specs = yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["argument_specs"]
-    return {name for entry in specs.values() for name in entry.get("options", {})}
+        return yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["argument_specs"]
 
 
-def entry_point_options(role, entry_point):
-    """The options of `entry_point` of `role` in its meta/argument_specs.yml."""
-    with open(os.path.join(ROLES, role, "meta", "argument_specs.yml"), encoding="utf-8") as stream:
-        specs = yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["argument_specs"]
-    if entry_point not in specs:
-        raise AnsibleActionFail("the role %s has no entry point %s" % (role, entry_point))
-    return specs[entry_point].get("options", {})
+def role_inputs(role):
+    """The inputs of `role` of this collection: the options of every entry
+    point of its meta/argument_specs.yml."""
+    return {name for entry in role_specs(role).values() for name in entry.get("options", {})}
 
 
-def invalid_inputs(entry_points, values):
-    """Messages for the inputs of `values` that the argument specs of
-    `entry_points` (role: entry point) refuse, as Ansible's own check on a
-    role's entry words them, each with the role and entry point."""
-    out = []
+def entry_point_options(entry_points):
+    """The options of each of `entry_points` (role: entry point), by
+    (role, entry point), in the order of the roles' names."""
+    out = {}
     for role, entry_point in sorted(entry_points.items()):
-        spec = entry_point_options(role, entry_point)
+        specs = role_specs(role)
+        if entry_point not in specs:
+            raise AnsibleActionFail("the role %s has no entry point %s" % (role, entry_point))
+        out[(role, entry_point)] = specs[entry_point].get("options", {})
+    return out
+
+
+def spec_errors(options, values):
+    """Messages for the inputs of `values` that `options` (by role and
+    entry point, as `entry_point_options` gives them) refuse, as Ansible's
+    own check on a role's entry words them, each with the role and entry
+    point."""
+    out = []
+    for (role, entry_point), spec in options.items():
         given = {name: values[name] for name in spec if name in values}
         for message in ArgumentSpecValidator(spec).validate(given).error_messages:
             out.append("%s, entry point %s: %s" % (role, entry_point, message))
@@ -416,9 +424,10 @@ class ActionModule(ActionBase):
         role. Nothing goes to the host."""
         if not isinstance(entry_points, dict):
             raise AnsibleActionFail("entry_points: a map of role: entry point is expected")
-        names = {name for role, entry_point in entry_points.items() for name in entry_point_options(role, entry_point)}
+        options = entry_point_options(entry_points)
+        names = {name for spec in options.values() for name in spec}
         values = {name: self._templar.template(self._task_vars[name]) for name in names if name in self._task_vars}
-        wrong = invalid_inputs(entry_points, values)
+        wrong = spec_errors(options, values)
         if wrong:
             raise AnsibleActionFail("Validation of the roles' inputs failed: %s" % "; ".join(wrong))
         result.update(changed=False, msg="the roles' inputs are valid")
