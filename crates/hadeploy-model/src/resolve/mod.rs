@@ -253,23 +253,8 @@ pub(crate) fn vault_text(text: &str) -> Option<String> {
 /// plugins' included (they select nothing here), and its file scopes (host
 /// and group names, `item_scope`).
 fn scopes_list(root: &[(Node, Node)], key: &str, item_scope: &dyn Fn(&str) -> bool, sink: &mut Sink) -> Vec<String> {
-    let Some((_, node)) = root.iter().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key)) else {
-        return Vec::new();
-    };
-    let items: Vec<&Node> = match &node.kind {
-        NodeKind::Seq(items) => items.iter().collect(),
-        NodeKind::Scalar(_) => vec![node],
-        NodeKind::Map(_) => {
-            crate::read::wrong(key, "a list of scopes", node, sink);
-            return Vec::new();
-        }
-    };
     let mut out = Vec::new();
-    let strings: Vec<Spanned<String>> = items
-        .into_iter()
-        .filter_map(|i| crate::read::string(i, key, sink))
-        .collect();
-    for s in strings {
+    for s in strings_list(root, key, "a list of scopes", sink) {
         for word in s.value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             if format::SCOPES.contains(&word) || format::OTHER_SCOPES.contains(&word) || item_scope(word) {
                 out.push(word.to_string());
@@ -288,6 +273,16 @@ fn scopes_list(root: &[(Node, Node)], key: &str, item_scope: &dyn Fn(&str) -> bo
 }
 
 fn folders_list(root: &[(Node, Node)], key: &str, sources: &SourceMap, sink: &mut Sink) -> Vec<PathBuf> {
+    strings_list(root, key, "a list of folders", sink)
+        .into_iter()
+        .map(|s| local_path(&s.value, s.span, sources))
+        .collect()
+}
+
+/// The strings of the top-level `key`, a list of them or one (HADeploy
+/// takes both); nothing when it is absent, and an error (`what` it should
+/// be) for a map.
+fn strings_list(root: &[(Node, Node)], key: &str, what: &'static str, sink: &mut Sink) -> Vec<Spanned<String>> {
     let Some((_, node)) = root.iter().find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key)) else {
         return Vec::new();
     };
@@ -295,14 +290,13 @@ fn folders_list(root: &[(Node, Node)], key: &str, sources: &SourceMap, sink: &mu
         NodeKind::Seq(items) => items.iter().collect(),
         NodeKind::Scalar(_) => vec![node],
         NodeKind::Map(_) => {
-            crate::read::wrong(key, "a list of folders", node, sink);
+            crate::read::wrong(key, what, node, sink);
             return Vec::new();
         }
     };
     items
         .into_iter()
         .filter_map(|i| crate::read::string(i, key, sink))
-        .map(|s| local_path(&s.value, s.span, sources))
         .collect()
 }
 
