@@ -191,6 +191,11 @@ logged() {
 run_log() { logged "$1" "$1" "${@:2}"; }
 # hadeploy's own options for the next runs (a scenario sets them in its subshell).
 HD_OPTS=()
+# src_of ARG: what --src is given for ARG: NAME=VALUE defines a variable,
+# as it is; anything else is a fixture file.
+src_of() {
+    if [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then printf '%s\n' "$1"; else printf '%s\n' "$FIX/$1"; fi
+}
 # hd_rc DESC ACTION [FILES|NAME=VALUE...] [-- ANSIBLE_ARGS...]: hadeploy --src FILES
 # --action ACTION [-- ANSIBLE_ARGS], with its own working folder per
 # description; output in $LAST_LOG, exit status in $HD_RC (never fails: for
@@ -201,8 +206,7 @@ hd_rc() {
     local args="$*"
     while (($#)); do
         if [[ $1 == -- ]]; then extra=("$@"); break; fi
-        # NAME=VALUE defines a variable; anything else is a fixture file.
-        if [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then srcs+=(--src "$1"); else srcs+=(--src "$FIX/$1"); fi
+        srcs+=(--src "$(src_of "$1")")
         shift
     done
     logged "$desc-$action" "hadeploy --src $args --action $action" "$HADEPLOY" "${VARS[@]}" "${srcs[@]}" \
@@ -257,7 +261,7 @@ report_json() {
     shift 2
     while (($#)); do
         if [[ $1 == -- ]]; then opts=("${@:2}"); break; fi
-        if [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then srcs+=(--src "$1"); else srcs+=(--src "$FIX/$1"); fi
+        srcs+=(--src "$(src_of "$1")")
         shift
     done
     REPORT_JSON=$WORK/$action-$desc.json
