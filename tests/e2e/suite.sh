@@ -235,7 +235,7 @@ no_change() {
     done
 }
 
-# json_at FILE KEY...: the value at KEY... of the JSON document FILE: a
+# json_at FILE KEY...: the value at KEY... (an index in a list) of the JSON document FILE: a
 # string as it is, a list of strings one per line, anything else as JSON;
 # fails (status 1) where there is no such key.
 json_at() {
@@ -243,7 +243,7 @@ json_at() {
 import json, sys
 v = json.load(open(sys.argv[1]))
 for k in sys.argv[2:]:
-    v = v[k]
+    v = v[int(k)] if isinstance(v, list) else v[k]
 if isinstance(v, list) and all(isinstance(x, str) for x in v):
     print("\n".join(v))
 else:
@@ -1520,6 +1520,90 @@ scenario_21_planted_links() {
     ok "remove takes the links away with /opt/tsup, root's files as they were"
 }
 
+# plan_json DESC FILE: hadeploy --action plan --format json for the fixture
+# FILE; the document in $REPORT_JSON, the exit status in $HD_RC (0: no
+# change, 2: changes, 1: error).
+plan_json() {
+    REPORT_JSON=$WORK/plan-$1.json
+    # shellcheck disable=SC2016  # expanded by that shell
+    logged "$1-plan" "hadeploy --src $2 --action plan --format json" sh -c '"$@" >"$0"' \
+        "$REPORT_JSON" "$HADEPLOY" "${VARS[@]}" --src "$FIX/$2" --action plan --format json \
+        --workingFolder "$WORK/project-$1"
+}
+
+# plan_rows HOST: each change of HOST's plan in $REPORT_JSON, one per line:
+# ACTION KIND NAME (a program as SUPERVISOR/NAME).
+plan_rows() {
+    python3 - "$REPORT_JSON" "$1" <<'PY'
+import json, sys
+for c in json.load(open(sys.argv[1]))[sys.argv[2]]["plan"]:
+    name = "%s/%s" % (c["supervisor"], c["name"]) if c["kind"] == "program" else c["name"]
+    print(c["action"], c["kind"], name)
+PY
+}
+
+# What a deploy would change, per host, without changing it: everything on
+# fresh hosts (exit 2), nothing after the deploy (exit 0), then a template's
+# change: that file, with its diff, and the restart it notifies, nothing
+# else, and the hosts as they were.
+scenario_22_plan() {
+    local h rows want p_before=() s_before=() i=0
+    hd notify remove notify/app.yml
+    plan_json notify notify/app.yml
+    ((HD_RC == 2)) || fail "a plan on fresh hosts exited $HD_RC, not 2: $(tail -n 20 "$LAST_LOG")"
+    for h in "${HOSTS[@]}"; do
+        rows=$(plan_rows "$h")
+        for want in "create user tsup" "create folder /opt/tsup" "create file /opt/tsup/program1.sh" \
+            "create file /etc/supervisord_tsupv.conf" "create file /etc/supervisord_tsupv.d/program1_prg.ini" \
+            "enable service supervisord_tsupv.service" "start service supervisord_tsupv.service" \
+            "add program tsupv/program1"; do
+            grep -qxF "$want" <<<"$rows" || fail "$h: the plan of a fresh host lacks '$want':"$'\n'"$rows"
+        done
+        if tb "$h" 'id tsup || ls /etc/supervisord_tsupv.conf /opt/tsup' >/dev/null 2>&1; then
+            fail "$h: the plan created something of the application"
+        fi
+    done
+    ok "fresh hosts: exit 2; the account, folder, files, service and program to add; nothing created"
+
+    hd notify deploy notify/app.yml
+    plan_json notify notify/app.yml
+    ((HD_RC == 0)) || fail "a plan after a deploy exited $HD_RC, not 0: $(cat "$REPORT_JSON")"
+    for h in "${HOSTS[@]}"; do
+        rows=$(plan_rows "$h")
+        [[ -z $rows ]] || fail "$h: the plan after a deploy lists:"$'\n'"$rows"
+    done
+    ok "after the deploy: exit 0, no change on ${HOSTS[*]}"
+
+    for h in "${HOSTS[@]}"; do p_before+=("$(program1_pid "$h")"); s_before+=("$(supervisord_pid "$h")"); done
+    sed -i -E 's/Hello( \(v[0-9]\))? from/Hello (v5) from/' "$FIX/templates/program1.sh"
+    plan_json notify notify/app.yml
+    ((HD_RC == 2)) || fail "a plan after a template change exited $HD_RC, not 2"
+    for h in "${HOSTS[@]}"; do
+        rows=$(plan_rows "$h")
+        [[ $rows == $'change file /opt/tsup/program1.sh\nrestart program tsupv/program1' ]] ||
+            fail "$h: the plan of a template change lists:"$'\n'"$rows"
+        json_at "$REPORT_JSON" "$h" plan 0 diff | grep -q '^+.*Hello (v5) from' ||
+            fail "$h: the plan's diff does not show program1.sh's new line: $(json_at "$REPORT_JSON" "$h" plan 0)"
+        [[ $(json_at "$REPORT_JSON" "$h" plan 1 why) == /opt/tsup/program1.sh ]] ||
+            fail "$h: the restart's why: $(json_at "$REPORT_JSON" "$h" plan 1)"
+        tb "$h" 'grep -q "Hello (v5) from" /opt/tsup/program1.sh' && fail "$h: the plan wrote program1.sh"
+        tb "$h" 'test ! -e /etc/supervisord_tsupv.d/.hadeploy-pending.json' || fail "$h: the plan recorded a restart"
+        [[ $(program1_pid "$h") == "${p_before[i]}" && $(supervisord_pid "$h") == "${s_before[i]}" ]] ||
+            fail "$h: the plan restarted something"
+        i=$((i + 1))
+    done
+    ok "a template change: that file (its diff) and program1's restart, on each host, nothing else; hosts unchanged"
+
+    hd_rc notify plan notify/app.yml
+    ((HD_RC == 2)) || fail "the plan's table exited $HD_RC, not 2"
+    grep -qF '~ restart  program  tsupv/program1: /opt/tsup/program1.sh changes' "$LAST_LOG" ||
+        fail "the plan's table does not say why program1 restarts: $(tail -n 20 "$LAST_LOG")"
+    hd notify deploy notify/app.yml
+    plan_json notify notify/app.yml
+    ((HD_RC == 0)) || fail "a plan after deploying the change exited $HD_RC, not 0"
+    ok "the table says why; deployed, the plan is empty again"
+}
+
 # ---------------------------------------------------------------------------
 
 # HADEPLOY_E2E_ONLY: the scenario numbers to run (all when empty).
@@ -1583,3 +1667,4 @@ run_scenario scenario_18_estate            "18. estate: the doc's playbook, its 
 run_scenario scenario_19_ansible_runner    "19. ansible-runner: its inventory and credential, as AWX runs it; two --limit slices at once"
 run_scenario scenario_20_rolling_deploy    "20. rolling deploy on 3 hosts: a failed health check stops at en1, a good one rolls through; start checks too; restart --program web rolls alone"
 run_scenario scenario_21_planted_links     "21. links the application account plants: root follows none"
+run_scenario scenario_22_plan              "22. plan: everything on fresh hosts (2), nothing after a deploy (0), a template change and its restart"

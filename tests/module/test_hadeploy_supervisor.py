@@ -1117,9 +1117,9 @@ def test_deploy_changes_nothing_where_the_supervisor_package_is_missing(instance
 
 def test_write_writes_what_differs_text_or_not_and_names_what_it_notifies(tmp_path):
     web = [{"supervisor": "s", "process": "web", "group": "web"}]
-    text = {"dest": str(tmp_path / "a.sh"), "content": "echo a\n", "base64": False, "owner": ME,
+    text = {"dest": str(tmp_path / "a.sh"), "content": "echo a\n", "base64": False, "secret": False, "owner": ME,
             "group": MY_GROUP, "mode": "0750", "notify": web}
-    raw = {"dest": str(tmp_path / "b.bin"), "content": "AP8=", "base64": True, "owner": ME,
+    raw = {"dest": str(tmp_path / "b.bin"), "content": "AP8=", "base64": True, "secret": False, "owner": ME,
            "group": MY_GROUP, "mode": "0640", "notify": []}
 
     def write(files, check_mode=False):
@@ -1397,3 +1397,188 @@ def test_the_module_runs_on_rhel_8_s_platform_python():
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
     )
     assert out.returncode == 0, out.stdout
+
+
+# ---------------------------------------------------------------------------
+# plan: what a deploy would change, in one call that changes nothing.
+
+
+def plan(params):
+    defaults = {"action": "plan", "dirs": [], "log_dirs": [], "files": [], "notified": []}
+    with pytest.raises(Done) as e:
+        mod.plan(FakeModule({**defaults, **params}, check_mode=False))
+    assert not e.value.failed, e.value.result
+    return e.value.result
+
+
+def rows(result, *keys):
+    return [tuple(r[k] for k in keys) for r in result["plan"]]
+
+
+def test_plan_says_what_a_deploy_would_change_and_why_and_changes_nothing(instance, tmp_path_factory):
+    sock, server, _ = instance
+    folder = os.path.dirname(sock)
+    me = pwd.getpwuid(os.getuid())
+    files = tmp_path_factory.mktemp("files")
+    (files / "web.sh").write_text("echo old\n")
+    (files / "token").write_text("old-token\n")
+    (files / "same.txt").write_text("same\n")
+    os.chmod(files / "same.txt", 0o600)
+    there = files / "there"
+    there.mkdir()
+    os.chmod(there, 0o700)
+    kept = program_file(folder, "kept")
+    deploy({"supervisors": [sup(sock, ("web", "started"), ("idle", "stopped"), ("kept", "started"))],
+            "files": [kept]})
+    old = program_file(folder, "old")
+    Path(old["dest"]).write_text(old["content"])
+    pids = {n: pid(server, n) for n in ("web", "kept")}
+    web = [{"supervisor": "s", "process": "web", "group": "web"}]
+
+    def described(path, content, **more):
+        return dict({"dest": str(path), "content": content, "checksum": None, "base64": False, "owner": ME,
+                     "group": MY_GROUP, "mode": "0644", "notify": [], "secret": False, "download": False}, **more)
+
+    changed_kept = dict(kept, content=kept["content"].replace("sleep 1000", "sleep 2000"))
+    extra = program_file(folder, "extra")
+    before = {p: p.read_bytes() for p in files.iterdir() if p.is_file()}
+    got = plan({
+        "groups": [{"name": MY_GROUP}, {"name": "hadeploy-no-such-group"}],
+        "users": [{"login": ME, "comment": me.pw_gecos + " (changed)", "group": None, "groups": None,
+                   "password": "$6$not-the-hash"},
+                  {"login": "hadeploy-no-such-user", "comment": None, "group": None, "groups": None, "password": None}],
+        "folders": [{"path": str(there), "owner": ME, "group": MY_GROUP, "mode": "0750"},
+                    {"path": str(files / "new"), "owner": ME, "group": MY_GROUP, "mode": "0750"}],
+        "described_files": [
+            described(files / "web.sh", "echo new\n", notify=web),
+            described(files / "token", "new-token\n", secret=True),
+            described(files / "same.txt", "same\n"),
+            described(files / "new.txt", "x\n"),
+            described(files / "download.tgz", None, download=True),
+        ],
+        "supervisors": [sup(sock, ("web", "started"), ("idle", "started"), ("kept", "started"), ("extra", "started"))],
+        "files": [changed_kept, extra],
+    })
+    assert got["changed"] is True
+    assert rows(got, "kind", "name", "action", "what") == [
+        ("group", "hadeploy-no-such-group", "create", []),
+        ("user", ME, "change", ["comment", "password"]),
+        ("user", "hadeploy-no-such-user", "create", []),
+        ("folder", str(there), "change", ["mode"]),
+        ("folder", str(files / "new"), "create", []),
+        ("file", str(files / "web.sh"), "change", ["content"]),
+        ("file", str(files / "token"), "change", ["content"]),
+        ("file", str(files / "same.txt"), "change", ["mode"]),
+        ("file", str(files / "new.txt"), "create", []),
+        ("file", str(files / "download.tgz"), "create", []),
+        ("file", changed_kept["dest"], "change", ["content"]),
+        ("file", extra["dest"], "create", []),
+        ("file", old["dest"], "remove", []),
+        ("program", "old", "remove", []),
+        ("program", "extra", "add", []),
+        ("program", "kept", "restart", []),
+        ("program", "web", "restart", []),
+        ("program", "idle", "start", []),
+    ]
+    by_name = {(r["kind"], r["name"]): r for r in got["plan"]}
+    # A text file's diff; a secret file's content neither before nor after.
+    assert by_name[("file", str(files / "web.sh"))]["diff"] == (
+        "--- {0}\n+++ {0}\n@@ -1 +1 @@\n-echo old\n+echo new\n".format(files / "web.sh"))
+    token = by_name[("file", str(files / "token"))]
+    assert token["diff"] is None and token["hidden"] is True
+    assert "token" not in json.dumps({k: v for k, v in token.items() if k != "name"})
+    # Why each program restarts: the files whose change calls for it.
+    assert by_name[("program", "web")]["why"] == [str(files / "web.sh")]
+    assert by_name[("program", "kept")]["why"] == [changed_kept["dest"]]
+    assert all(r["supervisor"] == "s" for r in got["plan"] if r["kind"] == "program")
+    # Nothing changed: files, journal, processes.
+    assert {p: p.read_bytes() for p in files.iterdir() if p.is_file()} == before
+    assert not (files / "new").exists() and oct(os.stat(there).st_mode & 0o777) == "0o700"
+    assert Path(kept["dest"]).read_text() == kept["content"] and os.path.exists(old["dest"])
+    assert not os.path.exists(extra["dest"]) and not os.path.exists(os.path.join(folder, mod.JOURNAL))
+    assert {n: pid(server, n) for n in ("web", "kept")} == pids
+    assert mod.states(server)["idle"] == "STOPPED" and "extra" not in mod.states(server)
+
+
+def test_a_plan_after_a_deploy_is_empty_and_names_a_restart_left_pending(instance):
+    sock, server, _ = instance
+    folder = os.path.dirname(sock)
+    kept = program_file(folder, "kept")
+    s = sup(sock, ("web", "started"), ("idle", "stopped"), ("kept", "started"))
+    deploy({"supervisors": [s], "files": [kept]})
+    got = plan({"supervisors": [s], "files": [kept]})
+    assert got == {"changed": False, "plan": []}
+    # A run that recorded web's restart and stopped before making it.
+    mod.add_to_journal(s, notified=[{"process": "web", "group": "web"}])
+    got = plan({"supervisors": [s], "files": [kept]})
+    assert rows(got, "kind", "name", "action", "why", "pending") == [("program", "web", "restart", [], True)]
+
+
+def test_a_file_that_holds_a_vault_value_shows_no_diff(plugin):
+    """The plugin marks `secret` a file whose content holds the clear text
+    of a vault value of the host's variables (top level, in a map or list,
+    or among the description's, `hadeploy_vars`): a plan or `--diff` shows
+    no diff of it. The roles' inputs are not searched."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    secret = VaultSecret(b"pw")
+    vault = VaultLib([("default", secret)])
+    loader = DataLoader()
+    loader.set_vault_secrets([("default", secret)])
+    try:
+        # ansible-core 2.19: values are decrypted with the run's secrets.
+        from ansible.parsing.vault import VaultSecretsContext
+
+        if VaultSecretsContext.current(optional=True) is None:
+            VaultSecretsContext.initialize(VaultSecretsContext([("default", secret)]))
+        else:
+            VaultSecretsContext.current().secrets = [("default", secret)]
+    except ImportError:
+        pass
+
+    def vaulted(text):
+        """A `!vault` value as Ansible reads it from a variables file."""
+        cipher = vault.encrypt(text).decode()
+        return loader.load("v: !vault |\n" + "".join("  %s\n" % line for line in cipher.splitlines()))["v"]
+
+    task_vars = {
+        "db_password": vaulted("s3cret-db"),
+        "app": {"tokens": [vaulted("tok-123")]},
+        "hadeploy_vars": {"api_key": vaulted("key-456")},
+        "hadeploy_base_users": [{"password": vaulted("in-the-inputs")}],
+        "plain": "s3cret-db-not",
+    }
+    assert plugin.vault_values(task_vars) == {"s3cret-db", "tok-123", "key-456"}
+    action = plugin.ActionModule.__new__(plugin.ActionModule)
+    action._task_vars = task_vars
+    assert action._holds_secret("password=s3cret-db\n")
+    assert action._holds_secret("token: tok-123")
+    assert action._holds_secret("KEY=key-456")
+    assert not action._holds_secret("password=changeme\n")
+
+
+def test_a_plan_shows_no_diff_of_a_file_that_is_a_link_or_has_another_name(tmp_path):
+    """What a plan's diff shows of a file is that file's: a symbolic link in
+    its place is a change of `type` (replaced, not followed), and a file
+    with a second hard link (another file of the host, perhaps) shows no
+    diff."""
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$hash\n")
+    secret.chmod(0o600)
+    link = tmp_path / "link.conf"
+    link.symlink_to(secret)
+    hard = tmp_path / "hard.conf"
+    os.link(secret, hard)
+
+    def described(path):
+        return {"dest": str(path), "content": "a=1\n", "checksum": None, "base64": False, "owner": ME,
+                "group": MY_GROUP, "mode": "0644", "notify": [], "secret": False, "download": False}
+
+    got = plan({"described_files": [described(link), described(hard)]})
+    assert rows(got, "name", "action", "what") == [
+        (str(link), "change", ["type"]),
+        (str(hard), "change", ["content", "mode"]),
+    ]
+    assert "root:" not in json.dumps(got)
+    assert got["plan"][1]["diff"] is None

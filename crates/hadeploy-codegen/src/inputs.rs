@@ -437,6 +437,11 @@ const SUP_STATUS_DIR: Key = key(
     Ty::Path,
     "A folder of the controller where C(status) writes each host's answer (C(HOST.json)).",
 );
+const SUP_PLAN_DIR: Key = key(
+    "hadeploy_supervisor_plan_dir",
+    Ty::Path,
+    "A folder of the controller where C(plan) writes each host's answer (C(HOST.json)).",
+);
 const SUP_LOGS_DIR: Key = key(
     "hadeploy_supervisor_logs_dir",
     Ty::Path,
@@ -467,6 +472,9 @@ pub struct EntryPoint {
     pub doc: &'static str,
     /// The inputs it reads.
     pub inputs: &'static [Key],
+    /// The inputs of the collection's other role it reads too: in its
+    /// argument spec, not among this role's inputs (nor its defaults).
+    pub reads: &'static [Key],
 }
 
 /// A role and its entry points.
@@ -526,11 +534,13 @@ pub const ROLES: [Role; 2] = [
                     BASE_SUPERVISORS,
                     FILES_DIR,
                 ],
+                reads: &[],
             },
             EntryPoint {
                 name: "remove",
                 doc: "Removes them, but those marked no_remove.",
                 inputs: &[BASE_GROUPS, BASE_USERS, BASE_SUDOERS, BASE_FOLDERS, BASE_FILES],
+                reads: &[],
             },
         ],
     },
@@ -544,7 +554,7 @@ pub const ROLES: [Role; 2] = [
                     Ty::Str,
                     "What C(main) does: the entry point it runs.",
                 ),
-                &["deploy", "remove", "start", "stop", "restart", "status", "logs"],
+                &["deploy", "remove", "start", "stop", "restart", "status", "logs", "plan"],
             ),
             "deploy",
         ),
@@ -562,6 +572,7 @@ pub const ROLES: [Role; 2] = [
                     SUP_INSTALL,
                     FILES_DIR,
                 ],
+                reads: &[],
             },
             EntryPoint {
                 name: "remove",
@@ -574,27 +585,32 @@ pub const ROLES: [Role; 2] = [
                     SUP_LOG_DIRS,
                     SUP_PROGRAM_FILES,
                 ],
+                reads: &[],
             },
             EntryPoint {
                 name: "start",
                 doc: "Starts the managed instances' services, then the programs; or only the programs named.",
                 inputs: &[SUP_INSTANCES, SUP_PROGRAMS],
+                reads: &[],
             },
             EntryPoint {
                 name: "stop",
                 doc: "Stops the programs, then the managed instances' services; or only the programs named.",
                 inputs: &[SUP_INSTANCES, SUP_PROGRAMS],
+                reads: &[],
             },
             EntryPoint {
                 name: "restart",
                 doc: "Restarts the programs (or those named), then tries their health checks; the instances' \
                       services are left as they are.",
                 inputs: &[SUP_INSTANCES, SUP_PROGRAMS],
+                reads: &[],
             },
             EntryPoint {
                 name: "status",
                 doc: "Reports every instance and program of the host, or the programs named.",
                 inputs: &[SUP_INSTANCES, SUP_PROGRAMS, SUP_STATUS_DIR],
+                reads: &[],
             },
             EntryPoint {
                 name: "logs",
@@ -605,6 +621,29 @@ pub const ROLES: [Role; 2] = [
                     SUP_LOGS_LINES,
                     SUP_LOGS_STREAM,
                     SUP_LOGS_PROGRAM,
+                ],
+                reads: &[],
+            },
+            EntryPoint {
+                name: "plan",
+                doc: "Tells what a deploy of both roles would change on the host, changing nothing.",
+                inputs: &[
+                    SUP_INSTANCES,
+                    SUP_DIRS,
+                    SUP_FILES,
+                    SUP_LOG_DIRS,
+                    SUP_PROGRAM_FILES,
+                    SUP_INSTALL,
+                    SUP_PLAN_DIR,
+                    FILES_DIR,
+                ],
+                reads: &[
+                    BASE_GROUPS,
+                    BASE_USERS,
+                    BASE_KEYS,
+                    BASE_SUDOERS,
+                    BASE_FOLDERS,
+                    BASE_FILES,
                 ],
             },
         ],
@@ -623,7 +662,7 @@ pub fn argument_specs(role: &Role) -> String {
     main.extend(role.inputs());
     entry(&mut out, "main", role.doc, &main);
     for e in role.entry_points {
-        let inputs: Vec<&Key> = e.inputs.iter().collect();
+        let inputs: Vec<&Key> = e.inputs.iter().chain(e.reads).collect();
         entry(&mut out, e.name, e.doc, &inputs);
     }
     out

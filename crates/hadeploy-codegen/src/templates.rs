@@ -30,7 +30,7 @@ pub const GROUP_INI: (&str, &str) = embedded!("supervisors/group.ini");
 /// The start of every playbook's `pre_tasks`, which each includes.
 const PRE_TASKS: (&str, &str) = embedded!("pre_tasks.yml");
 /// Playbooks, rendered with Tera.
-pub const PLAYBOOKS: [(&str, &str); 7] = [
+pub const PLAYBOOKS: [(&str, &str); 8] = [
     embedded!("deploy.yml"),
     embedded!("remove.yml"),
     embedded!("start.yml"),
@@ -38,6 +38,7 @@ pub const PLAYBOOKS: [(&str, &str); 7] = [
     embedded!("restart.yml"),
     embedded!("status.yml"),
     embedded!("logs.yml"),
+    embedded!("plan.yml"),
 ];
 
 /// Where the project holds its collection: next to the playbooks, where
@@ -60,7 +61,7 @@ pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
 
 /// The collection's other files, and the project's lint settings, copied as
 /// they are (plain Ansible).
-pub const STATIC: [(&str, &str); 39] = [
+pub const STATIC: [(&str, &str); 40] = [
     embedded!(".ansible-lint"),
     embedded!("execution-environment/execution-environment.yml"),
     embedded!("execution-environment/requirements.yml"),
@@ -96,6 +97,7 @@ pub const STATIC: [(&str, &str); 39] = [
     collection!("roles/hadeploy_supervisor/tasks/restart.yml"),
     collection!("roles/hadeploy_supervisor/tasks/status.yml"),
     collection!("roles/hadeploy_supervisor/tasks/logs.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/plan.yml"),
     collection!("roles/hadeploy_supervisor/tasks/remove.yml"),
     collection!("roles/hadeploy_supervisor/meta/main.yml"),
     collection!("roles/hadeploy_supervisor/meta/argument_specs.yml"),

@@ -386,8 +386,9 @@ fn top_keys(text: &str) -> BTreeSet<String> {
 
 /// Given by `hadeploy` on the command line (`--extra-vars`): `status.rs`
 /// and `logs.rs` of the CLI.
-const COMMAND_LINE_INPUTS: [&str; 5] = [
+const COMMAND_LINE_INPUTS: [&str; 6] = [
     "hadeploy_supervisor_status_dir",
+    "hadeploy_supervisor_plan_dir",
     "hadeploy_supervisor_logs_dir",
     "hadeploy_supervisor_logs_lines",
     "hadeploy_supervisor_logs_stream",

@@ -5,6 +5,7 @@
 mod child;
 mod inventory;
 pub mod logs;
+mod plan;
 mod status;
 
 use std::io::Write as _;
@@ -91,7 +92,7 @@ pub struct RunArgs {
     /// See `--v`.
     #[arg(long = "vvv", hide = true)]
     pub vvv: bool,
-    /// How `--action status` and `--action logs` report, on standard
+    /// How `--action status`, `logs` and `plan` report, on standard
     /// output [default: table].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
@@ -121,12 +122,13 @@ fn rolling_batch(text: &str) -> Result<hadeploy_model::Batch, String> {
     hadeploy_model::Batch::parse(text)
 }
 
-/// How `--action status` and `--action logs` report.
+/// How `--action status`, `logs` and `plan` report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// status: per host, each supervisor, then its programs with state, pid
-    /// and uptime; logs: each line after its host and process. Ansible's
-    /// output goes to standard error.
+    /// and uptime; logs: each line after its host and process; plan: per
+    /// host, each change, with a text file's diff. Ansible's output goes to
+    /// standard error.
     #[default]
     Table,
     /// One JSON document, `{HOST: {...}}`; Ansible's output only on failure.
@@ -353,6 +355,9 @@ pub enum Action {
     Status,
     /// Show the last lines of every program's log, from every host.
     Logs,
+    /// Show what a deploy would change on each host, changing nothing:
+    /// exit 0 when nothing would, 2 when something would, 1 on error.
+    Plan,
     /// Check the description and generate the project; run nothing.
     None,
     /// Print every variable with its value and the file that set it.
@@ -383,6 +388,7 @@ impl Action {
             Action::Restart => Some("restart.yml"),
             Action::Status => Some("status.yml"),
             Action::Logs => Some("logs.yml"),
+            Action::Plan => Some("plan.yml"),
             Action::None | Action::Dumpvars => None,
         }
     }
@@ -519,8 +525,8 @@ fn run_action(args: &RunArgs) -> ExitCode {
         eprintln!("help: `hadeploy --help` lists the actions and subcommands");
         return ExitCode::from(2);
     };
-    if args.format.is_some() && !matches!(action, Action::Status | Action::Logs) {
-        eprintln!("error: `--format` is for `--action status` and `--action logs` only");
+    if args.format.is_some() && !matches!(action, Action::Status | Action::Logs | Action::Plan) {
+        eprintln!("error: `--format` is for `--action status`, `logs` and `plan` only");
         return ExitCode::from(2);
     }
     if args.stderr && action != Action::Logs {
@@ -603,6 +609,9 @@ fn run_action(args: &RunArgs) -> ExitCode {
             vars["hadeploy_supervisor_programs"] = serde_json::json!(args.program);
         }
         return run_report::<status::SupervisorStatus>(&dir, vars, &playbook_args, format, &hosts, &interrupt);
+    }
+    if action == Action::Plan {
+        return run_plan(&dir, &playbook_args, format, &hosts, &interrupt);
     }
     if action == Action::Logs {
         let query = logs::Query {
@@ -828,41 +837,40 @@ fn cannot_run(e: &std::io::Error, dir: &Path, interrupt: &child::Interrupt) -> E
     ExitCode::from(EXIT_NO_ANSIBLE)
 }
 
-/// `--action status` and `logs`: runs the playbook of the report of `S`
-/// (each instance's answer), whose last task writes each host's answer as
-/// `HOST.json` into a temporary folder named by `S::DIR_VAR` (with `vars`
-/// too), then prints the report as a table or one JSON document. In a
-/// table, Ansible's output goes to standard error, so that standard output
-/// holds only the table; in JSON form, it is shown only when it fails.
-/// Exit status: `ansible-playbook`'s when it failed, else
-/// [`EXIT_UNREACHABLE`] when some host did not answer.
-fn run_report<S: status::HostReport>(
+/// Runs `playbook` with the extra variables `vars` and `dir_var` naming a
+/// temporary folder, where its last task writes each host's answer as
+/// `HOST.json`. In a table, Ansible's output goes to standard error, so
+/// that standard output holds only the table; in JSON form, it is shown
+/// only when it fails. The folder and how `ansible-playbook` ended, or the
+/// exit code of a run that could not be made or was stopped.
+fn run_collecting(
     dir: &Path,
+    playbook: &str,
+    dir_var: &str,
     vars: serde_json::Value,
     extra: &[String],
     format: Format,
-    hosts: &[String],
     interrupt: &child::Interrupt,
-) -> ExitCode {
+) -> Result<(tempfile::TempDir, std::process::ExitStatus), ExitCode> {
     let out_dir = match tempfile::Builder::new().prefix("hadeploy-report-").tempdir() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: cannot create a temporary folder: {e}");
-            return ExitCode::FAILURE;
+            return Err(ExitCode::FAILURE);
         }
     };
     let mut vars = vars;
-    vars[S::DIR_VAR] = serde_json::json!(out_dir.path());
+    vars[dir_var] = serde_json::json!(out_dir.path());
     // As a file of data, which Ansible never renders: the values come from
     // the command line and the environment (the temporary folder's path).
     let vars_file = out_dir.path().join("extra-vars.yml");
     if let Err(e) = std::fs::write(&vars_file, hadeploy_codegen::quote::yaml_data(&vars) + "\n") {
         eprintln!("error: cannot write {}: {e}", vars_file.display());
-        return ExitCode::FAILURE;
+        return Err(ExitCode::FAILURE);
     }
     let mut args = vec!["--extra-vars".to_string(), format!("@{}", vars_file.display())];
     args.extend(extra.iter().cloned());
-    let mut cmd = playbook_command(dir, S::PLAYBOOK, &args);
+    let mut cmd = playbook_command(dir, playbook, &args);
     let ran = match format {
         Format::Table => child::status(cmd.stdout(std::io::stderr()), interrupt),
         Format::Json => child::output(&mut cmd, interrupt).map(|ran| {
@@ -876,23 +884,46 @@ fn run_report<S: status::HostReport>(
             }
         }),
     };
-    let ended = match ran {
+    match ran {
         Ok(child::Ran {
             signal: Some(signal), ..
-        }) => return child::interrupted(signal, STOPPED),
-        Ok(ran) => ran.result,
-        Err(e) => return cannot_run(&e, dir, interrupt),
+        }) => Err(child::interrupted(signal, STOPPED)),
+        Ok(ran) => Ok((out_dir, ran.result)),
+        Err(e) => Err(cannot_run(&e, dir, interrupt)),
+    }
+}
+
+/// Prints a report as a JSON document, every host's answer by its name.
+fn print_json<T: serde::Serialize>(report: &T) {
+    let json = status::json_escaped(&serde_json::to_string_pretty(report).expect("the report serializes"));
+    let _ = print(&format!("{json}\n"));
+}
+
+/// `--action status` and `logs`: runs the playbook of the report of `S`
+/// (each instance's answer), with `vars` (see [`run_collecting`]), then
+/// prints the report as a table or one JSON document. Exit status:
+/// `ansible-playbook`'s when it failed, else [`EXIT_UNREACHABLE`] when
+/// some host did not answer.
+fn run_report<S: status::HostReport>(
+    dir: &Path,
+    vars: serde_json::Value,
+    extra: &[String],
+    format: Format,
+    hosts: &[String],
+    interrupt: &child::Interrupt,
+) -> ExitCode {
+    let (out_dir, ended) = match run_collecting(dir, S::PLAYBOOK, S::DIR_VAR, vars, extra, format, interrupt) {
+        Ok(ran) => ran,
+        Err(code) => return code,
     };
-    let report: IndexMap<String, status::HostAnswer<S>> = status::collect(out_dir.path(), hosts);
+    let report: IndexMap<String, status::HostAnswer<S>> =
+        status::collect(out_dir.path(), hosts, status::HostAnswer::unreadable);
     match format {
         Format::Table if report.is_empty() => eprintln!("no host reported {}", S::WHAT),
         Format::Table => {
             let _ = print(&S::table(&report));
         }
-        Format::Json => {
-            let json = status::json_escaped(&serde_json::to_string_pretty(&report).expect("the report serializes"));
-            let _ = print(&format!("{json}\n"));
-        }
+        Format::Json => print_json(&report),
     }
     if !ended.success() {
         return exit_code(ended);
@@ -910,6 +941,45 @@ fn run_report<S: status::HostReport>(
             eprintln!("error: no answer: {}", status::escape_controls(f));
         }
         ExitCode::from(EXIT_NO_ANSWER)
+    }
+}
+
+/// `--action plan`: runs plan.yml (see [`run_collecting`]), prints what
+/// each host would change as a table or one JSON document, and exits 0
+/// when no host would change, [`plan::EXIT_CHANGES`] when some would, 1
+/// when the plan could not be made on every host (Ansible's output says
+/// why; the hosts that answered are still shown).
+fn run_plan(dir: &Path, extra: &[String], format: Format, hosts: &[String], interrupt: &child::Interrupt) -> ExitCode {
+    let vars = serde_json::json!({});
+    let (out_dir, ended) = match run_collecting(
+        dir,
+        "plan.yml",
+        "hadeploy_supervisor_plan_dir",
+        vars,
+        extra,
+        format,
+        interrupt,
+    ) {
+        Ok(ran) => ran,
+        Err(code) => return code,
+    };
+    let report: plan::Report = status::collect(out_dir.path(), hosts, plan::HostPlan::unreadable);
+    match format {
+        Format::Table if report.is_empty() => eprintln!("no host reported a plan"),
+        Format::Table => {
+            let _ = print(&plan::table(&report));
+        }
+        Format::Json => print_json(&report),
+    }
+    let broken = report.values().any(|h| h.error.is_some() || !h.reachable);
+    if !ended.success() || broken {
+        eprintln!("error: the plan could not be made on every host (above)");
+        return ExitCode::FAILURE;
+    }
+    if plan::changes(&report) {
+        ExitCode::from(plan::EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

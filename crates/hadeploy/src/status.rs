@@ -157,9 +157,13 @@ impl HostReport for SupervisorStatus {
 
 /// The host documents found in `dir`, in the order of `hosts` (the
 /// description's), then any other in name order; one that is not valid
-/// stands as [`HostAnswer::unreadable`].
-pub fn collect<S: HostReport>(dir: &Path, hosts: &[String]) -> IndexMap<String, HostAnswer<S>> {
-    let mut found: Vec<(String, HostAnswer<S>)> = Vec::new();
+/// stands as what `unreadable` makes of why.
+pub fn collect<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    hosts: &[String],
+    unreadable: fn(&str) -> T,
+) -> IndexMap<String, T> {
+    let mut found: Vec<(String, T)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
@@ -172,7 +176,7 @@ pub fn collect<S: HostReport>(dir: &Path, hosts: &[String]) -> IndexMap<String, 
             let status = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_else(|| HostAnswer::unreadable("what was written for this host is not valid"));
+                .unwrap_or_else(|| unreadable("what was written for this host is not valid"));
             found.push((stem.to_string(), status));
         }
     }
@@ -414,7 +418,7 @@ mod tests {
         }
         std::fs::write(dir.path().join("broken.json"), "{").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "").unwrap();
-        let report: Report = collect(dir.path(), &["zz".into(), "en1".into()]);
+        let report: Report = collect(dir.path(), &["zz".into(), "en1".into()], HostAnswer::unreadable);
         let hosts: Vec<&String> = report.keys().collect();
         assert_eq!(hosts, ["zz", "en1", "a", "b", "broken"]);
         assert!(report["broken"].error.as_deref().unwrap().contains("not valid"));

@@ -680,6 +680,134 @@ fn status_reports_every_host_as_a_table_or_as_json() {
     ");
 }
 
+/// `--action plan` runs plan.yml with the folder each host writes its
+/// answer to, prints the changes as a table or JSON, and exits as
+/// `terraform plan -detailed-exitcode`: 0 when no host would change, 2
+/// when one would, 1 when the plan could not be made (here: ansible-playbook
+/// failed for a host, which wrote nothing).
+#[test]
+fn plan_exits_0_without_changes_2_with_some_and_1_on_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let answers = tmp.path().join("answers");
+    std::fs::create_dir(&answers).unwrap();
+    let fake = fake_ansible_playbook(
+        tmp.path(),
+        "echo \"$*\" > ../ran.txt\n\
+         out=$(sed -n 's/^{\"hadeploy_supervisor_plan_dir\": \"\\(.*\\)\"}$/\\1/p' \"${3#@}\")\n\
+         cp ../answers/*.json \"$out\"/\n\
+         exit $(cat ../answers/rc)\n",
+    );
+    let plan = |format: &[&str]| {
+        hadeploy(tmp.path())
+            .env("HADEPLOY_ANSIBLE_PLAYBOOK", &fake)
+            .arg("--src")
+            .arg(fixtures().join("seed/simple/app.yml"))
+            .args(["--action", "plan"])
+            .args(format)
+            .output()
+            .unwrap()
+    };
+    let answer = |host: &str, plan: &str| {
+        std::fs::write(
+            answers.join(format!("{host}.json")),
+            format!(r#"{{"reachable": true, "error": null, "plan": {plan}}}"#),
+        )
+        .unwrap()
+    };
+    std::fs::write(answers.join("rc"), "0").unwrap();
+    answer("en1", "[]");
+    answer("en2", "[]");
+    let out = plan(&[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "en1: no change\nen2: no change\n"
+    );
+    let ran = std::fs::read_to_string(tmp.path().join("ran.txt")).unwrap();
+    assert!(ran.starts_with("plan.yml --extra-vars @"), "{ran}");
+
+    answer(
+        "en2",
+        r#"[{"kind": "file", "name": "/opt/tsup/program1.sh", "supervisor": null, "action": "change",
+             "what": ["content"], "why": [], "pending": false,
+             "diff": "--- /opt/tsup/program1.sh\n+++ /opt/tsup/program1.sh\n@@ -1 +1 @@\n-a\n+b\n"},
+            {"kind": "program", "name": "program1", "supervisor": "tsupv", "action": "restart",
+             "what": [], "why": ["/opt/tsup/program1.sh"], "pending": false}]"#,
+    );
+    let out = plan(&[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap(), @r"
+    en1: no change
+    en2: 2 changes
+      ~ change   file     /opt/tsup/program1.sh (content)
+          --- /opt/tsup/program1.sh
+          +++ /opt/tsup/program1.sh
+          @@ -1 +1 @@
+          -a
+          +b
+      ~ restart  program  tsupv/program1: /opt/tsup/program1.sh changes
+    ");
+    let out = plan(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    insta::assert_snapshot!(serde_json::to_string_pretty(&report).unwrap(), @r#"
+    {
+      "en1": {
+        "reachable": true,
+        "error": null,
+        "plan": []
+      },
+      "en2": {
+        "reachable": true,
+        "error": null,
+        "plan": [
+          {
+            "kind": "file",
+            "name": "/opt/tsup/program1.sh",
+            "supervisor": null,
+            "action": "change",
+            "what": [
+              "content"
+            ],
+            "why": [],
+            "pending": false,
+            "diff": "--- /opt/tsup/program1.sh\n+++ /opt/tsup/program1.sh\n@@ -1 +1 @@\n-a\n+b\n"
+          },
+          {
+            "kind": "program",
+            "name": "program1",
+            "supervisor": "tsupv",
+            "action": "restart",
+            "what": [],
+            "why": [
+              "/opt/tsup/program1.sh"
+            ],
+            "pending": false
+          }
+        ]
+      }
+    }
+    "#);
+
+    // A host the module failed on writes nothing, and ansible-playbook fails.
+    std::fs::remove_file(answers.join("en2.json")).unwrap();
+    std::fs::write(answers.join("rc"), "2").unwrap();
+    let out = plan(&[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("error: the plan could not be made on every host"),
+        "{out:?}"
+    );
+    // --program narrows no plan.
+    let out = hadeploy(tmp.path())
+        .arg("--src")
+        .arg(fixtures().join("seed/simple/app.yml"))
+        .args(["--action", "plan", "--program", "program1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn format_is_for_the_status_action_only() {
     let out = hadeploy(&fixtures().join("seed/simple"))
@@ -688,7 +816,7 @@ fn format_is_for_the_status_action_only() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("`--format` is for `--action status` and `--action logs` only")
+        String::from_utf8_lossy(&out.stderr).contains("`--format` is for `--action status`, `logs` and `plan` only")
     );
     let out = hadeploy(&fixtures().join("seed/simple"))
         .args(["--src", "app.yml", "--action", "status", "--stderr"])

@@ -26,6 +26,13 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
+
+try:
+    # ansible-core 2.19 and later: a vaulted value, or a value templated
+    # from one, carries its ciphertext.
+    from ansible.parsing.vault import VaultHelper
+except ImportError:
+    VaultHelper = None
 from ansible_collections.hadeploy.supervisor.plugins.module_utils.system_paths import (
     SYSTEM_DIRS,
     SYSTEM_FILES,
@@ -281,6 +288,50 @@ def diffs(before, files):
     ]
 
 
+# Variables that hold other variables, or the roles' inputs: not where a
+# secret a file could hold is defined.
+NOT_SECRETS = ("hostvars", "vars", "groups", "group_names", "play_hosts", "ansible_play_hosts")
+
+
+def vaulted(value):
+    """Whether `value` is an Ansible Vault value (or, ansible-core 2.19,
+    one templated from it)."""
+    if VaultHelper is not None:
+        return VaultHelper.get_ciphertext(value, with_tags=False) is not None
+    return type(value).__name__ == "AnsibleVaultEncryptedUnicode"
+
+
+def vault_values(variables, depth=4):
+    """The clear text of every Ansible Vault value of `variables` (and of
+    the maps and lists they hold, `depth` levels down): a file whose content
+    holds one holds a secret, and its diff is not shown. The roles' inputs
+    (`hadeploy_*`) are skipped but the description's variables
+    (`hadeploy_vars`); a value that cannot be decrypted is too (a file
+    that used it could not be rendered)."""
+    out = set()
+
+    def walk(value, level):
+        if vaulted(value):
+            try:
+                text = to_text(value)
+            except Exception:
+                return
+            if text:
+                out.add(text)
+        elif level < depth and isinstance(value, dict):
+            for v in value.values():
+                walk(v, level + 1)
+        elif level < depth and isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, level + 1)
+
+    for name, value in variables.items():
+        if name in NOT_SECRETS or (name.startswith("hadeploy_") and name != "hadeploy_vars"):
+            continue
+        walk(value, 0)
+    return out
+
+
 class TemplateVariables(dict):
     """The host's variables as the plugin gives them to Ansible's template
     lookup, which deep-copies them for each file it renders: copied at the
@@ -319,6 +370,9 @@ class ActionModule(ActionBase):
                 args["lists"] = dict(args.get("lists") or {}, **given)
             else:
                 args.update(given)
+        if args.get("action") == "plan":
+            # The accounts hadeploy creates; the others are the host's.
+            args["users"] = [u for u in args.get("users") or [] if u.get("managed", True)]
         if args.get("action") == "select":
             lists = args.get("lists") or {}
             kept = select(lists, names)
@@ -369,6 +423,8 @@ class ActionModule(ActionBase):
                     left.append(f["dest"])
                 to_write.append(item or dict(pick(f, ("dest", "owner", "group", "mode")), notify=[]))
             args["described_files"] = to_write
+        elif args.get("action") == "plan":
+            args["described_files"] = [self._planned(f) for f in args.get("described_files", [])]
         elif "described_files" in args:
             args["described_files"] = [self._described(f) for f in args["described_files"] if f["kind"] != "url"]
         result.update(
@@ -380,6 +436,9 @@ class ActionModule(ActionBase):
         before = result.pop("before", None)
         if before is not None and self._task.diff:
             result["diff"] = diffs(before, args.get("files") or args["described_files"])
+        if args.get("action") == "plan" and self._task.diff:
+            # Shown by Ansible's callback with --diff, as a check run's.
+            result["diff"] = [{"prepared": row["diff"]} for row in result.get("plan") or [] if row.get("diff")]
         return result
 
     def _host_items(self, inputs, names):
@@ -471,6 +530,21 @@ class ActionModule(ActionBase):
             self._for_templates = kept
         return self._for_templates
 
+    def _holds_secret(self, text):
+        """Whether `text` holds the clear text of a vault value of the
+        host's variables."""
+        if getattr(self, "_secrets", None) is None:
+            self._secrets = vault_values(self._task_vars)
+        return any(secret in text for secret in self._secrets)
+
+    def _planned(self, f):
+        """A file of `hadeploy_base_files` as `plan` compares it: with its
+        content where it goes in the call (`secret` when it holds a vault
+        value), its checksum otherwise; a download by its place only."""
+        if f["kind"] == "url":
+            return dict(pick(f, ("dest", "owner", "group", "mode")), notify=notified(f), download=True)
+        return self._to_write(f) or self._described(f)
+
     def _described(self, f):
         """A file of `hadeploy_base_files` as the module compares it: the
         SHA-1 of its content (a copy's is given), rendered here for a
@@ -481,14 +555,17 @@ class ActionModule(ActionBase):
         return dict(pick(f, ("dest", "owner", "group", "mode")), checksum=checksum, notify=notified(f))
 
     def _to_write(self, f):
-        """A file of `hadeploy_files` with its content, as the module writes
-        it; None for a copied file too large to go in the call."""
+        """A file of `hadeploy_base_files` with its content, as the module
+        writes it (`secret` when it holds a vault value); None for a copied
+        file too large to go in the call."""
         if f["kind"] != "template" and self._size(f) > INLINE_LIMIT:
             return None
         data = self._content(f, {} if renders(f) else None)
         item = dict(pick(f, ("dest", "owner", "group", "mode")), notify=notified(f), base64=False)
         try:
             item["content"] = data.decode("utf-8")
+            # Kept out of a diff (--diff, a plan) when it holds a vault value.
+            item["secret"] = self._holds_secret(item["content"])
         except UnicodeDecodeError:
             item["content"], item["base64"] = to_text(base64.b64encode(data)), True
         return item
@@ -523,5 +600,5 @@ class ActionModule(ActionBase):
             "supervisor": src["supervisor"],
             "restart": bool(src.get("restart", False)),
             "process_group": src.get("process_group"),
-            "secret": bool(src.get("secret", False)),
+            "secret": bool(src.get("secret", False)) or self._holds_secret(content),
         }

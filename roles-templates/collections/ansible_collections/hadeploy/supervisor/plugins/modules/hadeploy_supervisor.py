@@ -38,6 +38,16 @@ description:
     completes the process restarts it holds.
   - In check mode, C(converge) and C(deploy) report what they would do and
     do nothing.
+  - C(plan) works out, in check mode, what C(inspect), the role's tasks
+    after it and C(deploy) would change on the host, in one call, which
+    changes nothing. It names the groups, users (what of them, never a password), keys and sudoers
+    rules, folders and files to create, change (a unified diff of a text
+    file's content, but of a O(described_files[].secret) or
+    O(files[].secret) one) or remove, the supervisor package to install,
+    the services to enable, start or restart and why (the files that
+    changed), the programs to add, remove, restart (and the files that
+    notify it, or a journal an earlier deploy left), start or stop. It
+    reports C(changed) when something would change.
   - C(logs) reads the last lines of each process's log through supervisord
     (C(tailProcessStdoutLog), C(tailProcessStderrLog)).
 options:
@@ -51,13 +61,14 @@ options:
         O(authorized_keys) and writes O(described_files), every path
         reached from C(/) without following a link another account could
         have made;
-        C(delete) removes O(paths). C(select) is done by the action plugin
+        C(delete) removes O(paths); C(plan) reads what a deploy would
+        change, changing nothing. C(select) is done by the action plugin
         on the controller, which keeps of O(lists) the items whose scope names the
         host; so is C(validate), which checks the roles' inputs against the
         argument specs of O(entry_points).
     type: str
     required: true
-    choices: [status, converge, deploy, inspect, write, delete, logs, select, validate]
+    choices: [status, converge, deploy, inspect, write, delete, logs, plan, select, validate]
   inputs:
     description:
       - Lists of items given by name, as the roles give their inputs. Each
@@ -448,7 +459,9 @@ options:
   described_files:
     description: >-
       Files to compare (C(inspect)): the restarts that those whose content
-      changes notify are recorded. Files to write (C(write)).
+      changes notify are recorded. Files to write (C(write)). Files a
+      deploy would write (C(plan)), with their content where it goes in
+      the call, else their checksum.
     type: list
     elements: dict
     default: []
@@ -461,8 +474,18 @@ options:
         description: The SHA-1 of its content (hex), for C(inspect).
         type: str
       content:
-        description: Its content, for C(write).
+        description: Its content, for C(write) (and C(plan)).
         type: str
+      secret:
+        description: Whether it holds a secret, kept out of a plan's diff.
+        type: bool
+        default: false
+      download:
+        description: >-
+          Whether it is downloaded by Ansible's C(get_url), where it is
+          not (C(plan) compares its owner, group and mode only).
+        type: bool
+        default: false
       base64:
         description: Whether O(described_files[].content) is base64 (a file that is not UTF-8 text).
         type: bool
@@ -614,6 +637,21 @@ EXAMPLES = r"""
     described_files:
       - { dest: /opt/tsup/app.conf, content: "port=8080\n", owner: tsup, group: tsup, mode: "0640" }
 
+- name: Tell what a deploy would change, changing nothing
+  hadeploy.supervisor.hadeploy_supervisor:
+    action: plan
+    users: [{ login: tsup }]
+    folders: [{ path: /opt/tsup, owner: tsup, group: tsup, mode: "0755" }]
+    described_files:
+      - { dest: /opt/tsup/app.conf, content: "port=8080\n", owner: tsup, group: tsup, mode: "0640" }
+    supervisors:
+      - name: tsupv
+        socket: /run/supervisor_tsupv/supervisor.sock
+        include_dir: /etc/supervisord_tsupv.d
+        processes:
+          - { status: program1, group: program1, program: program1, state: started }
+  register: plan
+
 - name: Remove a folder and what it holds
   hadeploy.supervisor.hadeploy_supervisor:
     action: delete
@@ -638,6 +676,25 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+plan:
+  description: >-
+    For C(plan), what a deploy would change, one item per change, in the
+    order a deploy makes them: C(kind) (C(group), C(user),
+    C(authorized_keys), C(sudoers), C(folder), C(file), C(package),
+    C(service), C(program)), C(name) (a path for files and folders, a
+    process or group for programs), C(supervisor) (of a service or
+    program, else null), C(action) (C(create), C(change), C(remove),
+    C(install), C(enable), C(disable), C(start), C(stop), C(restart),
+    C(add)), C(what) (the parts of it that change: C(content), C(owner),
+    C(group), C(mode), C(type); of a user C(comment), C(group),
+    C(groups), C(password)), C(why) (the files whose change calls for a
+    restart), C(pending) (a restart an earlier deploy recorded and did not
+    make), and for a file whose content changes C(diff) (unified, or
+    null when it is not text) and C(hidden) (true for a secret file's:
+    no diff).
+  returned: when action is plan
+  type: list
+  elements: dict
 changes:
   description: >-
     For C(converge) and C(deploy), what was done (or in check mode would
@@ -758,6 +815,7 @@ supervisors:
 
 import base64
 import datetime
+import difflib
 import errno
 import grp
 import hashlib
@@ -1014,7 +1072,7 @@ def converge_one(module, sup, params, server):
     not pass their health check (process, group, why, and logs' ends)."""
     p = params
     name = sup["name"]
-    check = module.check_mode
+    check = p.get("check", module.check_mode)
     restarted_instance = name in p["restarted"]
     changed_here = {g["process_group"] for g in p["changed_groups"] if g["supervisor"] == name}
     done = {"updated": [], "restarted": [], "started": [], "stopped": []}
@@ -1739,13 +1797,26 @@ def plan_files(p):
 
 def deploy(module):
     p = module.params
-    check = module.check_mode
-    diff = module._diff
-    result = {"changed": False, "files": [], "removed": [], "folders": [], "services": {}, "changes": {}}
     if p["package"] and not os.path.exists(SUPERVISORD):
         # The role installs the package first, then calls again.
-        module.exit_json(missing=True, **result)
+        module.exit_json(missing=True, **empty_deploy())
+    result, failures, unhealthy = deploy_instances(module, p, module.check_mode, module._diff)
     result["missing"] = False
+    if failures or unhealthy:
+        module.fail_json(msg=did_not_run(failures, unhealthy), **result)
+    module.exit_json(**result)
+
+
+def empty_deploy():
+    return {"changed": False, "files": [], "removed": [], "folders": [], "services": {}, "changes": {}}
+
+
+def deploy_instances(module, p, check, diff):
+    """Deploys the instances of `p` (or, `check`, works out what that would
+    do): the result, the processes that did not start and those that are
+    not healthy. Fails the module where an instance does not answer as it
+    must."""
+    result = empty_deploy()
     by_name = {s["name"]: s for s in p["supervisors"]}
 
     # Folders first: files go inside them.
@@ -1839,6 +1910,7 @@ def deploy(module):
             notified=[dict(n, supervisor=name) for n in pending[name]["notified"]],
             changed_groups=[{"supervisor": s, "process_group": g} for s, g in changed_groups],
             restarted=sorted(restarted),
+            check=check,
         )
         try:
             done, failed, unwell = converge_one(module, sup, params, server)
@@ -1855,9 +1927,7 @@ def deploy(module):
         unhealthy.extend(dict(u, supervisor=name) for u in unwell)
 
     result["changed"] = bool(result["files"] or result["removed"] or result["folders"] or result["services"] or result["changes"])
-    if failures or unhealthy:
-        module.fail_json(msg=did_not_run(failures, unhealthy), **result)
-    module.exit_json(**result)
+    return result, failures, unhealthy
 
 
 # ---------------------------------------------------------------------------
@@ -1886,24 +1956,39 @@ def user_differs(u):
     """Whether Ansible's `user` module (state present, append) would change
     this account: absent, another comment or primary group, a supplementary
     group missing, another password hash. True when it cannot tell."""
+    return user_changes(u) != []
+
+
+def user_changes(u):
+    """What Ansible's `user` module (state present, append) would change of
+    this account: `["account"]` when it is absent (or cannot be read), else
+    those of its `comment`, primary `group`, supplementary `groups` and
+    `password` that differ (named, never shown)."""
+    out = []
     try:
         pw = pwd.getpwnam(u["login"])
         if u["comment"] is not None and pw.pw_gecos != u["comment"]:
-            return True
+            out.append("comment")
         if u["group"] and pw.pw_gid != gid_of(u["group"]):
-            return True
+            out.append("group")
         for name in u["groups"] or []:
-            g = grp.getgrnam(name)
+            try:
+                g = grp.getgrnam(name)
+            except KeyError:
+                # Created by the same deploy, before the accounts.
+                out.append("groups")
+                break
             if u["login"] not in g.gr_mem and g.gr_gid != pw.pw_gid:
-                return True
+                out.append("groups")
+                break
         if u["password"] is not None:
             with open("/etc/shadow") as f:
                 hashes = dict(line.split(":")[:2] for line in f if ":" in line)
             if hashes.get(u["login"]) != u["password"]:
-                return True
+                out.append("password")
     except (KeyError, OSError, ValueError):
-        return True
-    return False
+        return ["account"]
+    return out
 
 
 def place(path, check):
@@ -2059,6 +2144,238 @@ def inspect(module):
     )
 
 
+# ---------------------------------------------------------------------------
+# plan: what a deploy would change on the host, in one call that changes
+# nothing: `inspect` and `deploy` in check mode, each change with what and
+# why.
+
+# The most bytes of one file's diff in a plan.
+DIFF_LIMIT = 64 << 10
+
+
+def attr_changes(st, owner, group, mode):
+    """Which of a file's owner, group and mode differ (one that does not
+    exist yet differs)."""
+    out = []
+    for what, have, want in (("owner", st.st_uid, owner), ("group", st.st_gid, group)):
+        try:
+            if have != (uid_of(want) if what == "owner" else gid_of(want)):
+                out.append(what)
+        except KeyError:
+            out.append(what)
+    if stat.S_IMODE(st.st_mode) != int(mode, 8):
+        out.append("mode")
+    return out
+
+
+def path_change(path, data, owner, group, mode, folder=False):
+    """How a deploy would change the file or folder at `path`: None, or
+    (action, what), action `create` or `change` and what the parts that
+    differ: `content` (of a file whose bytes `data` are given, or their
+    SHA-1 as `("sha1", hex)`), `owner`, `group`, `mode`, or `type` (a link
+    or another kind of file in its place, replaced)."""
+    try:
+        st = lstat_at(path)
+    except FileNotFoundError:
+        return "create", []
+    except Refused:
+        # The deploy refuses it, naming it.
+        return "change", ["type"]
+    if not (stat.S_ISDIR if folder else stat.S_ISREG)(st.st_mode):
+        return "change", ["type"]
+    what = attr_changes(st, owner, group, mode)
+    if isinstance(data, tuple):
+        if sha1_of(path) != data[1]:
+            what.insert(0, "content")
+    elif data is not None and (st.st_size != len(data) or file_bytes(path) != data):
+        what.insert(0, "content")
+    return ("change", what) if what else None
+
+
+def file_bytes(path):
+    """A regular file's bytes, or None."""
+    try:
+        with open_regular(path) as f:
+            return f.read()
+    except (OSError, NotRegular):
+        return None
+
+
+def text_diff(path, after):
+    """The unified diff of the text file at `path` to `after`, cut at
+    DIFF_LIMIT; None when what is there is not text, or is also another
+    path's (a hard link: what it shows could be another file's)."""
+    try:
+        with open_regular(path) as f:
+            if os.fstat(f.fileno()).st_nlink > 1:
+                return None
+            before = f.read(DIFF_LIMIT * 4 + 1).decode("utf-8")
+    except FileNotFoundError:
+        before = ""
+    except (OSError, NotRegular, UnicodeDecodeError):
+        return None
+    lines = difflib.unified_diff(
+        before.splitlines(True), after.splitlines(True), fromfile=path, tofile=path, n=3
+    )
+    out = []
+    size = 0
+    for line in lines:
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        size += len(line)
+        if size > DIFF_LIMIT:
+            out.append("... (the diff goes on: cut at %d KiB)\n" % (DIFF_LIMIT >> 10))
+            break
+        out.append(line)
+    return "".join(out)
+
+
+def file_row(path, change, content, secret):
+    """A plan's row for a file that would change: `content` its text (None
+    when it is not sent as text), whose diff is shown unless `secret`."""
+    action, what = change
+    row = {"kind": "file", "name": path, "action": action, "what": what}
+    if action == "change" and "content" in what:
+        if secret:
+            row["diff"] = None
+            row["hidden"] = True
+        elif content is not None:
+            row["diff"] = text_diff(path, content)
+    return row
+
+
+def plan_base(p):
+    """The rows of the groups, users, keys, sudoers rules, folders and
+    files (`described_files`) a deploy would create or change, and the
+    processes those files notify, each with the files that notify it."""
+    rows = []
+    for g in p["groups"]:
+        try:
+            grp.getgrnam(g["name"])
+        except KeyError:
+            rows.append({"kind": "group", "name": g["name"], "action": "create", "what": []})
+    for u in p["users"]:
+        what = user_changes(u)
+        if what:
+            action = "create" if what == ["account"] else "change"
+            rows.append({"kind": "user", "name": u["login"], "action": action, "what": [] if action == "create" else what})
+    for user in keys_to_add(p["authorized_keys"]):
+        rows.append({"kind": "authorized_keys", "name": user, "action": "change", "what": ["keys"]})
+    for s in p["sudoers"]:
+        change = path_change(s["dest"], s["content"].encode("utf-8"), "root", "root", "0440")
+        if change:
+            rows.append(dict(file_row(s["dest"], change, s["content"], False), kind="sudoers"))
+    for d in p["folders"]:
+        change = path_change(d["path"], None, d["owner"], d["group"], d["mode"], folder=True)
+        if change:
+            rows.append({"kind": "folder", "name": d["path"], "action": change[0], "what": change[1]})
+    why = {}
+    for f in p["described_files"]:
+        if f["download"]:
+            # Ansible's get_url downloads it where it is not: its content
+            # is not compared.
+            data = None
+        elif f["content"] is not None:
+            data = base64.b64decode(f["content"]) if f["base64"] else f["content"].encode("utf-8")
+        else:
+            data = ("sha1", f["checksum"])
+        change = path_change(f["dest"], data, f["owner"], f["group"], f["mode"])
+        if not change:
+            continue
+        text = f["content"] if f["content"] is not None and not f["base64"] else None
+        rows.append(file_row(f["dest"], change, text, f["secret"]))
+        if change[0] == "create" or "content" in change[1]:
+            for n in f["notify"]:
+                why.setdefault((n["supervisor"], n["process"], n["group"]), []).append(f["dest"])
+    return rows, why
+
+
+def plan_instances(module, p, why):
+    """The rows of the instances' folders, files, services and programs
+    that a deploy would add, change, remove, (re)start or stop; `why`: the
+    processes the other files notify, each with those files."""
+    notified = [{"supervisor": s, "process": n, "group": g} for (s, n, g) in why]
+    earlier = {s["name"]: read_journal(s) for s in p["supervisors"]}
+    done, _failed, _unwell = deploy_instances(module, dict(p, notified=notified), True, False)
+    rows = []
+    owned = {d["path"]: d for d in p["dirs"]}
+    for path in done["folders"]:
+        d = owned.get(path)
+        change = path_change(path, None, d["owner"], d["group"], d["mode"], folder=True) if d else ("create", [])
+        rows.append({"kind": "folder", "name": path, "action": change[0], "what": change[1]})
+    by_dest = {f["dest"]: f for f in p["files"]}
+    added, restarted_by, updated_by = {}, {}, {}
+    for dest in done["files"]:
+        f = by_dest[dest]
+        change = path_change(dest, f["content"].encode("utf-8"), f["owner"], f["group"], f["mode"])
+        rows.append(file_row(dest, change, f["content"], f["secret"]))
+        if f["restart"]:
+            restarted_by.setdefault(f["supervisor"], []).append(dest)
+        if f.get("process_group"):
+            key = (f["supervisor"], f["process_group"])
+            added[key] = change[0] == "create"
+            if change[0] == "change" and "content" in change[1]:
+                updated_by.setdefault(key, []).append(dest)
+    for path in done["removed"]:
+        rows.append({"kind": "file", "name": path, "action": "remove", "what": []})
+        sup = next((s["name"] for s in p["supervisors"] if s.get("include_dir") == os.path.dirname(path)), None)
+        rows.append({"kind": "program", "supervisor": sup, "name": program_of(path), "action": "remove", "what": []})
+    for name, actions in sorted(done["services"].items()):
+        sup = next(s for s in p["supervisors"] if s["name"] == name)
+        for a in actions:
+            row = {"kind": "service", "supervisor": name, "name": sup["unit"], "action": VERB[a], "what": []}
+            if a == "restarted":
+                row["why"] = restarted_by.get(name, [])
+                row["pending"] = not row["why"]
+            rows.append(row)
+    for (sup, group), new in sorted(added.items()):
+        if new:
+            rows.append({"kind": "program", "supervisor": sup, "name": group, "action": "add", "what": [], "why": []})
+    for name, changes in sorted(done["changes"].items()):
+        groups = {x["status"]: x["group"] for s in p["supervisors"] if s["name"] == name for x in s["processes"]}
+        for group in changes["updated"]:
+            if (name, group) in added and not added[(name, group)]:
+                rows.append({"kind": "program", "supervisor": name, "name": group, "action": "restart", "what": [],
+                             "why": updated_by.get((name, group), [])})
+        for process in changes["restarted"]:
+            reasons = why.get((name, process, groups.get(process)), [])
+            pending = any(n["process"] == process for n in earlier[name]["notified"])
+            rows.append({"kind": "program", "supervisor": name, "name": process, "action": "restart", "what": [],
+                         "why": reasons, "pending": pending})
+        for key, action in (("started", "start"), ("stopped", "stop")):
+            for process in changes[key]:
+                if added.get((name, groups.get(process))):
+                    continue
+                rows.append({"kind": "program", "supervisor": name, "name": process, "action": action, "what": [],
+                             "why": []})
+    return rows
+
+
+# A service's change, as a plan words it.
+VERB = {"enabled": "enable", "disabled": "disable", "started": "start", "stopped": "stop", "restarted": "restart"}
+
+
+def program_of(path):
+    """The program or group of a program file: NAME of NAME_prg.ini or
+    NAME_grp.ini."""
+    return os.path.basename(path)[: -len("_prg.ini")]
+
+
+def plan(module):
+    """What a deploy would change on the host: a row per change, in the
+    order a deploy makes them. Changes nothing (as in check mode)."""
+    p = module.params
+    rows, why = plan_base(p)
+    if p["package"] and not os.path.exists(SUPERVISORD):
+        rows.append({"kind": "package", "name": "supervisor", "action": "install", "what": []})
+    rows.extend(plan_instances(module, dict(p, package=False), why))
+    for row in rows:
+        row.setdefault("supervisor", None)
+        row.setdefault("why", [])
+        row.setdefault("pending", False)
+    module.exit_json(changed=bool(rows), plan=rows)
+
+
 def write(module):
     """Creates the described folders that differ (owner, group or mode),
     adds the keys accounts lack, then writes the described files given with
@@ -2085,7 +2402,7 @@ def write(module):
         written.append(f["dest"])
         notified.extend(n for n in f["notify"] if n not in notified)
         if module._diff and not f["base64"]:
-            before[f["dest"]] = before_text(f["dest"])
+            before[f["dest"]] = "" if f["secret"] else before_text(f["dest"])
         if not module.check_mode:
             if exists(f["dest"]) and stat.S_ISDIR(lstat_at(f["dest"]).st_mode):
                 module.fail_json(msg="%s is a folder: the file cannot be written" % f["dest"])
@@ -2183,7 +2500,7 @@ ARGUMENT_SPEC = dict(
     action=dict(
         type="str",
         required=True,
-        choices=["status", "converge", "deploy", "inspect", "write", "delete", "logs", "select", "validate"],
+        choices=["status", "converge", "deploy", "inspect", "write", "delete", "logs", "plan", "select", "validate"],
     ),
     lists=dict(type="dict"),
     entry_points=dict(type="dict"),
@@ -2250,6 +2567,8 @@ ARGUMENT_SPEC = dict(
         dest=required(),
         checksum=dict(type="str"),
         content=dict(type="str", no_log=True),
+        secret=dict(type="bool", default=False),
+        download=dict(type="bool", default=False),
         base64=dict(type="bool", default=False),
         **OWNED,
         notify=items(**NOTIFIED),
@@ -2288,6 +2607,8 @@ def run(module):
         delete(module)
     if module.params["action"] == "logs":
         logs(module)
+    if module.params["action"] == "plan":
+        plan(module)
     timeout = module.params["timeout"]
     supervisors = {
         s["name"]: supervisor_status(module, s, timeout, module.params["programs"]) for s in module.params["supervisors"]
