@@ -61,7 +61,7 @@ pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
 
 /// The collection's other files, and the project's lint settings, copied as
 /// they are (plain Ansible).
-pub const STATIC: [(&str, &str); 40] = [
+pub const STATIC: [(&str, &str); 43] = [
     embedded!(".ansible-lint"),
     embedded!("execution-environment/execution-environment.yml"),
     embedded!("execution-environment/requirements.yml"),
@@ -86,10 +86,13 @@ pub const STATIC: [(&str, &str); 40] = [
     collection!("roles/hadeploy_base/tasks/main.yml"),
     collection!("roles/hadeploy_base/tasks/select.yml"),
     collection!("roles/hadeploy_base/tasks/deploy.yml"),
+    collection!("roles/hadeploy_base/tasks/deploy_users.yml"),
+    collection!("roles/hadeploy_base/tasks/deploy_files.yml"),
     collection!("roles/hadeploy_base/tasks/remove.yml"),
     collection!("roles/hadeploy_supervisor/defaults/main.yml"),
     collection!("roles/hadeploy_supervisor/tasks/select.yml"),
     collection!("roles/hadeploy_supervisor/tasks/deploy.yml"),
+    collection!("roles/hadeploy_supervisor/tasks/package.yml"),
     collection!("roles/hadeploy_supervisor/tasks/instances.yml"),
     collection!("roles/hadeploy_supervisor/tasks/converge.yml"),
     collection!("roles/hadeploy_supervisor/tasks/start.yml"),

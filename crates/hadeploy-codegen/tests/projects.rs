@@ -295,7 +295,7 @@ fn rhel_hosts_differ_only_by_their_interpreter() {
 
     let deploy = text(
         &rhel,
-        "collections/ansible_collections/hadeploy/supervisor/roles/hadeploy_supervisor/tasks/deploy.yml",
+        "collections/ansible_collections/hadeploy/supervisor/roles/hadeploy_supervisor/tasks/package.yml",
     );
     let package = deploy
         .split("\n- name: ")
