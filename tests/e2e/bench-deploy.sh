@@ -10,7 +10,8 @@
 #   - ping:     a one-task playbook (ansible.builtin.ping, no facts) through
 #               the generated project's ansible.cfg and inventory: the floor
 #               for any playbook on these hosts, to read the others against;
-#   - first deploy, then RUNS times: no-change deploy, stop, start, status;
+#   - first deploy, then RUNS times: no-change deploy, plan (of no change:
+#     it exits 0), stop, start, status;
 #   - the no-change deploy again without pipelining, and without ssh
 #     connection reuse (ControlPersist), to show what each saves;
 #   - remove.
@@ -253,7 +254,7 @@ for case in "${CASES[@]}"; do
 
     declare -A times=() logs=()
     for ((r = 0; r < RUNS; r++)); do
-        for cmd in deploy stop start status; do
+        for cmd in deploy plan stop start status; do
             timed "$case-$cmd" hd "$case" "$cmd"
             times[$cmd]+=" $SECS"
             logs[$cmd]=$LOG
@@ -267,6 +268,7 @@ for case in "${CASES[@]}"; do
     # shellcheck disable=SC2086  # word splitting wanted: the list of times
     {
         row "$case" "no-change deploy" "$ping_med" "${logs[deploy]}" ${times[deploy]}
+        row "$case" "plan, no change" "$ping_med" "${logs[plan]}" ${times[plan]}
         row "$case" "stop" "$ping_med" "${logs[stop]}" ${times[stop]}
         row "$case" "start" "$ping_med" "${logs[start]}" ${times[start]}
         row "$case" "status" "$ping_med" "${logs[status]}" ${times[status]}
