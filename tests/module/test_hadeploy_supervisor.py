@@ -1582,3 +1582,22 @@ def test_a_plan_shows_no_diff_of_a_file_that_is_a_link_or_has_another_name(tmp_p
     ]
     assert "root:" not in json.dumps(got)
     assert got["plan"][1]["diff"] is None
+
+
+def test_the_module_takes_the_keys_of_the_inputs_the_plugin_gives_it(plugin):
+    """module_utils/items.py, generated from hadeploy's declaration of the
+    roles' inputs, names the keys of each item the module takes: the
+    plugin picks those, and the module's argument spec declares exactly
+    those (a key the inputs gain that the module forgets, or the reverse,
+    fails here)."""
+    from ansible_collections.hadeploy.supervisor.plugins.module_utils import items
+
+    spec = mod.ARGUMENT_SPEC
+    for option, keys in items.ITEM_KEYS.items():
+        assert set(spec[option]["options"]) == set(keys), option
+        assert plugin.ITEM_KEYS[option] == keys
+    supervisors = spec["supervisors"]["options"]
+    assert set(supervisors["processes"]["options"]) == set(items.PROCESS_KEYS)
+    assert set(supervisors["healthchecks"]["options"]) == set(items.HEALTHCHECK_KEYS)
+    assert plugin.PROCESS_KEYS == items.PROCESS_KEYS and plugin.HEALTHCHECK_KEYS == items.HEALTHCHECK_KEYS
+    assert "changed_groups" in plugin.ITEM_KEYS and "changed_groups" not in items.ITEM_KEYS

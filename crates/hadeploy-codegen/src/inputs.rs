@@ -47,6 +47,9 @@ pub struct Key {
     pub default: Option<&'static str>,
     /// What it is, for `ansible-doc`.
     pub doc: &'static str,
+    /// Of an item: the role's module takes it (the action plugin gives the
+    /// module these keys of each item, [`MODULE_ITEMS`]).
+    pub to_module: bool,
 }
 
 const fn key(name: &'static str, ty: Ty, doc: &'static str) -> Key {
@@ -57,7 +60,13 @@ const fn key(name: &'static str, ty: Ty, doc: &'static str) -> Key {
         choices: &[],
         default: None,
         doc,
+        to_module: false,
     }
+}
+
+/// `k`, which the role's module takes of an item.
+const fn taken(k: Key) -> Key {
+    Key { to_module: true, ..k }
 }
 
 const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Key {
@@ -84,9 +93,9 @@ const SCOPE: Key = key(
     "The hosts and host groups the item goes to, joined with C(:); C(all) for every host (the default).",
 );
 const NO_REMOVE: Key = key("no_remove", Ty::Bool, "C(remove) leaves it in place.");
-const OWNER: Key = req("owner", Ty::Str, "Its owner.");
-const GROUP: Key = req("group", Ty::Str, "Its group.");
-const MODE: Key = req("mode", Ty::Str, "Its mode, in octal (C(0755)).");
+const OWNER: Key = taken(req("owner", Ty::Str, "Its owner."));
+const GROUP: Key = taken(req("group", Ty::Str, "Its group."));
+const MODE: Key = taken(req("mode", Ty::Str, "Its mode, in octal (C(0755))."));
 const STATES: &[&str] = &["started", "stopped", "current"];
 const SRC: Key = req("src", Ty::Str, "Its source, under O(hadeploy_files_dir).");
 const RENDER: Key = key(
@@ -96,53 +105,57 @@ const RENDER: Key = key(
 );
 
 const GROUPS: &[Key] = &[
-    req("name", Ty::Str, "The group's name."),
+    taken(req("name", Ty::Str, "The group's name.")),
     key("system", Ty::Bool, "A system group."),
     NO_REMOVE,
     SCOPE,
 ];
 const USERS: &[Key] = &[
-    req("login", Ty::Str, "The account's name."),
+    taken(req("login", Ty::Str, "The account's name.")),
     key(
         "managed",
         Ty::Bool,
         "The role creates and removes it (else it only uses it).",
     ),
-    key("comment", Ty::Str, "Its GECOS field."),
-    key("group", Ty::Str, "Its primary group."),
-    key("groups", Ty::Strs, "Its other groups, added to those it has."),
+    taken(key("comment", Ty::Str, "Its GECOS field.")),
+    taken(key("group", Ty::Str, "Its primary group.")),
+    taken(key("groups", Ty::Strs, "Its other groups, added to those it has.")),
     key("system", Ty::Bool, "A system account."),
     key("create_home", Ty::Bool, "Its home folder is created."),
-    key(
+    taken(key(
         "password",
         Ty::Str,
         "Its password, crypted (the role's tasks keep it out of the output).",
-    ),
+    )),
     NO_REMOVE,
     SCOPE,
 ];
 const AUTHORIZED_KEYS: &[Key] = &[
-    req("user", Ty::Str, "The account whose C(authorized_keys) holds the line."),
-    req(
+    taken(req(
+        "user",
+        Ty::Str,
+        "The account whose C(authorized_keys) holds the line.",
+    )),
+    taken(req(
         "key",
         Ty::Str,
         "One line of C(authorized_keys): options, then the public key.",
-    ),
+    )),
     SCOPE,
 ];
 const SUDOERS: &[Key] = &[
     req("user", Ty::Str, "The account the rule lets run commands as others."),
-    req("dest", Ty::Path, "Its file, in C(/etc/sudoers.d/)."),
-    req(
+    taken(req("dest", Ty::Path, "Its file, in C(/etc/sudoers.d/).")),
+    taken(req(
         "content",
         Ty::Str,
         "The rule, checked by C(visudo) before it is written.",
-    ),
+    )),
     NO_REMOVE,
     SCOPE,
 ];
 const FOLDERS: &[Key] = &[
-    req("path", Ty::Path, "The folder."),
+    taken(req("path", Ty::Path, "The folder.")),
     OWNER,
     GROUP,
     MODE,
@@ -155,9 +168,9 @@ const FOLDERS: &[Key] = &[
     SCOPE,
 ];
 const NOTIFIED: &[Key] = &[
-    req("supervisor", Ty::Str, "The instance."),
-    req("process", Ty::Str, "The process, as C(supervisorctl) names it."),
-    req("group", Ty::Str, "Its process group."),
+    taken(req("supervisor", Ty::Str, "The instance.")),
+    taken(req("process", Ty::Str, "The process, as C(supervisorctl) names it.")),
+    taken(req("group", Ty::Str, "Its process group.")),
 ];
 const FILES: &[Key] = &[
     one_of(
@@ -219,55 +232,65 @@ const FILES: &[Key] = &[
 ];
 
 const PROCESSES: &[Key] = &[
-    req("status", Ty::Str, "The process, as C(supervisorctl status) names it."),
-    one_of(req("state", Ty::Str, "Its state after a deploy or start."), STATES),
-    req("group", Ty::Str, "Its process group."),
-    key(
+    taken(req(
+        "status",
+        Ty::Str,
+        "The process, as C(supervisorctl status) names it.",
+    )),
+    taken(one_of(
+        req("state", Ty::Str, "Its state after a deploy or start."),
+        STATES,
+    )),
+    taken(req("group", Ty::Str, "Its process group.")),
+    taken(key(
         "program",
         Ty::Str,
         "Its program, which O(hadeploy_supervisor_programs) may name.",
-    ),
+    )),
     SCOPE,
 ];
 const HEALTHCHECKS: &[Key] = &[
-    req("program", Ty::Str, "The program."),
-    req(
+    taken(req("program", Ty::Str, "The program.")),
+    taken(req(
         "processes",
         Ty::Strs,
         "Its processes, as C(supervisorctl status) names them.",
-    ),
-    key(
+    )),
+    taken(key(
         "http",
         Ty::Str,
         "A URL asked from the host: passes on a 2xx answer (no proxy).",
-    ),
-    key(
+    )),
+    taken(key(
         "command",
         Ty::Strs,
         "A command and its arguments, run without a shell as C(user): passes when it exits 0.",
-    ),
-    req(
+    )),
+    taken(req(
         "timeout",
         Ty::Int,
         "Seconds it may take to pass, tried again every second.",
-    ),
-    key("user", Ty::Str, "Who runs C(command): the instance's user."),
+    )),
+    taken(key("user", Ty::Str, "Who runs C(command): the instance's user.")),
     SCOPE,
 ];
 const INSTANCES: &[Key] = &[
-    req("name", Ty::Str, "The instance's name."),
-    key(
+    taken(req("name", Ty::Str, "The instance's name.")),
+    taken(key(
         "managed",
         Ty::Bool,
         "The role installs it, with its systemd unit (else it is only used).",
-    ),
+    )),
     key("conf", Ty::Path, "Its configuration file."),
-    key("unit", Ty::Str, "Its systemd unit."),
-    req("socket", Ty::Path, "Its XML-RPC unix socket."),
-    key("unit_path", Ty::Path, "Its unit file."),
-    one_of(key("state", Ty::Str, "The service's state after a deploy."), STATES),
-    key("enabled", Ty::Bool, "The service starts at boot."),
-    key("include_dir", Ty::Path, "The folder of its program files."),
+    taken(key("unit", Ty::Str, "Its systemd unit.")),
+    taken(req("socket", Ty::Path, "Its XML-RPC unix socket.")),
+    taken(key("unit_path", Ty::Path, "Its unit file.")),
+    taken(one_of(
+        key("state", Ty::Str, "The service's state after a deploy."),
+        STATES,
+    )),
+    taken(key("enabled", Ty::Bool, "The service starts at boot.")),
+    taken(key("include_dir", Ty::Path, "The folder of its program files.")),
     NO_REMOVE,
     key(
         "settle",
@@ -275,14 +298,14 @@ const INSTANCES: &[Key] = &[
         "How long, in seconds, its programs may take to start (their C(startsecs) and C(startretries)).",
     ),
     SCOPE,
-    key("processes", Ty::Items(PROCESSES), "Its programs' processes."),
-    key(
+    taken(key("processes", Ty::Items(PROCESSES), "Its programs' processes.")),
+    taken(key(
         "healthchecks",
         Ty::Items(HEALTHCHECKS),
         "Checked after a deploy or C(start) (re)starts the program's processes.",
-    ),
+    )),
 ];
-const DIRS: &[Key] = &[req("path", Ty::Path, "The folder."), OWNER, GROUP, MODE, SCOPE];
+const DIRS: &[Key] = &[taken(req("path", Ty::Path, "The folder.")), OWNER, GROUP, MODE, SCOPE];
 const LAYOUT: &[Key] = &[
     key("name", Ty::Str, "C(supervisor_name)."),
     key("user", Ty::Str, "C(supervisor_user)."),
@@ -321,7 +344,7 @@ const REMOVE: &[Key] = &[
     ),
     SCOPE,
 ];
-const LOG_DIRS: &[Key] = &[req("path", Ty::Path, "The folder."), OWNER, GROUP, SCOPE];
+const LOG_DIRS: &[Key] = &[taken(req("path", Ty::Path, "The folder.")), OWNER, GROUP, SCOPE];
 const PROGRAM_FILES: &[Key] = &[
     req("supervisor", Ty::Str, "The instance."),
     req("program", Ty::Str, "The program or program group."),
@@ -463,6 +486,75 @@ const SUP_LOGS_PROGRAM: Key = key(
     Ty::Str,
     "Only the processes of this program or group.",
 );
+
+/// The lists of items the role's module takes from the roles' inputs: its
+/// option, and the items of the input whose keys marked [`taken`] it
+/// takes (the action plugin picks them, and the module's argument spec
+/// declares them: a test of the module checks both against
+/// `plugins/module_utils/items.py`, which [`module_items`] writes).
+pub const MODULE_ITEMS: [(&str, &[Key]); 9] = [
+    ("supervisors", INSTANCES),
+    ("dirs", DIRS),
+    ("log_dirs", LOG_DIRS),
+    ("notified", NOTIFIED),
+    ("groups", GROUPS),
+    ("users", USERS),
+    ("authorized_keys", AUTHORIZED_KEYS),
+    ("sudoers", SUDOERS),
+    ("folders", FOLDERS),
+];
+
+/// Where [`module_items`] is kept in the collection.
+pub const MODULE_ITEMS_PY: &str = "plugins/module_utils/items.py";
+
+/// The collection's `module_utils/items.py`: of each of [`MODULE_ITEMS`],
+/// the keys the module takes of an item (`ITEM_KEYS`), of an instance's
+/// processes and health checks (`PROCESS_KEYS`, `HEALTHCHECK_KEYS`), and
+/// what an instance's own templates can use (`LAYOUT_VARS`).
+pub fn module_items() -> String {
+    let names = |keys: &[Key]| -> String {
+        let names: Vec<String> = keys
+            .iter()
+            .filter(|k| k.to_module)
+            .map(|k| format!("\"{}\"", k.name))
+            .collect();
+        match names.len() {
+            1 => format!("({},)", names[0]),
+            _ => format!("({})", names.join(", ")),
+        }
+    };
+    let nested = |name: &str| -> &'static [Key] {
+        match INSTANCES.iter().find(|k| k.name == name).map(|k| k.ty) {
+            Some(Ty::Items(keys)) => keys,
+            _ => unreachable!("an instance's {name} are items"),
+        }
+    };
+    let mut out = String::from(
+        "# -*- coding: utf-8 -*-\n\
+         # Generated by hadeploy from crates/hadeploy-codegen/src/inputs.rs, which\n\
+         # declares the roles' inputs (`HADEPLOY_BLESS=1 cargo test -p hadeploy-codegen\n\
+         # module_items`): the keys the role's module takes of their items. The\n\
+         # action plugin gives the module these of each item; the module's\n\
+         # argument spec declares them (a test checks it).\n\n\
+         from __future__ import absolute_import, division, print_function\n\n\
+         __metaclass__ = type\n\n\
+         # By the module's option.\n\
+         ITEM_KEYS = {\n",
+    );
+    for (option, keys) in MODULE_ITEMS {
+        out.push_str(&format!("    \"{option}\": {},\n", names(keys)));
+    }
+    out.push_str("}\n\n# Of an instance's `processes` and `healthchecks`.\n");
+    out.push_str(&format!("PROCESS_KEYS = {}\n", names(nested("processes"))));
+    out.push_str(&format!("HEALTHCHECK_KEYS = {}\n", names(nested("healthchecks"))));
+    let layout: Vec<String> = LAYOUT.iter().map(|k| format!("\"{}\"", k.name)).collect();
+    out.push_str(&format!(
+        "\n# What an instance's own templates (a `conf_file_src`) can use, of its layout.\n\
+         LAYOUT_VARS = ({})\n",
+        layout.join(", ")
+    ));
+    out
+}
 
 /// One of a role's entry points: a file of its `tasks/`.
 pub struct EntryPoint {
@@ -740,6 +832,26 @@ mod tests {
                 path.display()
             );
         }
+    }
+
+    /// The collection's `module_utils/items.py` is what [`module_items`]
+    /// writes from the inputs. `HADEPLOY_BLESS=1 cargo test -p
+    /// hadeploy-codegen module_items` writes it again.
+    #[test]
+    fn module_items_are_written_from_the_inputs() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../roles-templates")
+            .join(crate::templates::COLLECTION)
+            .join(MODULE_ITEMS_PY);
+        let want = module_items();
+        if std::env::var_os("HADEPLOY_BLESS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        assert!(
+            std::fs::read_to_string(&path).unwrap_or_default() == want,
+            "{} is not what the inputs give: HADEPLOY_BLESS=1 cargo test -p hadeploy-codegen module_items",
+            path.display()
+        );
     }
 
     #[test]

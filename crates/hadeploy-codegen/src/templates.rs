@@ -61,7 +61,7 @@ pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
 
 /// The collection's other files, and the project's lint settings, copied as
 /// they are (plain Ansible).
-pub const STATIC: [(&str, &str); 43] = [
+pub const STATIC: [(&str, &str); 44] = [
     embedded!(".ansible-lint"),
     embedded!("execution-environment/execution-environment.yml"),
     embedded!("execution-environment/requirements.yml"),
@@ -80,6 +80,7 @@ pub const STATIC: [(&str, &str); 43] = [
     collection!("plugins/modules/hadeploy_supervisor.py"),
     collection!("plugins/action/hadeploy_supervisor.py"),
     collection!("plugins/module_utils/system_paths.py"),
+    collection!("plugins/module_utils/items.py"),
     collection!("roles/hadeploy_base/defaults/main.yml"),
     collection!("roles/hadeploy_base/meta/main.yml"),
     collection!("roles/hadeploy_base/meta/argument_specs.yml"),

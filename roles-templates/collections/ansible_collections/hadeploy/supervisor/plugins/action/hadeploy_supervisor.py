@@ -33,42 +33,28 @@ try:
     from ansible.parsing.vault import VaultHelper
 except ImportError:
     VaultHelper = None
+from ansible_collections.hadeploy.supervisor.plugins.module_utils import items as module_items
 from ansible_collections.hadeploy.supervisor.plugins.module_utils.system_paths import (
     SYSTEM_DIRS,
     SYSTEM_FILES,
     SYSTEM_TREES,
 )
 
-# The keys of the module's options that are lists of items; the host's
-# variables carry more keys, read by the role's other tasks.
-ITEM_KEYS = {
-    "supervisors": (
-        "name", "managed", "unit", "unit_path", "socket", "state", "enabled", "include_dir", "processes",
-        "healthchecks",
-    ),
-    "dirs": ("path", "owner", "group", "mode"),
-    "log_dirs": ("path", "owner", "group"),
-    "notified": ("supervisor", "process", "group"),
-    "groups": ("name",),
-    "users": ("login", "comment", "group", "groups", "password"),
-    "authorized_keys": ("user", "key"),
-    "sudoers": ("dest", "content"),
-    "folders": ("path", "owner", "group", "mode"),
-    "changed_groups": ("supervisor", "process_group"),
-}
+# Of each list of items the module takes from the roles' inputs, the keys
+# it takes (the host's variables carry more keys, read by the role's other
+# tasks): module_utils/items.py, generated from hadeploy's declaration of
+# the inputs. And of the changed process groups the roles give it.
+ITEM_KEYS = dict(module_items.ITEM_KEYS, changed_groups=("supervisor", "process_group"))
+PROCESS_KEYS = module_items.PROCESS_KEYS
+HEALTHCHECK_KEYS = module_items.HEALTHCHECK_KEYS
+# What a user's own templates (a `conf_file_src`) can use, besides the
+# host's variables: of an instance's files, and of a program's.
+LAYOUT_VARS = module_items.LAYOUT_VARS
 # The options that are lists of items with a scope.
 SCOPED = ("supervisors", "dirs", "log_dirs", "sources")
-# Of a supervisor's `processes` and `healthchecks` items.
-PROCESS_KEYS = ("status", "state", "group", "program")
-HEALTHCHECK_KEYS = ("program", "processes", "http", "command", "timeout", "user")
 # The largest file whose content goes in the module's call; larger ones are
 # copied by Ansible's copy module, which streams them.
 INLINE_LIMIT = 1 << 20
-# What a user's own templates (a `conf_file_src`) can use, besides the
-# host's variables: of an instance's files, and of a program's.
-LAYOUT_VARS = (
-    "name", "user", "group", "conf_file_dst", "include_dir", "logs_dir", "pid_dir", "socks_dir", "socket", "pid_file",
-)
 
 
 def in_scope(item, names):
