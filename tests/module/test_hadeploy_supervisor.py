@@ -1601,3 +1601,29 @@ def test_the_module_takes_the_keys_of_the_inputs_the_plugin_gives_it(plugin):
     assert set(supervisors["healthchecks"]["options"]) == set(items.HEALTHCHECK_KEYS)
     assert plugin.PROCESS_KEYS == items.PROCESS_KEYS and plugin.HEALTHCHECK_KEYS == items.HEALTHCHECK_KEYS
     assert "changed_groups" in plugin.ITEM_KEYS and "changed_groups" not in items.ITEM_KEYS
+
+
+def test_a_plan_is_of_the_areas_the_deploy_works_on(instance, tmp_path):
+    """`areas` (the tags a deploy runs with, `hadeploy --scope`): without
+    `users`, no account is planned; without `supervisor`, no instance is
+    read, and the restarts changed files notify are still said; without
+    `files`, no file."""
+    sock, server, _ = instance
+    script = tmp_path / "web.sh"
+    script.write_text("old\n")
+    web = [{"supervisor": "s", "process": "web", "group": "web"}]
+    params = {
+        "groups": [{"name": "hadeploy-no-such-group"}],
+        "described_files": [{"dest": str(script), "content": "new\n", "checksum": None, "base64": False,
+                             "owner": ME, "group": MY_GROUP, "mode": oct(os.stat(script).st_mode & 0o777)[2:].zfill(4),
+                             "notify": web, "secret": False, "download": False}],
+        "supervisors": [sup(sock, ("web", "started"), ("idle", "started"))],
+    }
+    everything = rows(plan(params), "kind", "name", "action")
+    assert everything == [("group", "hadeploy-no-such-group", "create"), ("file", str(script), "change"),
+                          ("program", "web", "restart"), ("program", "idle", "start")]
+    assert rows(plan(dict(params, areas=["files"])), "kind", "name", "action", "why") == [
+        ("file", str(script), "change", []), ("program", "web", "restart", [str(script)])]
+    assert rows(plan(dict(params, areas=["users", "supervisor"])), "kind", "name", "action") == [
+        ("group", "hadeploy-no-such-group", "create"), ("program", "idle", "start")]
+    assert plan(dict(params, areas=[])) == {"changed": False, "plan": []}

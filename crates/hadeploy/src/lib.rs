@@ -971,7 +971,8 @@ fn run_plan(dir: &Path, extra: &[String], format: Format, hosts: &[String], inte
         }
         Format::Json => print_json(&report),
     }
-    let broken = report.values().any(|h| h.error.is_some() || !h.reachable);
+    // No host reported (a --limit that names none): no plan, not "no change".
+    let broken = report.is_empty() || report.values().any(|h| h.error.is_some() || !h.reachable);
     if !ended.success() || broken {
         eprintln!("error: the plan could not be made on every host (above)");
         return ExitCode::FAILURE;

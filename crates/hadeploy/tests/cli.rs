@@ -694,7 +694,7 @@ fn plan_exits_0_without_changes_2_with_some_and_1_on_error() {
         tmp.path(),
         "echo \"$*\" > ../ran.txt\n\
          out=$(sed -n 's/^{\"hadeploy_supervisor_plan_dir\": \"\\(.*\\)\"}$/\\1/p' \"${3#@}\")\n\
-         cp ../answers/*.json \"$out\"/\n\
+         cp ../answers/*.json \"$out\"/ 2>/dev/null\n\
          exit $(cat ../answers/rc)\n",
     );
     let plan = |format: &[&str]| {
@@ -788,6 +788,14 @@ fn plan_exits_0_without_changes_2_with_some_and_1_on_error() {
       }
     }
     "#);
+
+    // No host answered (a --limit that matches none): an error, not "no change".
+    std::fs::rename(answers.join("en1.json"), tmp.path().join("en1.json")).unwrap();
+    std::fs::rename(answers.join("en2.json"), tmp.path().join("en2.json")).unwrap();
+    let out = plan(&[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    std::fs::rename(tmp.path().join("en1.json"), answers.join("en1.json")).unwrap();
+    std::fs::rename(tmp.path().join("en2.json"), answers.join("en2.json")).unwrap();
 
     // A host the module failed on writes nothing, and ansible-playbook fails.
     std::fs::remove_file(answers.join("en2.json")).unwrap();

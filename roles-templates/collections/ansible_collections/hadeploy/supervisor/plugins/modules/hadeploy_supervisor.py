@@ -545,6 +545,15 @@ options:
     description: Seconds to wait while a process is starting or backing off (C(converge)).
     type: int
     default: 15
+  areas:
+    description: >-
+      For C(plan), the areas the deploy it plans works on: C(users)
+      (groups, users, keys, sudoers rules), C(files) (folders and files),
+      C(supervisor) (the package, instances and programs); as the tags a
+      deploy is run with select them.
+    type: list
+    elements: str
+    default: [users, files, supervisor]
   timeout:
     description: Seconds to wait for a supervisord's answer.
     type: int
@@ -2362,13 +2371,26 @@ def program_of(path):
 
 
 def plan(module):
-    """What a deploy would change on the host: a row per change, in the
-    order a deploy makes them. Changes nothing (as in check mode)."""
+    """What a deploy of the areas `areas` would change on the host: a row
+    per change, in the order a deploy makes them. Changes nothing (as in
+    check mode)."""
     p = module.params
+    areas = set(p["areas"])
+    if "users" not in areas:
+        p = dict(p, groups=[], users=[], authorized_keys=[], sudoers=[])
+    if "files" not in areas:
+        p = dict(p, folders=[], described_files=[])
     rows, why = plan_base(p)
-    if p["package"] and not os.path.exists(SUPERVISORD):
-        rows.append({"kind": "package", "name": "supervisor", "action": "install", "what": []})
-    rows.extend(plan_instances(module, dict(p, package=False), why))
+    if "supervisor" in areas:
+        if p["package"] and not os.path.exists(SUPERVISORD):
+            rows.append({"kind": "package", "name": "supervisor", "action": "install", "what": []})
+        rows.extend(plan_instances(module, dict(p, package=False), why))
+    else:
+        # A deploy without the supervisors restarts what changed files
+        # notify (where it runs: not read here).
+        for (sup, process, _group), files in sorted(why.items()):
+            rows.append({"kind": "program", "supervisor": sup, "name": process, "action": "restart", "what": [],
+                         "why": files})
     for row in rows:
         row.setdefault("supervisor", None)
         row.setdefault("why", [])
@@ -2579,6 +2601,7 @@ ARGUMENT_SPEC = dict(
     stream=dict(type="str", default="stdout", choices=["stdout", "stderr"]),
     settle=dict(type="int", default=15),
     timeout=dict(type="int", default=10),
+    areas=dict(type="list", elements="str", default=["users", "files", "supervisor"]),
 )
 
 
