@@ -1627,3 +1627,24 @@ def test_a_plan_is_of_the_areas_the_deploy_works_on(instance, tmp_path):
     assert rows(plan(dict(params, areas=["users", "supervisor"])), "kind", "name", "action") == [
         ("group", "hadeploy-no-such-group", "create"), ("program", "idle", "start")]
     assert plan(dict(params, areas=[])) == {"changed": False, "plan": []}
+
+
+def test_status_and_logs_answer_with_the_lines_ansible_shows(supervisord, tmp_path):
+    """The roles show the module's `lines`, made of its typed answer in one
+    place: per instance its service, each process with its state and
+    description, or why it did not answer; each log line after its
+    instance and process."""
+    up = {"name": "t", "managed": False, "unit": None, "socket": str(supervisord), "processes": []}
+    down = dict(up, name="d", socket=str(tmp_path / "none.sock"))
+    with pytest.raises(Done) as e:
+        mod.run(FakeModule({"action": "status", "supervisors": [up, down]}))
+    lines = e.value.result["lines"]
+    assert lines[0] == "supervisor t: not managed here"
+    assert "    idle  STOPPED  Not started" in lines and "    crasher  FATAL  Exited too quickly (process log may have details)" in lines
+    assert any(re.match(r"^    sleeper  RUNNING  pid \d+, uptime ", line) for line in lines), lines
+    assert lines[-2:] == ["supervisor d: not managed here", "    not reachable: unix://%s no such file" % (tmp_path / "none.sock")]
+    service = {"unit": "supervisord_t.service", "state": "running", "enabled": False}
+    assert mod.status_lines({"t": {"service": service, "running": True, "error": None, "programs": {}}}) == [
+        "supervisor t: service supervisord_t.service running, disabled"]
+    assert mod.log_lines({"t": {"programs": {"web:w_0": {"lines": ["a", "b"]}}}, "d": {"programs": {}}}) == [
+        "t/web:w_0 | a", "t/web:w_0 | b"]

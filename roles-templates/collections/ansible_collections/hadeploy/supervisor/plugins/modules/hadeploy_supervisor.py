@@ -685,6 +685,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+lines:
+  description: >-
+    For C(status) and C(logs), the answer as lines of text, as the roles
+    show it: of C(status), per instance its service, then each process
+    with its state and description; of C(logs), each line of each log
+    after its instance and process (C(INSTANCE/PROCESS | LINE)).
+  returned: when action is status or logs
+  type: list
+  elements: str
 plan:
   description: >-
     For C(plan), what a deploy would change, one item per change, in the
@@ -2501,7 +2510,38 @@ def logs(module):
             report["error"] = unreachable(sup["socket"], e)
             report["down"] = is_down(e)
         out[sup["name"]] = report
-    module.exit_json(changed=False, logs=out)
+    module.exit_json(changed=False, logs=out, lines=log_lines(out))
+
+
+def log_lines(logs):
+    """The `logs` answer as Ansible shows it: each line of each process's
+    log after its instance and process."""
+    return [
+        "%s/%s | %s" % (sup, name, line)
+        for sup, report in logs.items()
+        for name, process in report["programs"].items()
+        for line in process["lines"]
+    ]
+
+
+def status_lines(supervisors):
+    """The `status` answer as Ansible shows it: per instance, its service,
+    then each process with its state and supervisor's description of it,
+    or why the instance did not answer."""
+    out = []
+    for name, report in supervisors.items():
+        service = report["service"]
+        if service:
+            what = "service %s %s, %s" % (
+                service["unit"], service["state"], "enabled" if service["enabled"] else "disabled")
+        else:
+            what = "not managed here"
+        out.append("supervisor %s: %s" % (name, what))
+        if not report["running"]:
+            out.append("    not reachable: %s" % (report["error"] or ""))
+        for process, st in report["programs"].items():
+            out.append("    %s  %s  %s" % (process, st["state"], st["description"]))
+    return out
 
 
 def items(**options):
@@ -2636,7 +2676,7 @@ def run(module):
     supervisors = {
         s["name"]: supervisor_status(module, s, timeout, module.params["programs"]) for s in module.params["supervisors"]
     }
-    module.exit_json(changed=False, supervisors=supervisors)
+    module.exit_json(changed=False, supervisors=supervisors, lines=status_lines(supervisors))
 
 
 if __name__ == "__main__":
