@@ -92,15 +92,10 @@ pub fn table(report: &Report) -> String {
     let mut out = String::new();
     let esc = crate::status::escape_controls;
     for (host, h) in report {
+        if !crate::status::answered(&mut out, host, h.reachable, h.error.as_deref(), "logs") {
+            continue;
+        }
         let host = esc(host);
-        if !h.reachable {
-            let _ = writeln!(out, "{host}: unreachable: {}", esc(first_line(h.error.as_deref())));
-            continue;
-        }
-        if let Some(e) = &h.error {
-            let _ = writeln!(out, "{host}: no logs: {}", esc(first_line(Some(e))));
-            continue;
-        }
         for (sup, s) in &h.supervisors {
             let sup = esc(sup);
             if !s.running {

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::status::{escape_controls, first_line};
+use crate::status::{answered, escape_controls};
 
 /// The exit code of a plan with changes.
 pub const EXIT_CHANGES: u8 = 2;
@@ -100,15 +100,10 @@ pub fn table(report: &Report) -> String {
     let esc = escape_controls;
     let mut out = String::new();
     for (host, h) in report {
+        if !answered(&mut out, host, h.reachable, h.error.as_deref(), "plan") {
+            continue;
+        }
         let host = esc(host);
-        if !h.reachable {
-            let _ = writeln!(out, "{host}: unreachable: {}", esc(first_line(h.error.as_deref())));
-            continue;
-        }
-        if let Some(e) = &h.error {
-            let _ = writeln!(out, "{host}: no plan: {}", esc(first_line(Some(e))));
-            continue;
-        }
         match h.plan.len() {
             0 => {
                 let _ = writeln!(out, "{host}: no change");

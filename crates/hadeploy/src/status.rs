@@ -194,6 +194,18 @@ pub fn unreachable<S>(report: &IndexMap<String, HostAnswer<S>>) -> Vec<&str> {
         .collect()
 }
 
+/// Writes the line of a host that gave no answer, `HOST: unreachable: WHY`
+/// or `HOST: no WHAT: WHY`, escaped; whether it gave one.
+pub(crate) fn answered(out: &mut String, host: &str, reachable: bool, error: Option<&str>, what: &str) -> bool {
+    let host = escape_controls(host);
+    if !reachable {
+        let _ = writeln!(out, "{host}: unreachable: {}", escape_controls(first_line(error)));
+    } else if let Some(e) = error {
+        let _ = writeln!(out, "{host}: no {what}: {}", escape_controls(first_line(Some(e))));
+    }
+    reachable && error.is_none()
+}
+
 /// The first line of an error: some are followed by usage hints.
 pub(crate) fn first_line(error: Option<&str>) -> &str {
     error.map_or("", |e| e.lines().next().unwrap_or("").trim())
