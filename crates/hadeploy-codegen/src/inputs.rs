@@ -488,7 +488,7 @@ const SUP_LOGS_PROGRAM: Key = key(
 );
 
 /// The lists of items the role's module takes from the roles' inputs: its
-/// option, and the items of the input whose keys marked [`taken`] it
+/// option, and the items of the input whose keys marked `taken` it
 /// takes (the action plugin picks them, and the module's argument spec
 /// declares them: a test of the module checks both against
 /// `plugins/module_utils/items.py`, which [`module_items`] writes).
