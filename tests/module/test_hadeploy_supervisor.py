@@ -24,6 +24,9 @@ import yaml
 COLLECTION = Path(__file__).resolve().parents[2] / "roles-templates/collections/ansible_collections/hadeploy/supervisor"
 LIBRARY = COLLECTION / "plugins/modules"
 sys.path.insert(0, str(LIBRARY))
+# The folder that holds ansible_collections/: the module imports the
+# collection's module_utils, as Ansible gives them to it.
+sys.path.append(str(COLLECTION.parents[2]))
 
 import hadeploy_supervisor as mod  # noqa: E402
 
@@ -156,7 +159,8 @@ def ansible_module(args):
     """Runs the module as Ansible does (ad hoc, on this machine): its output."""
     return subprocess.run(
         [ANSIBLE, "localhost", "-c", "local", "-m", "hadeploy_supervisor", "-a", json.dumps(args), "-o"],
-        env={**os.environ, "ANSIBLE_LIBRARY": str(LIBRARY), "ANSIBLE_LOCALHOST_WARNING": "False"},
+        env={**os.environ, "ANSIBLE_LIBRARY": str(LIBRARY), "ANSIBLE_LOCALHOST_WARNING": "False",
+             "ANSIBLE_COLLECTIONS_PATH": str(COLLECTION.parents[2])},
         capture_output=True,
         text=True,
         check=False,
@@ -1586,21 +1590,23 @@ def test_a_plan_shows_no_diff_of_a_file_that_is_a_link_or_has_another_name(tmp_p
 
 def test_the_module_takes_the_keys_of_the_inputs_the_plugin_gives_it(plugin):
     """module_utils/items.py, generated from hadeploy's declaration of the
-    roles' inputs, names the keys of each item the module takes: the
-    plugin picks those, and the module's argument spec declares exactly
-    those (a key the inputs gain that the module forgets, or the reverse,
-    fails here)."""
+    roles' inputs, holds the options of each item the module takes: the
+    module's argument spec is built from them (its DOCUMENTATION is checked
+    against the spec, above), and the plugin picks exactly those keys."""
     from ansible_collections.hadeploy.supervisor.plugins.module_utils import items
 
     spec = mod.ARGUMENT_SPEC
-    for option, keys in items.ITEM_KEYS.items():
-        assert set(spec[option]["options"]) == set(keys), option
-        assert plugin.ITEM_KEYS[option] == keys
-    supervisors = spec["supervisors"]["options"]
-    assert set(supervisors["processes"]["options"]) == set(items.PROCESS_KEYS)
-    assert set(supervisors["healthchecks"]["options"]) == set(items.HEALTHCHECK_KEYS)
-    assert plugin.PROCESS_KEYS == items.PROCESS_KEYS and plugin.HEALTHCHECK_KEYS == items.HEALTHCHECK_KEYS
-    assert "changed_groups" in plugin.ITEM_KEYS and "changed_groups" not in items.ITEM_KEYS
+    for option, options in items.ITEM_OPTIONS.items():
+        assert spec[option]["options"] == options, option
+        assert plugin.ITEM_KEYS[option] == tuple(options)
+    supervisors = items.ITEM_OPTIONS["supervisors"]
+    assert plugin.PROCESS_KEYS == tuple(supervisors["processes"]["options"]) == ("status", "state", "group", "program")
+    assert plugin.HEALTHCHECK_KEYS == tuple(supervisors["healthchecks"]["options"])
+    # What the plugin makes itself, not an input.
+    assert "changed_groups" in plugin.ITEM_KEYS and "changed_groups" not in items.ITEM_OPTIONS
+    # A password stays out of the module's output; a public key need not.
+    assert items.ITEM_OPTIONS["users"]["password"]["no_log"] is True
+    assert items.ITEM_OPTIONS["authorized_keys"]["key"]["no_log"] is False
 
 
 def test_a_plan_is_of_the_areas_the_deploy_works_on(instance, tmp_path):

@@ -851,6 +851,7 @@ import urllib.request
 import xmlrpc.client
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hadeploy.supervisor.plugins.module_utils.items import ITEM_OPTIONS
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -2555,9 +2556,9 @@ def required(kind="str"):
 
 # Where a file or folder goes and whose it is.
 OWNED = dict(owner=required(), group=required(), mode=required())
-# A process a file's change restarts.
-NOTIFIED = dict(supervisor=required(), process=required(), group=required())
-
+# The options of the items the module takes from the roles' inputs are
+# generated from hadeploy's declaration of them (module_utils/items.py);
+# the others are the action plugin's, which makes them.
 ARGUMENT_SPEC = dict(
     action=dict(
         type="str",
@@ -2567,43 +2568,20 @@ ARGUMENT_SPEC = dict(
     lists=dict(type="dict"),
     entry_points=dict(type="dict"),
     inputs=dict(type="dict"),
-    supervisors=items(
-        name=required(),
-        managed=dict(type="bool", default=False),
-        unit=dict(type="str"),
-        unit_path=dict(type="str"),
-        socket=required(),
-        state=dict(type="str", default="current", choices=["started", "stopped", "current"]),
-        enabled=dict(type="bool", default=True),
-        include_dir=dict(type="str"),
-        processes=items(
-            status=required(),
-            group=required(),
-            program=dict(type="str"),
-            state=dict(type="str", required=True, choices=["started", "stopped", "current"]),
-        ),
-        healthchecks=items(
-            program=required(),
-            processes=dict(type="list", elements="str", required=True),
-            http=dict(type="str"),
-            command=dict(type="list", elements="str"),
-            timeout=dict(type="int", required=True),
-            user=dict(type="str"),
-        ),
-    ),
+    supervisors=items(**ITEM_OPTIONS["supervisors"]),
     update=dict(type="bool", default=False),
     programs=dict(type="list", elements="str", default=[]),
     restart=dict(type="bool", default=False),
     start_states=dict(type="list", elements="str", default=[]),
     stop_states=dict(type="list", elements="str", default=[]),
-    notified=items(**NOTIFIED),
+    notified=items(**ITEM_OPTIONS["notified"]),
     changed_groups=items(supervisor=required(), process_group=required()),
     restarted=dict(type="list", elements="str", default=[]),
     journal=dict(type="bool", default=False),
     service_state=dict(type="str", choices=["started", "stopped"]),
     package=dict(type="bool", default=False),
-    dirs=items(path=required(), **OWNED),
-    log_dirs=items(path=required(), owner=required(), group=required()),
+    dirs=items(**ITEM_OPTIONS["dirs"]),
+    log_dirs=items(**ITEM_OPTIONS["log_dirs"]),
     files=items(
         dest=required(),
         content=dict(type="str", required=True, no_log=True),
@@ -2613,18 +2591,12 @@ ARGUMENT_SPEC = dict(
         process_group=dict(type="str"),
         secret=dict(type="bool", default=False),
     ),
-    groups=items(name=required()),
-    users=items(
-        login=required(),
-        comment=dict(type="str"),
-        group=dict(type="str"),
-        groups=dict(type="list", elements="str"),
-        password=dict(type="str", no_log=True),
-    ),
+    groups=items(**ITEM_OPTIONS["groups"]),
+    users=items(**ITEM_OPTIONS["users"]),
     # Public keys: nothing secret to hide.
-    authorized_keys=dict(items(user=required(), key=dict(type="str", required=True, no_log=False)), no_log=False),
-    sudoers=items(dest=required(), content=required()),
-    folders=items(path=required(), **OWNED),
+    authorized_keys=dict(items(**ITEM_OPTIONS["authorized_keys"]), no_log=False),
+    sudoers=items(**ITEM_OPTIONS["sudoers"]),
+    folders=items(**ITEM_OPTIONS["folders"]),
     described_files=items(
         dest=required(),
         checksum=dict(type="str"),
@@ -2633,7 +2605,7 @@ ARGUMENT_SPEC = dict(
         download=dict(type="bool", default=False),
         base64=dict(type="bool", default=False),
         **OWNED,
-        notify=items(**NOTIFIED),
+        notify=items(**ITEM_OPTIONS["notified"]),
     ),
     paths=dict(type="list", elements="str", default=[]),
     program=dict(type="str"),
