@@ -1654,3 +1654,14 @@ def test_status_and_logs_answer_with_the_lines_ansible_shows(supervisord, tmp_pa
         "supervisor t: service supervisord_t.service running, disabled"]
     assert mod.log_lines({"t": {"programs": {"web:w_0": {"lines": ["a", "b"]}}}, "d": {"programs": {}}}) == [
         "t/web:w_0 | a", "t/web:w_0 | b"]
+
+
+def test_a_plan_shows_no_diff_of_a_file_larger_than_one_it_is_given_whole(tmp_path):
+    """A diff of the start of a file larger than the module reads would
+    show lines removed that are not: none is shown."""
+    big = tmp_path / "big.log"
+    big.write_text("x\n" * (mod.MAX_DIFFED // 2 + 1))
+    assert mod.text_diff(str(big), "y\n") is None
+    small = tmp_path / "small.conf"
+    small.write_text("x\n")
+    assert mod.text_diff(str(small), "y\n") == "--- {0}\n+++ {0}\n@@ -1 +1 @@\n-x\n+y\n".format(small)

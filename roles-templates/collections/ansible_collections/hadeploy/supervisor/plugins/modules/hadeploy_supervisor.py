@@ -1635,33 +1635,14 @@ def gid_of(group):
 def attrs_differ(st, owner, group, mode):
     """Whether a file's `os.stat` differs in owner, group or mode (an owner
     or group that does not exist yet differs)."""
-    try:
-        want = (uid_of(owner), gid_of(group), int(mode, 8))
-    except KeyError:
-        return True
-    return (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != want
+    return attr_changes(st, owner, group, mode) != []
 
 
 def differs(path, want, owner, group, mode):
     """Whether the file (or folder, `want` None) at `path` differs from what
     is described: its content, owner, group or mode. A symbolic link always
-    differs: it is replaced."""
-    try:
-        st = lstat_at(path)
-    except (FileNotFoundError, Refused):
-        # Refused: the write refuses it, naming it.
-        return True
-    if stat.S_ISLNK(st.st_mode) or attrs_differ(st, owner, group, mode):
-        return True
-    if want is None:
-        return not stat.S_ISDIR(st.st_mode)
-    if not stat.S_ISREG(st.st_mode) or st.st_size != len(want):
-        return True
-    try:
-        with open_regular(path) as f:
-            return f.read() != want
-    except (NotRegular, FileNotFoundError):
-        return True
+    differs: it is replaced (`path_change` says how)."""
+    return path_change(path, want, owner, group, mode, folder=want is None) is not None
 
 
 def before_text(path):
@@ -2170,6 +2151,9 @@ def inspect(module):
 
 # The most bytes of one file's diff in a plan.
 DIFF_LIMIT = 64 << 10
+# The largest file on the host a plan diffs: the largest whose content goes
+# in the module's call.
+MAX_DIFFED = 1 << 20
 
 
 def attr_changes(st, owner, group, mode):
@@ -2212,23 +2196,28 @@ def path_change(path, data, owner, group, mode, folder=False):
 
 
 def file_bytes(path):
-    """A regular file's bytes, or None."""
+    """A regular file's bytes, or None where there is none."""
     try:
         with open_regular(path) as f:
             return f.read()
-    except (OSError, NotRegular):
+    except (NotRegular, FileNotFoundError):
         return None
 
 
 def text_diff(path, after):
     """The unified diff of the text file at `path` to `after`, cut at
-    DIFF_LIMIT; None when what is there is not text, or is also another
-    path's (a hard link: what it shows could be another file's)."""
+    DIFF_LIMIT; None when what is there is not text, is larger than a file
+    the module is given whole (a diff of its start would be wrong), or is
+    also another path's (a hard link: what it shows could be another
+    file's)."""
     try:
         with open_regular(path) as f:
             if os.fstat(f.fileno()).st_nlink > 1:
                 return None
-            before = f.read(DIFF_LIMIT * 4 + 1).decode("utf-8")
+            data = f.read(MAX_DIFFED + 1)
+            if len(data) > MAX_DIFFED:
+                return None
+            before = data.decode("utf-8")
     except FileNotFoundError:
         before = ""
     except (OSError, NotRegular, UnicodeDecodeError):
