@@ -1547,7 +1547,7 @@ PY
 # change: that file, with its diff, and the restart it notifies, nothing
 # else, and the hosts as they were.
 scenario_22_plan() {
-    local h rows want p_before=() s_before=() i=0
+    local h rows want diff p_before=() s_before=() i=0
     hd notify remove notify/app.yml
     plan_json notify notify/app.yml
     ((HD_RC == 2)) || fail "a plan on fresh hosts exited $HD_RC, not 2: $(tail -n 20 "$LAST_LOG")"
@@ -1582,7 +1582,10 @@ scenario_22_plan() {
         rows=$(plan_rows "$h")
         [[ $rows == $'change file /opt/tsup/program1.sh\nrestart program tsupv/program1' ]] ||
             fail "$h: the plan of a template change lists:"$'\n'"$rows"
-        json_at "$REPORT_JSON" "$h" plan 0 diff | grep -q '^+.*Hello (v5) from' ||
+        # Read whole first: grep -q stops reading at its match, and the
+        # writer's broken pipe would fail the pipeline (pipefail).
+        diff=$(json_at "$REPORT_JSON" "$h" plan 0 diff)
+        grep -q '^+.*Hello (v5) from' <<<"$diff" ||
             fail "$h: the plan's diff does not show program1.sh's new line: $(json_at "$REPORT_JSON" "$h" plan 0)"
         [[ $(json_at "$REPORT_JSON" "$h" plan 1 why) == /opt/tsup/program1.sh ]] ||
             fail "$h: the restart's why: $(json_at "$REPORT_JSON" "$h" plan 1)"
