@@ -1158,11 +1158,148 @@ def test_delete_removes_what_exists_and_refuses_paths_it_does_not_own(tmp_path):
     dry = delete(paths, check_mode=True)
     assert dry.result["removed"] == paths[:3] and (tmp_path / "g").exists()
     done = delete(paths)
-    assert done.result == {"changed": True, "removed": paths[:3]}
+    assert done.result == {"changed": True, "removed": paths[:3], "removed_users": [], "removed_groups": []}
     assert sorted(os.listdir(tmp_path)) == []
     assert delete(paths).result["changed"] is False
     for bad in ("/", "relative", str(tmp_path / ".." / "x")):
         assert delete([bad]).failed
+
+
+class Accounts(FakeModule):
+    """A module whose commands are noted, not run: `pgrep` finds the
+    account's processes `running` more times."""
+
+    def __init__(self, params, check_mode=False, running=0, failing=()):
+        super().__init__(params, check_mode)
+        self.ran, self.running, self.failing = [], running, failing
+
+    def run_command(self, argv):
+        self.ran.append(argv)
+        if argv[0] in self.failing:
+            return 12, "", "%s: cannot do it" % argv[0]
+        if argv[0] == "pgrep":
+            self.running -= 1
+            return (0 if self.running >= 0 else 1), "", ""
+        return 0, "", ""
+
+
+def test_delete_removes_the_accounts_that_exist_once_they_run_nothing_then_groups(tmp_path, monkeypatch):
+    users, groups = {"app", "other"}, {"app", "ops"}
+
+    def lookup(known):
+        def get(name):
+            if name not in known:
+                raise KeyError(name)
+            return name
+        return get
+
+    monkeypatch.setattr(mod.pwd, "getpwnam", lookup(users))
+    monkeypatch.setattr(mod.grp, "getgrnam", lookup(groups))
+    monkeypatch.setattr(mod.time, "sleep", lambda s: None)
+    params = {"action": "delete", "paths": [], "logins": ["app", "gone"], "group_names": ["app", "none"]}
+
+    def delete(m):
+        with pytest.raises(Done) as e:
+            mod.delete(m)
+        return e.value
+
+    dry = Accounts(params, check_mode=True)
+    done = delete(dry)
+    assert done.result["removed_users"] == ["app"] and done.result["removed_groups"] == ["app"]
+    assert done.result["changed"] and dry.ran == []
+    # Its processes killed, and waited for (pgrep finds them twice).
+    m = Accounts(params, running=2)
+    assert delete(m).result["changed"]
+    assert m.ran == [
+        ["pkill", "-KILL", "-u", "app"],
+        ["pgrep", "-u", "app"], ["pgrep", "-u", "app"], ["pgrep", "-u", "app"],
+        ["userdel", "-r", "app"],
+        ["groupdel", "app"],
+    ]
+    # Nothing of them left: nothing to do.
+    users.clear()
+    groups.clear()
+    none = Accounts(params)
+    assert delete(none).result["changed"] is False and none.ran == []
+    # A userdel that fails fails the call, naming it and saying why.
+    users.add("app")
+    failed = delete(Accounts(params, failing=("userdel",)))
+    assert failed.failed and failed.result["msg"] == "userdel -r app: userdel: cannot do it"
+    # Processes that do not end fail it too, rather than userdel.
+    monkeypatch.setattr(mod, "KILL_WAIT", 0)
+    stuck = Accounts(params, running=1000)
+    hung = delete(stuck)
+    assert hung.failed and "still run" in hung.result["msg"] and ["userdel", "-r", "app"] not in stuck.ran
+
+
+class InstanceSystemd(FakeModule):
+    """Systemd's units as a table (`enabled`, `active`), the commands run
+    noted; supervisorctl's own calls go through XML-RPC."""
+
+    def __init__(self, params, units, check_mode=False):
+        super().__init__(params, check_mode)
+        self.units, self.ran = units, []
+
+    def run_command(self, argv):
+        self.ran.append(argv[1:])
+        if argv[1] == "show":
+            active, enabled = self.units[argv[2]]
+            return 0, "LoadState=loaded\nActiveState=%s\nUnitFileState=%s\n" % (
+                "active" if active else "inactive", "enabled" if enabled else "disabled"), ""
+        return 0, "", ""
+
+
+def test_remove_unloads_removed_programs_then_stops_and_deletes_the_managed_instances(instance, tmp_path):
+    sock, server, _ = instance
+    folder = os.path.dirname(sock)
+    extra, kept = program_file(folder, "extra"), program_file(folder, "kept")
+    s = sup(sock, ("web", "started"), ("idle", "stopped"), ("extra", "started"), ("kept", "started"))
+    deploy({"supervisors": [s], "files": [extra, kept]})
+    assert {"extra", "kept"} <= set(mod.states(server))
+    units = tmp_path / "units"
+    units.mkdir()
+    (units / "a.service").write_text("[Service]\n")
+    (units / "b.service").write_text("[Service]\n")
+    (units / "a.d").mkdir()
+    managed = dict(sup(str(tmp_path / "a.sock")), name="a", managed=True, unit="a.service",
+                   unit_path=str(units / "a.service"), no_remove=False)
+    # Marked no_remove: its service and files stay.
+    left = dict(managed, name="b", unit="b.service", unit_path=str(units / "b.service"), no_remove=True)
+    params = {
+        "action": "remove",
+        "supervisors": [dict(s, no_remove=False), managed, left],
+        "program_files": [dict(extra, no_remove=False), dict(kept, no_remove=True)],
+        "instance_paths": [{"path": str(units / "a.service")}, {"path": str(units / "a.d")}],
+    }
+    table = {"a.service": (True, True), "b.service": (True, True)}
+
+    def remove(m):
+        with pytest.raises(Done) as e:
+            mod.remove(m)
+        return e.value
+
+    dry = InstanceSystemd(params, table, check_mode=True)
+    would = remove(dry)
+    assert not would.failed, would.result
+    assert would.result["removed"] == [extra["dest"], str(units / "a.service"), str(units / "a.d")]
+    assert would.result["changes"]["s"]["updated"] == ["extra"]
+    assert would.result["services"] == {"a": ["stopped", "disabled"]}
+    assert all(c[0] == "show" for c in dry.ran)
+    assert os.path.exists(extra["dest"]) and "extra" in mod.states(server) and (units / "a.d").exists()
+
+    m = InstanceSystemd(params, table)
+    done = remove(m)
+    assert not done.failed, done.result
+    assert done.result["changed"] and done.result["removed"] == would.result["removed"]
+    assert "extra" not in mod.states(server) and mod.states(server)["kept"] == "RUNNING"
+    assert os.path.exists(kept["dest"]) and not os.path.exists(extra["dest"])
+    assert sorted(os.listdir(units)) == ["b.service"]
+    assert [c for c in m.ran if c[0] != "show"] == [["disable", "--now", "a.service"], ["daemon-reload"]]
+
+    # Gone already: nothing to do.
+    table["a.service"] = (False, False)
+    again = remove(InstanceSystemd(params, table))
+    assert again.result["changed"] is False, again.result
 
 
 class Systemd(FakeModule):

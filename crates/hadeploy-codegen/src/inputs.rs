@@ -318,7 +318,7 @@ const INSTANCES: &[Key] = &[
         "true",
     )),
     taken(key("include_dir", Ty::Path, "The folder of its program files.")),
-    NO_REMOVE,
+    taken(with_default(NO_REMOVE, "false")),
     key(
         "settle",
         Ty::Int,

@@ -61,7 +61,7 @@ pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
 
 /// The collection's other files, and the project's lint settings, copied as
 /// they are (plain Ansible).
-pub const STATIC: [(&str, &str); 44] = [
+pub const STATIC: [(&str, &str); 43] = [
     embedded!(".ansible-lint"),
     embedded!("execution-environment/execution-environment.yml"),
     embedded!("execution-environment/requirements.yml"),
@@ -91,7 +91,6 @@ pub const STATIC: [(&str, &str); 44] = [
     collection!("roles/hadeploy_base/tasks/deploy_files.yml"),
     collection!("roles/hadeploy_base/tasks/remove.yml"),
     collection!("roles/hadeploy_supervisor/defaults/main.yml"),
-    collection!("roles/hadeploy_supervisor/tasks/select.yml"),
     collection!("roles/hadeploy_supervisor/tasks/deploy.yml"),
     collection!("roles/hadeploy_supervisor/tasks/package.yml"),
     collection!("roles/hadeploy_supervisor/tasks/instances.yml"),

@@ -43,8 +43,14 @@ from ansible_collections.hadeploy.supervisor.plugins.module_utils.system_paths i
 # Of each list of items the module takes from the roles' inputs, the keys
 # it takes (the host's variables carry more keys, read by the role's other
 # tasks): module_utils/items.py, generated from hadeploy's declaration of
-# the inputs. And of the changed process groups the roles give it.
-ITEM_KEYS = dict(module_items.ITEM_KEYS, changed_groups=("supervisor", "process_group"))
+# the inputs. And of the changed process groups, and of the program files
+# and instances' paths `remove` deletes, the roles give it.
+ITEM_KEYS = dict(
+    module_items.ITEM_KEYS,
+    changed_groups=("supervisor", "process_group"),
+    program_files=("dest", "supervisor", "process_group", "no_remove"),
+    instance_paths=("path",),
+)
 PROCESS_KEYS = module_items.PROCESS_KEYS
 HEALTHCHECK_KEYS = module_items.HEALTHCHECK_KEYS
 # What a user's own templates (a `conf_file_src`) can use, besides the

@@ -20,6 +20,7 @@ ITEM_OPTIONS = {
         "state": {"type": "str", "default": "current", "choices": ["started", "stopped", "current"]},
         "enabled": {"type": "bool", "default": True},
         "include_dir": {"type": "str"},
+        "no_remove": {"type": "bool", "default": False},
         "processes": {"type": "list", "elements": "dict", "default": [], "options": {
             "status": {"type": "str", "required": True},
             "state": {"type": "str", "required": True, "choices": ["started", "stopped", "current"]},

@@ -61,14 +61,19 @@ options:
         O(authorized_keys) and writes O(described_files), every path
         reached from C(/) without following a link another account could
         have made;
-        C(delete) removes O(paths); C(plan) reads what a deploy would
+        C(delete) removes O(paths), then the accounts of O(logins) and
+        the groups of O(group_names); C(remove) removes the programs and
+        managed instances of O(supervisors) but those marked
+        C(no_remove) (O(program_files), the update that unloads their
+        groups, the instances' services, stopped and disabled, and
+        O(instance_paths)); C(plan) reads what a deploy would
         change, changing nothing. C(select) is done by the action plugin
         on the controller, which keeps of O(lists) the items whose scope names the
         host; so is C(validate), which checks the roles' inputs against the
         argument specs of O(entry_points).
     type: str
     required: true
-    choices: [status, converge, deploy, inspect, write, delete, logs, plan, select, validate]
+    choices: [status, converge, deploy, inspect, write, delete, remove, logs, plan, select, validate]
   inputs:
     description:
       - Lists of items given by name, as the roles give their inputs. Each
@@ -138,6 +143,10 @@ options:
           The folder of its program files: stale ones are removed from it
           (C(deploy)), and it holds the journal.
         type: str
+      no_remove:
+        description: C(remove) leaves its service and files in place.
+        type: bool
+        default: false
       processes:
         description: Its processes, for C(converge).
         type: list
@@ -527,6 +536,54 @@ options:
     type: list
     elements: str
     default: []
+  logins:
+    description: >-
+      Accounts to remove, those that exist, with their home folders
+      (C(delete), after O(paths)); what they still run is killed first.
+    type: list
+    elements: str
+    default: []
+  group_names:
+    description: Groups to remove, those that exist (C(delete), after O(logins)).
+    type: list
+    elements: str
+    default: []
+  program_files:
+    description: >-
+      The program files of this host's instances (C(remove)): those not
+      marked O(program_files[].no_remove) are removed, and the update
+      stops and unloads the groups they defined.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest:
+        description: The file.
+        type: str
+        required: true
+      supervisor:
+        description: Its instance.
+        type: str
+        required: true
+      process_group:
+        description: The process group it defines.
+        type: str
+      no_remove:
+        description: C(remove) leaves it in place.
+        type: bool
+        default: false
+  instance_paths:
+    description: >-
+      The files and folders of the managed instances to remove (C(remove)),
+      after their services are stopped and disabled.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: A file or folder, removed with what it holds.
+        type: str
+        required: true
   program:
     description: >-
       Only the processes of this program or group (C(logs)): a process is
@@ -661,10 +718,27 @@ EXAMPLES = r"""
           - { status: program1, group: program1, program: program1, state: started }
   register: plan
 
-- name: Remove a folder and what it holds
+- name: Remove a folder and what it holds, then an account and a group
   hadeploy.supervisor.hadeploy_supervisor:
     action: delete
     paths: [/opt/tsup/data]
+    logins: [tsup]
+    group_names: [tsup]
+
+- name: Remove the programs and the managed instance tsupv
+  hadeploy.supervisor.hadeploy_supervisor:
+    action: remove
+    supervisors:
+      - name: tsupv
+        managed: true
+        unit: supervisord_tsupv.service
+        unit_path: /etc/systemd/system/supervisord_tsupv.service
+        socket: /run/supervisor_tsupv/supervisor.sock
+    program_files:
+      - { dest: /etc/supervisord_tsupv.d/program1_prg.ini, supervisor: tsupv, process_group: program1 }
+    instance_paths:
+      - { path: /etc/systemd/system/supervisord_tsupv.service }
+      - { path: /etc/supervisord_tsupv.d }
 
 - name: Keep the items whose scope names this host (on the controller; no call to the host)
   hadeploy.supervisor.hadeploy_supervisor:
@@ -715,10 +789,10 @@ plan:
   elements: dict
 changes:
   description: >-
-    For C(converge) and C(deploy), what was done (or in check mode would
-    be) on each instance that answered: the groups C(updated), processes
-    C(restarted), C(started) and C(stopped).
-  returned: when action is converge or deploy
+    For C(converge), C(deploy) and C(remove), what was done (or in check
+    mode would be) on each instance that answered: the groups C(updated),
+    processes C(restarted), C(started) and C(stopped).
+  returned: when action is converge, deploy or remove
   type: dict
 missing:
   description: >-
@@ -742,10 +816,20 @@ folders:
   elements: str
 services:
   description: >-
-    For C(deploy) and C(converge), what was done to each managed instance's
+    For C(deploy), C(converge) and C(remove), what was done to each managed instance's
     service: C(enabled), C(disabled), C(started), C(stopped), C(restarted).
-  returned: when action is deploy or converge
+  returned: when action is deploy, converge or remove
   type: dict
+removed_users:
+  description: For C(delete), the accounts removed (or that would be).
+  returned: when action is delete
+  type: list
+  elements: str
+removed_groups:
+  description: For C(delete), the groups removed (or that would be).
+  returned: when action is delete
+  type: list
+  elements: str
 groups:
   description: For C(inspect), the groups to create.
   returned: when action is inspect
@@ -776,8 +860,8 @@ recorded:
 removed:
   description: >-
     For C(deploy), the program files removed, no longer described; for
-    C(delete), the paths removed (or that would be).
-  returned: when action is deploy or delete
+    C(delete) and C(remove), the paths removed (or that would be).
+  returned: when action is deploy, delete or remove
   type: list
   elements: str
 written:
@@ -1255,7 +1339,16 @@ def set_services(module, supervisors, state):
 
 
 def converge(module):
-    p = module.params
+    changed, changes, services, failures, unhealthy = converge_supervisors(module, module.params)
+    if failures or unhealthy:
+        module.fail_json(msg=did_not_run(failures, unhealthy), changed=changed, changes=changes, services=services)
+    module.exit_json(changed=changed, changes=changes, services=services)
+
+
+def converge_supervisors(module, p):
+    """`converge` with the options `p`: whether something changed, what was
+    done by instance, to the services, and what did not start or pass its
+    health check."""
     changes = {}
     failures, unhealthy = [], []
     supervisors = p["supervisors"]
@@ -1310,9 +1403,7 @@ def converge(module):
     if p["service_state"] == "stopped":
         services = set_services(module, supervisors, "stopped")
     changed = bool(services) or any(any(d.values()) for d in changes.values())
-    if failures or unhealthy:
-        module.fail_json(msg=did_not_run(failures, unhealthy), changed=changed, changes=changes, services=services)
-    module.exit_json(changed=changed, changes=changes, services=services)
+    return changed, changes, services, failures, unhealthy
 
 
 def did_not_run(failures, unhealthy=()):
@@ -2441,9 +2532,21 @@ def write(module):
 
 
 def delete(module):
-    """Removes `paths` (a folder with what it holds), those that exist."""
+    """Removes `paths` (a folder with what it holds), those that exist, then
+    the accounts of `logins` and the groups of `group_names`."""
+    p = module.params
+    removed = delete_paths(module, p["paths"])
+    users, groups = remove_accounts(module, p["logins"], p["group_names"])
+    module.exit_json(
+        changed=bool(removed or users or groups), removed=removed, removed_users=users, removed_groups=groups
+    )
+
+
+def delete_paths(module, paths):
+    """Removes `paths` (a folder with what it holds), those that exist: the
+    paths removed, or in check mode that would be."""
     removed = []
-    for path in module.params["paths"]:
+    for path in paths:
         parts = path.split("/")
         if not path.startswith("/") or path.rstrip("/") == "" or ".." in parts:
             module.fail_json(msg="%s: not a path hadeploy removes (absolute, without ..)" % path)
@@ -2465,7 +2568,104 @@ def delete(module):
                 remove_at(fd, name)
         finally:
             os.close(fd)
-    module.exit_json(changed=bool(removed), removed=removed)
+    return removed
+
+
+# How long the processes of an account to remove may take to end, once
+# killed, in seconds.
+KILL_WAIT = 10
+
+
+def remove_accounts(module, logins, group_names):
+    """Removes the accounts of `logins` that exist, with their home folders
+    (`userdel -r`, as the user module's `remove`), then the groups of
+    `group_names`: the accounts and groups removed, or in check mode that
+    would be. userdel refuses an account that still runs something (the
+    ssh session of a deployment made as that user a minute ago; its
+    supervisors are stopped by now): what is left goes with the account."""
+    users = [login for login in logins if exists_account(pwd.getpwnam, login)]
+    groups = [name for name in group_names if exists_account(grp.getgrnam, name)]
+    if module.check_mode:
+        return users, groups
+    for login in users:
+        # 1: nothing ran.
+        run_checked(module, ["pkill", "-KILL", "-u", login], ok=(0, 1))
+        deadline = time.monotonic() + KILL_WAIT
+        while run_checked(module, ["pgrep", "-u", login], ok=(0, 1)) == 0:
+            if time.monotonic() >= deadline:
+                module.fail_json(msg="user %s: its processes still run %ds after they were killed" % (login, KILL_WAIT))
+            time.sleep(0.2)
+        run_checked(module, ["userdel", "-r", login])
+    for name in groups:
+        run_checked(module, ["groupdel", name])
+    return users, groups
+
+
+def exists_account(lookup, name):
+    try:
+        lookup(name)
+    except KeyError:
+        return False
+    return True
+
+
+def run_checked(module, argv, ok=(0,)):
+    """Runs `argv` (no shell), failing the call on an exit code not in `ok`:
+    its exit code."""
+    rc, out, err = module.run_command(argv)
+    if rc not in ok:
+        module.fail_json(msg="%s: %s" % (" ".join(argv), (err or out).strip() or "exit code %d" % rc))
+    return rc
+
+
+def remove(module):
+    """Removes the programs and the managed instances of this host, but
+    those marked `no_remove`: their program files, then the update that
+    stops and unloads exactly the groups whose files are gone, the
+    instances' services stopped and disabled, and their files and folders
+    (`instance_paths`), systemd's units reloaded when a unit file went."""
+    p = module.params
+    files = [f for f in p["program_files"] if not f["no_remove"]]
+    removed = delete_paths(module, [f["dest"] for f in files])
+    gone = [f for f in files if f["dest"] in removed]
+    options = dict(
+        p,
+        update=True,
+        start_states=[],
+        stop_states=[],
+        service_state=None,
+        programs=[],
+        restart=False,
+        journal=False,
+        notified=[],
+        changed_groups=[f for f in gone if f.get("process_group")],
+        restarted=[],
+    )
+    changed, changes, services, failures, _unhealthy = converge_supervisors(module, options)
+    if failures:
+        module.fail_json(msg=did_not_run(failures), changed=changed, changes=changes, removed=removed)
+    kept = [s for s in p["supervisors"] if s["managed"] and s.get("unit") and not s["no_remove"]]
+    for sup in kept:
+        if not sup.get("unit_path") or not exists(sup["unit_path"]):
+            continue
+        active, enabled, loaded = unit_state(module, sup["unit"])
+        done = (["stopped"] if active else []) + (["disabled"] if enabled else [])
+        if done:
+            services[sup["name"]] = done
+        if module.check_mode:
+            continue
+        if enabled:
+            systemctl(module, "disable", "--now", sup["unit"])
+        elif active:
+            systemctl(module, "stop", sup["unit"])
+    removed_here = delete_paths(module, [i["path"] for i in p["instance_paths"]])
+    units = {s["unit_path"] for s in kept if s.get("unit_path")}
+    if units & set(removed_here) and not module.check_mode:
+        systemctl(module, "daemon-reload")
+    removed += removed_here
+    module.exit_json(
+        changed=changed or bool(services) or bool(removed), changes=changes, services=services, removed=removed
+    )
 
 
 # The most bytes read from one log: enough for a few thousand lines.
@@ -2552,7 +2752,7 @@ ARGUMENT_SPEC = dict(
     action=dict(
         type="str",
         required=True,
-        choices=["status", "converge", "deploy", "inspect", "write", "delete", "logs", "plan", "select", "validate"],
+        choices=["status", "converge", "deploy", "inspect", "write", "delete", "remove", "logs", "plan", "select", "validate"],
     ),
     lists=dict(type="dict"),
     entry_points=dict(type="dict"),
@@ -2597,6 +2797,15 @@ ARGUMENT_SPEC = dict(
         notify=items(**ITEM_OPTIONS["notified"]),
     ),
     paths=dict(type="list", elements="str", default=[]),
+    logins=dict(type="list", elements="str", default=[]),
+    group_names=dict(type="list", elements="str", default=[]),
+    program_files=items(
+        dest=required(),
+        supervisor=required(),
+        process_group=dict(type="str"),
+        no_remove=dict(type="bool", default=False),
+    ),
+    instance_paths=items(path=required()),
     program=dict(type="str"),
     lines=dict(type="int", default=20),
     stream=dict(type="str", default="stdout", choices=["stdout", "stderr"]),
@@ -2629,6 +2838,8 @@ def run(module):
         write(module)
     if module.params["action"] == "delete":
         delete(module)
+    if module.params["action"] == "remove":
+        remove(module)
     if module.params["action"] == "logs":
         logs(module)
     if module.params["action"] == "plan":
