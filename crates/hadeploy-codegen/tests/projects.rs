@@ -47,10 +47,27 @@ fn is_static_copy(path: &str, content: &Content) -> bool {
     std::fs::read(roles_templates().join(path)).is_ok_and(|t| t == bytes)
 }
 
+/// The fixture whose snapshot holds the playbooks whole: the others show
+/// how theirs differ from its, so that a change to a playbook's template
+/// reads once, not in every snapshot.
+const REFERENCE: &str = "seed/simple/app.srcs";
+
+/// The playbooks of a project: the top-level `.yml` files of
+/// `roles-templates/` but the inventory and the `pre_tasks` they include.
+fn playbooks() -> BTreeSet<String> {
+    std::fs::read_dir(roles_templates())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".yml") && n != "inventory.yml" && n != "pre_tasks.yml")
+        .collect()
+}
+
 /// Every file in `==== path ====` sections, but the copies of
-/// `roles-templates/` (the same in every project, named in one line);
-/// paths of this checkout removed.
-fn gallery(project: &Project) -> String {
+/// `roles-templates/` (the same in every project, named in one line) and,
+/// given the `reference` project, the playbooks: those the same as its
+/// named in one line, the others as a diff to its; paths of this checkout
+/// removed.
+fn gallery(project: &Project, reference: Option<&Project>) -> String {
     let mut out = String::new();
     let copies: Vec<&str> = project
         .iter()
@@ -61,7 +78,40 @@ fn gallery(project: &Project) -> String {
         "==== copied from roles-templates/: {} ====\n",
         copies.join(", ")
     ));
-    for (path, content) in project.iter().filter(|(p, c)| !is_static_copy(p, c)) {
+    let playbooks = playbooks();
+    let reference_text = |path: &str| {
+        let reference = reference?;
+        let (_, content) = reference.iter().find(|(p, _)| p.as_str() == path)?;
+        Some(String::from_utf8(content.as_bytes()?.to_vec()).unwrap())
+    };
+    let text_of = |content: &Content| content.as_bytes().map(|b| String::from_utf8(b.to_vec()).unwrap());
+    let as_reference: Vec<&str> = project
+        .iter()
+        .filter(|(p, c)| playbooks.contains(p.as_str()) && reference_text(p).is_some_and(|r| Some(r) == text_of(c)))
+        .map(|(p, _)| p.as_str())
+        .collect();
+    if reference.is_some() {
+        out.push_str(&format!(
+            "==== playbooks as {REFERENCE}'s: {} ====\n",
+            as_reference.join(", ")
+        ));
+    }
+    for (path, content) in project
+        .iter()
+        .filter(|(p, c)| !is_static_copy(p, c) && !as_reference.contains(&p.as_str()))
+    {
+        if let (true, Some(before), Some(after)) = (
+            playbooks.contains(path.as_str()),
+            reference_text(path),
+            text_of(content),
+        ) {
+            out.push_str(&format!("==== {path}: against {REFERENCE}'s ====\n"));
+            let diff = similar::TextDiff::from_lines(&before, &after);
+            for hunk in diff.unified_diff().context_radius(2).iter_hunks() {
+                out.push_str(&hunk.to_string());
+            }
+            continue;
+        }
         out.push_str(&format!("==== {path} ====\n"));
         match content {
             Content::Copy(c) => {
@@ -86,6 +136,7 @@ fn gallery(project: &Project) -> String {
 
 #[test]
 fn fixtures_render_to_projects() {
+    let reference = project_of(&fixtures().join(REFERENCE));
     insta::glob!("../../../tests/fixtures", "**/*.srcs", |path| {
         let project = project_of(path);
         let again = project_of(path);
@@ -111,8 +162,9 @@ fn fixtures_render_to_projects() {
                 parse_yaml(p, &text);
             }
         }
+        let against = (path != fixtures().join(REFERENCE)).then_some(&reference);
         insta::with_settings!({ omit_expression => true }, {
-            insta::assert_snapshot!(format!("{}{}", description_of(path), gallery(&project)));
+            insta::assert_snapshot!(format!("{}{}", description_of(path), gallery(&project, against)));
         });
     });
 }
