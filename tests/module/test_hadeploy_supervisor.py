@@ -29,6 +29,11 @@ sys.path.insert(0, str(LIBRARY))
 sys.path.append(str(COLLECTION.parents[2]))
 
 import hadeploy_supervisor as mod  # noqa: E402
+# What it shares in the collection's module_utils.
+UTILS = "ansible_collections.hadeploy.supervisor.plugins.module_utils."
+host_files = importlib.import_module(UTILS + "host_files")
+journal = importlib.import_module(UTILS + "journal")
+health = importlib.import_module(UTILS + "health")
 
 PLUGINS = COLLECTION / "plugins/action"
 
@@ -520,7 +525,7 @@ def test_deploy_in_check_mode_says_what_it_would_write_and_changes_nothing(insta
     assert done.result["changes"]["s"]["updated"] == ["extra", "hidden"]
     # The secret file's content before stays out of the diff.
     assert done.result["before"] == {extra["dest"]: "", hidden["dest"]: ""}
-    assert not os.path.exists(extra["dest"]) and not os.path.exists(os.path.join(folder, mod.JOURNAL))
+    assert not os.path.exists(extra["dest"]) and not os.path.exists(os.path.join(folder, journal.JOURNAL))
     assert "extra" not in mod.states(server)
 
 
@@ -543,7 +548,7 @@ def test_a_restart_recorded_by_a_run_that_stopped_is_made_by_the_next_deploy(ins
     done = deploy({"supervisors": [s]})
     assert done.result["changes"]["s"]["restarted"] == ["web"]
     assert pid(server, "web") != web_pid
-    assert not os.path.exists(os.path.join(os.path.dirname(sock), mod.JOURNAL))
+    assert not os.path.exists(os.path.join(os.path.dirname(sock), journal.JOURNAL))
     assert deploy({"supervisors": [s]}).result["changed"] is False
 
 
@@ -561,9 +566,9 @@ def test_converge_with_the_journal_restarts_what_it_holds_and_clears_it(instance
 
 def test_a_journal_that_does_not_read_is_ignored(tmp_path):
     s = {"include_dir": str(tmp_path)}
-    (tmp_path / mod.JOURNAL).write_text("{not json")
+    (tmp_path / journal.JOURNAL).write_text("{not json")
     assert mod.read_journal(s) == {"restart": False, "notified": []}
-    (tmp_path / mod.JOURNAL).write_text('{"restart": 1, "notified": [{"process": "x"}, 3]}')
+    (tmp_path / journal.JOURNAL).write_text('{"restart": 1, "notified": [{"process": "x"}, 3]}')
     assert mod.read_journal(s) == {"restart": False, "notified": []}
     # No folder yet (a first deploy): nothing recorded, nothing to restart.
     assert mod.write_journal({"include_dir": str(tmp_path / "none")}, {"restart": True, "notified": []}) is False
@@ -573,16 +578,16 @@ def test_a_journal_planted_as_a_fifo_or_a_link_fails_at_once_naming_it(tmp_path)
     """The instance's account owns the folder: root neither blocks on a FIFO
     nor reads through a link there."""
     s = {"include_dir": str(tmp_path)}
-    journal = tmp_path / mod.JOURNAL
-    os.mkfifo(journal)
+    planted = tmp_path / journal.JOURNAL
+    os.mkfifo(planted)
     start = time.monotonic()
-    with pytest.raises(mod.NotRegular, match=str(journal)):
+    with pytest.raises(mod.NotRegular, match=str(planted)):
         mod.read_journal(s)
     assert time.monotonic() - start < 5
-    journal.unlink()
+    planted.unlink()
     secret = tmp_path / "root-only"
     secret.write_text('{"restart": true, "notified": []}')
-    journal.symlink_to(secret)
+    planted.symlink_to(secret)
     with pytest.raises(mod.NotRegular, match="remove it"):
         mod.add_to_journal(s, restart=True)
 
@@ -789,8 +794,8 @@ def test_what_the_host_s_records_say_is_the_system_s_is_never_taken_over(tmp_pat
     shipped.mkdir()
     (info / "thing.list").write_text("/.\n%s\n%s/file\n" % (shipped, shipped))
     home = tmp_path / "var-lib-postgresql"
-    monkeypatch.setattr(mod, "DPKG_INFO", str(info))
-    monkeypatch.setattr(mod, "_records", {})
+    monkeypatch.setattr(host_files, "DPKG_INFO", str(info))
+    monkeypatch.setattr(host_files, "_records", {})
     monkeypatch.setattr(
         mod.pwd, "getpwall",
         lambda: [types.SimpleNamespace(pw_uid=105, pw_dir=str(home), pw_name="postgres"),
@@ -1400,17 +1405,17 @@ def test_a_command_health_check_runs_without_a_shell_until_it_exits_0(instance, 
     server.supervisor.stopProcess("server")
     assert not run({"supervisors": [check], "start_states": ["started"]}).failed
     # A shell's operators are arguments here, not a pipeline.
-    ok, said = mod.probe_command(["/bin/echo", "a", "|", "false"], None, 5)
+    ok, said = health.probe_command(["/bin/echo", "a", "|", "false"], None, 5)
     assert ok and said == "exit 0: a | false"
-    assert mod.probe_command(["/nonexistent/check"], None, 5)[0] is False
-    assert mod.probe_command(["/bin/sleep", "5"], None, 1) == (False, "no answer in 1 s")
+    assert health.probe_command(["/nonexistent/check"], None, 5)[0] is False
+    assert health.probe_command(["/bin/sleep", "5"], None, 1) == (False, "no answer in 1 s")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching user needs root")
 def test_a_command_health_check_runs_as_the_instance_s_user():
-    ok, said = mod.probe_command(["/usr/bin/id", "-un"], "nobody", 5)
+    ok, said = health.probe_command(["/usr/bin/id", "-un"], "nobody", 5)
     assert ok and said == "exit 0: nobody"
-    assert mod.probe_command(["/usr/bin/id", "-un"], "no-such-user-here", 5) == (False, "no user no-such-user-here")
+    assert health.probe_command(["/usr/bin/id", "-un"], "no-such-user-here", 5) == (False, "no user no-such-user-here")
 
 
 @pytest.mark.skipif(not shutil.which("openssl"), reason="openssl makes the test's certificate")
@@ -1439,7 +1444,7 @@ def test_an_https_health_check_does_not_check_the_certificate_nor_use_a_proxy(tm
     # A proxy in the module's environment is not asked: the URL is the host's own.
     monkeypatch.setenv("https_proxy", "http://127.0.0.1:9/")
     monkeypatch.setenv("no_proxy", "")
-    fresh = importlib.reload(mod)
+    fresh = importlib.reload(health)
     port = server.server_address[1]
     try:
         assert fresh.probe_http("https://127.0.0.1:%d/health" % port, 5) == (True, "HTTP 200")
@@ -1532,9 +1537,10 @@ def test_the_module_runs_on_rhel_8_s_platform_python():
     if not vermin.exists():
         assert not os.environ.get("CI"), "CI must provide vermin (tests/setup-venv.sh)"
         pytest.skip("no vermin (bash tests/setup-venv.sh)")
-    module = LIBRARY / "hadeploy_supervisor.py"
+    # The module and what it imports of the collection's module_utils.
+    files = [LIBRARY / "hadeploy_supervisor.py"] + sorted((COLLECTION / "plugins/module_utils").glob("*.py"))
     out = subprocess.run(
-        [str(vermin), "-t=3.6-", "--violations", "--no-tips", "--eval-annotations", str(module)],
+        [str(vermin), "-t=3.6-", "--violations", "--no-tips", "--eval-annotations"] + [str(f) for f in files],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
     )
     assert out.returncode == 0, out.stdout
@@ -1636,7 +1642,7 @@ def test_plan_says_what_a_deploy_would_change_and_why_and_changes_nothing(instan
     assert {p: p.read_bytes() for p in files.iterdir() if p.is_file()} == before
     assert not (files / "new").exists() and oct(os.stat(there).st_mode & 0o777) == "0o700"
     assert Path(kept["dest"]).read_text() == kept["content"] and os.path.exists(old["dest"])
-    assert not os.path.exists(extra["dest"]) and not os.path.exists(os.path.join(folder, mod.JOURNAL))
+    assert not os.path.exists(extra["dest"]) and not os.path.exists(os.path.join(folder, journal.JOURNAL))
     assert {n: pid(server, n) for n in ("web", "kept")} == pids
     assert mod.states(server)["idle"] == "STOPPED" and "extra" not in mod.states(server)
 
@@ -1802,3 +1808,18 @@ def test_a_plan_shows_no_diff_of_a_file_larger_than_one_it_is_given_whole(tmp_pa
     small = tmp_path / "small.conf"
     small.write_text("x\n")
     assert mod.text_diff(str(small), "y\n") == "--- {0}\n+++ {0}\n@@ -1 +1 @@\n-x\n+y\n".format(small)
+
+
+def test_no_function_of_the_collection_s_python_is_over_80_lines():
+    """The module holds its actions and module_utils what they share, one
+    file per concern; a function that outgrows 80 lines is split."""
+    import ast
+
+    long = []
+    for path in sorted((COLLECTION / "plugins").glob("*/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 80:
+                    long.append("%s: %s, %d lines" % (path.relative_to(COLLECTION), node.name, lines))
+    assert long == []

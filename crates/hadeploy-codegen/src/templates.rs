@@ -61,7 +61,7 @@ pub const CHANGELOG: (&str, &str) = collection!("CHANGELOG.md");
 
 /// The collection's other files, and the project's lint settings, copied as
 /// they are (plain Ansible).
-pub const STATIC: [(&str, &str); 43] = [
+pub const STATIC: [(&str, &str); 47] = [
     embedded!(".ansible-lint"),
     embedded!("execution-environment/execution-environment.yml"),
     embedded!("execution-environment/requirements.yml"),
@@ -81,6 +81,10 @@ pub const STATIC: [(&str, &str); 43] = [
     collection!("plugins/action/hadeploy_supervisor.py"),
     collection!("plugins/module_utils/system_paths.py"),
     collection!("plugins/module_utils/items.py"),
+    collection!("plugins/module_utils/supervisord.py"),
+    collection!("plugins/module_utils/host_files.py"),
+    collection!("plugins/module_utils/journal.py"),
+    collection!("plugins/module_utils/health.py"),
     collection!("roles/hadeploy_base/defaults/main.yml"),
     collection!("roles/hadeploy_base/meta/main.yml"),
     collection!("roles/hadeploy_base/meta/argument_specs.yml"),

@@ -252,6 +252,27 @@ def pick(item, keys):
     return {k: item[k] for k in keys if k in item}
 
 
+def module_args(args, names):
+    """`args` made what the module takes: the items of its lists that go
+    to the host (`names`: its name and groups), of each the keys it takes,
+    and the options worked out from them."""
+    # The host's items: the roles may give every item of their inputs.
+    args.update(select({k: args[k] for k in SCOPED if isinstance(args.get(k), list)}, names))
+    if args.get("package") and not any(s.get("managed") for s in args.get("supervisors") or []):
+        # No instance to install here: no package to look for.
+        args["package"] = False
+    if args.get("settle") is None and "supervisors" in args:
+        # Long enough for the slowest program of these instances to start.
+        args["settle"] = max([s.get("settle", 15) for s in args["supervisors"]] or [15])
+    for key, keys in ITEM_KEYS.items():
+        if key in args and isinstance(args[key], list):
+            args[key] = [pick(i, keys) for i in args[key]]
+    for s in args.get("supervisors") or []:
+        for inner, keys in (("processes", PROCESS_KEYS), ("healthchecks", HEALTHCHECK_KEYS)):
+            if isinstance(s.get(inner), list):
+                s[inner] = [pick(p, keys) for p in s[inner]]
+
+
 def renders(f):
     """Whether a file of `hadeploy_base_files` is rendered by Ansible: a
     template that depends on the host (one that does not is sent as it is)."""
@@ -344,14 +365,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, self._task_vars)
         args = dict(self._task.args)
         if args.pop("check_inputs", False) or args.get("action") == "select":
-            wrong = unknown_inputs(self._task_vars)
-            problem = version_problem(self._task_vars.get("hadeploy_inputs_version"), collection_version())
-            if problem:
-                raise AnsibleActionFail(problem)
-            if wrong:
-                raise AnsibleActionFail(
-                    "%s (meta/argument_specs.yml of each role lists its inputs)" % "; ".join(wrong)
-                )
+            self._check_inputs()
         if args.get("action") == "validate":
             return self._validate(result, args.get("entry_points") or {})
         names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
@@ -362,47 +376,68 @@ class ActionModule(ActionBase):
                 args["lists"] = dict(args.get("lists") or {}, **given)
             else:
                 args.update(given)
+        if args.get("action") == "select":
+            return self._selected(result, args, names)
         if args.get("action") == "plan":
             # The accounts hadeploy creates; the others are the host's.
             args["users"] = [u for u in args.get("users") or [] if u.get("managed", True)]
-        if args.get("action") == "select":
-            lists = args.get("lists") or {}
-            kept = select(lists, names)
-            refused = refused_paths(kept)
-            if refused:
-                raise AnsibleActionFail(
-                    "not absolute, holding `..`, or a folder or file of the system (which `remove` would delete): %s"
-                    % ", ".join(refused)
-                )
-            result.update(kept, changed=False)
-            # The base role's select sees every list a host may get.
-            warning = args.get("say_when_empty") and nothing_here(lists, kept, {n for n in names if n})
-            if warning:
-                result["warnings"] = [warning]
-            # The items may hold secrets (users' password hashes, download
-            # passwords): the answer stays out of the output. An error above
-            # (a misspelt input) is shown.
-            result["_ansible_no_log"] = True
-            return result
         self._files_dir = args.pop("files_dir", None)
-        # The host's items: the roles may give every item of their inputs.
-        args.update(select({k: args[k] for k in SCOPED if isinstance(args.get(k), list)}, names))
-        if args.get("package") and not any(s.get("managed") for s in args.get("supervisors") or []):
-            # No instance to install here: no package to look for.
-            args["package"] = False
-        if args.get("settle") is None and "supervisors" in args:
-            # Long enough for the slowest program of these instances to start.
-            args["settle"] = max([s.get("settle", 15) for s in args["supervisors"]] or [15])
-        for key, keys in ITEM_KEYS.items():
-            if key in args and isinstance(args[key], list):
-                args[key] = [pick(i, keys) for i in args[key]]
-        for s in args.get("supervisors") or []:
-            for inner, keys in (("processes", PROCESS_KEYS), ("healthchecks", HEALTHCHECK_KEYS)):
-                if isinstance(s.get(inner), list):
-                    s[inner] = [pick(p, keys) for p in s[inner]]
+        module_args(args, names)
         sources = args.pop("sources", None)
         if sources is not None:
             args["files"] = [self._file(s) for s in sources]
+        left = self._described_files(args)
+        result.update(
+            self._execute_module(module_name="hadeploy.supervisor.hadeploy_supervisor", module_args=args, task_vars=self._task_vars)
+        )
+        if args.get("action") == "write":
+            # Files too large to go in the call: the role's copy task writes them.
+            result["left"] = left
+        before = result.pop("before", None)
+        if before is not None and self._task.diff:
+            result["diff"] = diffs(before, args.get("files") or args["described_files"])
+        if args.get("action") == "plan" and self._task.diff:
+            # Shown by Ansible's callback with --diff, as a check run's.
+            result["diff"] = [{"prepared": row["diff"]} for row in result.get("plan") or [] if row.get("diff")]
+        return result
+
+    def _check_inputs(self):
+        """Fails on inputs another version of hadeploy wrote, or on a
+        variable named like an input of the roles that is none (a typo)."""
+        wrong = unknown_inputs(self._task_vars)
+        problem = version_problem(self._task_vars.get("hadeploy_inputs_version"), collection_version())
+        if problem:
+            raise AnsibleActionFail(problem)
+        if wrong:
+            raise AnsibleActionFail("%s (meta/argument_specs.yml of each role lists its inputs)" % "; ".join(wrong))
+
+    def _selected(self, result, args, names):
+        """`select`: of each of the lists, the items that go to this host
+        (`names`: its name and groups), in `result`."""
+        lists = args.get("lists") or {}
+        kept = select(lists, names)
+        refused = refused_paths(kept)
+        if refused:
+            raise AnsibleActionFail(
+                "not absolute, holding `..`, or a folder or file of the system (which `remove` would delete): %s"
+                % ", ".join(refused)
+            )
+        result.update(kept, changed=False)
+        # The base role's select sees every list a host may get.
+        warning = args.get("say_when_empty") and nothing_here(lists, kept, {n for n in names if n})
+        if warning:
+            result["warnings"] = [warning]
+        # The items may hold secrets (users' password hashes, download
+        # passwords): the answer stays out of the output. An error above
+        # (a misspelt input) is shown.
+        result["_ansible_no_log"] = True
+        return result
+
+    def _described_files(self, args):
+        """The description's files as the action needs them in `args`: for
+        `write` with their content (but those too large for the call, and
+        downloads), for `plan` whole, else with their checksums; for
+        `write`, the files left to the role's copy task."""
         left = []
         if args.get("action") == "write":
             to_write = []
@@ -419,19 +454,7 @@ class ActionModule(ActionBase):
             args["described_files"] = [self._planned(f) for f in args.get("described_files", [])]
         elif "described_files" in args:
             args["described_files"] = [self._described(f) for f in args["described_files"] if f["kind"] != "url"]
-        result.update(
-            self._execute_module(module_name="hadeploy.supervisor.hadeploy_supervisor", module_args=args, task_vars=self._task_vars)
-        )
-        if args.get("action") == "write":
-            # Files too large to go in the call: the role's copy task writes them.
-            result["left"] = left
-        before = result.pop("before", None)
-        if before is not None and self._task.diff:
-            result["diff"] = diffs(before, args.get("files") or args["described_files"])
-        if args.get("action") == "plan" and self._task.diff:
-            # Shown by Ansible's callback with --diff, as a check run's.
-            result["diff"] = [{"prepared": row["diff"]} for row in result.get("plan") or [] if row.get("diff")]
-        return result
+        return left
 
     def _host_items(self, inputs, names):
         """The lists `inputs` names, each an option (or a key of `lists`)
