@@ -939,6 +939,40 @@ def test_inputs_given_by_name_are_the_host_s_items_only_templated(plugin):
         action._host_items({"folders": "not_a_list"}, names)
 
 
+def test_inspect_of_items_given_by_name_refuses_rendered_paths_and_says_what_the_includes_need(plugin):
+    """The base role's inspection reads its items by name (no task selects
+    them first): the plugin refuses a rendered path as `select` does,
+    compares files only where the run deploys them, and tells the role
+    whether there are downloads and instances; the lists whole go to the
+    warning of a host that gets nothing."""
+    action = plugin.ActionModule.__new__(plugin.ActionModule)
+    files = [{"dest": "/opt/app/a", "kind": "copy"}, {"dest": "/opt/app/b", "kind": "url"}]
+    args = {"action": "inspect", "folders": [{"path": "/opt/app"}], "described_files": list(files),
+            "supervisors": [], "areas": ["users", "files"]}
+    result = {}
+    action._inspected(args, result)
+    assert result == {"downloads": True, "supervisors": False} and args["described_files"] == files
+    # `--tags users`: no file compared, nor its restarts recorded.
+    users_only = dict(args, areas=["users"])
+    action._inspected(users_only, {})
+    assert users_only["described_files"] == []
+    for rendered in ({"folders": [{"path": "/etc", "rendered": True}]},
+                     {"described_files": [{"dest": "/opt/../etc/passwd", "rendered": True}]}):
+        with pytest.raises(plugin.AnsibleActionFail, match="folder or file of the system"):
+            action._inspected(dict(args, **rendered), {})
+
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    variables = {"hadeploy_base_folders": [{"path": "/opt/edge", "scope": "edges"}]}
+    action._task_vars = variables
+    action._templar = Templar(loader=DataLoader(), variables=variables)
+    every = {}
+    kept = action._host_items({"folders": "hadeploy_base_folders"}, {"en1", "edge"}, every)
+    assert kept == {"folders": []} and every == {"folders": variables["hadeploy_base_folders"]}
+    assert "the scopes are: edges" in plugin.nothing_here(every, kept, {"en1", "edge"})
+
+
 def test_inputs_are_checked_against_the_entry_points_argument_specs(plugin):
     """`validate` refuses, naming role, entry point and input, what Ansible's
     own check on the role's entry refuses (a missing required key, a wrong

@@ -443,7 +443,7 @@ const BASE_SUPERVISORS: Key = Key {
     role_default: Some("\"{{ hadeploy_supervisor_instances | default([]) }}\""),
     ..key(
         "hadeploy_base_supervisors",
-        Ty::AnyItems,
+        Ty::Items(INSTANCES),
         "The supervisord instances whose programs the files notify: by default, O(hadeploy_supervisor_instances).",
     )
 };

@@ -370,17 +370,24 @@ class ActionModule(ActionBase):
             return self._validate(result, args.get("entry_points") or {})
         names = set(self._task_vars.get("group_names", [])) | {self._task_vars.get("inventory_hostname")}
         inputs = args.pop("inputs", None)
+        every = {}
         if inputs is not None:
-            given = self._host_items(inputs, names)
+            given = self._host_items(inputs, names, every)
             if args.get("action") == "select":
                 args["lists"] = dict(args.get("lists") or {}, **given)
             else:
                 args.update(given)
         if args.get("action") == "select":
             return self._selected(result, args, names)
-        if args.get("action") == "plan":
+        warnings = []
+        if args.pop("say_when_empty", False):
+            warning = nothing_here(every, {k: args.get(k) for k in every}, {n for n in names if n})
+            warnings += [warning] if warning else []
+        if args.get("action") in ("inspect", "plan"):
             # The accounts hadeploy creates; the others are the host's.
             args["users"] = [u for u in args.get("users") or [] if u.get("managed", True)]
+        if args.get("action") == "inspect":
+            self._inspected(args, result)
         self._files_dir = args.pop("files_dir", None)
         module_args(args, names)
         sources = args.pop("sources", None)
@@ -399,7 +406,27 @@ class ActionModule(ActionBase):
         if args.get("action") == "plan" and self._task.diff:
             # Shown by Ansible's callback with --diff, as a check run's.
             result["diff"] = [{"prepared": row["diff"]} for row in result.get("plan") or [] if row.get("diff")]
+        if warnings:
+            result["warnings"] = list(result.get("warnings") or []) + warnings
         return result
+
+    def _inspected(self, args, result):
+        """`inspect` of the host's items given by name: refuses a folder or
+        file whose path Ansible rendered to one hadeploy refuses (as
+        `select` does), compares files only where the run deploys them
+        (`areas`), and says in `result` what the role's includes need: any
+        file downloaded (`downloads`), any instance (`supervisors`)."""
+        refused = refused_paths({"folders": args.get("folders") or [], "files": args.get("described_files") or []})
+        if refused:
+            raise AnsibleActionFail(
+                "not absolute, holding `..`, or a folder or file of the system (which `remove` would delete): %s"
+                % ", ".join(refused)
+            )
+        files = args.get("described_files") or []
+        result["downloads"] = any(f.get("kind") == "url" for f in files)
+        result["supervisors"] = bool(args.get("supervisors"))
+        if "files" not in args.get("areas", ("files",)):
+            args["described_files"] = []
 
     def _check_inputs(self):
         """Fails on inputs another version of hadeploy wrote, or on a
@@ -456,7 +483,7 @@ class ActionModule(ActionBase):
             args["described_files"] = [self._described(f) for f in args["described_files"] if f["kind"] != "url"]
         return left
 
-    def _host_items(self, inputs, names):
+    def _host_items(self, inputs, names, every=None):
         """The lists `inputs` names, each an option (or a key of `lists`)
         and the host variable, or variables whose lists are joined, that
         holds its items: of each, the items whose scope meets `names`,
@@ -464,7 +491,8 @@ class ActionModule(ActionBase):
         arguments (which Ansible also sends back with the task's result),
         a task's work here grows with this host's items, not with every
         host's. A variable that is a string (an estate's `"{{ its_list }}"`)
-        is templated whole."""
+        is templated whole. `every`, when given, gets each list whole, as
+        it is, for the warning of a host that gets nothing."""
         if not isinstance(inputs, dict):
             raise AnsibleActionFail("inputs: a map of option: variable name is expected")
         out = {}
@@ -478,6 +506,8 @@ class ActionModule(ActionBase):
                     value = self._templar.template(value)
                 if not isinstance(value, list):
                     raise AnsibleActionFail("%s: a list of items is expected" % name)
+                if every is not None:
+                    every.setdefault(option, []).extend(value)
                 for item in value:
                     if not isinstance(item, dict):
                         raise AnsibleActionFail("%s: each item is a dict, not %r" % (name, type(item).__name__))
