@@ -160,6 +160,15 @@ const PRIORITY: Ty = Ty::Int {
 };
 const WHEN: Key = opt("when", Ty::Bool);
 
+macro_rules! setting_keys {
+    ($($key:ident: $rust:ty, $ty:expr, $ini:ident;)*) => {
+        /// The keys of a program's supervisor settings (declared in
+        /// `program_settings.rs`), in the order of their INI lines.
+        const PROGRAM_SETTINGS: &[Key] = &[$(opt(stringify!($key), $ty),)*];
+    };
+}
+crate::program_settings::program_settings!(setting_keys);
+
 /// Every host attribute, as `hosts` and `host_overrides` spell it.
 pub const HOST_ATTRS: &[Key] = &[
     opt("ssh_host", Ty::Str),
@@ -378,41 +387,20 @@ pub const SUPERVISOR: Keys = Keys {
 /// A `supervisor_programs` item.
 pub const PROGRAM: Keys = Keys {
     what: "a `supervisor_programs` item",
-    parts: &[&[
-        req("name", Ty::Str),
-        req("supervisor", Ty::Str),
-        opt("scope", Ty::Str),
-        opt("command", Ty::Str),
-        opt("state", Ty::Word(STATES)),
-        opt("autostart", Ty::Bool),
-        opt("no_remove", Ty::Bool),
-        opt("conf_file_src", Ty::Str),
-        WHEN,
-        opt("process_name", Ty::Str),
-        opt("numprocs", Ty::Int { min: 1, max: 1000 }),
-        opt("numprocs_start", U32),
-        opt("priority", PRIORITY),
-        opt("startsecs", U32),
-        opt("startretries", U32),
-        opt("autorestart", Ty::Autorestart),
-        opt("exitcodes", Ty::ExitCodes),
-        opt("stopsignal", Ty::Signal),
-        opt("stopwaitsecs", U32),
-        opt("stopasgroup", Ty::Bool),
-        opt("killasgroup", Ty::Bool),
-        opt("user", Ty::Str),
-        opt("redirect_stderr", Ty::Bool),
-        opt("stdout_logfile", Ty::Str),
-        opt("stdout_logfile_maxbytes", Ty::Size),
-        opt("stdout_logfile_backups", U32),
-        opt("stderr_logfile", Ty::Str),
-        opt("stderr_logfile_maxbytes", Ty::Size),
-        opt("stderr_logfile_backups", U32),
-        opt("environment", Ty::Environment),
-        opt("directory", Ty::Str),
-        opt("umask", Ty::Mode),
-        opt("healthcheck", Ty::Map(&HEALTHCHECK)),
-    ]],
+    parts: &[
+        &[
+            req("name", Ty::Str),
+            req("supervisor", Ty::Str),
+            opt("scope", Ty::Str),
+            opt("command", Ty::Str),
+            opt("state", Ty::Word(STATES)),
+            opt("no_remove", Ty::Bool),
+            opt("conf_file_src", Ty::Str),
+            WHEN,
+        ],
+        PROGRAM_SETTINGS,
+        &[opt("healthcheck", Ty::Map(&HEALTHCHECK))],
+    ],
     one_of: &["command", "conf_file_src"],
     removable: &[],
 };

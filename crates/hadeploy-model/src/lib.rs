@@ -14,6 +14,7 @@ mod jinja;
 mod keys;
 mod load;
 mod model;
+mod program_settings;
 mod read;
 mod resolve;
 mod schema;

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::Serialize;
 
+pub use crate::program_settings::Ini;
+
 /// A validated application description.
 #[derive(Debug, Clone, Serialize)]
 pub struct Model {
@@ -623,36 +625,28 @@ impl std::fmt::Display for Batch {
     }
 }
 
-/// The supervisor settings of a program, each as supervisor defines it.
-/// `None` leaves supervisor's default.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[allow(missing_docs)] // Each field is the supervisor option of the same name.
-pub struct ProgramSettings {
-    pub autostart: bool,
-    pub process_name: Option<String>,
-    pub numprocs: u32,
-    pub numprocs_start: Option<u32>,
-    pub priority: Option<i64>,
-    pub startsecs: Option<u32>,
-    pub startretries: Option<u32>,
-    pub autorestart: Option<String>,
-    pub exitcodes: Option<Vec<u8>>,
-    pub stopsignal: Option<String>,
-    pub stopwaitsecs: Option<u32>,
-    pub stopasgroup: Option<bool>,
-    pub killasgroup: Option<bool>,
-    pub user: Option<String>,
-    pub redirect_stderr: Option<bool>,
-    pub stdout_logfile: Option<String>,
-    pub stdout_logfile_maxbytes: Option<String>,
-    pub stdout_logfile_backups: Option<u32>,
-    pub stderr_logfile: Option<String>,
-    pub stderr_logfile_maxbytes: Option<String>,
-    pub stderr_logfile_backups: Option<u32>,
-    pub environment: IndexMap<String, String>,
-    pub directory: Option<String>,
-    pub umask: Option<String>,
+macro_rules! settings_struct {
+    ($($key:ident: $rust:ty, $ty:expr, $ini:ident;)*) => {
+        /// The supervisor settings of a program, each as supervisor defines
+        /// it (`program_settings.rs` declares them). `None` leaves supervisor's
+        /// default.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+        #[allow(missing_docs)] // Each field is the supervisor option of the same name.
+        pub struct ProgramSettings {
+            $(pub $key: $rust,)*
+        }
+
+        impl ProgramSettings {
+            /// Each setting's line of the program's INI section, in the
+            /// order of the file: its key, and its value or `None` where
+            /// the line is left out (supervisor's default).
+            pub fn ini_lines(&self) -> Vec<(&'static str, Option<Ini<'_>>)> {
+                vec![$((stringify!($key), crate::program_settings::ini::$ini(&self.$key)),)*]
+            }
+        }
+    };
 }
+crate::program_settings::program_settings!(settings_struct);
 
 impl ProgramSettings {
     /// Seconds a process must stay up to count as started (supervisor's default is 1).
