@@ -985,9 +985,11 @@ supervisor_programs:
   stdout_logfile: /var/log/p/out.log
   stdout_logfile_maxbytes: 1MB
   stdout_logfile_backups: 2
+  stdout_syslog: yes
   stderr_logfile: /var/log/p/err.log
   stderr_logfile_maxbytes: 2MB
   stderr_logfile_backups: 3
+  stderr_syslog: no
   directory: /srv/p
   umask: "022"
   environment: ['A=1', 'B=x y {% z', "C=it's"]
@@ -1014,9 +1016,11 @@ redirect_stderr=true
 stdout_logfile=/var/log/p/out.log
 stdout_logfile_maxbytes=1MB
 stdout_logfile_backups=2
+stdout_syslog=true
 stderr_logfile=/var/log/p/err.log
 stderr_logfile_maxbytes=2MB
 stderr_logfile_backups=3
+stderr_syslog=false
 directory=/srv/p
 umask=022
 environment=A="1",B="x y {{ '{%' }}% z",C="it's"

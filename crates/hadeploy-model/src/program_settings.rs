@@ -35,9 +35,11 @@ macro_rules! program_settings {
             stdout_logfile: Option<String>, Ty::Str, text;
             stdout_logfile_maxbytes: Option<String>, Ty::Size, text;
             stdout_logfile_backups: Option<u32>, U32, plain;
+            stdout_syslog: Option<bool>, Ty::Bool, plain;
             stderr_logfile: Option<String>, Ty::Str, text;
             stderr_logfile_maxbytes: Option<String>, Ty::Size, text;
             stderr_logfile_backups: Option<u32>, U32, plain;
+            stderr_syslog: Option<bool>, Ty::Bool, plain;
             directory: Option<String>, Ty::Str, text;
             umask: Option<String>, Ty::Mode, text;
             environment: IndexMap<String, String>, Ty::Environment, environment;

@@ -48,6 +48,8 @@ pub(super) fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<
     let redirect_stderr = f.opt_bool("redirect_stderr", sink);
     let stdout_logfile_backups = u32_of("stdout_logfile_backups", sink);
     let stderr_logfile_backups = u32_of("stderr_logfile_backups", sink);
+    let stdout_syslog = f.opt_bool("stdout_syslog", sink);
+    let stderr_syslog = f.opt_bool("stderr_syslog", sink);
     Some(ProgramSettings {
         autostart,
         process_name: process_name?,
@@ -67,9 +69,11 @@ pub(super) fn settings(f: &Fields<'_>, state: State, sink: &mut Sink) -> Option<
         stdout_logfile: stdout_logfile?,
         stdout_logfile_maxbytes: stdout_max?,
         stdout_logfile_backups,
+        stdout_syslog,
         stderr_logfile: stderr_logfile?,
         stderr_logfile_maxbytes: stderr_max?,
         stderr_logfile_backups,
+        stderr_syslog,
         environment: environment?,
         directory: directory?,
         umask: umask?,
