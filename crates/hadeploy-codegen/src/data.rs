@@ -15,7 +15,7 @@ use std::path::Path;
 use hadeploy_model::system::rendered_on_host;
 use hadeploy_model::{FileSource, LocalSource, Model, Probe, Scope, Supervisor, is_system_path};
 
-use crate::layout::{SOURCES, file_copy_path, status_name, supervisor_dirs};
+use crate::layout::{SOURCES, file_copy_path, group_file, program_file, status_name, supervisor_dirs};
 use crate::quote::{self, BlockMap, OwnVars, vault_lines};
 use crate::{Content, Project, RenderError};
 
@@ -57,12 +57,12 @@ pub(crate) fn scope_text(s: &Scope) -> String {
     }
 }
 
-/// A program's or a group's file in its instance's include folder:
-/// `NAME_prg.ini` or `NAME_grp.ini`.
+/// A program's or a group's file in its instance's include folder
+/// ([`program_file`], [`group_file`]).
 struct ProgramFile<'a> {
     name: &'a str,
-    /// `prg` or `grp`.
-    kind: &'a str,
+    /// Its file's name.
+    file: String,
     render: bool,
     process_group: &'a str,
     no_remove: bool,
@@ -72,13 +72,13 @@ struct ProgramFile<'a> {
 impl ProgramFile<'_> {
     /// Its `hadeploy_supervisor_program_files` item, into `t`.
     fn write(&self, t: &mut String, s: &Supervisor, project: &Project, v: &OwnVars) {
-        let src = format!("supervisors/{}/programs/{}_{}.ini", s.name, self.name, self.kind);
+        let src = format!("supervisors/{}/programs/{}", s.name, self.file);
         let render = self.render && needs_rendering(project, &format!("{SOURCES}/{src}"));
         BlockMap::item(t, DASH, v)
             .str("supervisor", &s.name)
             .str("program", self.name)
             .str("src", &src)
-            .str("dest", &format!("{}/{}_{}.ini", s.include_dir, self.name, self.kind))
+            .str("dest", &format!("{}/{}", s.include_dir, self.file))
             .str("owner", &s.user)
             .str("group", &s.group)
             .str("mode", "0640")
@@ -445,7 +445,7 @@ fn supervisor_program_files(
         for p in &s.programs {
             ProgramFile {
                 name: &p.name,
-                kind: "prg",
+                file: program_file(&p.name),
                 render: !matches!(p.conf_file_src, Some(LocalSource::File(_))),
                 process_group: &p.process_group,
                 no_remove: p.no_remove,
@@ -456,7 +456,7 @@ fn supervisor_program_files(
         for g in &s.groups {
             ProgramFile {
                 name: &g.name,
-                kind: "grp",
+                file: group_file(&g.name),
                 render: true,
                 process_group: &g.name,
                 no_remove: g.no_remove,

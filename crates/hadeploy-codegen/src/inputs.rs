@@ -578,6 +578,13 @@ pub fn module_items() -> String {
          LAYOUT_VARS = ({})\n",
         layout.join(", ")
     ));
+    out.push_str(&format!(
+        "\n# How the files of programs and groups in an instance's include folder are\n\
+         # named: those no longer described are removed.\n\
+         PROGRAM_FILE_SUFFIXES = (\"{}\", \"{}\")\n",
+        crate::layout::PROGRAM_FILE_SUFFIX,
+        crate::layout::GROUP_FILE_SUFFIX
+    ));
     out
 }
 

@@ -4,6 +4,25 @@
 
 use hadeploy_model::{FileSource, Supervisor};
 
+/// The file a program's `[program:NAME]` section goes to, in its
+/// instance's include folder and under the project's `programs/`.
+pub(crate) const PROGRAM_FILE_SUFFIX: &str = "_prg.ini";
+/// The file a group's `[group:NAME]` section goes to.
+pub(crate) const GROUP_FILE_SUFFIX: &str = "_grp.ini";
+
+/// The name of the program file of `program`, or of the group file of
+/// `group`: the only place these names are made. The module removes, from
+/// an include folder, the files of these suffixes no longer described (it
+/// reads them from the collection's `module_utils/items.py`).
+pub(crate) fn program_file(program: &str) -> String {
+    format!("{program}{PROGRAM_FILE_SUFFIX}")
+}
+
+/// See [`program_file`].
+pub(crate) fn group_file(group: &str) -> String {
+    format!("{group}{GROUP_FILE_SUFFIX}")
+}
+
 /// The name `supervisorctl status` prints: `group:process`, or `process`
 /// when both are the same.
 pub(crate) fn status_name(full: &str) -> String {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tera::Tera;
 
-use crate::layout::{DATA, SOURCES, file_copy_path, runtime_rel, supervisor_dirs};
+use crate::layout::{DATA, SOURCES, file_copy_path, group_file, program_file, runtime_rel, supervisor_dirs};
 use crate::quote::{self, IniError, vault_lines};
 use crate::templates::{self as t, render};
 use crate::{Content, MAX_PROJECT_BYTES, Options, Project, RenderError};
@@ -442,7 +442,7 @@ impl<'a> Renderer<'a> {
                     })?
                     .into_bytes(),
             };
-            self.put(format!("{dir}/programs/{}_prg.ini", p.name), text)?;
+            self.put(format!("{dir}/programs/{}", program_file(&p.name)), text)?;
         }
         for g in &s.groups {
             let view = GroupView {
@@ -452,7 +452,7 @@ impl<'a> Renderer<'a> {
                 priority: g.priority,
             };
             let text = render(self.tera, t::GROUP_INI, &view)?;
-            self.put(format!("{dir}/programs/{}_grp.ini", g.name), text)?;
+            self.put(format!("{dir}/programs/{}", group_file(&g.name)), text)?;
         }
         Ok(())
     }
@@ -649,7 +649,7 @@ fn context_of(s: &Supervisor, p: Option<&Program>) -> Result<serde_json::Map<Str
             for (k, v) in [
                 ("scope", crate::data::scope_text(&p.scope)),
                 ("supervisor", s.name.clone()),
-                ("conf_file_dst", format!("{}/{}_prg.ini", s.include_dir, p.name)),
+                ("conf_file_dst", format!("{}/{}", s.include_dir, program_file(&p.name))),
                 ("supervisorOwner", s.user.clone()),
                 ("supervisorGroup", s.group.clone()),
                 ("supervisorConf", s.conf_file_dst.clone()),

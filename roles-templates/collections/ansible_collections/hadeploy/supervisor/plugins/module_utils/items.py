@@ -86,3 +86,7 @@ HEALTHCHECK_KEYS = tuple(ITEM_OPTIONS["supervisors"]["healthchecks"]["options"])
 
 # What an instance's own templates (a `conf_file_src`) can use, of its layout.
 LAYOUT_VARS = ("name", "user", "group", "conf_file_dst", "include_dir", "logs_dir", "pid_dir", "socks_dir", "socket", "pid_file")
+
+# How the files of programs and groups in an instance's include folder are
+# named: those no longer described are removed.
+PROGRAM_FILE_SUFFIXES = ("_prg.ini", "_grp.ini")

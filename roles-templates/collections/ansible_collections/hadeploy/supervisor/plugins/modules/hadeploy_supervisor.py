@@ -927,7 +927,7 @@ import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.hadeploy.supervisor.plugins.module_utils.items import ITEM_OPTIONS
+from ansible_collections.hadeploy.supervisor.plugins.module_utils.items import ITEM_OPTIONS, PROGRAM_FILE_SUFFIXES
 from ansible_collections.hadeploy.supervisor.plugins.module_utils.health import (
     unhealthy,
 )
@@ -1224,7 +1224,7 @@ def plan_files(p):
         if folder and os.path.isdir(folder):
             for name in sorted(os.listdir(folder)):
                 path = os.path.join(folder, name)
-                if (name.endswith("_prg.ini") or name.endswith("_grp.ini")) and path not in described:
+                if name.endswith(PROGRAM_FILE_SUFFIXES) and path not in described:
                     stale.append(path)
     return changed, stale
 
