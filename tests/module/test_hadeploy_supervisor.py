@@ -146,6 +146,16 @@ class FakeSystemd:
         return self.rc, self.out, ""
 
 
+def test_process_names_are_as_the_shared_cases_say():
+    """The name supervisorctl shows, read from supervisord's answer, is the
+    one hadeploy writes in the roles' inputs: the same cases as cargo's
+    (tests/fixtures/process-names.json)."""
+    supervisord = importlib.import_module(UTILS + "supervisord")
+    cases = json.loads((Path(__file__).parents[1] / "fixtures" / "process-names.json").read_text())["cases"]
+    wrong = [c for c in cases if supervisord.process_name({"group": c[0], "name": c[1]}) != c[2]]
+    assert len(cases) >= 6 and wrong == []
+
+
 @pytest.mark.parametrize(
     "rc,out,want",
     [

@@ -73,3 +73,21 @@ pub(crate) fn file_copy_path(i: usize, f: &hadeploy_model::File) -> String {
         .unwrap_or_default();
     format!("{folder}/{i:02}_{base}")
 }
+
+#[cfg(test)]
+mod tests {
+    /// The rule of the names supervisorctl shows, on the cases the module's
+    /// reading of supervisord's answer is tested on too
+    /// (`tests/fixtures/process-names.json`, tests/module).
+    #[test]
+    fn status_names_are_as_the_shared_cases_say() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/process-names.json");
+        let cases: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let cases = cases["cases"].as_array().unwrap();
+        assert!(cases.len() >= 6, "{} cases", cases.len());
+        for c in cases {
+            let (group, name, shown) = (c[0].as_str().unwrap(), c[1].as_str().unwrap(), c[2].as_str().unwrap());
+            assert_eq!(super::status_name(&format!("{group}:{name}")), shown, "{c}");
+        }
+    }
+}
