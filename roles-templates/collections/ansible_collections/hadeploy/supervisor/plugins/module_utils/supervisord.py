@@ -232,10 +232,17 @@ def unit_state(module, unit):
     return props.get("ActiveState") in ("active", "activating", "reloading"), props.get("UnitFileState") == "enabled", True
 
 
+def run_checked(module, argv, ok=(0,)):
+    """Runs `argv` (no shell), failing the call on an exit code not in `ok`:
+    its exit code."""
+    rc, out, err = module.run_command(argv)
+    if rc not in ok:
+        module.fail_json(msg="%s: %s" % (" ".join(argv), (err or out).strip() or "exit code %d" % rc))
+    return rc
+
+
 def systemctl(module, *args):
-    rc, out, err = module.run_command(["systemctl"] + list(args))
-    if rc != 0:
-        module.fail_json(msg="systemctl %s: %s" % (" ".join(args), (err or out).strip()))
+    run_checked(module, ["systemctl"] + list(args))
 
 
 # How long one call that does work (stopping a group, reloading the

@@ -968,6 +968,7 @@ from ansible_collections.hadeploy.supervisor.plugins.module_utils.supervisord im
     process_name,
     program_status,
     rpc,
+    run_checked,
     service_status,
     start,
     states,
@@ -1504,12 +1505,7 @@ def keys_differ(user, keys):
 
 def inspect(module):
     p = module.params
-    groups = []
-    for g in p["groups"]:
-        try:
-            grp.getgrnam(g["name"])
-        except KeyError:
-            groups.append(g["name"])
+    groups = [g["name"] for g in p["groups"] if not exists_account(grp.getgrnam, g["name"])]
     users = [u["login"] for u in p["users"] if user_differs(u)]
     keys = list(keys_to_add(p["authorized_keys"]))
     sudoers = [
@@ -1613,9 +1609,7 @@ def plan_base(p):
     processes those files notify, each with the files that notify it."""
     rows = []
     for g in p["groups"]:
-        try:
-            grp.getgrnam(g["name"])
-        except KeyError:
+        if not exists_account(grp.getgrnam, g["name"]):
             rows.append({"kind": "group", "name": g["name"], "action": "create", "what": []})
     for u in p["users"]:
         what = user_changes(u)
@@ -1866,20 +1860,12 @@ def remove_accounts(module, logins, group_names):
 
 
 def exists_account(lookup, name):
+    """Whether `lookup` (`pwd.getpwnam`, `grp.getgrnam`) knows `name`."""
     try:
         lookup(name)
     except KeyError:
         return False
     return True
-
-
-def run_checked(module, argv, ok=(0,)):
-    """Runs `argv` (no shell), failing the call on an exit code not in `ok`:
-    its exit code."""
-    rc, out, err = module.run_command(argv)
-    if rc not in ok:
-        module.fail_json(msg="%s: %s" % (" ".join(argv), (err or out).strip() or "exit code %d" % rc))
-    return rc
 
 
 def remove(module):
@@ -1903,13 +1889,12 @@ def remove(module):
         journal=False,
         notified=[],
         changed_groups=[f for f in gone if f.get("process_group")],
-        restarted=[],
     )
     changed, changes, services, failures, _unhealthy = converge_supervisors(module, options)
     if failures:
         module.fail_json(msg=did_not_run(failures), changed=changed, changes=changes, removed=removed)
-    kept = [s for s in p["supervisors"] if s["managed"] and s.get("unit") and not s["no_remove"]]
-    for sup in kept:
+    going = [s for s in p["supervisors"] if s["managed"] and s.get("unit") and not s["no_remove"]]
+    for sup in going:
         if not sup.get("unit_path") or not exists(sup["unit_path"]):
             continue
         active, enabled, loaded = unit_state(module, sup["unit"])
@@ -1923,7 +1908,7 @@ def remove(module):
         elif active:
             systemctl(module, "stop", sup["unit"])
     removed_here = delete_paths(module, [i["path"] for i in p["instance_paths"]])
-    units = {s["unit_path"] for s in kept if s.get("unit_path")}
+    units = {s["unit_path"] for s in going if s.get("unit_path")}
     if units & set(removed_here) and not module.check_mode:
         systemctl(module, "daemon-reload")
     removed += removed_here
