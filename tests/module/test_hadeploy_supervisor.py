@@ -949,6 +949,22 @@ def test_inputs_given_by_name_are_the_host_s_items_only_templated(plugin):
         action._host_items({"folders": "not_a_list"}, names)
 
 
+def test_the_areas_of_a_run_are_those_its_tags_select(plugin):
+    """`hadeploy --scope` and `--noScope` are tags: the areas the plan and
+    the inspection work on are those they select, as Ansible selects the
+    deploy's tasks (ansible-core 2.19 gives the tags as tuples)."""
+    cases = [
+        ({}, ["users", "files", "supervisor"]),
+        ({"ansible_run_tags": ("all",), "ansible_skip_tags": ()}, ["users", "files", "supervisor"]),
+        ({"ansible_run_tags": ("files",)}, ["files"]),
+        ({"ansible_run_tags": ["all"], "ansible_skip_tags": ["supervisor", "users"]}, ["files"]),
+        ({"ansible_run_tags": ("users", "supervisor"), "ansible_skip_tags": ("users",)}, ["supervisor"]),
+        ({"ansible_run_tags": ("always",)}, []),
+    ]
+    for task_vars, areas in cases:
+        assert plugin.run_areas(task_vars) == areas, task_vars
+
+
 def test_inspect_of_items_given_by_name_refuses_rendered_paths_and_says_what_the_includes_need(plugin):
     """The base role's inspection reads its items by name (no task selects
     them first): the plugin refuses a rendered path as `select` does,
@@ -961,7 +977,8 @@ def test_inspect_of_items_given_by_name_refuses_rendered_paths_and_says_what_the
             "supervisors": [], "areas": ["users", "files"]}
     result = {}
     action._inspected(args, result)
-    assert result == {"downloads": True, "supervisors": False} and args["described_files"] == files
+    assert result == {"downloads": True, "supervisors": False, "areas": ["users", "files"]}
+    assert args["described_files"] == files
     # `--tags users`: no file compared, nor its restarts recorded.
     users_only = dict(args, areas=["users"])
     action._inspected(users_only, {})

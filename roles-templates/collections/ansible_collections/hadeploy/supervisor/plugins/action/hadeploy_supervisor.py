@@ -138,6 +138,30 @@ def host_path_refused(path):
     return not path.startswith("/") or ".." in n.split("/") or in_tree or n in SYSTEM_DIRS or n in SYSTEM_FILES
 
 
+def refuse_rendered(kept):
+    """Fails on the folders and files of `kept` whose paths Ansible
+    rendered to ones hadeploy refuses, naming them."""
+    refused = refused_paths(kept)
+    if refused:
+        raise AnsibleActionFail(
+            "not absolute, holding `..`, or a folder or file of the system (which `remove` would delete): %s"
+            % ", ".join(refused)
+        )
+
+
+# The areas a deploy works on, each a tag of the roles' tasks.
+AREAS = ("users", "files", "supervisor")
+
+
+def run_areas(task_vars):
+    """The areas (`AREAS`) a run deploys, as its tags select them
+    (`hadeploy --scope`, `--noScope`): those its tags name, or all for a
+    run without tags, less those it skips."""
+    run = list(task_vars.get("ansible_run_tags") or ["all"])
+    skip = list(task_vars.get("ansible_skip_tags") or [])
+    return [a for a in AREAS if ("all" in run or a in run) and a not in skip]
+
+
 def refused_paths(kept):
     """Of the folders and files `select` kept, the paths Ansible rendered
     (`rendered`) that are refused (`host_path_refused`)."""
@@ -386,6 +410,8 @@ class ActionModule(ActionBase):
         if args.get("action") in ("inspect", "plan"):
             # The accounts hadeploy creates; the others are the host's.
             args["users"] = [u for u in args.get("users") or [] if u.get("managed", True)]
+            if args.get("areas") is None:
+                args["areas"] = run_areas(self._task_vars)
         if args.get("action") == "inspect":
             self._inspected(args, result)
         self._files_dir = args.pop("files_dir", None)
@@ -416,16 +442,12 @@ class ActionModule(ActionBase):
         `select` does), compares files only where the run deploys them
         (`areas`), and says in `result` what the role's includes need: any
         file downloaded (`downloads`), any instance (`supervisors`)."""
-        refused = refused_paths({"folders": args.get("folders") or [], "files": args.get("described_files") or []})
-        if refused:
-            raise AnsibleActionFail(
-                "not absolute, holding `..`, or a folder or file of the system (which `remove` would delete): %s"
-                % ", ".join(refused)
-            )
         files = args.get("described_files") or []
+        refuse_rendered({"folders": args.get("folders") or [], "files": files})
         result["downloads"] = any(f.get("kind") == "url" for f in files)
         result["supervisors"] = bool(args.get("supervisors"))
-        if "files" not in args.get("areas", ("files",)):
+        result["areas"] = args["areas"]
+        if "files" not in args["areas"]:
             args["described_files"] = []
 
     def _check_inputs(self):
@@ -443,12 +465,7 @@ class ActionModule(ActionBase):
         (`names`: its name and groups), in `result`."""
         lists = args.get("lists") or {}
         kept = select(lists, names)
-        refused = refused_paths(kept)
-        if refused:
-            raise AnsibleActionFail(
-                "not absolute, holding `..`, or a folder or file of the system (which `remove` would delete): %s"
-                % ", ".join(refused)
-            )
+        refuse_rendered(kept)
         result.update(kept, changed=False)
         # The base role's select sees every list a host may get.
         warning = args.get("say_when_empty") and nothing_here(lists, kept, {n for n in names if n})

@@ -609,8 +609,10 @@ options:
     description: >-
       For C(plan), the areas the deploy it plans works on: C(users)
       (groups, users, keys, sudoers rules), C(files) (folders and files),
-      C(supervisor) (the package, instances and programs); as the tags a
-      deploy is run with select them.
+      C(supervisor) (the package, instances and programs); for C(inspect),
+      whether files are compared (C(files)). When the task gives none, the
+      action plugin gives those the run's tags select, as they select a
+      deploy's tasks.
     type: list
     elements: str
     default: [users, files, supervisor]
